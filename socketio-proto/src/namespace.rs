@@ -1,0 +1,70 @@
+//! Namespace names.
+
+use std::fmt;
+
+use bytestring::ByteString;
+
+use crate::EncodeError;
+
+/// A namespace name: starts with `/` and contains no `,`. The main namespace is `/`.
+///
+/// ```
+/// use socketio_proto::Namespace;
+///
+/// assert_eq!(Namespace::main().as_str(), "/");
+/// assert!(Namespace::new("/admin").is_ok());
+/// assert!(Namespace::new("admin").is_err());
+/// assert!(Namespace::new("/a,b").is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Namespace(ByteString);
+
+impl Namespace {
+    /// The main namespace, `/`.
+    pub fn main() -> Self {
+        Namespace(ByteString::from_static("/"))
+    }
+
+    /// Checks and wraps a namespace name.
+    pub fn new(name: impl Into<ByteString>) -> Result<Self, EncodeError> {
+        let name = name.into();
+        if name.starts_with('/') && !name.contains(',') {
+            Ok(Namespace(name))
+        } else {
+            Err(EncodeError::InvalidNamespace(name.to_string()))
+        }
+    }
+
+    /// Wraps a name the decoder already checked.
+    pub(crate) fn from_checked(name: ByteString) -> Self {
+        Namespace(name)
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether this is the main namespace `/`.
+    pub fn is_main(&self) -> bool {
+        &*self.0 == "/"
+    }
+}
+
+impl Default for Namespace {
+    fn default() -> Self {
+        Namespace::main()
+    }
+}
+
+impl fmt::Debug for Namespace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Namespace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

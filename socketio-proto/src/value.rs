@@ -1,0 +1,267 @@
+//! A dynamic payload value that can hold binary data.
+
+use bytes::Bytes;
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use std::fmt;
+
+/// A JSON value that may also hold binary attachments, for payloads whose shape is only
+/// known at run time.
+///
+/// Objects keep their keys in order, as JavaScript objects do.
+///
+/// ```
+/// use socketio_proto::{Payload, Value};
+///
+/// let args = Value::Array(vec!["file".into(), Value::Binary(vec![1u8, 2, 3].into())]);
+/// let payload = Payload::from_value(&args);
+/// assert_eq!(payload.json(), r#"["file",{"_placeholder":true,"num":0}]"#);
+/// assert_eq!(payload.attachments().len(), 1);
+/// assert_eq!(payload.to_value().unwrap(), args);
+/// ```
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Value {
+    /// `null`
+    #[default]
+    Null,
+    /// `true` or `false`
+    Bool(bool),
+    /// A JSON number.
+    Number(serde_json::Number),
+    /// A string.
+    String(String),
+    /// Binary data, sent as an attachment.
+    Binary(Bytes),
+    /// An array.
+    Array(Vec<Value>),
+    /// An object, keys in order.
+    Object(Vec<(String, Value)>),
+}
+
+impl Value {
+    /// The string, if this is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The bytes, if this is binary.
+    pub fn as_binary(&self) -> Option<&Bytes> {
+        match self {
+            Value::Binary(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The elements, if this is an array.
+    pub fn as_array(&self) -> Option<&[Value]> {
+        match self {
+            Value::Array(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    /// The value of `key` in an object (the last one, if repeated).
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        match self {
+            Value::Object(members) => members.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// Whether any binary data is inside.
+    pub fn has_binary(&self) -> bool {
+        match self {
+            Value::Binary(_) => true,
+            Value::Array(items) => items.iter().any(Value::has_binary),
+            Value::Object(members) => members.iter().any(|(_, v)| v.has_binary()),
+            _ => false,
+        }
+    }
+
+    /// Writes this value as JSON, binary replaced by numbered placeholders whose bytes are
+    /// appended to `attachments` in document order (as the reference encoder does).
+    pub(crate) fn write_json(&self, out: &mut Vec<u8>, attachments: &mut Vec<Bytes>) {
+        match self {
+            Value::Null => out.extend_from_slice(b"null"),
+            Value::Bool(true) => out.extend_from_slice(b"true"),
+            Value::Bool(false) => out.extend_from_slice(b"false"),
+            Value::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),
+            Value::String(s) => write_string(out, s),
+            Value::Binary(bytes) => {
+                out.extend_from_slice(b"{\"_placeholder\":true,\"num\":");
+                out.extend_from_slice(attachments.len().to_string().as_bytes());
+                out.push(b'}');
+                attachments.push(bytes.clone());
+            }
+            Value::Array(items) => {
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    item.write_json(out, attachments);
+                }
+                out.push(b']');
+            }
+            Value::Object(members) => {
+                out.push(b'{');
+                for (i, (key, value)) in members.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_string(out, key);
+                    out.push(b':');
+                    value.write_json(out, attachments);
+                }
+                out.push(b'}');
+            }
+        }
+    }
+
+    /// Replaces placeholder objects by the attachments they name.
+    pub(crate) fn resolve_placeholders(self, attachments: &[Bytes]) -> Option<Value> {
+        Some(match self {
+            Value::Object(members) if is_placeholder(&members) => {
+                let num = members.iter().rev().find(|(k, _)| k == "num")?;
+                let index = match &num.1 {
+                    Value::Number(n) => usize::try_from(n.as_u64()?).ok()?,
+                    _ => return None,
+                };
+                Value::Binary(attachments.get(index)?.clone())
+            }
+            Value::Object(members) => Value::Object(
+                members
+                    .into_iter()
+                    .map(|(k, v)| Some((k, v.resolve_placeholders(attachments)?)))
+                    .collect::<Option<_>>()?,
+            ),
+            Value::Array(items) => Value::Array(
+                items.into_iter().map(|v| v.resolve_placeholders(attachments)).collect::<Option<_>>()?,
+            ),
+            other => other,
+        })
+    }
+}
+
+fn is_placeholder(members: &[(String, Value)]) -> bool {
+    members.iter().rev().find(|(k, _)| k == "_placeholder").is_some_and(|(_, v)| *v == Value::Bool(true))
+}
+
+fn write_string(out: &mut Vec<u8>, s: &str) {
+    // Writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(out, s);
+}
+
+macro_rules! from_number {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Value {
+            fn from(n: $t) -> Self {
+                Value::Number(n.into())
+            }
+        }
+    )*};
+}
+from_number!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
+
+impl From<f64> for Value {
+    /// Finite numbers become numbers; NaN and infinities become `null`, as in `JSON.stringify`.
+    fn from(n: f64) -> Self {
+        serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Self {
+        Value::Bool(b)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::String(s.to_owned())
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::String(s)
+    }
+}
+
+impl From<Bytes> for Value {
+    fn from(b: Bytes) -> Self {
+        Value::Binary(b)
+    }
+}
+
+impl From<Vec<Value>> for Value {
+    fn from(items: Vec<Value>) -> Self {
+        Value::Array(items)
+    }
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ValueVisitor)
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Value, E> {
+        Ok(n.into())
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Value, E> {
+        Ok(n.into())
+    }
+
+    fn visit_f64<E>(self, n: f64) -> Result<Value, E> {
+        Ok(n.into())
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(s.into())
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Value, E> {
+        Ok(Value::String(s))
+    }
+
+    fn visit_bytes<E>(self, b: &[u8]) -> Result<Value, E> {
+        Ok(Value::Binary(Bytes::copy_from_slice(b)))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
+        while let Some((key, value)) = map.next_entry()? {
+            members.push((key, value));
+        }
+        Ok(Value::Object(members))
+    }
+}
