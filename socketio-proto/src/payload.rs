@@ -66,14 +66,17 @@ impl Payload {
     }
 
     /// The payload of an event: `[name, ...args]`, where `args` serializes to a JSON array
-    /// (a tuple, a slice, a `Vec`).
+    /// (a tuple, a slice, a `Vec`), or to `null` (`()`) for no arguments.
     pub fn event<T: Serialize + ?Sized>(name: &str, args: &T) -> Result<Self, EncodeError> {
         check_event_name(name)?;
         let args = serde_json::to_vec(args)?;
-        let inner = args
-            .strip_prefix(b"[")
-            .and_then(|rest| rest.strip_suffix(b"]"))
-            .ok_or(EncodeError::ArgumentsNotArray)?;
+        let inner: &[u8] = if args == b"null" {
+            b""
+        } else {
+            args.strip_prefix(b"[")
+                .and_then(|rest| rest.strip_suffix(b"]"))
+                .ok_or(EncodeError::ArgumentsNotArray)?
+        };
         let mut json = Vec::with_capacity(name.len() + args.len() + 4);
         json.push(b'[');
         serde_json::to_writer(&mut json, name)?;

@@ -81,15 +81,15 @@ fn ack() {
 #[test]
 fn connect_error() {
     round_trip(
-        r#"44{"message":"Not authorized"}"#,
+        r#"4{"message":"Not authorized"}"#,
         Packet { payload: json(r#"{"message":"Not authorized"}"#), ..Packet::new(PacketKind::ConnectError, Namespace::main()) },
     );
     round_trip(
-        r#"44/admin,{"message":"Invalid namespace"}"#,
+        r#"4/admin,{"message":"Invalid namespace"}"#,
         Packet { payload: json(r#"{"message":"Invalid namespace"}"#), ..Packet::new(PacketKind::ConnectError, nsp("/admin")) },
     );
     round_trip(
-        r#"44"legacy string""#,
+        r#"4"legacy string""#,
         Packet { payload: json(r#""legacy string""#), ..Packet::new(PacketKind::ConnectError, Namespace::main()) },
     );
 }
