@@ -27,6 +27,9 @@
 
 mod decoder;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzz;
 mod json_scan;
 mod namespace;
 mod packet;
