@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh machine: installs what the suites need (pinned by
+# tests/js/package-lock.json), checks formatting and lints, smoke-runs every fuzz target,
+# then runs every test of the workspace.
+#
+# FUZZ_SECONDS (default 15) sets how long each fuzz target runs; 0 skips the fuzz smoke run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "reference peers (npm ci, pinned by tests/js/package-lock.json)"
+(cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+
+step "format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+fuzz_seconds=${FUZZ_SECONDS:-15}
+if [ "$fuzz_seconds" -gt 0 ]; then
+  step "fuzz smoke run (${fuzz_seconds}s per target)"
+  tests/fuzz-smoke.sh "$fuzz_seconds"
+fi
+
+step "tests"
+cargo test --workspace --locked
