@@ -120,12 +120,18 @@ pub enum Frame {
 impl Packet {
     /// A packet of `kind` with text `data`.
     pub fn new(kind: PacketType, data: impl Into<ByteString>) -> Self {
-        Packet { kind, data: Data::Text(data.into()) }
+        Packet {
+            kind,
+            data: Data::Text(data.into()),
+        }
     }
 
     /// A packet of `kind` with no data.
     pub fn empty(kind: PacketType) -> Self {
-        Packet { kind, data: Data::Text(ByteString::new()) }
+        Packet {
+            kind,
+            data: Data::Text(ByteString::new()),
+        }
     }
 
     /// A text message.
@@ -135,7 +141,10 @@ impl Packet {
 
     /// A binary message.
     pub fn binary(bytes: impl Into<Bytes>) -> Self {
-        Packet { kind: PacketType::Message, data: Data::Binary(bytes.into()) }
+        Packet {
+            kind: PacketType::Message,
+            data: Data::Binary(bytes.into()),
+        }
     }
 
     /// A heartbeat ping (`2`).
@@ -165,7 +174,10 @@ impl Packet {
             DecodeError::UnknownPacketType(text.chars().next().unwrap_or_default())
         })?;
         let data = text.slice_ref(text.get(1..).unwrap_or_default());
-        Ok(Packet { kind, data: Data::Text(data) })
+        Ok(Packet {
+            kind,
+            data: Data::Text(data),
+        })
     }
 
     /// Decodes a text record of a polling payload: like [`Packet::decode_text`],
@@ -260,9 +272,15 @@ mod tests {
     fn decodes_every_type_with_and_without_data() {
         for kind in PacketType::ALL {
             let bare = char::from(kind.as_byte()).to_string();
-            assert_eq!(Packet::decode_text(bare.clone().into()), Ok(Packet::empty(kind)));
+            assert_eq!(
+                Packet::decode_text(bare.clone().into()),
+                Ok(Packet::empty(kind))
+            );
             let with = format!("{bare}probe");
-            assert_eq!(Packet::decode_text(with.clone().into()), Ok(Packet::new(kind, "probe")));
+            assert_eq!(
+                Packet::decode_text(with.clone().into()),
+                Ok(Packet::new(kind, "probe"))
+            );
             assert_eq!(Packet::new(kind, "probe").to_text(), with);
         }
     }
@@ -277,19 +295,37 @@ mod tests {
 
     #[test]
     fn rejects_empty_and_unknown_types() {
-        assert_eq!(Packet::decode_text("".into()), Err(DecodeError::EmptyPacket));
-        assert_eq!(Packet::decode_text("7".into()), Err(DecodeError::UnknownPacketType('7')));
-        assert_eq!(Packet::decode_text("b".into()), Err(DecodeError::UnknownPacketType('b')));
-        assert_eq!(Packet::decode_text("é".into()), Err(DecodeError::UnknownPacketType('é')));
+        assert_eq!(
+            Packet::decode_text("".into()),
+            Err(DecodeError::EmptyPacket)
+        );
+        assert_eq!(
+            Packet::decode_text("7".into()),
+            Err(DecodeError::UnknownPacketType('7'))
+        );
+        assert_eq!(
+            Packet::decode_text("b".into()),
+            Err(DecodeError::UnknownPacketType('b'))
+        );
+        assert_eq!(
+            Packet::decode_text("é".into()),
+            Err(DecodeError::UnknownPacketType('é'))
+        );
     }
 
     #[test]
     fn binary_in_polling_form() {
         let packet = Packet::binary(vec![1u8, 2, 3, 4]);
         assert_eq!(packet.to_text(), "bAQIDBA==");
-        assert_eq!(Packet::decode_polling_record("bAQIDBA==".into()), Ok(packet.clone()));
+        assert_eq!(
+            Packet::decode_polling_record("bAQIDBA==".into()),
+            Ok(packet.clone())
+        );
         assert_eq!(Packet::decode_polling_record("bAQIDBA".into()), Ok(packet));
-        assert_eq!(Packet::decode_polling_record("b".into()), Ok(Packet::binary(Bytes::new())));
+        assert_eq!(
+            Packet::decode_polling_record("b".into()),
+            Ok(Packet::binary(Bytes::new()))
+        );
         assert_eq!(
             Packet::decode_polling_record("b!!!!".into()),
             Err(DecodeError::InvalidBase64)
@@ -299,10 +335,16 @@ mod tests {
     #[test]
     fn websocket_frames() {
         let bin = Packet::binary(vec![0xffu8, 0]);
-        assert_eq!(bin.to_frame(), Frame::Binary(Bytes::from_static(&[0xff, 0])));
+        assert_eq!(
+            bin.to_frame(),
+            Frame::Binary(Bytes::from_static(&[0xff, 0]))
+        );
         assert_eq!(Packet::decode_frame(bin.to_frame()), Ok(bin));
         assert_eq!(Packet::message("hi").to_frame(), Frame::Text("4hi".into()));
-        assert_eq!(Packet::decode_frame(Frame::Text("4hi".into())), Ok(Packet::message("hi")));
+        assert_eq!(
+            Packet::decode_frame(Frame::Text("4hi".into())),
+            Ok(Packet::message("hi"))
+        );
     }
 
     #[test]

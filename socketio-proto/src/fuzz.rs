@@ -49,10 +49,16 @@ pub fn reassembler(data: &[u8]) {
 }
 
 fn check_round_trip(packet: &Packet) {
-    let mut decoder = Decoder::new(DecodeLimits { max_attachments: usize::MAX });
+    let mut decoder = Decoder::new(DecodeLimits {
+        max_attachments: usize::MAX,
+    });
     let mut again = decoder.feed_text(packet.to_text());
     for attachment in packet.attachments() {
         again = decoder.feed_binary(attachment.clone());
     }
-    assert_eq!(again.as_ref().ok().and_then(Option::as_ref), Some(packet), "re-encoded packet decodes to itself");
+    assert_eq!(
+        again.as_ref().ok().and_then(Option::as_ref),
+        Some(packet),
+        "re-encoded packet decodes to itself"
+    );
 }

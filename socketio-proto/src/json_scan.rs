@@ -55,14 +55,21 @@ pub(crate) struct Outline {
 /// With `placeholders`, every object whose `_placeholder` is `true` must have a `num`
 /// that indexes the slice, and the slot is set to `true`.
 pub(crate) fn scan(text: &[u8], placeholders: Option<&mut [bool]>) -> Result<Outline, JsonError> {
-    let mut scanner = Scanner { bytes: text, pos: 0, placeholders };
+    let mut scanner = Scanner {
+        bytes: text,
+        pos: 0,
+        placeholders,
+    };
     scanner.skip_whitespace();
     let (token, first) = scanner.value(0, true)?;
     scanner.skip_whitespace();
     if scanner.pos != text.len() {
         return Err(JsonError::Syntax(scanner.pos));
     }
-    Ok(Outline { kind: token.kind, first })
+    Ok(Outline {
+        kind: token.kind,
+        first,
+    })
 }
 
 struct Scanner<'a, 'p> {
@@ -73,7 +80,12 @@ struct Scanner<'a, 'p> {
 
 impl Token {
     fn of(kind: JsonKind) -> Self {
-        Token { kind, string: None, integer: None, is_true: false }
+        Token {
+            kind,
+            string: None,
+            integer: None,
+            is_true: false,
+        }
     }
 }
 
@@ -103,22 +115,52 @@ impl Scanner<'_, '_> {
 
     /// Scans one value at the cursor (whitespace already skipped). With `want_first`,
     /// also returns the first element when the value is an array.
-    fn value(&mut self, depth: usize, want_first: bool) -> Result<(Token, Option<Token>), JsonError> {
+    fn value(
+        &mut self,
+        depth: usize,
+        want_first: bool,
+    ) -> Result<(Token, Option<Token>), JsonError> {
         match self.peek() {
-            Some(b'{') => self.object(depth + 1).map(|()| (Token::of(JsonKind::Object), None)),
-            Some(b'[') => self.array(depth + 1, want_first).map(|first| (Token::of(JsonKind::Array), first)),
+            Some(b'{') => self
+                .object(depth + 1)
+                .map(|()| (Token::of(JsonKind::Object), None)),
+            Some(b'[') => self
+                .array(depth + 1, want_first)
+                .map(|first| (Token::of(JsonKind::Array), first)),
             Some(b'"') => {
                 let string = self.string()?;
-                Ok((Token { string: Some(string), ..Token::of(JsonKind::String) }, None))
+                Ok((
+                    Token {
+                        string: Some(string),
+                        ..Token::of(JsonKind::String)
+                    },
+                    None,
+                ))
             }
             Some(b't') => self.literal(b"true").map(|()| {
-                (Token { is_true: true, ..Token::of(JsonKind::Bool) }, None)
+                (
+                    Token {
+                        is_true: true,
+                        ..Token::of(JsonKind::Bool)
+                    },
+                    None,
+                )
             }),
-            Some(b'f') => self.literal(b"false").map(|()| (Token::of(JsonKind::Bool), None)),
-            Some(b'n') => self.literal(b"null").map(|()| (Token::of(JsonKind::Null), None)),
+            Some(b'f') => self
+                .literal(b"false")
+                .map(|()| (Token::of(JsonKind::Bool), None)),
+            Some(b'n') => self
+                .literal(b"null")
+                .map(|()| (Token::of(JsonKind::Null), None)),
             Some(b'-' | b'0'..=b'9') => {
                 let integer = self.number()?;
-                Ok((Token { integer, ..Token::of(JsonKind::Number) }, None))
+                Ok((
+                    Token {
+                        integer,
+                        ..Token::of(JsonKind::Number)
+                    },
+                    None,
+                ))
             }
             _ => self.error(),
         }
@@ -192,6 +234,8 @@ impl Scanner<'_, '_> {
         let mut escaped = false;
         loop {
             let rest = self.bytes.get(self.pos..).unwrap_or_default();
+            // A u8 always indexes a 256-entry table.
+            #[allow(clippy::indexing_slicing)]
             let Some(skip) = rest.iter().position(|&b| NEEDS_CARE[usize::from(b)]) else {
                 self.pos = self.bytes.len();
                 return self.error();
@@ -207,7 +251,9 @@ impl Scanner<'_, '_> {
                     escaped = true;
                     self.pos += 1;
                     match self.peek() {
-                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.pos += 1,
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
+                            self.pos += 1
+                        }
                         Some(b'u') => {
                             self.pos += 1;
                             let hex = self.bytes.get(self.pos..self.pos + 4);
@@ -302,6 +348,7 @@ impl Scanner<'_, '_> {
 }
 
 /// Bytes that end the fast path inside a string: the quote, the backslash, control characters.
+#[allow(clippy::indexing_slicing)] // constant indexes below 256
 static NEEDS_CARE: [bool; 256] = {
     let mut table = [false; 256];
     let mut byte = 0;
@@ -324,7 +371,10 @@ mod tests {
 
     #[test]
     fn accepts_every_kind_of_value() {
-        assert_eq!(kind(r#" {"a":[1,-2.5e+3,"x\"\u00e9",true,false,null,{}]} "#), Ok(JsonKind::Object));
+        assert_eq!(
+            kind(r#" {"a":[1,-2.5e+3,"x\"\u00e9",true,false,null,{}]} "#),
+            Ok(JsonKind::Object)
+        );
         assert_eq!(kind("[]"), Ok(JsonKind::Array));
         assert_eq!(kind(r#""""#), Ok(JsonKind::String));
         assert_eq!(kind("-0"), Ok(JsonKind::Number));
@@ -335,11 +385,37 @@ mod tests {
     #[test]
     fn refuses_what_json_parse_refuses() {
         for bad in [
-            "", " ", "[", "]", "[1,]", "[,1]", "{\"a\"}", "{\"a\":}", "{a:1}", "{\"a\":1,}", "01",
-            "1.", ".5", "1e", "-", "+1", "tru", "nul", "\"abc", "\"\\x\"", "\"\\u12\"", "\"\u{1}\"",
-            "[1] x", "NaN", "'a'", "[1 2]",
+            "",
+            " ",
+            "[",
+            "]",
+            "[1,]",
+            "[,1]",
+            "{\"a\"}",
+            "{\"a\":}",
+            "{a:1}",
+            "{\"a\":1,}",
+            "01",
+            "1.",
+            ".5",
+            "1e",
+            "-",
+            "+1",
+            "tru",
+            "nul",
+            "\"abc",
+            "\"\\x\"",
+            "\"\\u12\"",
+            "\"\u{1}\"",
+            "[1] x",
+            "NaN",
+            "'a'",
+            "[1 2]",
         ] {
-            assert!(matches!(kind(bad), Err(JsonError::Syntax(_))), "{bad:?} was accepted");
+            assert!(
+                matches!(kind(bad), Err(JsonError::Syntax(_))),
+                "{bad:?} was accepted"
+            );
         }
     }
 
@@ -371,7 +447,15 @@ mod tests {
 
     #[test]
     fn refuses_bad_placeholder_indexes() {
-        for num in ["3", "-1", "0.5", "1e0", "\"splice\"", "null", "99999999999999999999999"] {
+        for num in [
+            "3",
+            "-1",
+            "0.5",
+            "1e0",
+            "\"splice\"",
+            "null",
+            "99999999999999999999999",
+        ] {
             let text = format!(r#"[{{"_placeholder":true,"num":{num}}}]"#);
             assert_eq!(
                 scan(text.as_bytes(), Some(&mut [false; 3])),
@@ -380,7 +464,10 @@ mod tests {
             );
         }
         let missing = br#"[{"_placeholder":true}]"#;
-        assert_eq!(scan(missing, Some(&mut [false; 1])), Err(JsonError::PlaceholderIndex));
+        assert_eq!(
+            scan(missing, Some(&mut [false; 1])),
+            Err(JsonError::PlaceholderIndex)
+        );
         let not_true = br#"[{"_placeholder":1,"num":"x"}]"#;
         assert!(scan(not_true, Some(&mut [false; 1])).is_ok());
     }

@@ -24,6 +24,8 @@
 //! # Ok::<(), socketio_proto::DecodeError>(())
 //! ```
 #![forbid(unsafe_code)]
+// Decoders face hostile input: no indexing that could panic.
+#![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 mod decoder;
 mod error;

@@ -6,9 +6,29 @@ use interop_tests::strategies;
 use proptest::prelude::*;
 
 const HOSTILE: &[&str] = &[
-    "", "\u{1e}", "4a\u{1e}", "b", "b!!", "7", "é", "5", "51", "5woooot", "50-[]", "5-1-[]",
-    r#"51-["a",{"_placeholder":true,"num":"splice"}]"#, r#"51-["a",{"_placeholder":true,"num":0.5}]"#,
-    "2[true]", "2[]", "2{}", "0[]", "1{}", "31{}", "4[]", "2/admin", r#"2["connect"]"#,
+    "",
+    "\u{1e}",
+    "4a\u{1e}",
+    "b",
+    "b!!",
+    "7",
+    "é",
+    "5",
+    "51",
+    "5woooot",
+    "50-[]",
+    "5-1-[]",
+    r#"51-["a",{"_placeholder":true,"num":"splice"}]"#,
+    r#"51-["a",{"_placeholder":true,"num":0.5}]"#,
+    "2[true]",
+    "2[]",
+    "2{}",
+    "0[]",
+    "1{}",
+    "31{}",
+    "4[]",
+    "2/admin",
+    r#"2["connect"]"#,
 ];
 
 #[test]
