@@ -27,6 +27,8 @@
 //! # Ok::<(), engineio_proto::DecodeError>(())
 //! ```
 #![forbid(unsafe_code)]
+// Decoders face hostile input: no indexing that could panic.
+#![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 mod error;
 #[cfg(feature = "fuzzing")]
@@ -34,6 +36,7 @@ mod error;
 pub mod fuzz;
 mod packet;
 mod payload;
+pub mod server;
 
 pub use bytestring::ByteString;
 pub use error::DecodeError;

@@ -1,0 +1,632 @@
+//! The Engine.IO server as a state machine: requests, WebSocket frames and time go in;
+//! responses, frames to send, deadlines and application events come out.
+//!
+//! # Driving it
+//!
+//! Every input takes `now`; after any input, drain [`Server::poll_output`] until `None`,
+//! then sleep until [`Server::poll_timeout`] (or the next input) and call
+//! [`Server::handle_timeout`].
+//!
+//! - An HTTP request on the engine path: [`Server::handle_request`]. Its [`Handled`] says
+//!   what to do: answer now, wait for a long-poll answer ([`Output::Respond`]), read the
+//!   body then call [`Server::handle_body`], let the application decide on a handshake
+//!   ([`Server::accept`] / [`Server::refuse`]), or complete a WebSocket handshake and call
+//!   [`Server::ws_opened`].
+//! - WebSocket traffic: [`Server::handle_ws_frame`], [`Server::handle_ws_drained`] after
+//!   each [`Output::WsSend`] batch is written, [`Server::handle_ws_closed`].
+//! - The application: [`Server::send`], [`Server::send_frame`], [`Server::close`].
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use engineio_proto::server::{Event, Handled, Output, Server, ServerConfig};
+//!
+//! let mut server = Server::new(ServerConfig::default(), Box::new(|| 42));
+//! let now = Instant::now();
+//! let (parts, ()) = http::Request::get("/engine.io/?EIO=4&transport=polling")
+//!     .body(())
+//!     .unwrap()
+//!     .into_parts();
+//! let Handled::Incoming(incoming) = server.handle_request(now, &parts, None) else { panic!() };
+//! let Handled::Respond(response) = server.accept(now, incoming) else { panic!() };
+//! assert!(response.body().starts_with(b"0{\"sid\":"));
+//! assert!(matches!(server.poll_output(), Some(Output::Event(Event::Opened { .. }))));
+//! assert_eq!(server.poll_timeout(), Some(now + Duration::from_secs(25)));
+//! ```
+
+mod config;
+mod heartbeat;
+mod request;
+mod response;
+mod session;
+mod sid;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Uri, header};
+
+pub use config::{Cors, ServerConfig};
+pub use request::{ErrorCode, TransportKind};
+pub use response::Response;
+pub use sid::Sid;
+
+use crate::{Data, Frame, Packet};
+use request::EngineQuery;
+use session::{PollAnswer, Session};
+
+/// Where session ids come from: 128 bits per call. Use a CSPRNG in production.
+pub type SidSource = Box<dyn FnMut() -> u128 + Send>;
+
+/// A long-poll GET waiting for its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PollId(u64);
+
+/// A WebSocket connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(u64);
+
+/// The request that opened a session, for the application to inspect.
+#[derive(Debug, Clone)]
+pub struct Handshake {
+    /// Path and query.
+    pub uri: Uri,
+    /// Request headers.
+    pub headers: HeaderMap,
+    /// The peer's address, when the adapter knows it.
+    pub remote: Option<SocketAddr>,
+    /// The transport of the first request.
+    pub transport: TransportKind,
+}
+
+/// What the adapter must do with a request.
+#[must_use]
+#[derive(Debug)]
+pub enum Handled {
+    /// Write this response.
+    Respond(Response),
+    /// A long-poll: its response comes later as [`Output::Respond`]. If the connection
+    /// goes away first, call [`Server::handle_poll_aborted`].
+    Pending(PollId),
+    /// Read the body (at most [`BodyTicket::limit`] bytes) and pass it to [`Server::handle_body`].
+    ReadBody(BodyTicket),
+    /// A new session: run the application's `allow_request` check, then call
+    /// [`Server::accept`] or [`Server::refuse`].
+    Incoming(Incoming),
+    /// Complete the WebSocket handshake (101), then call [`Server::ws_opened`].
+    WebSocket(WsTicket),
+}
+
+/// A POST whose body is to be read.
+#[must_use]
+#[derive(Debug)]
+pub struct BodyTicket {
+    sid: Sid,
+    limit: usize,
+    cors: HeaderMap,
+}
+
+impl BodyTicket {
+    /// The most bytes to read; past it, pass [`BodyError::TooLarge`] without reading on.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+}
+
+/// Why a POST body could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyError {
+    /// It is longer than the limit.
+    TooLarge,
+    /// The connection failed before the body was complete.
+    Aborted,
+}
+
+/// A handshake waiting for the application's decision.
+#[must_use]
+#[derive(Debug)]
+pub struct Incoming {
+    handshake: Handshake,
+    cors: HeaderMap,
+}
+
+impl Incoming {
+    /// The request asking for a session.
+    pub fn handshake(&self) -> &Handshake {
+        &self.handshake
+    }
+}
+
+/// A WebSocket handshake the server agreed to.
+#[must_use]
+#[derive(Debug)]
+pub struct WsTicket {
+    target: WsTarget,
+}
+
+#[derive(Debug)]
+enum WsTarget {
+    New(Box<Handshake>),
+    Upgrade(Sid),
+}
+
+/// Something for the adapter to do, or for the application to know.
+#[derive(Debug)]
+pub enum Output {
+    /// Answer a pending long-poll.
+    Respond {
+        /// The poll.
+        poll: PollId,
+        /// Its response.
+        response: Response,
+    },
+    /// Write these frames, in order, then call [`Server::handle_ws_drained`].
+    WsSend {
+        /// The connection.
+        conn: ConnId,
+        /// The frames.
+        frames: Vec<Frame>,
+    },
+    /// Close the WebSocket with this close code, after the frames already handed over.
+    WsClose {
+        /// The connection.
+        conn: ConnId,
+        /// The close code (1000 normal, 1009 message too big).
+        code: u16,
+    },
+    /// An application event.
+    Event(Event),
+}
+
+/// What happened to a session.
+#[derive(Debug)]
+pub enum Event {
+    /// A session opened.
+    Opened {
+        /// Its id.
+        sid: Sid,
+        /// The request that opened it.
+        handshake: Box<Handshake>,
+    },
+    /// A message arrived.
+    Message {
+        /// The session.
+        sid: Sid,
+        /// Text or binary data.
+        data: Data,
+    },
+    /// The session moved from polling to WebSocket.
+    Upgraded {
+        /// The session.
+        sid: Sid,
+    },
+    /// The session closed; nothing more is sent or received.
+    Closed {
+        /// The session.
+        sid: Sid,
+        /// Why.
+        reason: CloseReason,
+    },
+}
+
+/// Why a session closed. `Display` gives the reference's wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CloseReason {
+    /// The client closed it, or its connection went away.
+    TransportClose,
+    /// The transport failed or the client broke the protocol (overlapping requests,
+    /// wrong heartbeat direction, oversized message).
+    TransportError,
+    /// No pong within the ping timeout.
+    PingTimeout,
+    /// The client sent something that does not decode.
+    ParseError,
+    /// The application closed it.
+    ForcedClose,
+    /// The client did not read and the send buffer hit `max_buffered_bytes`.
+    BufferFull,
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CloseReason::TransportClose => "transport close",
+            CloseReason::TransportError => "transport error",
+            CloseReason::PingTimeout => "ping timeout",
+            CloseReason::ParseError => "parse error",
+            CloseReason::ForcedClose => "forced close",
+            CloseReason::BufferFull => "buffer full",
+        })
+    }
+}
+
+/// Why a send was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// No such session, or it is closing or closed.
+    #[error("the session is closed")]
+    Closed,
+    /// The client does not read: the buffer is full and the session was closed.
+    #[error("the session's send buffer is full")]
+    BufferFull,
+}
+
+/// The Engine.IO server state machine. See the [module docs](self).
+pub struct Server {
+    config: ServerConfig,
+    sids: SidSource,
+    sessions: HashMap<Sid, Session>,
+    polls: HashMap<PollId, Sid>,
+    conns: HashMap<ConnId, Sid>,
+    timers: BinaryHeap<Reverse<(Instant, Sid)>>,
+    outputs: VecDeque<Output>,
+    next_id: u64,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("sessions", &self.sessions.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// A server with `config`, taking session ids from `sids`.
+    pub fn new(config: ServerConfig, sids: SidSource) -> Self {
+        Server {
+            config,
+            sids,
+            sessions: HashMap::new(),
+            polls: HashMap::new(),
+            conns: HashMap::new(),
+            timers: BinaryHeap::new(),
+            outputs: VecDeque::new(),
+            next_id: 0,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// How many sessions are open.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// The transport a session currently uses.
+    pub fn transport(&self, sid: Sid) -> Option<TransportKind> {
+        self.sessions.get(&sid).map(Session::transport_kind)
+    }
+
+    /// Routes an HTTP request for the engine path (its head: the body, if any, is read
+    /// later on [`Handled::ReadBody`]).
+    pub fn handle_request(
+        &mut self,
+        _now: Instant,
+        request: &http::request::Parts,
+        remote: Option<SocketAddr>,
+    ) -> Handled {
+        let cors = response::cors_headers(self.config.cors.as_ref(), &request.headers);
+        if response::is_preflight(&request.method, self.config.cors.as_ref()) {
+            return Handled::Respond(response::preflight(&request.headers, cors));
+        }
+        let fail =
+            |code: ErrorCode, cors: HeaderMap| Handled::Respond(response::error(code, None, cors));
+        let query = EngineQuery::parse(request.uri.query().unwrap_or_default());
+        if query.repeated {
+            return fail(ErrorCode::BadRequest, cors);
+        }
+        let transport = match query.transport.as_deref() {
+            Some("polling") if self.config.polling => TransportKind::Polling,
+            Some("websocket") if self.config.websocket => TransportKind::WebSocket,
+            _ => return fail(ErrorCode::UnknownTransport, cors),
+        };
+        let is_v4 = query.eio.as_deref() == Some("4");
+        let websocket_upgrade = request.method == Method::GET
+            && request
+                .headers
+                .get(header::UPGRADE)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+
+        let sid_text = query.sid.as_deref().filter(|s| !s.is_empty());
+        let Some(sid_text) = sid_text else {
+            if request.method != Method::GET {
+                return fail(ErrorCode::BadHandshakeMethod, cors);
+            }
+            if transport == TransportKind::WebSocket && !websocket_upgrade {
+                return fail(ErrorCode::BadRequest, cors);
+            }
+            if !is_v4 {
+                return fail(ErrorCode::UnsupportedProtocolVersion, cors);
+            }
+            let handshake = Handshake {
+                uri: request.uri.clone(),
+                headers: request.headers.clone(),
+                remote,
+                transport,
+            };
+            return Handled::Incoming(Incoming { handshake, cors });
+        };
+
+        let Some(sid) = Sid::parse(sid_text).filter(|sid| self.sessions.contains_key(sid)) else {
+            return fail(ErrorCode::UnknownSid, cors);
+        };
+        let poll = PollId(self.next_id());
+        let Some(session) = self.sessions.get_mut(&sid) else {
+            return fail(ErrorCode::UnknownSid, cors);
+        };
+        if !is_v4 || (!websocket_upgrade && transport != session.transport_kind()) {
+            return fail(ErrorCode::BadRequest, cors);
+        }
+        if websocket_upgrade {
+            let allowed = transport == TransportKind::WebSocket
+                && self.config.allow_upgrades
+                && session.can_upgrade();
+            if !allowed {
+                return fail(ErrorCode::BadRequest, cors);
+            }
+            return Handled::WebSocket(WsTicket {
+                target: WsTarget::Upgrade(sid),
+            });
+        }
+        let handled = match request.method {
+            Method::GET => match session.on_poll(poll, cors, &self.config, &mut self.outputs) {
+                PollAnswer::Now(response) => Handled::Respond(response),
+                PollAnswer::Later => {
+                    self.polls.insert(poll, sid);
+                    Handled::Pending(poll)
+                }
+            },
+            Method::POST => {
+                let binary = request
+                    .headers
+                    .get(header::CONTENT_TYPE)
+                    .is_some_and(|v| v.as_bytes().starts_with(b"application/octet-stream"));
+                if session.begin_post(binary, &mut self.outputs) {
+                    let limit = self.config.max_payload;
+                    Handled::ReadBody(BodyTicket { sid, limit, cors })
+                } else {
+                    fail(ErrorCode::BadRequest, cors)
+                }
+            }
+            _ => fail(ErrorCode::BadRequest, cors),
+        };
+        self.after(sid);
+        handled
+    }
+
+    /// Accepts a handshake: a polling one is answered with the open packet, a WebSocket
+    /// one goes on to [`Handled::WebSocket`].
+    pub fn accept(&mut self, now: Instant, incoming: Incoming) -> Handled {
+        let Incoming { handshake, cors } = incoming;
+        if handshake.transport == TransportKind::WebSocket {
+            return Handled::WebSocket(WsTicket {
+                target: WsTarget::New(Box::new(handshake)),
+            });
+        }
+        let sid = self.new_sid();
+        let mut session = Session::polling(sid, now, &self.config);
+        self.outputs.push_back(Output::Event(Event::Opened {
+            sid,
+            handshake: Box::new(handshake),
+        }));
+        let answer = session.on_poll(
+            PollId(self.next_id()),
+            cors,
+            &self.config,
+            &mut self.outputs,
+        );
+        self.sessions.insert(sid, session);
+        self.after(sid);
+        match answer {
+            PollAnswer::Now(response) => Handled::Respond(response),
+            // The open packet is always buffered, so the first poll is answered at once.
+            PollAnswer::Later => Handled::Respond(response::error(
+                ErrorCode::BadRequest,
+                None,
+                HeaderMap::new(),
+            )),
+        }
+    }
+
+    /// Refuses a handshake: 403 with `message` (default "Forbidden").
+    pub fn refuse(&mut self, incoming: Incoming, message: Option<&str>) -> Response {
+        response::error(ErrorCode::Forbidden, message, incoming.cors)
+    }
+
+    /// The body of a POST (see [`Handled::ReadBody`]). Returns the response to write, or
+    /// `None` when the request failed and there is no one to answer.
+    pub fn handle_body(
+        &mut self,
+        now: Instant,
+        ticket: BodyTicket,
+        body: Result<Bytes, BodyError>,
+    ) -> Option<Response> {
+        let BodyTicket { sid, cors, .. } = ticket;
+        let Some(session) = self.sessions.get_mut(&sid) else {
+            return body
+                .ok()
+                .map(|_| response::error(ErrorCode::UnknownSid, None, cors));
+        };
+        let response = session.on_post_body(now, body, cors, &self.config, &mut self.outputs);
+        self.after(sid);
+        response
+    }
+
+    /// A WebSocket handshake completed. Returns the id to report its traffic under.
+    pub fn ws_opened(&mut self, now: Instant, ticket: WsTicket) -> ConnId {
+        let conn = ConnId(self.next_id());
+        match ticket.target {
+            WsTarget::New(handshake) => {
+                let sid = self.new_sid();
+                self.outputs
+                    .push_back(Output::Event(Event::Opened { sid, handshake }));
+                let session = Session::websocket(sid, conn, now, &self.config, &mut self.outputs);
+                self.sessions.insert(sid, session);
+                self.conns.insert(conn, sid);
+                self.after(sid);
+            }
+            WsTarget::Upgrade(sid) => match self.sessions.get_mut(&sid) {
+                Some(session) if session.can_upgrade() => {
+                    session.begin_upgrade(now, conn, &self.config);
+                    self.conns.insert(conn, sid);
+                    self.after(sid);
+                }
+                _ => self.outputs.push_back(Output::WsClose { conn, code: 1000 }),
+            },
+        }
+        conn
+    }
+
+    /// A WebSocket message arrived.
+    pub fn handle_ws_frame(&mut self, now: Instant, conn: ConnId, frame: Frame) {
+        self.with_conn(conn, |session, config, out| {
+            session.on_ws_frame(now, conn, frame, config, out)
+        });
+    }
+
+    /// The adapter finished writing an [`Output::WsSend`] batch.
+    pub fn handle_ws_drained(&mut self, _now: Instant, conn: ConnId) {
+        self.with_conn(conn, |session, config, out| {
+            session.on_ws_drained(conn, config, out)
+        });
+    }
+
+    /// A WebSocket closed or failed.
+    pub fn handle_ws_closed(&mut self, _now: Instant, conn: ConnId) {
+        self.with_conn(conn, |session, _, out| session.on_ws_closed(conn, out));
+        self.conns.remove(&conn);
+    }
+
+    /// The connection of a pending long-poll went away before its answer.
+    pub fn handle_poll_aborted(&mut self, _now: Instant, poll: PollId) {
+        let Some(sid) = self.polls.remove(&poll) else {
+            return;
+        };
+        if let Some(session) = self.sessions.get_mut(&sid) {
+            session.on_poll_aborted(poll, &mut self.outputs);
+            self.after(sid);
+        }
+    }
+
+    /// Sends a packet to a session.
+    pub fn send(&mut self, sid: Sid, packet: &Packet) -> Result<(), SendError> {
+        self.send_frame(sid, packet.to_frame())
+    }
+
+    /// Sends an encoded packet (see [`Packet::to_frame`]); one frame can be shared by many
+    /// sessions without copying.
+    pub fn send_frame(&mut self, sid: Sid, frame: Frame) -> Result<(), SendError> {
+        let session = self.sessions.get_mut(&sid).ok_or(SendError::Closed)?;
+        let result = session.send(frame, &self.config, &mut self.outputs);
+        self.after(sid);
+        result
+    }
+
+    /// Closes a session after flushing what it has buffered.
+    pub fn close(&mut self, now: Instant, sid: Sid) {
+        if let Some(session) = self.sessions.get_mut(&sid) {
+            session.close_by_server(now, &self.config, &mut self.outputs);
+            self.after(sid);
+        }
+    }
+
+    /// Runs the timers due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(Reverse((deadline, sid))) = self.timers.peek().copied() {
+            if deadline > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(session) = self.sessions.get_mut(&sid) else {
+                continue;
+            };
+            if session.scheduled != Some(deadline) {
+                continue;
+            }
+            session.scheduled = None;
+            session.on_timeout(now, &self.config, &mut self.outputs);
+            self.after(sid);
+        }
+    }
+
+    /// The next output, in the order they happened.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// When [`Server::handle_timeout`] should next be called; `None` when no timer runs.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        // Drop entries left behind by deadlines that moved or sessions that closed.
+        while let Some(Reverse((deadline, sid))) = self.timers.peek().copied() {
+            if self
+                .sessions
+                .get(&sid)
+                .is_some_and(|s| s.scheduled == Some(deadline))
+            {
+                return Some(deadline);
+            }
+            self.timers.pop();
+        }
+        None
+    }
+
+    fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn new_sid(&mut self) -> Sid {
+        loop {
+            let sid = Sid::from_u128((self.sids)());
+            if !self.sessions.contains_key(&sid) {
+                return sid;
+            }
+        }
+    }
+
+    fn with_conn(
+        &mut self,
+        conn: ConnId,
+        f: impl FnOnce(&mut Session, &ServerConfig, &mut VecDeque<Output>),
+    ) {
+        let Some(&sid) = self.conns.get(&conn) else {
+            return;
+        };
+        if let Some(session) = self.sessions.get_mut(&sid) {
+            f(session, &self.config, &mut self.outputs);
+            self.after(sid);
+        }
+    }
+
+    /// Bookkeeping after a session changed: forget it when closed, else reschedule its timer.
+    fn after(&mut self, sid: Sid) {
+        let Some(session) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        if session.is_closed() {
+            if let Some(session) = self.sessions.remove(&sid) {
+                if let Some(poll) = session.pending_poll() {
+                    self.polls.remove(&poll);
+                }
+                for conn in session.conns() {
+                    self.conns.remove(&conn);
+                }
+            }
+            return;
+        }
+        let deadline = session.deadline();
+        if deadline != session.scheduled {
+            session.scheduled = deadline;
+            if let Some(deadline) = deadline {
+                self.timers.push(Reverse((deadline, sid)));
+            }
+        }
+    }
+}
