@@ -1,7 +1,11 @@
 //! Socket.IO on tokio: the IO loop around [`engineio_proto`] and [`socketio_proto`].
 //!
-//! The server and client adapters live here; the protocol itself lives in the proto crates.
+//! - [`engine::EngineIo`]: the Engine.IO server (polling, WebSocket, upgrade), standalone
+//!   with [`engine::EngineIo::listen`] or as a `tower::Service`.
 #![forbid(unsafe_code)]
+
+pub mod engine;
+mod serve;
 
 pub use engineio_proto;
 pub use socketio_proto;

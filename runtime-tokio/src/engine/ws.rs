@@ -1,0 +1,116 @@
+//! One task per WebSocket connection: reads frames into the state machine, writes the
+//! batches it hands out.
+
+use std::time::Instant;
+
+use async_tungstenite::WebSocketStream;
+use async_tungstenite::tokio::TokioAdapter;
+use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use async_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use async_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
+use bytes::Bytes;
+use engineio_proto::server::WsTicket;
+use engineio_proto::{ByteString, Frame};
+use futures_util::{SinkExt, StreamExt};
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use tokio::sync::mpsc;
+
+use super::EngineIo;
+
+/// What the state machine asks of a connection task.
+pub(super) enum WsCommand {
+    /// Write these frames, then report the batch drained.
+    Send(Vec<Frame>),
+    /// Close with this code.
+    Close(u16),
+}
+
+/// Completes the upgrade and runs the connection until it closes.
+pub(super) async fn run(
+    engine: EngineIo,
+    on_upgrade: OnUpgrade,
+    ticket: WsTicket,
+    max_payload: usize,
+) {
+    let upgraded = match on_upgrade.await {
+        Ok(upgraded) => upgraded,
+        Err(error) => {
+            tracing::debug!(%error, "websocket upgrade failed");
+            return;
+        }
+    };
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(max_payload))
+        .max_frame_size(Some(max_payload));
+    let io = TokioAdapter::new(TokioIo::new(upgraded));
+    let socket = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
+    let (commands, mut inbox) = mpsc::unbounded_channel();
+    let conn = engine.with_state(|state| {
+        let conn = state.server.ws_opened(Instant::now(), ticket);
+        state.conns.insert(conn, commands);
+        conn
+    });
+    let (mut sink, mut stream) = socket.split();
+    loop {
+        tokio::select! {
+            message = stream.next() => {
+                let frame = match message {
+                    Some(Ok(Message::Text(text))) => match ByteString::try_from(Bytes::from(text)) {
+                        Ok(text) => Frame::Text(text),
+                        Err(_) => break,
+                    },
+                    Some(Ok(Message::Binary(bytes))) => Frame::Binary(bytes),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+                    Some(Err(WsError::Capacity(error))) => {
+                        tracing::debug!(%error, "websocket message over max payload");
+                        let _ = sink.close(Some(close_frame(1009))).await;
+                        break;
+                    }
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                };
+                engine.with_state(|state| state.server.handle_ws_frame(Instant::now(), conn, frame));
+            }
+            command = inbox.recv() => match command {
+                Some(WsCommand::Send(frames)) => {
+                    let mut written = true;
+                    for frame in frames {
+                        if sink.feed(message(frame)).await.is_err() {
+                            written = false;
+                            break;
+                        }
+                    }
+                    if !written || sink.flush().await.is_err() {
+                        break;
+                    }
+                    engine.with_state(|state| state.server.handle_ws_drained(Instant::now(), conn));
+                }
+                Some(WsCommand::Close(code)) => {
+                    let _ = sink.close(Some(close_frame(code))).await;
+                    break;
+                }
+                None => break,
+            },
+        }
+    }
+    engine.with_state(|state| {
+        state.conns.remove(&conn);
+        state.server.handle_ws_closed(Instant::now(), conn);
+    });
+}
+
+fn message(frame: Frame) -> Message {
+    match frame {
+        Frame::Text(text) => {
+            Message::Text(Utf8Bytes::try_from(text.into_bytes()).unwrap_or_default())
+        }
+        Frame::Binary(bytes) => Message::Binary(bytes),
+    }
+}
+
+fn close_frame(code: u16) -> CloseFrame {
+    CloseFrame {
+        code: CloseCode::from(code),
+        reason: Utf8Bytes::default(),
+    }
+}
