@@ -3,5 +3,6 @@
 //! and a runner for those scripts.
 
 pub mod describe;
+pub mod example;
 pub mod node;
 pub mod strategies;

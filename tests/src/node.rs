@@ -26,9 +26,15 @@ pub fn ensure_packages() {
 /// Runs `tests/js/<script>` with `input` on stdin; returns its stdout.
 /// Panics with the script's stderr if it fails.
 pub fn run_script(script: &str, input: &[u8]) -> Vec<u8> {
+    run_script_with_args(script, &[], input)
+}
+
+/// [`run_script`] with command-line arguments.
+pub fn run_script_with_args(script: &str, args: &[&str], input: &[u8]) -> Vec<u8> {
     ensure_packages();
     let mut child = Command::new("node")
         .arg(js_dir().join(script))
+        .args(args)
         .current_dir(js_dir())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
