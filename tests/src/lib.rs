@@ -5,4 +5,5 @@
 pub mod describe;
 pub mod example;
 pub mod node;
+pub mod raw;
 pub mod strategies;
