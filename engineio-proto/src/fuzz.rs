@@ -13,11 +13,7 @@ pub fn packet(data: &[u8]) {
         Err(_) => Frame::Binary(Bytes::copy_from_slice(data)),
     };
     if let Ok(packet) = Packet::decode_frame(frame.clone()) {
-        assert_eq!(
-            packet.to_frame(),
-            frame,
-            "a decoded frame re-encodes to itself"
-        );
+        assert_eq!(packet.to_frame(), frame, "a decoded frame re-encodes to itself");
     }
 }
 
@@ -32,13 +28,8 @@ pub fn payload(data: &[u8]) {
     }
     let mut body = BytesMut::new();
     encode_payload(&packets, &mut body);
-    let again: Result<Vec<Packet>, _> =
-        decode_payload(PayloadFormat::V4, body.freeze(), usize::MAX)
-            .expect("a re-encoded payload is valid UTF-8 within the limit")
-            .collect();
-    assert_eq!(
-        again.as_ref(),
-        Ok(&packets),
-        "a decoded payload re-encodes to itself"
-    );
+    let again: Result<Vec<Packet>, _> = decode_payload(PayloadFormat::V4, body.freeze(), usize::MAX)
+        .expect("a re-encoded payload is valid UTF-8 within the limit")
+        .collect();
+    assert_eq!(again.as_ref(), Ok(&packets), "a decoded payload re-encodes to itself");
 }

@@ -120,18 +120,12 @@ pub enum Frame {
 impl Packet {
     /// A packet of `kind` with text `data`.
     pub fn new(kind: PacketType, data: impl Into<ByteString>) -> Self {
-        Packet {
-            kind,
-            data: Data::Text(data.into()),
-        }
+        Packet { kind, data: Data::Text(data.into()) }
     }
 
     /// A packet of `kind` with no data.
     pub fn empty(kind: PacketType) -> Self {
-        Packet {
-            kind,
-            data: Data::Text(ByteString::new()),
-        }
+        Packet { kind, data: Data::Text(ByteString::new()) }
     }
 
     /// A text message.
@@ -141,10 +135,7 @@ impl Packet {
 
     /// A binary message.
     pub fn binary(bytes: impl Into<Bytes>) -> Self {
-        Packet {
-            kind: PacketType::Message,
-            data: Data::Binary(bytes.into()),
-        }
+        Packet { kind: PacketType::Message, data: Data::Binary(bytes.into()) }
     }
 
     /// A heartbeat ping (`2`).
@@ -170,14 +161,10 @@ impl Packet {
     /// The data is a slice of `text`, not a copy.
     pub fn decode_text(text: ByteString) -> Result<Packet, DecodeError> {
         let first = *text.as_bytes().first().ok_or(DecodeError::EmptyPacket)?;
-        let kind = PacketType::from_byte(first).ok_or_else(|| {
-            DecodeError::UnknownPacketType(text.chars().next().unwrap_or_default())
-        })?;
+        let kind = PacketType::from_byte(first)
+            .ok_or_else(|| DecodeError::UnknownPacketType(text.chars().next().unwrap_or_default()))?;
         let data = text.slice_ref(text.get(1..).unwrap_or_default());
-        Ok(Packet {
-            kind,
-            data: Data::Text(data),
-        })
+        Ok(Packet { kind, data: Data::Text(data) })
     }
 
     /// Decodes a text record of a polling payload: like [`Packet::decode_text`],
@@ -258,9 +245,7 @@ const BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::n
 
 fn decode_base64(text: &[u8]) -> Result<Bytes, DecodeError> {
     let mut out = Vec::with_capacity(base64::decoded_len_estimate(text.len()));
-    BASE64
-        .decode_vec(text, &mut out)
-        .map_err(|_| DecodeError::InvalidBase64)?;
+    BASE64.decode_vec(text, &mut out).map_err(|_| DecodeError::InvalidBase64)?;
     Ok(out.into())
 }
 
@@ -272,15 +257,9 @@ mod tests {
     fn decodes_every_type_with_and_without_data() {
         for kind in PacketType::ALL {
             let bare = char::from(kind.as_byte()).to_string();
-            assert_eq!(
-                Packet::decode_text(bare.clone().into()),
-                Ok(Packet::empty(kind))
-            );
+            assert_eq!(Packet::decode_text(bare.clone().into()), Ok(Packet::empty(kind)));
             let with = format!("{bare}probe");
-            assert_eq!(
-                Packet::decode_text(with.clone().into()),
-                Ok(Packet::new(kind, "probe"))
-            );
+            assert_eq!(Packet::decode_text(with.clone().into()), Ok(Packet::new(kind, "probe")));
             assert_eq!(Packet::new(kind, "probe").to_text(), with);
         }
     }
@@ -295,56 +274,29 @@ mod tests {
 
     #[test]
     fn rejects_empty_and_unknown_types() {
-        assert_eq!(
-            Packet::decode_text("".into()),
-            Err(DecodeError::EmptyPacket)
-        );
-        assert_eq!(
-            Packet::decode_text("7".into()),
-            Err(DecodeError::UnknownPacketType('7'))
-        );
-        assert_eq!(
-            Packet::decode_text("b".into()),
-            Err(DecodeError::UnknownPacketType('b'))
-        );
-        assert_eq!(
-            Packet::decode_text("é".into()),
-            Err(DecodeError::UnknownPacketType('é'))
-        );
+        assert_eq!(Packet::decode_text("".into()), Err(DecodeError::EmptyPacket));
+        assert_eq!(Packet::decode_text("7".into()), Err(DecodeError::UnknownPacketType('7')));
+        assert_eq!(Packet::decode_text("b".into()), Err(DecodeError::UnknownPacketType('b')));
+        assert_eq!(Packet::decode_text("é".into()), Err(DecodeError::UnknownPacketType('é')));
     }
 
     #[test]
     fn binary_in_polling_form() {
         let packet = Packet::binary(vec![1u8, 2, 3, 4]);
         assert_eq!(packet.to_text(), "bAQIDBA==");
-        assert_eq!(
-            Packet::decode_polling_record("bAQIDBA==".into()),
-            Ok(packet.clone())
-        );
+        assert_eq!(Packet::decode_polling_record("bAQIDBA==".into()), Ok(packet.clone()));
         assert_eq!(Packet::decode_polling_record("bAQIDBA".into()), Ok(packet));
-        assert_eq!(
-            Packet::decode_polling_record("b".into()),
-            Ok(Packet::binary(Bytes::new()))
-        );
-        assert_eq!(
-            Packet::decode_polling_record("b!!!!".into()),
-            Err(DecodeError::InvalidBase64)
-        );
+        assert_eq!(Packet::decode_polling_record("b".into()), Ok(Packet::binary(Bytes::new())));
+        assert_eq!(Packet::decode_polling_record("b!!!!".into()), Err(DecodeError::InvalidBase64));
     }
 
     #[test]
     fn websocket_frames() {
         let bin = Packet::binary(vec![0xffu8, 0]);
-        assert_eq!(
-            bin.to_frame(),
-            Frame::Binary(Bytes::from_static(&[0xff, 0]))
-        );
+        assert_eq!(bin.to_frame(), Frame::Binary(Bytes::from_static(&[0xff, 0])));
         assert_eq!(Packet::decode_frame(bin.to_frame()), Ok(bin));
         assert_eq!(Packet::message("hi").to_frame(), Frame::Text("4hi".into()));
-        assert_eq!(
-            Packet::decode_frame(Frame::Text("4hi".into())),
-            Ok(Packet::message("hi"))
-        );
+        assert_eq!(Packet::decode_frame(Frame::Text("4hi".into())), Ok(Packet::message("hi")));
     }
 
     #[test]

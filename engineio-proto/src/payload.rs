@@ -53,10 +53,7 @@ pub fn decode_payload(
         return Err(DecodeError::UnsupportedProtocol(format.protocol()));
     }
     if body.len() > max_payload {
-        return Err(DecodeError::PayloadTooLarge {
-            len: body.len(),
-            max: max_payload,
-        });
+        return Err(DecodeError::PayloadTooLarge { len: body.len(), max: max_payload });
     }
     let text = ByteString::try_from(body).map_err(|_| DecodeError::InvalidUtf8)?;
     Ok(PayloadDecoder { rest: Some(text) })
@@ -121,19 +118,14 @@ mod tests {
         let mut out = BytesMut::new();
         encode_payload(&packets, &mut out);
         assert_eq!(&out[..], "4hello €\x1ebAQIDBA==\x1e2\x1e3probe".as_bytes());
-        let decoded: Vec<_> = decode_payload(PayloadFormat::V4, out.freeze(), 100)
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let decoded: Vec<_> =
+            decode_payload(PayloadFormat::V4, out.freeze(), 100).unwrap().collect::<Result<_, _>>().unwrap();
         assert_eq!(decoded, packets);
     }
 
     #[test]
     fn single_packet_payload() {
-        assert_eq!(
-            decode(b"6"),
-            Ok(vec![Packet::empty(crate::PacketType::Noop)])
-        );
+        assert_eq!(decode(b"6"), Ok(vec![Packet::empty(crate::PacketType::Noop)]));
     }
 
     #[test]
@@ -149,10 +141,7 @@ mod tests {
         let mut packets =
             decode_payload(PayloadFormat::V4, Bytes::from_static(b"4a\x1ex\x1e4b"), 100).unwrap();
         assert_eq!(packets.next(), Some(Ok(Packet::message("a"))));
-        assert_eq!(
-            packets.next(),
-            Some(Err(DecodeError::UnknownPacketType('x')))
-        );
+        assert_eq!(packets.next(), Some(Err(DecodeError::UnknownPacketType('x'))));
         assert_eq!(packets.next(), None);
     }
 

@@ -39,11 +39,7 @@ impl Harness {
             }),
         );
         let start = Instant::now();
-        Harness {
-            server,
-            start,
-            now: start,
-        }
+        Harness { server, start, now: start }
     }
 
     fn at(&mut self, ms: u64) {
@@ -52,9 +48,7 @@ impl Harness {
     }
 
     fn request(&mut self, method: &str, query: &str, headers: &[(&str, &str)]) -> Handled {
-        let mut builder = http::Request::builder()
-            .method(method)
-            .uri(format!("/engine.io/?{query}"));
+        let mut builder = http::Request::builder().method(method).uri(format!("/engine.io/?{query}"));
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
@@ -72,64 +66,41 @@ impl Harness {
 
     fn post(&mut self, sid: Sid, body: &'static str) -> Response {
         let handled = self.request("POST", &format!("EIO=4&transport=polling&sid={sid}"), &[]);
-        let Handled::ReadBody(ticket) = handled else {
-            panic!("expected ReadBody, got {handled:?}")
-        };
-        self.server
-            .handle_body(self.now, ticket, Ok(Bytes::from_static(body.as_bytes())))
-            .unwrap()
+        let Handled::ReadBody(ticket) = handled else { panic!("expected ReadBody, got {handled:?}") };
+        self.server.handle_body(self.now, ticket, Ok(Bytes::from_static(body.as_bytes()))).unwrap()
     }
 
     /// A polling handshake; returns the sid and the response.
     fn open_polling(&mut self) -> (Sid, Response) {
-        let Handled::Incoming(incoming) = self.get("EIO=4&transport=polling&t=abc") else {
-            panic!()
-        };
-        let Handled::Respond(response) = self.server.accept(self.now, incoming) else {
-            panic!()
-        };
+        let Handled::Incoming(incoming) = self.get("EIO=4&transport=polling&t=abc") else { panic!() };
+        let Handled::Respond(response) = self.server.accept(self.now, incoming) else { panic!() };
         let outputs = self.outputs();
-        let [Output::Event(Event::Opened { sid, .. })] = outputs.as_slice() else {
-            panic!("{outputs:?}")
-        };
+        let [Output::Event(Event::Opened { sid, .. })] = outputs.as_slice() else { panic!("{outputs:?}") };
         (*sid, response)
     }
 
     /// A WebSocket handshake; returns the sid and the connection.
     fn open_websocket(&mut self) -> (Sid, ConnId) {
         let headers = [("upgrade", "websocket"), ("connection", "Upgrade")];
-        let Handled::Incoming(incoming) =
-            self.request("GET", "EIO=4&transport=websocket", &headers)
-        else {
+        let Handled::Incoming(incoming) = self.request("GET", "EIO=4&transport=websocket", &headers) else {
             panic!()
         };
-        let Handled::WebSocket(ticket) = self.server.accept(self.now, incoming) else {
-            panic!()
-        };
+        let Handled::WebSocket(ticket) = self.server.accept(self.now, incoming) else { panic!() };
         let conn = self.server.ws_opened(self.now, ticket);
         let outputs = self.outputs();
-        let Some(Output::Event(Event::Opened { sid, .. })) = outputs.first() else {
-            panic!("{outputs:?}")
-        };
+        let Some(Output::Event(Event::Opened { sid, .. })) = outputs.first() else { panic!("{outputs:?}") };
         (*sid, conn)
     }
 
     fn upgrade(&mut self, sid: Sid) -> ConnId {
         let headers = [("upgrade", "websocket"), ("connection", "Upgrade")];
-        let handled = self.request(
-            "GET",
-            &format!("EIO=4&transport=websocket&sid={sid}"),
-            &headers,
-        );
-        let Handled::WebSocket(ticket) = handled else {
-            panic!("expected WebSocket, got {handled:?}")
-        };
+        let handled = self.request("GET", &format!("EIO=4&transport=websocket&sid={sid}"), &headers);
+        let Handled::WebSocket(ticket) = handled else { panic!("expected WebSocket, got {handled:?}") };
         self.server.ws_opened(self.now, ticket)
     }
 
     fn frame(&mut self, conn: ConnId, text: &str) {
-        self.server
-            .handle_ws_frame(self.now, conn, Frame::Text(text.to_owned().into()));
+        self.server.handle_ws_frame(self.now, conn, Frame::Text(text.to_owned().into()));
     }
 
     fn outputs(&mut self) -> Vec<Output> {
@@ -179,10 +150,7 @@ fn respond(handled: Handled) -> String {
 }
 
 fn pending(handled: Handled) {
-    assert!(
-        matches!(handled, Handled::Pending(_)),
-        "expected a pending poll, got {handled:?}"
-    );
+    assert!(matches!(handled, Handled::Pending(_)), "expected a pending poll, got {handled:?}");
 }
 
 const OPEN_1: &str = r#"0{"sid":"AAAAAAAAAAAAAAAAAAAAAQ","upgrades":["websocket"],"pingInterval":300,"pingTimeout":200,"maxPayload":1000000}"#;
@@ -193,35 +161,20 @@ fn polling_handshake() {
     let (sid, response) = h.open_polling();
     assert_eq!(sid.to_string(), "AAAAAAAAAAAAAAAAAAAAAQ");
     assert_eq!(body(&response), format!("200 {OPEN_1}"));
-    assert_eq!(
-        response.headers()["content-type"],
-        "text/plain; charset=UTF-8"
-    );
+    assert_eq!(response.headers()["content-type"], "text/plain; charset=UTF-8");
     assert_eq!(response.headers()["cache-control"], "no-store");
-    assert!(
-        response
-            .headers()
-            .get("access-control-allow-origin")
-            .is_none(),
-        "CORS is off by default"
-    );
-    assert_eq!(
-        h.server.poll_timeout(),
-        Some(h.start + Duration::from_millis(300))
-    );
+    assert!(response.headers().get("access-control-allow-origin").is_none(), "CORS is off by default");
+    assert_eq!(h.server.poll_timeout(), Some(h.start + Duration::from_millis(300)));
 }
 
 #[test]
 fn websocket_handshake_offers_no_upgrade() {
     let mut h = Harness::new(config());
     let headers = [("upgrade", "websocket"), ("connection", "Upgrade")];
-    let Handled::Incoming(incoming) = h.request("GET", "EIO=4&transport=websocket", &headers)
-    else {
+    let Handled::Incoming(incoming) = h.request("GET", "EIO=4&transport=websocket", &headers) else {
         panic!()
     };
-    let Handled::WebSocket(ticket) = h.server.accept(h.now, incoming) else {
-        panic!()
-    };
+    let Handled::WebSocket(ticket) = h.server.accept(h.now, incoming) else { panic!() };
     h.server.ws_opened(h.now, ticket);
     assert_eq!(
         h.log(),
@@ -241,17 +194,11 @@ fn heartbeat_on_polling() {
     assert!(h.log().is_empty());
     h.at(300);
     assert_eq!(h.log(), ["respond 200 2"]);
-    assert_eq!(
-        h.server.poll_timeout(),
-        Some(h.start + Duration::from_millis(500))
-    );
+    assert_eq!(h.server.poll_timeout(), Some(h.start + Duration::from_millis(500)));
     h.at(350);
     assert_eq!(respond(Handled::Respond(h.post(sid, "3"))), "200 ok");
     // The next ping is one interval after the pong.
-    assert_eq!(
-        h.server.poll_timeout(),
-        Some(h.start + Duration::from_millis(650))
-    );
+    assert_eq!(h.server.poll_timeout(), Some(h.start + Duration::from_millis(650)));
     pending(h.poll(sid));
     h.at(649);
     assert!(h.log().is_empty());
@@ -262,10 +209,7 @@ fn heartbeat_on_polling() {
     h.at(850);
     assert_eq!(h.log(), ["closed: ping timeout"]);
     assert_eq!(h.server.session_count(), 0);
-    assert_eq!(
-        respond(h.poll(sid)),
-        r#"400 {"code":1,"message":"Session ID unknown"}"#
-    );
+    assert_eq!(respond(h.poll(sid)), r#"400 {"code":1,"message":"Session ID unknown"}"#);
 }
 
 #[test]
@@ -319,31 +263,20 @@ fn a_poll_waits_for_messages() {
     let mut h = Harness::new(config());
     let (sid, _) = h.open_polling();
     pending(h.poll(sid));
-    h.server
-        .send(sid, &engineio_proto::Packet::message("hello"))
-        .unwrap();
+    h.server.send(sid, &engineio_proto::Packet::message("hello")).unwrap();
     assert_eq!(h.log(), ["respond 200 4hello"]);
-    h.server
-        .send(sid, &engineio_proto::Packet::message("a"))
-        .unwrap();
-    h.server
-        .send(sid, &engineio_proto::Packet::binary(vec![1u8, 2, 3]))
-        .unwrap();
+    h.server.send(sid, &engineio_proto::Packet::message("a")).unwrap();
+    h.server.send(sid, &engineio_proto::Packet::binary(vec![1u8, 2, 3])).unwrap();
     assert!(h.log().is_empty());
     assert_eq!(respond(h.poll(sid)), "200 4a␞bAQID");
 }
 
 #[test]
 fn polling_responses_respect_max_payload() {
-    let mut h = Harness::new(ServerConfig {
-        max_payload: 11,
-        ..config()
-    });
+    let mut h = Harness::new(ServerConfig { max_payload: 11, ..config() });
     let (sid, _) = h.open_polling();
     for text in ["aaaa", "bbbb", "cccccccccccc"] {
-        h.server
-            .send(sid, &engineio_proto::Packet::message(text))
-            .unwrap();
+        h.server.send(sid, &engineio_proto::Packet::message(text)).unwrap();
     }
     assert_eq!(respond(h.poll(sid)), "200 4aaaa␞4bbbb");
     // A packet larger than the limit still goes, alone.
@@ -355,13 +288,7 @@ fn messages_from_the_client() {
     let mut h = Harness::new(config());
     let (sid, _) = h.open_polling();
     assert_eq!(body(&h.post(sid, "4hello\u{1e}bAQID\u{1e}6")), "200 ok");
-    assert_eq!(
-        h.log(),
-        [
-            r#"message Text("hello")"#,
-            "message Binary(b\"\\x01\\x02\\x03\")"
-        ]
-    );
+    assert_eq!(h.log(), [r#"message Text("hello")"#, "message Binary(b\"\\x01\\x02\\x03\")"]);
 }
 
 #[test]
@@ -403,10 +330,7 @@ fn concurrent_polls_close_the_session() {
     let mut h = Harness::new(config());
     let (sid, _) = h.open_polling();
     pending(h.poll(sid));
-    assert_eq!(
-        respond(h.poll(sid)),
-        r#"400 {"code":3,"message":"Bad request"}"#
-    );
+    assert_eq!(respond(h.poll(sid)), r#"400 {"code":3,"message":"Bad request"}"#);
     assert_eq!(h.log(), ["respond 200 1", "closed: transport error"]);
     assert_eq!(h.server.session_count(), 0);
 }
@@ -417,23 +341,12 @@ fn concurrent_posts_close_the_session() {
     let (sid, _) = h.open_polling();
     pending(h.poll(sid));
     let query = format!("EIO=4&transport=polling&sid={sid}");
-    let Handled::ReadBody(first) = h.request("POST", &query, &[]) else {
-        panic!()
-    };
-    assert_eq!(
-        respond(h.request("POST", &query, &[])),
-        r#"400 {"code":3,"message":"Bad request"}"#
-    );
+    let Handled::ReadBody(first) = h.request("POST", &query, &[]) else { panic!() };
+    assert_eq!(respond(h.request("POST", &query, &[])), r#"400 {"code":3,"message":"Bad request"}"#);
     assert_eq!(h.log(), ["respond 200 1", "closed: transport error"]);
     // The first body, arriving late, finds no session.
-    let late = h
-        .server
-        .handle_body(h.now, first, Ok(Bytes::from_static(b"4x")))
-        .unwrap();
-    assert_eq!(
-        body(&late),
-        r#"400 {"code":1,"message":"Session ID unknown"}"#
-    );
+    let late = h.server.handle_body(h.now, first, Ok(Bytes::from_static(b"4x"))).unwrap();
+    assert_eq!(body(&late), r#"400 {"code":1,"message":"Session ID unknown"}"#);
 }
 
 #[test]
@@ -441,15 +354,8 @@ fn binary_post_on_v4_closes_the_session() {
     let mut h = Harness::new(config());
     let (sid, _) = h.open_polling();
     let query = format!("EIO=4&transport=polling&sid={sid}");
-    let handled = h.request(
-        "POST",
-        &query,
-        &[("content-type", "application/octet-stream")],
-    );
-    assert_eq!(
-        respond(handled),
-        r#"400 {"code":3,"message":"Bad request"}"#
-    );
+    let handled = h.request("POST", &query, &[("content-type", "application/octet-stream")]);
+    assert_eq!(respond(handled), r#"400 {"code":3,"message":"Bad request"}"#);
     assert_eq!(h.log(), ["closed: transport error"]);
 }
 
@@ -457,16 +363,12 @@ fn binary_post_on_v4_closes_the_session() {
 fn oversized_post_is_refused_and_the_session_lives_on() {
     let mut h = Harness::new(config());
     let (sid, _) = h.open_polling();
-    let Handled::ReadBody(ticket) =
-        h.request("POST", &format!("EIO=4&transport=polling&sid={sid}"), &[])
+    let Handled::ReadBody(ticket) = h.request("POST", &format!("EIO=4&transport=polling&sid={sid}"), &[])
     else {
         panic!()
     };
     assert_eq!(ticket.limit(), 1_000_000);
-    let response = h
-        .server
-        .handle_body(h.now, ticket, Err(BodyError::TooLarge))
-        .unwrap();
+    let response = h.server.handle_body(h.now, ticket, Err(BodyError::TooLarge)).unwrap();
     assert_eq!(response.status(), 413);
     assert_eq!(body(&h.post(sid, "4still here")), "200 ok");
     assert_eq!(h.log(), [r#"message Text("still here")"#]);
@@ -476,23 +378,16 @@ fn oversized_post_is_refused_and_the_session_lives_on() {
 fn aborted_requests_close_the_session() {
     let mut h = Harness::new(config());
     let (sid, _) = h.open_polling();
-    let Handled::Pending(poll) = h.poll(sid) else {
-        panic!()
-    };
+    let Handled::Pending(poll) = h.poll(sid) else { panic!() };
     h.server.handle_poll_aborted(h.now, poll);
     assert_eq!(h.log(), ["closed: transport error"]);
 
     let (sid, _) = h.open_polling();
-    let Handled::ReadBody(ticket) =
-        h.request("POST", &format!("EIO=4&transport=polling&sid={sid}"), &[])
+    let Handled::ReadBody(ticket) = h.request("POST", &format!("EIO=4&transport=polling&sid={sid}"), &[])
     else {
         panic!()
     };
-    assert!(
-        h.server
-            .handle_body(h.now, ticket, Err(BodyError::Aborted))
-            .is_none()
-    );
+    assert!(h.server.handle_body(h.now, ticket, Err(BodyError::Aborted)).is_none());
     assert_eq!(h.log(), ["closed: transport error"]);
 }
 
@@ -505,110 +400,29 @@ fn query_validation_uses_the_reference_codes() {
     let cases: Vec<(&str, String, String)> = vec![
         ("GET", "EIO=4".into(), e(0, "Transport unknown")),
         ("GET", "EIO=4&transport=".into(), e(0, "Transport unknown")),
-        (
-            "GET",
-            "EIO=4&transport=__proto__".into(),
-            e(0, "Transport unknown"),
-        ),
-        (
-            "GET",
-            "EIO=4&transport=constructor".into(),
-            e(0, "Transport unknown"),
-        ),
-        (
-            "GET",
-            "EIO=4&transport=toString".into(),
-            e(0, "Transport unknown"),
-        ),
-        (
-            "GET",
-            format!("EIO=4&transport={long}"),
-            e(0, "Transport unknown"),
-        ),
-        (
-            "GET",
-            "EIO=4&transport=polling&sid=__proto__".into(),
-            e(1, "Session ID unknown"),
-        ),
-        (
-            "GET",
-            "EIO=4&transport=polling&sid=constructor".into(),
-            e(1, "Session ID unknown"),
-        ),
-        (
-            "GET",
-            format!("EIO=4&transport=polling&sid={long}"),
-            e(1, "Session ID unknown"),
-        ),
-        (
-            "GET",
-            "EIO=4&transport=polling&sid=AAAAAAAAAAAAAAAAAAAAAg".into(),
-            e(1, "Session ID unknown"),
-        ),
-        (
-            "POST",
-            "EIO=4&transport=polling".into(),
-            e(2, "Bad handshake method"),
-        ),
-        (
-            "PUT",
-            "EIO=4&transport=polling".into(),
-            e(2, "Bad handshake method"),
-        ),
-        (
-            "GET",
-            "EIO=4&transport=websocket".into(),
-            e(3, "Bad request"),
-        ),
-        (
-            "GET",
-            "EIO=4&transport=polling&transport=polling".into(),
-            e(3, "Bad request"),
-        ),
-        (
-            "GET",
-            format!("EIO=4&transport=polling&sid={sid}&sid={sid}"),
-            e(3, "Bad request"),
-        ),
-        (
-            "GET",
-            "EIO=4&EIO=4&transport=polling".into(),
-            e(3, "Bad request"),
-        ),
-        (
-            "GET",
-            "transport=polling".into(),
-            e(5, "Unsupported protocol version"),
-        ),
-        (
-            "GET",
-            "EIO=3&transport=polling".into(),
-            e(5, "Unsupported protocol version"),
-        ),
-        (
-            "GET",
-            "EIO=__proto__&transport=polling".into(),
-            e(5, "Unsupported protocol version"),
-        ),
-        (
-            "GET",
-            format!("EIO=3&transport=polling&sid={sid}"),
-            e(3, "Bad request"),
-        ),
-        (
-            "DELETE",
-            format!("EIO=4&transport=polling&sid={sid}"),
-            e(3, "Bad request"),
-        ),
+        ("GET", "EIO=4&transport=__proto__".into(), e(0, "Transport unknown")),
+        ("GET", "EIO=4&transport=constructor".into(), e(0, "Transport unknown")),
+        ("GET", "EIO=4&transport=toString".into(), e(0, "Transport unknown")),
+        ("GET", format!("EIO=4&transport={long}"), e(0, "Transport unknown")),
+        ("GET", "EIO=4&transport=polling&sid=__proto__".into(), e(1, "Session ID unknown")),
+        ("GET", "EIO=4&transport=polling&sid=constructor".into(), e(1, "Session ID unknown")),
+        ("GET", format!("EIO=4&transport=polling&sid={long}"), e(1, "Session ID unknown")),
+        ("GET", "EIO=4&transport=polling&sid=AAAAAAAAAAAAAAAAAAAAAg".into(), e(1, "Session ID unknown")),
+        ("POST", "EIO=4&transport=polling".into(), e(2, "Bad handshake method")),
+        ("PUT", "EIO=4&transport=polling".into(), e(2, "Bad handshake method")),
+        ("GET", "EIO=4&transport=websocket".into(), e(3, "Bad request")),
+        ("GET", "EIO=4&transport=polling&transport=polling".into(), e(3, "Bad request")),
+        ("GET", format!("EIO=4&transport=polling&sid={sid}&sid={sid}"), e(3, "Bad request")),
+        ("GET", "EIO=4&EIO=4&transport=polling".into(), e(3, "Bad request")),
+        ("GET", "transport=polling".into(), e(5, "Unsupported protocol version")),
+        ("GET", "EIO=3&transport=polling".into(), e(5, "Unsupported protocol version")),
+        ("GET", "EIO=__proto__&transport=polling".into(), e(5, "Unsupported protocol version")),
+        ("GET", format!("EIO=3&transport=polling&sid={sid}"), e(3, "Bad request")),
+        ("DELETE", format!("EIO=4&transport=polling&sid={sid}"), e(3, "Bad request")),
     ];
     for (method, query, expected) in cases {
         let handled = h.request(method, &query, &[]);
-        assert_eq!(
-            respond(handled),
-            expected,
-            "{method} {}",
-            &query[..query.len().min(80)]
-        );
+        assert_eq!(respond(handled), expected, "{method} {}", &query[..query.len().min(80)]);
     }
     // None of that touched the session.
     assert!(h.log().is_empty());
@@ -619,39 +433,22 @@ fn query_validation_uses_the_reference_codes() {
 fn a_non_websocket_upgrade_header_is_a_plain_request() {
     let mut h = Harness::new(config());
     let (sid, _) = h.open_polling();
-    let handled = h.request(
-        "GET",
-        &format!("EIO=4&transport=polling&sid={sid}"),
-        &[("upgrade", "h2c")],
-    );
+    let handled = h.request("GET", &format!("EIO=4&transport=polling&sid={sid}"), &[("upgrade", "h2c")]);
     pending(handled);
     let handled = h.request("GET", "EIO=4&transport=websocket", &[("upgrade", "h2c")]);
-    assert_eq!(
-        respond(handled),
-        r#"400 {"code":3,"message":"Bad request"}"#
-    );
+    assert_eq!(respond(handled), r#"400 {"code":3,"message":"Bad request"}"#);
 }
 
 #[test]
 fn allow_request_refusal_is_403() {
     let mut h = Harness::new(config());
-    let Handled::Incoming(incoming) = h.get("EIO=4&transport=polling") else {
-        panic!()
-    };
-    assert_eq!(
-        incoming.handshake().uri.query(),
-        Some("EIO=4&transport=polling")
-    );
+    let Handled::Incoming(incoming) = h.get("EIO=4&transport=polling") else { panic!() };
+    assert_eq!(incoming.handshake().uri.query(), Some("EIO=4&transport=polling"));
     let response = h.server.refuse(incoming, None);
     assert_eq!(body(&response), r#"403 {"code":4,"message":"Forbidden"}"#);
-    let Handled::Incoming(incoming) = h.get("EIO=4&transport=polling") else {
-        panic!()
-    };
+    let Handled::Incoming(incoming) = h.get("EIO=4&transport=polling") else { panic!() };
     let response = h.server.refuse(incoming, Some("no \"tokens\""));
-    assert_eq!(
-        body(&response),
-        r#"403 {"code":4,"message":"no \"tokens\""}"#
-    );
+    assert_eq!(body(&response), r#"403 {"code":4,"message":"no \"tokens\""}"#);
     assert_eq!(h.server.session_count(), 0);
 }
 
@@ -667,28 +464,16 @@ fn upgrade_to_websocket() {
     h.server.handle_ws_drained(h.now, conn);
     // Polls during the upgrade are released at once.
     assert_eq!(respond(h.poll(sid)), "200 6");
-    h.server
-        .send(sid, &engineio_proto::Packet::message("queued"))
-        .unwrap();
+    h.server.send(sid, &engineio_proto::Packet::message("queued")).unwrap();
     h.frame(conn, "5");
-    assert_eq!(
-        h.log(),
-        [format!("upgraded {sid}"), "ws send 4queued".into()]
-    );
+    assert_eq!(h.log(), [format!("upgraded {sid}"), "ws send 4queued".into()]);
     h.server.handle_ws_drained(h.now, conn);
     h.frame(conn, "4over websocket");
     assert_eq!(h.log(), [r#"message Text("over websocket")"#]);
     // Polling is over for this session, and so are further WebSockets.
-    assert_eq!(
-        respond(h.poll(sid)),
-        r#"400 {"code":3,"message":"Bad request"}"#
-    );
+    assert_eq!(respond(h.poll(sid)), r#"400 {"code":3,"message":"Bad request"}"#);
     let headers = [("upgrade", "websocket")];
-    let again = h.request(
-        "GET",
-        &format!("EIO=4&transport=websocket&sid={sid}"),
-        &headers,
-    );
+    let again = h.request("GET", &format!("EIO=4&transport=websocket&sid={sid}"), &headers);
     assert_eq!(respond(again), r#"400 {"code":3,"message":"Bad request"}"#);
     // Heartbeat goes over the WebSocket now.
     h.at(300);
@@ -697,10 +482,7 @@ fn upgrade_to_websocket() {
 
 #[test]
 fn a_client_that_dies_mid_upgrade_keeps_polling() {
-    let mut h = Harness::new(ServerConfig {
-        ping_interval: Duration::from_secs(60),
-        ..config()
-    });
+    let mut h = Harness::new(ServerConfig { ping_interval: Duration::from_secs(60), ..config() });
     let (sid, _) = h.open_polling();
     let conn = h.upgrade(sid);
     h.frame(conn, "2probe");
@@ -709,18 +491,13 @@ fn a_client_that_dies_mid_upgrade_keeps_polling() {
     assert!(h.log().is_empty());
     h.at(10_000);
     assert_eq!(h.log(), ["ws close 1000"]);
-    h.server
-        .send(sid, &engineio_proto::Packet::message("still polling"))
-        .unwrap();
+    h.server.send(sid, &engineio_proto::Packet::message("still polling")).unwrap();
     assert_eq!(respond(h.poll(sid)), "200 4still polling");
     // A new upgrade may start.
     let conn = h.upgrade(sid);
     h.frame(conn, "2probe");
     h.frame(conn, "5");
-    assert_eq!(
-        h.log(),
-        ["ws send 3probe".to_owned(), format!("upgraded {sid}")]
-    );
+    assert_eq!(h.log(), ["ws send 3probe".to_owned(), format!("upgraded {sid}")]);
 }
 
 #[test]
@@ -742,11 +519,7 @@ fn a_second_websocket_while_upgrading_is_refused() {
     let (sid, _) = h.open_polling();
     let _first = h.upgrade(sid);
     let headers = [("upgrade", "websocket")];
-    let second = h.request(
-        "GET",
-        &format!("EIO=4&transport=websocket&sid={sid}"),
-        &headers,
-    );
+    let second = h.request("GET", &format!("EIO=4&transport=websocket&sid={sid}"), &headers);
     assert_eq!(respond(second), r#"400 {"code":3,"message":"Bad request"}"#);
 }
 
@@ -756,12 +529,8 @@ fn two_upgrade_tickets_race_and_the_second_is_closed() {
     let (sid, _) = h.open_polling();
     let headers = [("upgrade", "websocket")];
     let query = format!("EIO=4&transport=websocket&sid={sid}");
-    let Handled::WebSocket(a) = h.request("GET", &query, &headers) else {
-        panic!()
-    };
-    let Handled::WebSocket(b) = h.request("GET", &query, &headers) else {
-        panic!()
-    };
+    let Handled::WebSocket(a) = h.request("GET", &query, &headers) else { panic!() };
+    let Handled::WebSocket(b) = h.request("GET", &query, &headers) else { panic!() };
     h.server.ws_opened(h.now, a);
     h.server.ws_opened(h.now, b);
     assert_eq!(h.log(), ["ws close 1000"]);
@@ -769,21 +538,11 @@ fn two_upgrade_tickets_race_and_the_second_is_closed() {
 
 #[test]
 fn oversized_websocket_messages_close_with_1009() {
-    let mut h = Harness::new(ServerConfig {
-        max_payload: 8,
-        ..config()
-    });
+    let mut h = Harness::new(ServerConfig { max_payload: 8, ..config() });
     let (_, conn) = h.open_websocket();
     h.frame(conn, "4fits");
     h.frame(conn, "4does not fit");
-    assert_eq!(
-        h.log(),
-        [
-            r#"message Text("fits")"#,
-            "ws close 1009",
-            "closed: transport error"
-        ]
-    );
+    assert_eq!(h.log(), [r#"message Text("fits")"#, "ws close 1009", "closed: transport error"]);
 }
 
 #[test]
@@ -796,30 +555,20 @@ fn garbage_websocket_frames_close_that_session_only() {
     assert_eq!(h.log(), ["ws close 1000", "closed: parse error"]);
     h.frame(good, "4ok");
     assert_eq!(h.log(), [r#"message Text("ok")"#]);
-    assert_eq!(
-        h.server.transport(good_sid),
-        Some(engineio_proto::server::TransportKind::WebSocket)
-    );
+    assert_eq!(h.server.transport(good_sid), Some(engineio_proto::server::TransportKind::WebSocket));
 }
 
 #[test]
 fn slow_websocket_readers_are_cut_off() {
-    let mut h = Harness::new(ServerConfig {
-        max_buffered_bytes: 100,
-        ..config()
-    });
+    let mut h = Harness::new(ServerConfig { max_buffered_bytes: 100, ..config() });
     let (sid, conn) = h.open_websocket();
     h.log();
     // The open packet batch is never drained: everything else stays buffered.
     for _ in 0..10 {
-        h.server
-            .send(sid, &engineio_proto::Packet::message("x".repeat(9)))
-            .unwrap();
+        h.server.send(sid, &engineio_proto::Packet::message("x".repeat(9))).unwrap();
     }
     assert!(h.log().is_empty());
-    let refused = h
-        .server
-        .send(sid, &engineio_proto::Packet::message("x".repeat(9)));
+    let refused = h.server.send(sid, &engineio_proto::Packet::message("x".repeat(9)));
     assert_eq!(refused, Err(engineio_proto::server::SendError::BufferFull));
     assert_eq!(h.log(), ["ws close 1000", "closed: buffer full"]);
     assert_eq!(
@@ -834,12 +583,8 @@ fn batches_wait_for_the_previous_one_to_drain() {
     let mut h = Harness::new(config());
     let (sid, conn) = h.open_websocket();
     h.log();
-    h.server
-        .send(sid, &engineio_proto::Packet::message("a"))
-        .unwrap();
-    h.server
-        .send(sid, &engineio_proto::Packet::message("b"))
-        .unwrap();
+    h.server.send(sid, &engineio_proto::Packet::message("a")).unwrap();
+    h.server.send(sid, &engineio_proto::Packet::message("b")).unwrap();
     assert!(h.log().is_empty());
     h.server.handle_ws_drained(h.now, conn);
     assert_eq!(h.log(), ["ws send 4a | 4b"]);
@@ -849,9 +594,7 @@ fn batches_wait_for_the_previous_one_to_drain() {
 fn server_close_flushes_first() {
     let mut h = Harness::new(config());
     let (sid, _) = h.open_polling();
-    h.server
-        .send(sid, &engineio_proto::Packet::message("bye"))
-        .unwrap();
+    h.server.send(sid, &engineio_proto::Packet::message("bye")).unwrap();
     h.server.close(h.now, sid);
     assert!(h.log().is_empty());
     assert_eq!(respond(h.poll(sid)), "200 4bye␞1");
@@ -859,14 +602,9 @@ fn server_close_flushes_first() {
 
     let (sid, conn) = h.open_websocket();
     h.log();
-    h.server
-        .send(sid, &engineio_proto::Packet::message("bye"))
-        .unwrap();
+    h.server.send(sid, &engineio_proto::Packet::message("bye")).unwrap();
     h.server.close(h.now, sid);
-    assert_eq!(
-        h.log(),
-        ["ws send 4bye", "ws close 1000", "closed: forced close"]
-    );
+    assert_eq!(h.log(), ["ws send 4bye", "ws close 1000", "closed: forced close"]);
     let _ = conn;
 }
 
@@ -902,87 +640,44 @@ fn websocket_close_by_the_client() {
 
 #[test]
 fn cors_any_origin() {
-    let mut h = Harness::new(ServerConfig {
-        cors: Some(Cors::any()),
-        ..config()
-    });
-    let Handled::Incoming(incoming) = h.request(
-        "GET",
-        "EIO=4&transport=polling",
-        &[("origin", "https://a.example")],
-    ) else {
+    let mut h = Harness::new(ServerConfig { cors: Some(Cors::any()), ..config() });
+    let Handled::Incoming(incoming) =
+        h.request("GET", "EIO=4&transport=polling", &[("origin", "https://a.example")])
+    else {
         panic!()
     };
-    let Handled::Respond(response) = h.server.accept(h.now, incoming) else {
-        panic!()
-    };
+    let Handled::Respond(response) = h.server.accept(h.now, incoming) else { panic!() };
     assert_eq!(response.headers()["access-control-allow-origin"], "*");
-    assert!(
-        response
-            .headers()
-            .get("access-control-allow-credentials")
-            .is_none()
-    );
+    assert!(response.headers().get("access-control-allow-credentials").is_none());
     let Handled::Respond(preflight) = h.request(
         "OPTIONS",
         "EIO=4&transport=polling",
-        &[
-            ("origin", "https://a.example"),
-            ("access-control-request-headers", "content-type"),
-        ],
+        &[("origin", "https://a.example"), ("access-control-request-headers", "content-type")],
     ) else {
         panic!()
     };
     assert_eq!(preflight.status(), 204);
     assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
-    assert_eq!(
-        preflight.headers()["access-control-allow-methods"],
-        "GET,HEAD,PUT,PATCH,POST,DELETE"
-    );
-    assert_eq!(
-        preflight.headers()["access-control-allow-headers"],
-        "content-type"
-    );
+    assert_eq!(preflight.headers()["access-control-allow-methods"], "GET,HEAD,PUT,PATCH,POST,DELETE");
+    assert_eq!(preflight.headers()["access-control-allow-headers"], "content-type");
 }
 
 #[test]
 fn cors_origin_list_with_credentials() {
     let cors = Cors::origins(["https://a.example"]).with_credentials();
-    let mut h = Harness::new(ServerConfig {
-        cors: Some(cors),
-        ..config()
-    });
-    let allowed = h.request(
-        "GET",
-        "EIO=4&transport=x",
-        &[("origin", "https://a.example")],
-    );
-    let Handled::Respond(allowed) = allowed else {
-        panic!()
-    };
-    assert_eq!(
-        allowed.headers()["access-control-allow-origin"],
-        "https://a.example"
-    );
-    assert_eq!(
-        allowed.headers()["access-control-allow-credentials"],
-        "true"
-    );
+    let mut h = Harness::new(ServerConfig { cors: Some(cors), ..config() });
+    let allowed = h.request("GET", "EIO=4&transport=x", &[("origin", "https://a.example")]);
+    let Handled::Respond(allowed) = allowed else { panic!() };
+    assert_eq!(allowed.headers()["access-control-allow-origin"], "https://a.example");
+    assert_eq!(allowed.headers()["access-control-allow-credentials"], "true");
     assert_eq!(allowed.headers()["vary"], "Origin");
-    let Handled::Respond(other) = h.request(
-        "GET",
-        "EIO=4&transport=x",
-        &[("origin", "https://evil.example")],
-    ) else {
+    let Handled::Respond(other) =
+        h.request("GET", "EIO=4&transport=x", &[("origin", "https://evil.example")])
+    else {
         panic!()
     };
     assert!(other.headers().get("access-control-allow-origin").is_none());
-    assert!(
-        other
-            .headers()
-            .get("access-control-allow-credentials")
-            .is_none()
-    );
+    assert!(other.headers().get("access-control-allow-credentials").is_none());
 }
 
 #[test]

@@ -14,13 +14,8 @@ use socketio_tokio::engine::EngineIo;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .init();
-    let port: u16 = std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(3000);
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
 
     let (engine, mut events) = EngineIo::builder()
         .path("/engine.io/")
@@ -35,13 +30,7 @@ async fn main() -> std::io::Result<()> {
 
     while let Some(event) = events.next().await {
         if let Event::Message { sid, data } = event {
-            let _ = engine.send(
-                sid,
-                &Packet {
-                    kind: PacketType::Message,
-                    data,
-                },
-            );
+            let _ = engine.send(sid, &Packet { kind: PacketType::Message, data });
         }
     }
     server.await.unwrap_or(Ok(()))

@@ -5,7 +5,8 @@
 #![forbid(unsafe_code)]
 
 pub mod engine;
-mod serve;
+mod transport;
 
 pub use engineio_proto;
 pub use socketio_proto;
+pub use transport::{AllowRequest, BoxError, RemoteAddr, ResponseBody};

@@ -16,9 +16,7 @@ pub struct DecodeLimits {
 
 impl Default for DecodeLimits {
     fn default() -> Self {
-        DecodeLimits {
-            max_attachments: 10,
-        }
+        DecodeLimits { max_attachments: 10 }
     }
 }
 
@@ -53,17 +51,12 @@ struct Pending {
 impl Decoder {
     /// A decoder enforcing `limits`.
     pub fn new(limits: DecodeLimits) -> Self {
-        Decoder {
-            limits,
-            pending: None,
-        }
+        Decoder { limits, pending: None }
     }
 
     /// How many attachments the pending binary packet still waits for.
     pub fn missing_attachments(&self) -> usize {
-        self.pending
-            .as_ref()
-            .map_or(0, |p| p.expected - p.packet.attachments().len())
+        self.pending.as_ref().map_or(0, |p| p.expected - p.packet.attachments().len())
     }
 
     /// Feeds a text message. Returns the packet, or `None` while its attachments are awaited.
@@ -122,10 +115,7 @@ fn decode_text(text: ByteString, limits: &DecodeLimits) -> Result<(Packet, usize
             Some(n) if n <= limits.max_attachments => n,
             other => {
                 let count = other.unwrap_or(usize::MAX);
-                return Err(DecodeError::TooManyAttachments {
-                    count,
-                    max: limits.max_attachments,
-                });
+                return Err(DecodeError::TooManyAttachments { count, max: limits.max_attachments });
             }
         };
         pos += digits + 1;
@@ -133,10 +123,7 @@ fn decode_text(text: ByteString, limits: &DecodeLimits) -> Result<(Packet, usize
 
     let namespace = if bytes.get(pos) == Some(&b'/') {
         let rest = bytes.get(pos..).unwrap_or_default();
-        let end = rest
-            .iter()
-            .position(|&b| b == b',')
-            .map_or(bytes.len(), |i| pos + i);
+        let end = rest.iter().position(|&b| b == b',').map_or(bytes.len(), |i| pos + i);
         let name = text.slice_ref(text.get(pos..end).unwrap_or_default());
         pos = (end + 1).min(bytes.len());
         Namespace::from_checked(name)
@@ -159,37 +146,19 @@ fn decode_text(text: ByteString, limits: &DecodeLimits) -> Result<(Packet, usize
         None
     } else {
         let mut slots = vec![false; attachments];
-        let placeholders = if attachments > 0 {
-            Some(slots.as_mut_slice())
-        } else {
-            None
-        };
+        let placeholders = if attachments > 0 { Some(slots.as_mut_slice()) } else { None };
         let outline = json_scan::scan(json.as_bytes(), placeholders).map_err(json_error)?;
         check_shape(kind, Some(&outline), &json)?;
         let got = slots.iter().filter(|&&seen| seen).count();
         if got != attachments {
-            return Err(DecodeError::AttachmentCountMismatch {
-                expected: attachments,
-                got,
-            });
+            return Err(DecodeError::AttachmentCountMismatch { expected: attachments, got });
         }
         Some(Payload::from_parts(json, Vec::with_capacity(attachments)))
     };
     if attachments > 0 && payload.is_none() {
-        return Err(DecodeError::AttachmentCountMismatch {
-            expected: attachments,
-            got: 0,
-        });
+        return Err(DecodeError::AttachmentCountMismatch { expected: attachments, got: 0 });
     }
-    Ok((
-        Packet {
-            kind,
-            namespace,
-            ack_id,
-            payload,
-        },
-        attachments,
-    ))
+    Ok((Packet { kind, namespace, ack_id, payload }, attachments))
 }
 
 /// Checks the payload's JSON shape against what `kind` allows.
@@ -201,9 +170,7 @@ fn check_shape(kind: PacketKind, outline: Option<&Outline>, json: &str) -> Resul
         PacketKind::ConnectError => matches!(shape, Some(JsonKind::String | JsonKind::Object)),
         PacketKind::Ack => matches!(shape, None | Some(JsonKind::Array)),
         PacketKind::Event => {
-            let first = outline
-                .filter(|o| o.kind == JsonKind::Array)
-                .and_then(|o| o.first.as_ref());
+            let first = outline.filter(|o| o.kind == JsonKind::Array).and_then(|o| o.first.as_ref());
             let Some(first) = first else {
                 return Err(DecodeError::InvalidPayload(kind));
             };
@@ -217,25 +184,14 @@ fn check_shape(kind: PacketKind, outline: Option<&Outline>, json: &str) -> Resul
             true
         }
     };
-    if valid {
-        Ok(())
-    } else {
-        Err(DecodeError::InvalidPayload(kind))
-    }
+    if valid { Ok(()) } else { Err(DecodeError::InvalidPayload(kind)) }
 }
 
 fn count_digits(bytes: &[u8], from: usize) -> usize {
-    bytes
-        .get(from..)
-        .unwrap_or_default()
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .count()
+    bytes.get(from..).unwrap_or_default().iter().take_while(|b| b.is_ascii_digit()).count()
 }
 
 /// Parses ASCII digits; `None` on overflow. Stops early, so 10^5 digits cost nothing.
 fn parse_decimal(digits: &[u8]) -> Option<u64> {
-    digits.iter().try_fold(0u64, |acc, d| {
-        acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })
+    digits.iter().try_fold(0u64, |acc, d| acc.checked_mul(10)?.checked_add(u64::from(d - b'0')))
 }

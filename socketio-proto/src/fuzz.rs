@@ -49,9 +49,7 @@ pub fn reassembler(data: &[u8]) {
 }
 
 fn check_round_trip(packet: &Packet) {
-    let mut decoder = Decoder::new(DecodeLimits {
-        max_attachments: usize::MAX,
-    });
+    let mut decoder = Decoder::new(DecodeLimits { max_attachments: usize::MAX });
     let mut again = decoder.feed_text(packet.to_text());
     for attachment in packet.attachments() {
         again = decoder.feed_binary(attachment.clone());

@@ -55,21 +55,14 @@ pub(crate) struct Outline {
 /// With `placeholders`, every object whose `_placeholder` is `true` must have a `num`
 /// that indexes the slice, and the slot is set to `true`.
 pub(crate) fn scan(text: &[u8], placeholders: Option<&mut [bool]>) -> Result<Outline, JsonError> {
-    let mut scanner = Scanner {
-        bytes: text,
-        pos: 0,
-        placeholders,
-    };
+    let mut scanner = Scanner { bytes: text, pos: 0, placeholders };
     scanner.skip_whitespace();
     let (token, first) = scanner.value(0, true)?;
     scanner.skip_whitespace();
     if scanner.pos != text.len() {
         return Err(JsonError::Syntax(scanner.pos));
     }
-    Ok(Outline {
-        kind: token.kind,
-        first,
-    })
+    Ok(Outline { kind: token.kind, first })
 }
 
 struct Scanner<'a, 'p> {
@@ -80,12 +73,7 @@ struct Scanner<'a, 'p> {
 
 impl Token {
     fn of(kind: JsonKind) -> Self {
-        Token {
-            kind,
-            string: None,
-            integer: None,
-            is_true: false,
-        }
+        Token { kind, string: None, integer: None, is_true: false }
     }
 }
 
@@ -115,52 +103,22 @@ impl Scanner<'_, '_> {
 
     /// Scans one value at the cursor (whitespace already skipped). With `want_first`,
     /// also returns the first element when the value is an array.
-    fn value(
-        &mut self,
-        depth: usize,
-        want_first: bool,
-    ) -> Result<(Token, Option<Token>), JsonError> {
+    fn value(&mut self, depth: usize, want_first: bool) -> Result<(Token, Option<Token>), JsonError> {
         match self.peek() {
-            Some(b'{') => self
-                .object(depth + 1)
-                .map(|()| (Token::of(JsonKind::Object), None)),
-            Some(b'[') => self
-                .array(depth + 1, want_first)
-                .map(|first| (Token::of(JsonKind::Array), first)),
+            Some(b'{') => self.object(depth + 1).map(|()| (Token::of(JsonKind::Object), None)),
+            Some(b'[') => self.array(depth + 1, want_first).map(|first| (Token::of(JsonKind::Array), first)),
             Some(b'"') => {
                 let string = self.string()?;
-                Ok((
-                    Token {
-                        string: Some(string),
-                        ..Token::of(JsonKind::String)
-                    },
-                    None,
-                ))
+                Ok((Token { string: Some(string), ..Token::of(JsonKind::String) }, None))
             }
-            Some(b't') => self.literal(b"true").map(|()| {
-                (
-                    Token {
-                        is_true: true,
-                        ..Token::of(JsonKind::Bool)
-                    },
-                    None,
-                )
-            }),
-            Some(b'f') => self
-                .literal(b"false")
-                .map(|()| (Token::of(JsonKind::Bool), None)),
-            Some(b'n') => self
-                .literal(b"null")
-                .map(|()| (Token::of(JsonKind::Null), None)),
+            Some(b't') => {
+                self.literal(b"true").map(|()| (Token { is_true: true, ..Token::of(JsonKind::Bool) }, None))
+            }
+            Some(b'f') => self.literal(b"false").map(|()| (Token::of(JsonKind::Bool), None)),
+            Some(b'n') => self.literal(b"null").map(|()| (Token::of(JsonKind::Null), None)),
             Some(b'-' | b'0'..=b'9') => {
                 let integer = self.number()?;
-                Ok((
-                    Token {
-                        integer,
-                        ..Token::of(JsonKind::Number)
-                    },
-                    None,
-                ))
+                Ok((Token { integer, ..Token::of(JsonKind::Number) }, None))
             }
             _ => self.error(),
         }
@@ -221,9 +179,7 @@ impl Scanner<'_, '_> {
             return Ok(None);
         }
         let digits = self.bytes.get(int_start..int_end).unwrap_or_default();
-        Ok(digits.iter().try_fold(0u64, |acc, d| {
-            acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-        }))
+        Ok(digits.iter().try_fold(0u64, |acc, d| acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))))
     }
 
     /// Scans a string at the opening quote; returns the range of its contents and whether
@@ -251,9 +207,7 @@ impl Scanner<'_, '_> {
                     escaped = true;
                     self.pos += 1;
                     match self.peek() {
-                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
-                            self.pos += 1
-                        }
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.pos += 1,
                         Some(b'u') => {
                             self.pos += 1;
                             let hex = self.bytes.get(self.pos..self.pos + 4);
@@ -371,10 +325,7 @@ mod tests {
 
     #[test]
     fn accepts_every_kind_of_value() {
-        assert_eq!(
-            kind(r#" {"a":[1,-2.5e+3,"x\"\u00e9",true,false,null,{}]} "#),
-            Ok(JsonKind::Object)
-        );
+        assert_eq!(kind(r#" {"a":[1,-2.5e+3,"x\"\u00e9",true,false,null,{}]} "#), Ok(JsonKind::Object));
         assert_eq!(kind("[]"), Ok(JsonKind::Array));
         assert_eq!(kind(r#""""#), Ok(JsonKind::String));
         assert_eq!(kind("-0"), Ok(JsonKind::Number));
@@ -412,10 +363,7 @@ mod tests {
             "'a'",
             "[1 2]",
         ] {
-            assert!(
-                matches!(kind(bad), Err(JsonError::Syntax(_))),
-                "{bad:?} was accepted"
-            );
+            assert!(matches!(kind(bad), Err(JsonError::Syntax(_))), "{bad:?} was accepted");
         }
     }
 
@@ -447,15 +395,7 @@ mod tests {
 
     #[test]
     fn refuses_bad_placeholder_indexes() {
-        for num in [
-            "3",
-            "-1",
-            "0.5",
-            "1e0",
-            "\"splice\"",
-            "null",
-            "99999999999999999999999",
-        ] {
+        for num in ["3", "-1", "0.5", "1e0", "\"splice\"", "null", "99999999999999999999999"] {
             let text = format!(r#"[{{"_placeholder":true,"num":{num}}}]"#);
             assert_eq!(
                 scan(text.as_bytes(), Some(&mut [false; 3])),
@@ -464,10 +404,7 @@ mod tests {
             );
         }
         let missing = br#"[{"_placeholder":true}]"#;
-        assert_eq!(
-            scan(missing, Some(&mut [false; 1])),
-            Err(JsonError::PlaceholderIndex)
-        );
+        assert_eq!(scan(missing, Some(&mut [false; 1])), Err(JsonError::PlaceholderIndex));
         let not_true = br#"[{"_placeholder":1,"num":"x"}]"#;
         assert!(scan(not_true, Some(&mut [false; 1])).is_ok());
     }

@@ -112,37 +112,22 @@ pub struct Packet {
 impl Packet {
     /// A packet of `kind` on `namespace` with no ack id and no payload.
     pub fn new(kind: PacketKind, namespace: Namespace) -> Self {
-        Packet {
-            kind,
-            namespace,
-            ack_id: None,
-            payload: None,
-        }
+        Packet { kind, namespace, ack_id: None, payload: None }
     }
 
     /// An event carrying `payload` (see [`Payload::event`]).
     pub fn event(namespace: Namespace, payload: Payload) -> Self {
-        Packet {
-            payload: Some(payload),
-            ..Packet::new(PacketKind::Event, namespace)
-        }
+        Packet { payload: Some(payload), ..Packet::new(PacketKind::Event, namespace) }
     }
 
     /// The answer to the event with ack id `id`; `payload` is the array of arguments.
     pub fn ack(namespace: Namespace, id: u64, payload: Payload) -> Self {
-        Packet {
-            ack_id: Some(id),
-            payload: Some(payload),
-            ..Packet::new(PacketKind::Ack, namespace)
-        }
+        Packet { ack_id: Some(id), payload: Some(payload), ..Packet::new(PacketKind::Ack, namespace) }
     }
 
     /// The same packet asking for an ack with id `id`.
     pub fn with_ack_id(self, id: u64) -> Self {
-        Packet {
-            ack_id: Some(id),
-            ..self
-        }
+        Packet { ack_id: Some(id), ..self }
     }
 
     /// The binary attachments that follow the text packet.
@@ -168,11 +153,7 @@ impl Packet {
 
     /// The length of the text form.
     pub fn encoded_len(&self) -> usize {
-        1 + 21
-            + self.namespace.as_str().len()
-            + 1
-            + 20
-            + self.payload.as_ref().map_or(0, |p| p.json().len())
+        1 + 21 + self.namespace.as_str().len() + 1 + 20 + self.payload.as_ref().map_or(0, |p| p.json().len())
     }
 
     /// Appends the text form to `out`: type, attachment count, namespace, ack id, JSON.
@@ -208,12 +189,7 @@ impl Packet {
     pub fn to_engine_packets(&self) -> Vec<engineio_proto::Packet> {
         let mut packets = Vec::with_capacity(1 + self.attachments().len());
         packets.push(engineio_proto::Packet::message(self.to_text()));
-        packets.extend(
-            self.attachments()
-                .iter()
-                .cloned()
-                .map(engineio_proto::Packet::binary),
-        );
+        packets.extend(self.attachments().iter().cloned().map(engineio_proto::Packet::binary));
         packets
     }
 }

@@ -10,14 +10,8 @@ use crate::json_scan::{self, JsonError};
 use crate::{DecodeError, EncodeError, Value};
 
 /// Event names with a meaning of their own, which applications may not emit or receive.
-pub const RESERVED_EVENTS: [&str; 6] = [
-    "connect",
-    "connect_error",
-    "disconnect",
-    "disconnecting",
-    "newListener",
-    "removeListener",
-];
+pub const RESERVED_EVENTS: [&str; 6] =
+    ["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"];
 
 /// Whether `name` is one of the [`RESERVED_EVENTS`].
 pub fn is_reserved_event(name: &str) -> bool {
@@ -54,19 +48,13 @@ impl Payload {
     pub fn from_json(json: impl Into<ByteString>) -> Result<Self, DecodeError> {
         let json = json.into();
         json_scan::scan(json.as_bytes(), None).map_err(json_error)?;
-        Ok(Payload {
-            json,
-            attachments: Vec::new(),
-        })
+        Ok(Payload { json, attachments: Vec::new() })
     }
 
     /// Serializes `value` as JSON (with no binary attachments).
     pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Self, EncodeError> {
         let json = serde_json::to_vec(value)?;
-        Ok(Payload {
-            json: into_text(json),
-            attachments: Vec::new(),
-        })
+        Ok(Payload { json: into_text(json), attachments: Vec::new() })
     }
 
     /// Encodes a dynamic value, binary parts as attachments.
@@ -74,10 +62,7 @@ impl Payload {
         let mut json = Vec::new();
         let mut attachments = Vec::new();
         value.write_json(&mut json, &mut attachments);
-        Payload {
-            json: into_text(json),
-            attachments,
-        }
+        Payload { json: into_text(json), attachments }
     }
 
     /// The payload of an event: `[name, ...args]`, where `args` serializes to a JSON array
@@ -100,10 +85,7 @@ impl Payload {
             json.extend_from_slice(inner);
         }
         json.push(b']');
-        Ok(Payload {
-            json: into_text(json),
-            attachments: Vec::new(),
-        })
+        Ok(Payload { json: into_text(json), attachments: Vec::new() })
     }
 
     /// The payload of an event with dynamic arguments that may hold binary data.
@@ -142,16 +124,12 @@ impl Payload {
 
     /// Parses the payload into a dynamic [`Value`], with attachments put in place.
     pub fn to_value(&self) -> Result<Value, DecodeError> {
-        let value: Value =
-            serde_json::from_str(&self.json).map_err(|e| DecodeError::InvalidJson {
-                offset: e.column().saturating_sub(1),
-            })?;
+        let value: Value = serde_json::from_str(&self.json)
+            .map_err(|e| DecodeError::InvalidJson { offset: e.column().saturating_sub(1) })?;
         if self.attachments.is_empty() {
             return Ok(value);
         }
-        value
-            .resolve_placeholders(&self.attachments)
-            .ok_or(DecodeError::InvalidPlaceholder)
+        value.resolve_placeholders(&self.attachments).ok_or(DecodeError::InvalidPlaceholder)
     }
 
     /// The event name, when the payload is an array whose first element is a string.
@@ -163,11 +141,7 @@ impl Payload {
 }
 
 /// The contents of the JSON string whose contents span `range` of `json`, unescaped.
-pub(crate) fn string_at(
-    json: &str,
-    range: std::ops::Range<usize>,
-    escaped: bool,
-) -> Option<Cow<'_, str>> {
+pub(crate) fn string_at(json: &str, range: std::ops::Range<usize>, escaped: bool) -> Option<Cow<'_, str>> {
     if !escaped {
         return json.get(range).map(Cow::Borrowed);
     }
@@ -176,11 +150,7 @@ pub(crate) fn string_at(
 }
 
 fn check_event_name(name: &str) -> Result<(), EncodeError> {
-    if is_reserved_event(name) {
-        Err(EncodeError::ReservedEventName(name.to_owned()))
-    } else {
-        Ok(())
-    }
+    if is_reserved_event(name) { Err(EncodeError::ReservedEventName(name.to_owned())) } else { Ok(()) }
 }
 
 fn into_text(json: Vec<u8>) -> ByteString {

@@ -138,10 +138,7 @@ impl Value {
                     .collect::<Option<_>>()?,
             ),
             Value::Array(items) => Value::Array(
-                items
-                    .into_iter()
-                    .map(|v| v.resolve_placeholders(attachments))
-                    .collect::<Option<_>>()?,
+                items.into_iter().map(|v| v.resolve_placeholders(attachments)).collect::<Option<_>>()?,
             ),
             other => other,
         })
@@ -149,11 +146,7 @@ impl Value {
 }
 
 fn is_placeholder(members: &[(String, Value)]) -> bool {
-    members
-        .iter()
-        .rev()
-        .find(|(k, _)| k == "_placeholder")
-        .is_some_and(|(_, v)| *v == Value::Bool(true))
+    members.iter().rev().find(|(k, _)| k == "_placeholder").is_some_and(|(_, v)| *v == Value::Bool(true))
 }
 
 fn write_string(out: &mut Vec<u8>, s: &str) {

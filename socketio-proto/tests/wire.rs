@@ -33,10 +33,7 @@ fn connect() {
     round_trip("0/admin,", Packet::new(PacketKind::Connect, nsp("/admin")));
     round_trip(
         r#"0/admin,{"token":"123"}"#,
-        Packet {
-            payload: json(r#"{"token":"123"}"#),
-            ..Packet::new(PacketKind::Connect, nsp("/admin"))
-        },
+        Packet { payload: json(r#"{"token":"123"}"#), ..Packet::new(PacketKind::Connect, nsp("/admin")) },
     );
     round_trip(
         r#"0{"sid":"oSO0OpakMV_3jnilAAAA"}"#,
@@ -49,51 +46,29 @@ fn connect() {
 
 #[test]
 fn namespace_without_comma_runs_to_the_end_as_in_the_reference() {
-    assert_eq!(
-        decode("0/admin"),
-        Packet::new(PacketKind::Connect, nsp("/admin"))
-    );
-    assert_eq!(
-        decode("1/admin"),
-        Packet::new(PacketKind::Disconnect, nsp("/admin"))
-    );
+    assert_eq!(decode("0/admin"), Packet::new(PacketKind::Connect, nsp("/admin")));
+    assert_eq!(decode("1/admin"), Packet::new(PacketKind::Disconnect, nsp("/admin")));
 }
 
 #[test]
 fn disconnect() {
     round_trip("1", Packet::new(PacketKind::Disconnect, Namespace::main()));
-    round_trip(
-        "1/admin,",
-        Packet::new(PacketKind::Disconnect, nsp("/admin")),
-    );
+    round_trip("1/admin,", Packet::new(PacketKind::Disconnect, nsp("/admin")));
 }
 
 #[test]
 fn event() {
     round_trip(
         r#"2["chat message","hello"]"#,
-        Packet::event(
-            Namespace::main(),
-            Payload::event("chat message", &("hello",)).unwrap(),
-        ),
+        Packet::event(Namespace::main(), Payload::event("chat message", &("hello",)).unwrap()),
     );
     round_trip(
         r#"2/admin,12["project:delete",123]"#,
-        Packet::event(
-            nsp("/admin"),
-            Payload::event("project:delete", &[123]).unwrap(),
-        )
-        .with_ack_id(12),
+        Packet::event(nsp("/admin"), Payload::event("project:delete", &[123]).unwrap()).with_ack_id(12),
     );
-    round_trip(
-        r#"2["no args"]"#,
-        Packet::event(Namespace::main(), Payload::event("no args", &()).unwrap()),
-    );
+    round_trip(r#"2["no args"]"#, Packet::event(Namespace::main(), Payload::event("no args", &()).unwrap()));
     let escaped = decode(r#"2["caf\u00e9",1]"#);
-    assert_eq!(
-        escaped.payload.unwrap().event_name().as_deref(),
-        Some("café")
-    );
+    assert_eq!(escaped.payload.unwrap().event_name().as_deref(), Some("café"));
 }
 
 #[test]
@@ -102,17 +77,8 @@ fn ack() {
         r#"3/admin,13["bar"]"#,
         Packet::ack(nsp("/admin"), 13, Payload::from_json(r#"["bar"]"#).unwrap()),
     );
-    round_trip(
-        "31[]",
-        Packet::ack(Namespace::main(), 1, Payload::from_json("[]").unwrap()),
-    );
-    assert_eq!(
-        decode("37"),
-        Packet {
-            ack_id: Some(7),
-            ..Packet::new(PacketKind::Ack, Namespace::main())
-        }
-    );
+    round_trip("31[]", Packet::ack(Namespace::main(), 1, Payload::from_json("[]").unwrap()));
+    assert_eq!(decode("37"), Packet { ack_id: Some(7), ..Packet::new(PacketKind::Ack, Namespace::main()) });
 }
 
 #[test]
@@ -145,16 +111,10 @@ fn decode_binary(text: &str, attachments: &[&'static [u8]]) -> Packet {
     assert_eq!(decoder.feed_text(text.to_owned().into()), Ok(None));
     let (last, rest) = attachments.split_last().unwrap();
     for attachment in rest {
-        assert_eq!(
-            decoder.feed_binary(Bytes::from_static(attachment)),
-            Ok(None)
-        );
+        assert_eq!(decoder.feed_binary(Bytes::from_static(attachment)), Ok(None));
     }
     assert_eq!(decoder.missing_attachments(), 1);
-    decoder
-        .feed_binary(Bytes::from_static(last))
-        .unwrap()
-        .unwrap()
+    decoder.feed_binary(Bytes::from_static(last)).unwrap().unwrap()
 }
 
 #[test]
@@ -166,16 +126,14 @@ fn binary_event() {
     assert_eq!(packet.to_text(), text);
     assert_eq!(
         packet.payload.unwrap().to_value().unwrap(),
-        Value::Array(vec![
-            "hello".into(),
-            Value::Binary(Bytes::from_static(b"\x01\x02\x03"))
-        ])
+        Value::Array(vec!["hello".into(), Value::Binary(Bytes::from_static(b"\x01\x02\x03"))])
     );
 }
 
 #[test]
 fn binary_event_with_namespace_ack_and_nested_buffers() {
-    let text = r#"52-/admin,456["upload",{"a":[{"_placeholder":true,"num":1}],"b":{"_placeholder":true,"num":0}}]"#;
+    let text =
+        r#"52-/admin,456["upload",{"a":[{"_placeholder":true,"num":1}],"b":{"_placeholder":true,"num":0}}]"#;
     let packet = decode_binary(text, &[b"first", b"second"]);
     assert_eq!(packet.namespace, nsp("/admin"));
     assert_eq!(packet.ack_id, Some(456));
@@ -183,12 +141,7 @@ fn binary_event_with_namespace_ack_and_nested_buffers() {
     let value = packet.payload.unwrap().to_value().unwrap();
     let object = &value.as_array().unwrap()[1];
     assert_eq!(object.get("b").unwrap().as_binary().unwrap(), &b"first"[..]);
-    assert_eq!(
-        object.get("a").unwrap().as_array().unwrap()[0]
-            .as_binary()
-            .unwrap(),
-        &b"second"[..]
-    );
+    assert_eq!(object.get("a").unwrap().as_array().unwrap()[0].as_binary().unwrap(), &b"second"[..]);
 }
 
 #[test]
@@ -205,63 +158,37 @@ fn encoding_binary_values_numbers_attachments_in_document_order() {
     let args = [
         Value::Object(vec![
             ("x".into(), Value::Binary(Bytes::from_static(b"a"))),
-            (
-                "y".into(),
-                Value::Array(vec![Value::Binary(Bytes::from_static(b"b"))]),
-            ),
+            ("y".into(), Value::Array(vec![Value::Binary(Bytes::from_static(b"b"))])),
         ]),
         Value::Binary(Bytes::from_static(b"c")),
     ];
-    let packet = Packet::event(
-        Namespace::main(),
-        Payload::event_values("files", &args).unwrap(),
-    );
+    let packet = Packet::event(Namespace::main(), Payload::event_values("files", &args).unwrap());
     assert_eq!(
         packet.to_text(),
         r#"53-["files",{"x":{"_placeholder":true,"num":0},"y":[{"_placeholder":true,"num":1}]},{"_placeholder":true,"num":2}]"#
     );
     let engine = packet.to_engine_packets();
     assert_eq!(engine.len(), 4);
-    assert_eq!(
-        engine[3],
-        engineio_proto::Packet::binary(Bytes::from_static(b"c"))
-    );
+    assert_eq!(engine[3], engineio_proto::Packet::binary(Bytes::from_static(b"c")));
 }
 
 #[test]
 fn reserved_event_names_are_refused_on_emit() {
     for name in socketio_proto::RESERVED_EVENTS {
-        assert!(
-            matches!(Payload::event(name, &()), Err(EncodeError::ReservedEventName(n)) if n == name)
-        );
-        assert!(matches!(
-            Payload::event_values(name, &[]),
-            Err(EncodeError::ReservedEventName(_))
-        ));
+        assert!(matches!(Payload::event(name, &()), Err(EncodeError::ReservedEventName(n)) if n == name));
+        assert!(matches!(Payload::event_values(name, &[]), Err(EncodeError::ReservedEventName(_))));
     }
     assert!(Payload::event("error", &()).is_ok());
 }
 
 #[test]
 fn event_arguments_must_be_an_array() {
-    assert!(matches!(
-        Payload::event("x", &"not an array"),
-        Err(EncodeError::ArgumentsNotArray)
-    ));
+    assert!(matches!(Payload::event("x", &"not an array"), Err(EncodeError::ArgumentsNotArray)));
 }
 
 #[test]
 fn invalid_namespaces_are_refused() {
-    assert!(matches!(
-        Namespace::new("admin"),
-        Err(EncodeError::InvalidNamespace(_))
-    ));
-    assert!(matches!(
-        Namespace::new(""),
-        Err(EncodeError::InvalidNamespace(_))
-    ));
-    assert!(matches!(
-        Namespace::new("/a,b"),
-        Err(EncodeError::InvalidNamespace(_))
-    ));
+    assert!(matches!(Namespace::new("admin"), Err(EncodeError::InvalidNamespace(_))));
+    assert!(matches!(Namespace::new(""), Err(EncodeError::InvalidNamespace(_))));
+    assert!(matches!(Namespace::new("/a,b"), Err(EncodeError::InvalidNamespace(_))));
 }

@@ -50,23 +50,15 @@ pub fn value_json(value: &Value) -> Json {
         Value::String(s) => Json::String(s.clone()),
         Value::Binary(bytes) => json!({ "$bin": STANDARD.encode(bytes) }),
         Value::Array(items) => Json::Array(items.iter().map(value_json).collect()),
-        Value::Object(members) => Json::Object(
-            members
-                .iter()
-                .map(|(k, v)| (k.clone(), value_json(v)))
-                .collect(),
-        ),
+        Value::Object(members) => {
+            Json::Object(members.iter().map(|(k, v)| (k.clone(), value_json(v))).collect())
+        }
     }
 }
 
 /// Base64 of every buffer, for passing attachments and frames to the scripts.
 pub fn base64_all<'a>(buffers: impl IntoIterator<Item = &'a bytes::Bytes>) -> Json {
-    Json::Array(
-        buffers
-            .into_iter()
-            .map(|b| STANDARD.encode(b).into())
-            .collect(),
-    )
+    Json::Array(buffers.into_iter().map(|b| STANDARD.encode(b).into()).collect())
 }
 
 /// Decodes base64 produced by a script.

@@ -33,10 +33,7 @@ impl Server {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(addr).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "{example} did not start listening on {addr}"
-            );
+            assert!(Instant::now() < deadline, "{example} did not start listening on {addr}");
             std::thread::sleep(Duration::from_millis(20));
         }
         Server { child, addr }
@@ -57,41 +54,25 @@ impl Drop for Server {
 
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
 /// Builds an example with the same cargo and profile as the tests; returns its path.
 fn build(package: &str, example: &str) -> PathBuf {
     static BUILT: OnceLock<Mutex<HashMap<(String, String), PathBuf>>> = OnceLock::new();
     let built = BUILT.get_or_init(Default::default);
-    let mut built = built
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut built = built.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let key = (package.to_owned(), example.to_owned());
     if let Some(path) = built.get(&key) {
         return path.clone();
     }
     let output = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            package,
-            "--example",
-            example,
-            "--message-format=json",
-        ])
+        .args(["build", "--quiet", "-p", package, "--example", example, "--message-format=json"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stderr(Stdio::inherit())
         .output()
         .expect("running cargo build");
-    assert!(
-        output.status.success(),
-        "building {package} example {example} failed"
-    );
+    assert!(output.status.success(), "building {package} example {example} failed");
     let path = String::from_utf8_lossy(&output.stdout)
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())

@@ -45,10 +45,6 @@ pub fn run_script_with_args(script: &str, args: &[&str], input: &[u8]) -> Vec<u8
         stdin.write_all(input).expect("writing to the script");
     }
     let output = child.wait_with_output().expect("running the script");
-    assert!(
-        output.status.success(),
-        "{script} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{script} failed: {}", String::from_utf8_lossy(&output.stderr));
     output.stdout
 }

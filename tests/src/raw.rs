@@ -24,18 +24,13 @@ impl HttpResponse {
 
     /// A header's value.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 }
 
 fn connect(addr: SocketAddr) -> TcpStream {
     let stream = TcpStream::connect(addr).expect("connecting");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
     stream.set_nodelay(true).expect("nodelay");
     stream
 }
@@ -87,12 +82,7 @@ fn read_response_after(stream: &mut TcpStream, mut data: Vec<u8>) -> HttpRespons
             Ok(n) => data.extend_from_slice(&buf[..n]),
         }
     }
-    parse(&data).unwrap_or_else(|| {
-        panic!(
-            "no complete response in {:?}",
-            String::from_utf8_lossy(&data)
-        )
-    })
+    parse(&data).unwrap_or_else(|| panic!("no complete response in {:?}", String::from_utf8_lossy(&data)))
 }
 
 fn parse(data: &[u8]) -> Option<HttpResponse> {
@@ -105,22 +95,14 @@ fn parse(data: &[u8]) -> Option<HttpResponse> {
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
     let body = &data[end + 4..];
-    let length = headers
-        .iter()
-        .find(|(n, _)| n == "content-length")
-        .and_then(|(_, v)| v.parse::<usize>().ok());
+    let length =
+        headers.iter().find(|(n, _)| n == "content-length").and_then(|(_, v)| v.parse::<usize>().ok());
     match length {
-        Some(length) if body.len() >= length => Some(HttpResponse {
-            status,
-            headers,
-            body: body[..length].to_vec(),
-        }),
+        Some(length) if body.len() >= length => {
+            Some(HttpResponse { status, headers, body: body[..length].to_vec() })
+        }
         Some(_) => None,
-        None if status == 101 || status == 204 => Some(HttpResponse {
-            status,
-            headers,
-            body: Vec::new(),
-        }),
+        None if status == 101 || status == 204 => Some(HttpResponse { status, headers, body: Vec::new() }),
         None => None,
     }
 }
@@ -152,9 +134,7 @@ impl RawWs {
             "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
         );
-        stream
-            .write_all(request.as_bytes())
-            .expect("writing the handshake");
+        stream.write_all(request.as_bytes()).expect("writing the handshake");
         let mut head = Vec::new();
         let mut byte = [0u8; 1];
         while !head.ends_with(b"\r\n\r\n") {
@@ -164,11 +144,7 @@ impl RawWs {
             }
         }
         let response = read_response_after(&mut stream, head);
-        if response.status == 101 {
-            Ok(RawWs { stream })
-        } else {
-            Err(response)
-        }
+        if response.status == 101 { Ok(RawWs { stream }) } else { Err(response) }
     }
 
     /// Writes raw bytes.
@@ -230,9 +206,7 @@ impl RawWs {
                 1 => return WsRead::Text(String::from_utf8_lossy(&payload).into_owned()),
                 2 => return WsRead::Binary(payload),
                 8 => {
-                    return WsRead::Close(
-                        payload.get(..2).map(|c| u16::from_be_bytes([c[0], c[1]])),
-                    );
+                    return WsRead::Close(payload.get(..2).map(|c| u16::from_be_bytes([c[0], c[1]])));
                 }
                 _ => continue,
             }
@@ -267,9 +241,7 @@ impl RawWs {
     pub fn keep_alive(mut self) -> KeepAlive {
         let (requests, inbox) = std::sync::mpsc::channel::<String>();
         let (reply, echoes) = std::sync::mpsc::channel();
-        let _ = self
-            .stream
-            .set_read_timeout(Some(Duration::from_millis(20)));
+        let _ = self.stream.set_read_timeout(Some(Duration::from_millis(20)));
         std::thread::spawn(move || {
             loop {
                 match inbox.try_recv() {
@@ -288,9 +260,7 @@ impl RawWs {
                 }
                 let _ = self.stream.set_read_timeout(Some(Duration::from_secs(10)));
                 let frame = self.read();
-                let _ = self
-                    .stream
-                    .set_read_timeout(Some(Duration::from_millis(20)));
+                let _ = self.stream.set_read_timeout(Some(Duration::from_millis(20)));
                 match frame {
                     WsRead::Text(text) if text == "2" => self.send_text("3"),
                     other => {
@@ -311,8 +281,6 @@ impl KeepAlive {
     /// Sends `4<tag>` and returns what came back (the echo, on a healthy session).
     pub fn echo(&self, tag: &str) -> WsRead {
         let _ = self.requests.send(format!("4{tag}"));
-        self.echoes
-            .recv_timeout(Duration::from_secs(10))
-            .unwrap_or(WsRead::Eof)
+        self.echoes.recv_timeout(Duration::from_secs(10)).unwrap_or(WsRead::Eof)
     }
 }

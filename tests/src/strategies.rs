@@ -21,10 +21,7 @@ pub fn bytes() -> impl Strategy<Value = Bytes> {
 /// Any Engine.IO packet whose text avoids `\x1e`.
 pub fn engine_packet() -> impl Strategy<Value = engineio_proto::Packet> {
     prop_oneof![
-        (
-            proptest::sample::select(engineio_proto::PacketType::ALL.to_vec()),
-            payload_text()
-        )
+        (proptest::sample::select(engineio_proto::PacketType::ALL.to_vec()), payload_text())
             .prop_map(|(kind, text)| engineio_proto::Packet::new(kind, text)),
         bytes().prop_map(engineio_proto::Packet::binary),
     ]
@@ -39,14 +36,9 @@ pub fn value(binary: bool) -> impl Strategy<Value = Value> {
         any::<String>().prop_map(Value::String),
         bytes().prop_map(Value::Binary),
     ];
-    let leaf = leaf.prop_filter("binary allowed", move |v| {
-        binary || !matches!(v, Value::Binary(_))
-    });
+    let leaf = leaf.prop_filter("binary allowed", move |v| binary || !matches!(v, Value::Binary(_)));
     leaf.prop_recursive(4, 48, 6, |inner| {
-        prop_oneof![
-            proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            object_of(inner),
-        ]
+        prop_oneof![proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array), object_of(inner),]
     })
 }
 
@@ -87,29 +79,21 @@ pub fn socket_packet() -> impl Strategy<Value = Packet> {
             ..Packet::new(PacketKind::Connect, ns)
         }),
         namespace().prop_map(|ns| Packet::new(PacketKind::Disconnect, ns)),
-        (
-            namespace(),
-            event_name(),
-            args(),
-            proptest::option::of(ack_id())
-        )
-            .prop_map(
-                |(ns, name, args, id): (Namespace, String, Vec<Value>, Option<u64>)| Packet {
-                    ack_id: id,
-                    payload: Payload::event_values(&name, &args).ok(),
-                    ..Packet::new(PacketKind::Event, ns)
-                }
-            ),
+        (namespace(), event_name(), args(), proptest::option::of(ack_id())).prop_map(
+            |(ns, name, args, id): (Namespace, String, Vec<Value>, Option<u64>)| Packet {
+                ack_id: id,
+                payload: Payload::event_values(&name, &args).ok(),
+                ..Packet::new(PacketKind::Event, ns)
+            }
+        ),
         (namespace(), ack_id(), args()).prop_map(|(ns, id, args): (Namespace, u64, Vec<Value>)| {
             Packet::ack(ns, id, Payload::from_value(&Value::Array(args)))
         }),
-        (
-            namespace(),
-            prop_oneof![object(), any::<String>().prop_map(Value::String)]
-        )
-            .prop_map(|(ns, data)| Packet {
+        (namespace(), prop_oneof![object(), any::<String>().prop_map(Value::String)]).prop_map(
+            |(ns, data)| Packet {
                 payload: Some(Payload::from_value(&data)),
                 ..Packet::new(PacketKind::ConnectError, ns)
-            }),
+            }
+        ),
     ]
 }

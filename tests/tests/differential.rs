@@ -17,9 +17,7 @@ const GENERATED: usize = 400;
 
 fn generate<S: Strategy>(strategy: S, count: usize) -> Vec<S::Value> {
     let mut runner = TestRunner::deterministic();
-    (0..count)
-        .map(|_| strategy.new_tree(&mut runner).expect("strategy").current())
-        .collect()
+    (0..count).map(|_| strategy.new_tree(&mut runner).expect("strategy").current()).collect()
 }
 
 fn engine_corpus() -> Vec<engineio_proto::Packet> {
@@ -59,25 +57,15 @@ fn socket_corpus() -> Vec<Packet> {
         },
         Packet::new(PacketKind::Disconnect, admin.clone()),
         Packet::event(Namespace::main(), event("chat message", &["hello".into()])),
-        Packet::event(
-            admin.clone(),
-            event("a", &[1.into(), true.into(), Value::Null]),
-        )
-        .with_ack_id(12),
-        Packet::event(
-            Namespace::main(),
-            event("file", &[Value::Binary(vec![1u8, 2, 3].into())]),
-        ),
+        Packet::event(admin.clone(), event("a", &[1.into(), true.into(), Value::Null])).with_ack_id(12),
+        Packet::event(Namespace::main(), event("file", &[Value::Binary(vec![1u8, 2, 3].into())])),
         Packet::event(
             admin.clone(),
             event(
                 "nested",
                 &[Value::Object(vec![
                     ("a".into(), Value::Binary(Bytes::from_static(b"x"))),
-                    (
-                        "b".into(),
-                        Value::Array(vec![Value::Binary(Bytes::new()), 5.into()]),
-                    ),
+                    ("b".into(), Value::Array(vec![Value::Binary(Bytes::new()), 5.into()])),
                 ])],
             ),
         )
@@ -89,9 +77,7 @@ fn socket_corpus() -> Vec<Packet> {
             Payload::from_value(&Value::Array(vec![Value::Binary(vec![9u8].into())])),
         ),
         Packet {
-            payload: Some(
-                Payload::from_json(r#"{"message":"Not authorized","data":{"x":1}}"#).unwrap(),
-            ),
+            payload: Some(Payload::from_json(r#"{"message":"Not authorized","data":{"x":1}}"#).unwrap()),
             ..Packet::new(PacketKind::ConnectError, Namespace::main())
         },
     ];
@@ -120,10 +106,7 @@ fn refused_corpus() -> Vec<(&'static str, Vec<&'static [u8]>)> {
         ("1{}", vec![]),
         ("31{}", vec![]),
         (r#"2["a""#, vec![]),
-        (
-            r#"51-["a",{"_placeholder":true,"num":"splice"}]"#,
-            vec![b"x"],
-        ),
+        (r#"51-["a",{"_placeholder":true,"num":"splice"}]"#, vec![b"x"]),
         (r#"51-["a",{"_placeholder":true,"num":1}]"#, vec![b"x"]),
         (r#"51-["a",{"_placeholder":true,"num":-1}]"#, vec![b"x"]),
     ]
@@ -173,28 +156,15 @@ fn codecs_agree_with_the_reference_parsers() {
         })).chain(STRICTER_THAN_REFERENCE.iter().map(|text| json!({ "text": text, "attachments": [] })))
         .collect::<Vec<_>>(),
     });
-    let answer: Json = serde_json::from_slice(&node::run_script(
-        "differential.js",
-        corpus.to_string().as_bytes(),
-    ))
-    .expect("the script answers JSON");
+    let answer: Json =
+        serde_json::from_slice(&node::run_script("differential.js", corpus.to_string().as_bytes()))
+            .expect("the script answers JSON");
 
     for (packet, theirs) in engine.iter().zip(answer["engine"].as_array().unwrap()) {
         let desc = describe::engine_packet(packet);
-        assert_eq!(
-            theirs["polling"],
-            *packet.to_text(),
-            "reference polling encoding of {packet:?}"
-        );
-        assert_eq!(
-            theirs["frame"],
-            frame_json(&packet.to_frame()),
-            "reference frame of {packet:?}"
-        );
-        assert_eq!(
-            theirs["decoded_polling"], desc,
-            "reference decoding our polling form of {packet:?}"
-        );
+        assert_eq!(theirs["polling"], *packet.to_text(), "reference polling encoding of {packet:?}");
+        assert_eq!(theirs["frame"], frame_json(&packet.to_frame()), "reference frame of {packet:?}");
+        assert_eq!(theirs["decoded_polling"], desc, "reference decoding our polling form of {packet:?}");
         let expected_frame_desc = match &packet.data {
             // A WebSocket binary frame carries no type: it is always a message.
             engineio_proto::Data::Binary(_) => {
@@ -210,11 +180,7 @@ fn codecs_agree_with_the_reference_parsers() {
         let ours = engineio_proto::Packet::decode_polling_record(
             theirs["polling"].as_str().unwrap().to_owned().into(),
         );
-        assert_eq!(
-            ours.as_ref(),
-            Ok(packet),
-            "decoding the reference's polling form"
-        );
+        assert_eq!(ours.as_ref(), Ok(packet), "decoding the reference's polling form");
     }
 
     for (packets, theirs) in payloads.iter().zip(answer["payloads"].as_array().unwrap()) {
@@ -226,74 +192,38 @@ fn codecs_agree_with_the_reference_parsers() {
             &body[..],
             "reference payload of {packets:?}"
         );
-        assert_eq!(
-            theirs["decoded"],
-            Json::Array(descs),
-            "reference decoding our payload"
-        );
+        assert_eq!(theirs["decoded"], Json::Array(descs), "reference decoding our payload");
         let reference_body = Bytes::from(theirs["body"].as_str().unwrap().to_owned());
-        let ours: Result<Vec<_>, _> = decode_payload(PayloadFormat::V4, reference_body, usize::MAX)
-            .unwrap()
-            .collect();
-        assert_eq!(
-            ours.as_ref(),
-            Ok(packets),
-            "decoding the reference's payload"
-        );
+        let ours: Result<Vec<_>, _> =
+            decode_payload(PayloadFormat::V4, reference_body, usize::MAX).unwrap().collect();
+        assert_eq!(ours.as_ref(), Ok(packets), "decoding the reference's payload");
     }
 
     for (packet, theirs) in socket.iter().zip(answer["socket"].as_array().unwrap()) {
-        assert_eq!(
-            theirs["text"],
-            *packet.to_text(),
-            "reference encoding of {packet:?}"
-        );
+        assert_eq!(theirs["text"], *packet.to_text(), "reference encoding of {packet:?}");
         assert_eq!(
             theirs["attachments"],
             describe::base64_all(packet.attachments()),
             "reference attachments"
         );
-        assert_eq!(
-            theirs["decoded"],
-            describe::socket_packet(packet),
-            "reference decoding our {packet:?}"
-        );
+        assert_eq!(theirs["decoded"], describe::socket_packet(packet), "reference decoding our {packet:?}");
         // Ours decoding theirs.
-        let mut decoder = Decoder::new(DecodeLimits {
-            max_attachments: usize::MAX,
-        });
-        let mut decoded = decoder
-            .feed_text(theirs["text"].as_str().unwrap().to_owned().into())
-            .unwrap();
+        let mut decoder = Decoder::new(DecodeLimits { max_attachments: usize::MAX });
+        let mut decoded = decoder.feed_text(theirs["text"].as_str().unwrap().to_owned().into()).unwrap();
         for attachment in theirs["attachments"].as_array().unwrap() {
-            decoded = decoder
-                .feed_binary(describe::from_base64(attachment.as_str().unwrap()))
-                .unwrap();
+            decoded = decoder.feed_binary(describe::from_base64(attachment.as_str().unwrap())).unwrap();
         }
-        assert_eq!(
-            decoded.as_ref(),
-            Some(packet),
-            "decoding the reference's encoding"
-        );
+        assert_eq!(decoded.as_ref(), Some(packet), "decoding the reference's encoding");
     }
 
     let answers = answer["refused"].as_array().unwrap();
-    for (text, theirs) in STRICTER_THAN_REFERENCE
-        .iter()
-        .zip(&answers[refused.len()..])
-    {
-        assert!(
-            theirs.get("error").is_none(),
-            "the reference now refuses {text:?}: {theirs}"
-        );
+    for (text, theirs) in STRICTER_THAN_REFERENCE.iter().zip(&answers[refused.len()..]) {
+        assert!(theirs.get("error").is_none(), "the reference now refuses {text:?}: {theirs}");
         let ours = Decoder::default().feed_text((*text).to_owned().into());
         assert!(ours.is_err(), "we accepted {text:?}: {ours:?}");
     }
     for ((text, attachments), theirs) in refused.iter().zip(answers) {
-        assert!(
-            theirs.get("error").is_some(),
-            "the reference accepted {text:?}: {theirs}"
-        );
+        assert!(theirs.get("error").is_some(), "the reference accepted {text:?}: {theirs}");
         let mut decoder = Decoder::default();
         let mut result = decoder.feed_text((*text).to_owned().into());
         for attachment in attachments {

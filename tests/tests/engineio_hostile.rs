@@ -20,13 +20,7 @@ fn get(addr: SocketAddr, query: &str) -> HttpResponse {
 }
 
 fn post(addr: SocketAddr, sid: &str, body: &[u8], headers: &[(&str, &str)]) -> HttpResponse {
-    raw::request(
-        addr,
-        "POST",
-        &format!("{ENGINE}?EIO=4&transport=polling&sid={sid}"),
-        headers,
-        body,
-    )
+    raw::request(addr, "POST", &format!("{ENGINE}?EIO=4&transport=polling&sid={sid}"), headers, body)
 }
 
 fn sid_of(open: &str) -> String {
@@ -43,8 +37,8 @@ fn open_polling(addr: SocketAddr) -> String {
 
 /// A new WebSocket session.
 fn open_websocket(addr: SocketAddr) -> RawWs {
-    let mut ws = RawWs::connect(addr, &format!("{ENGINE}?EIO=4&transport=websocket"))
-        .expect("websocket handshake");
+    let mut ws =
+        RawWs::connect(addr, &format!("{ENGINE}?EIO=4&transport=websocket")).expect("websocket handshake");
     match ws.read() {
         WsRead::Text(open) => assert!(open.starts_with("0{\"sid\""), "{open}"),
         other => panic!("expected the open packet, got {other:?}"),
@@ -54,11 +48,7 @@ fn open_websocket(addr: SocketAddr) -> RawWs {
 
 /// The healthy session still echoes.
 fn still_echoes(healthy: &KeepAlive, tag: &str) {
-    assert_eq!(
-        healthy.echo(tag),
-        WsRead::Text(format!("4{tag}")),
-        "healthy session after {tag}"
-    );
+    assert_eq!(healthy.echo(tag), WsRead::Text(format!("4{tag}")), "healthy session after {tag}");
 }
 
 /// Polls `sid` like a client would (answering pings) until the session upgrades or closes.
@@ -85,10 +75,7 @@ fn keep_polling(addr: SocketAddr, sid: &str) -> std::thread::JoinHandle<()> {
 
 fn session_is_gone(addr: SocketAddr, sid: &str) {
     let response = get(addr, &format!("EIO=4&transport=polling&sid={sid}"));
-    assert_eq!(
-        (response.status, response.text()),
-        (400, error(1, "Session ID unknown"))
-    );
+    assert_eq!((response.status, response.text()), (400, error(1, "Session ID unknown")));
 }
 
 fn each_runtime(test: impl Fn(SocketAddr, &KeepAlive)) {
@@ -105,51 +92,18 @@ fn query_values_get_the_reference_error_codes() {
     each_runtime(|addr, healthy| {
         let long = "x".repeat(4000);
         let cases = [
-            (
-                "EIO=4&transport=__proto__".to_owned(),
-                error(0, "Transport unknown"),
-            ),
-            (
-                "EIO=4&transport=constructor".to_owned(),
-                error(0, "Transport unknown"),
-            ),
-            (
-                "EIO=4&transport=toString".to_owned(),
-                error(0, "Transport unknown"),
-            ),
+            ("EIO=4&transport=__proto__".to_owned(), error(0, "Transport unknown")),
+            ("EIO=4&transport=constructor".to_owned(), error(0, "Transport unknown")),
+            ("EIO=4&transport=toString".to_owned(), error(0, "Transport unknown")),
             ("EIO=4&transport=".to_owned(), error(0, "Transport unknown")),
-            (
-                format!("EIO=4&transport={long}"),
-                error(0, "Transport unknown"),
-            ),
-            (
-                "EIO=4&transport=polling&sid=__proto__".to_owned(),
-                error(1, "Session ID unknown"),
-            ),
-            (
-                "EIO=4&transport=polling&sid=hasOwnProperty".to_owned(),
-                error(1, "Session ID unknown"),
-            ),
-            (
-                format!("EIO=4&transport=polling&sid={long}"),
-                error(1, "Session ID unknown"),
-            ),
-            (
-                "EIO=4&transport=polling&transport=websocket".to_owned(),
-                error(3, "Bad request"),
-            ),
-            (
-                "EIO=__proto__&transport=polling".to_owned(),
-                error(5, "Unsupported protocol version"),
-            ),
-            (
-                "EIO=&transport=polling".to_owned(),
-                error(5, "Unsupported protocol version"),
-            ),
-            (
-                format!("EIO={long}&transport=polling"),
-                error(5, "Unsupported protocol version"),
-            ),
+            (format!("EIO=4&transport={long}"), error(0, "Transport unknown")),
+            ("EIO=4&transport=polling&sid=__proto__".to_owned(), error(1, "Session ID unknown")),
+            ("EIO=4&transport=polling&sid=hasOwnProperty".to_owned(), error(1, "Session ID unknown")),
+            (format!("EIO=4&transport=polling&sid={long}"), error(1, "Session ID unknown")),
+            ("EIO=4&transport=polling&transport=websocket".to_owned(), error(3, "Bad request")),
+            ("EIO=__proto__&transport=polling".to_owned(), error(5, "Unsupported protocol version")),
+            ("EIO=&transport=polling".to_owned(), error(5, "Unsupported protocol version")),
+            (format!("EIO={long}&transport=polling"), error(5, "Unsupported protocol version")),
         ];
         for (query, expected) in cases {
             let response = get(addr, &query);
@@ -161,17 +115,8 @@ fn query_values_get_the_reference_error_codes() {
             );
             assert_eq!(response.header("content-type"), Some("application/json"));
         }
-        let response = raw::request(
-            addr,
-            "PUT",
-            &format!("{ENGINE}?EIO=4&transport=polling"),
-            &[],
-            b"",
-        );
-        assert_eq!(
-            (response.status, response.text()),
-            (400, error(2, "Bad handshake method"))
-        );
+        let response = raw::request(addr, "PUT", &format!("{ENGINE}?EIO=4&transport=polling"), &[], b"");
+        assert_eq!((response.status, response.text()), (400, error(2, "Bad handshake method")));
         still_echoes(healthy, "queries");
     });
 }
@@ -208,33 +153,14 @@ fn oversized_bodies_are_refused_before_buffering() {
 fn binary_posts_and_malformed_payloads_close_the_session() {
     each_runtime(|addr, healthy| {
         let sid = open_polling(addr);
-        let response = post(
-            addr,
-            &sid,
-            b"4abc",
-            &[("Content-Type", "application/octet-stream")],
-        );
-        assert_eq!(
-            (response.status, response.text()),
-            (400, error(3, "Bad request"))
-        );
+        let response = post(addr, &sid, b"4abc", &[("Content-Type", "application/octet-stream")]);
+        assert_eq!((response.status, response.text()), (400, error(3, "Bad request")));
         session_is_gone(addr, &sid);
 
-        for body in [
-            &b"x"[..],
-            b"4a\x1e",
-            b"4a\x1e\x1e4b",
-            b"b!!!",
-            b"",
-            b"\xff\xfe",
-        ] {
+        for body in [&b"x"[..], b"4a\x1e", b"4a\x1e\x1e4b", b"b!!!", b"", b"\xff\xfe"] {
             let sid = open_polling(addr);
             let response = post(addr, &sid, body, &[]);
-            assert_eq!(
-                (response.status, response.text()),
-                (400, error(3, "Bad request")),
-                "{body:?}"
-            );
+            assert_eq!((response.status, response.text()), (400, error(3, "Bad request")), "{body:?}");
             session_is_gone(addr, &sid);
         }
 
@@ -256,10 +182,7 @@ fn concurrent_polls_close_the_session_and_release_the_first() {
         };
         std::thread::sleep(Duration::from_millis(100));
         let second = get(addr, &format!("EIO=4&transport=polling&sid={sid}"));
-        assert_eq!(
-            (second.status, second.text()),
-            (400, error(3, "Bad request"))
-        );
+        assert_eq!((second.status, second.text()), (400, error(3, "Bad request")));
         let first = first.join().expect("first poll");
         assert_eq!(
             (first.status, first.text()),
@@ -290,10 +213,7 @@ fn non_websocket_upgrades_are_plain_requests() {
             &[("Upgrade", "h2c"), ("Connection", "Upgrade")],
             b"",
         );
-        assert_eq!(
-            (response.status, response.text()),
-            (400, error(3, "Bad request"))
-        );
+        assert_eq!((response.status, response.text()), (400, error(3, "Bad request")));
         still_echoes(healthy, "h2c");
     });
 }
@@ -333,20 +253,12 @@ fn websocket_closes_after(addr: SocketAddr, bytes: &[u8], expected_code: Option<
             WsRead::Text(text) if text == "2" => continue,
             WsRead::Close(code) => {
                 if expected_code.is_some() {
-                    assert_eq!(
-                        code,
-                        expected_code,
-                        "close code after {:?}",
-                        &bytes[..bytes.len().min(8)]
-                    );
+                    assert_eq!(code, expected_code, "close code after {:?}", &bytes[..bytes.len().min(8)]);
                 }
                 return;
             }
             WsRead::Eof => {
-                assert!(
-                    expected_code.is_none(),
-                    "expected close code {expected_code:?}, got EOF"
-                );
+                assert!(expected_code.is_none(), "expected close code {expected_code:?}, got EOF");
                 return;
             }
             other => panic!("expected the connection to close, got {other:?}"),
@@ -364,8 +276,8 @@ fn garbage_websocket_frames_close_that_socket_only() {
         // An unmasked client frame.
         websocket_closes_after(addr, &[0x81, 0x02, b'4', b'a'], None);
         // A frame over maxPayload: 1009.
-        let mut big = RawWs::connect(addr, &format!("{ENGINE}?EIO=4&transport=websocket"))
-            .expect("handshake");
+        let mut big =
+            RawWs::connect(addr, &format!("{ENGINE}?EIO=4&transport=websocket")).expect("handshake");
         let _open = big.read();
         big.send_text(&format!("4{}", "x".repeat(1_000_000)));
         loop {
@@ -386,10 +298,7 @@ fn garbage_websocket_frames_close_that_socket_only() {
         // Text that is not an Engine.IO packet.
         let mut garbage = open_websocket(addr);
         garbage.send_text("x");
-        assert!(matches!(
-            garbage.read(),
-            WsRead::Close(Some(1000)) | WsRead::Eof
-        ));
+        assert!(matches!(garbage.read(), WsRead::Close(Some(1000)) | WsRead::Eof));
         still_echoes(healthy, "garbage frames");
     });
 }
@@ -403,10 +312,7 @@ fn upgrade_abuse_is_refused() {
         let mut first = RawWs::connect(addr, &path).expect("upgrade");
         // A second WebSocket for the same sid while the first is upgrading.
         let refused = RawWs::connect(addr, &path).expect_err("second websocket refused");
-        assert_eq!(
-            (refused.status, refused.text()),
-            (400, error(3, "Bad request"))
-        );
+        assert_eq!((refused.status, refused.text()), (400, error(3, "Bad request")));
         // An unexpected packet during the probe ends the upgrade; polling keeps working.
         first.send_text("4not a probe");
         assert!(matches!(first.read(), WsRead::Close(_) | WsRead::Eof));
@@ -422,9 +328,7 @@ fn upgrade_abuse_is_refused() {
         let poll = get(addr, &format!("EIO=4&transport=polling&sid={sid}"));
         assert_eq!((poll.status, poll.text()), (400, error(3, "Bad request")));
         still_echoes(&ws, "upgraded");
-        poller
-            .join()
-            .expect("the poller stops once the session upgraded");
+        poller.join().expect("the poller stops once the session upgraded");
         still_echoes(healthy, "upgrade abuse");
     });
 }

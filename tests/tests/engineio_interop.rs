@@ -15,31 +15,15 @@ fn check(mode: &str, expect_open: &str, expect_final: &str) {
     for runtime in RUNTIMES {
         let server = Server::start(runtime, "engineio_echo");
         let report = run_client(&server, mode);
-        assert_eq!(
-            report["openTransport"], expect_open,
-            "{runtime} {mode}: {report}"
-        );
-        assert_eq!(
-            report["finalTransport"], expect_final,
-            "{runtime} {mode}: {report}"
-        );
-        assert_eq!(
-            report["upgraded"],
-            mode == "upgrade",
-            "{runtime} {mode}: {report}"
-        );
-        assert_eq!(
-            report["echoes"], report["expected"],
-            "{runtime} {mode}: every message echoed, in order"
-        );
+        assert_eq!(report["openTransport"], expect_open, "{runtime} {mode}: {report}");
+        assert_eq!(report["finalTransport"], expect_final, "{runtime} {mode}: {report}");
+        assert_eq!(report["upgraded"], mode == "upgrade", "{runtime} {mode}: {report}");
+        assert_eq!(report["echoes"], report["expected"], "{runtime} {mode}: every message echoed, in order");
         assert!(
             report["pings"].as_u64().unwrap_or(0) >= 3,
             "{runtime} {mode}: survived heartbeats: {report}"
         );
-        assert_eq!(
-            report["closeReason"], "forced close",
-            "{runtime} {mode}: {report}"
-        );
+        assert_eq!(report["closeReason"], "forced close", "{runtime} {mode}: {report}");
     }
 }
 

@@ -34,10 +34,8 @@ async fn engine_mounts_next_to_other_routes() {
                         }
                     }
                 });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), app)
-                    .with_upgrades()
-                    .await;
+                let _ =
+                    http1::Builder::new().serve_connection(TokioIo::new(stream), app).with_upgrades().await;
             });
         }
     });
@@ -45,22 +43,15 @@ async fn engine_mounts_next_to_other_routes() {
     let (home, handshake, websocket) = tokio::task::spawn_blocking(move || {
         let home = raw::request(addr, "GET", "/", &[], b"");
         let handshake = raw::request(addr, "GET", "/realtime/?EIO=4&transport=polling", &[], b"");
-        let websocket = raw::RawWs::connect(addr, "/realtime/?EIO=4&transport=websocket")
-            .map(|mut ws| ws.read());
+        let websocket =
+            raw::RawWs::connect(addr, "/realtime/?EIO=4&transport=websocket").map(|mut ws| ws.read());
         (home, handshake, websocket)
     })
     .await
     .unwrap();
     assert_eq!(home.text(), "the app's own route");
     assert_eq!(handshake.status, 200);
-    assert!(
-        handshake.text().starts_with("0{\"sid\""),
-        "{}",
-        handshake.text()
-    );
+    assert!(handshake.text().starts_with("0{\"sid\""), "{}", handshake.text());
     assert!(matches!(websocket, Ok(raw::WsRead::Text(open)) if open.starts_with("0{\"sid\"")));
-    assert!(matches!(
-        events.next().await,
-        Some(engineio_proto::server::Event::Opened { .. })
-    ));
+    assert!(matches!(events.next().await, Some(engineio_proto::server::Event::Opened { .. })));
 }

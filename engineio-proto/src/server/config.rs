@@ -54,27 +54,18 @@ pub struct Cors {
 impl Cors {
     /// Any origin (`Access-Control-Allow-Origin: *`), without credentials.
     pub fn any() -> Self {
-        Cors {
-            origins: None,
-            credentials: false,
-        }
+        Cors { origins: None, credentials: false }
     }
 
     /// Only these origins (for example `https://example.com`), echoed back when they match.
     pub fn origins<I: IntoIterator<Item = S>, S: Into<String>>(origins: I) -> Self {
-        Cors {
-            origins: Some(origins.into_iter().map(Into::into).collect()),
-            credentials: false,
-        }
+        Cors { origins: Some(origins.into_iter().map(Into::into).collect()), credentials: false }
     }
 
     /// Allows credentials (cookies, HTTP auth). Only an explicit origin list can allow them:
     /// on [`Cors::any`] this does nothing.
     pub fn with_credentials(self) -> Self {
         let credentials = self.origins.is_some();
-        Cors {
-            credentials,
-            ..self
-        }
+        Cors { credentials, ..self }
     }
 }

@@ -29,11 +29,7 @@ pub(crate) enum Beat {
 impl Heartbeat {
     /// The first ping is due one interval after the session opened.
     pub(crate) fn start(now: Instant, config: &ServerConfig) -> Self {
-        Heartbeat {
-            next_ping: Some(now + config.ping_interval),
-            pong_deadline: None,
-            refreshed: false,
-        }
+        Heartbeat { next_ping: Some(now + config.ping_interval), pong_deadline: None, refreshed: false }
     }
 
     /// The earliest time [`Heartbeat::on_timeout`] has something to do.

@@ -153,9 +153,10 @@ enum WsTarget {
     Upgrade(Sid),
 }
 
-/// Something for the adapter to do, or for the application to know.
+/// Something for the adapter to do, or for the application to know. `E` is the
+/// application event type: [`Event`] here, Socket.IO events one layer up.
 #[derive(Debug)]
-pub enum Output {
+pub enum Output<E = Event> {
     /// Answer a pending long-poll.
     Respond {
         /// The poll.
@@ -178,7 +179,61 @@ pub enum Output {
         code: u16,
     },
     /// An application event.
-    Event(Event),
+    Event(E),
+}
+
+impl<E> Output<E> {
+    /// The event, or this IO output re-typed for another event type.
+    pub fn into_io<F>(self) -> Result<Output<F>, E> {
+        match self {
+            Output::Respond { poll, response } => Ok(Output::Respond { poll, response }),
+            Output::WsSend { conn, frames } => Ok(Output::WsSend { conn, frames }),
+            Output::WsClose { conn, code } => Ok(Output::WsClose { conn, code }),
+            Output::Event(event) => Err(event),
+        }
+    }
+}
+
+/// A state machine that a runtime adapter drives: HTTP and WebSocket inputs go to its
+/// [`Endpoint::engine`], outputs and time come from the endpoint itself.
+///
+/// [`Server`] is one; the Socket.IO server, which wraps a [`Server`], is another. One
+/// adapter serves both.
+pub trait Endpoint {
+    /// What the application learns.
+    type Event;
+
+    /// The Engine.IO server that takes the transport inputs.
+    fn engine(&mut self) -> &mut Server;
+
+    /// The next output.
+    fn poll_output(&mut self) -> Option<Output<Self::Event>>;
+
+    /// Runs the timers due at `now`.
+    fn handle_timeout(&mut self, now: Instant);
+
+    /// When [`Endpoint::handle_timeout`] should next be called.
+    fn poll_timeout(&mut self) -> Option<Instant>;
+}
+
+impl Endpoint for Server {
+    type Event = Event;
+
+    fn engine(&mut self) -> &mut Server {
+        self
+    }
+
+    fn poll_output(&mut self) -> Option<Output> {
+        Server::poll_output(self)
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        Server::handle_timeout(self, now);
+    }
+
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        Server::poll_timeout(self)
+    }
 }
 
 /// What happened to a session.
@@ -268,9 +323,7 @@ pub struct Server {
 
 impl fmt::Debug for Server {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Server")
-            .field("sessions", &self.sessions.len())
-            .finish_non_exhaustive()
+        f.debug_struct("Server").field("sessions", &self.sessions.len()).finish_non_exhaustive()
     }
 }
 
@@ -304,6 +357,12 @@ impl Server {
         self.sessions.get(&sid).map(Session::transport_kind)
     }
 
+    /// Whether a packet sent to the session now would go out at once rather than wait in
+    /// its buffer (what volatile packets need).
+    pub fn is_writable(&self, sid: Sid) -> bool {
+        self.sessions.get(&sid).is_some_and(Session::is_writable)
+    }
+
     /// Routes an HTTP request for the engine path (its head: the body, if any, is read
     /// later on [`Handled::ReadBody`]).
     pub fn handle_request(
@@ -316,8 +375,7 @@ impl Server {
         if response::is_preflight(&request.method, self.config.cors.as_ref()) {
             return Handled::Respond(response::preflight(&request.headers, cors));
         }
-        let fail =
-            |code: ErrorCode, cors: HeaderMap| Handled::Respond(response::error(code, None, cors));
+        let fail = |code: ErrorCode, cors: HeaderMap| Handled::Respond(response::error(code, None, cors));
         let query = EngineQuery::parse(request.uri.query().unwrap_or_default());
         if query.repeated {
             return fail(ErrorCode::BadRequest, cors);
@@ -345,12 +403,8 @@ impl Server {
             if !is_v4 {
                 return fail(ErrorCode::UnsupportedProtocolVersion, cors);
             }
-            let handshake = Handshake {
-                uri: request.uri.clone(),
-                headers: request.headers.clone(),
-                remote,
-                transport,
-            };
+            let handshake =
+                Handshake { uri: request.uri.clone(), headers: request.headers.clone(), remote, transport };
             return Handled::Incoming(Incoming { handshake, cors });
         };
 
@@ -365,15 +419,12 @@ impl Server {
             return fail(ErrorCode::BadRequest, cors);
         }
         if websocket_upgrade {
-            let allowed = transport == TransportKind::WebSocket
-                && self.config.allow_upgrades
-                && session.can_upgrade();
+            let allowed =
+                transport == TransportKind::WebSocket && self.config.allow_upgrades && session.can_upgrade();
             if !allowed {
                 return fail(ErrorCode::BadRequest, cors);
             }
-            return Handled::WebSocket(WsTicket {
-                target: WsTarget::Upgrade(sid),
-            });
+            return Handled::WebSocket(WsTicket { target: WsTarget::Upgrade(sid) });
         }
         let handled = match request.method {
             Method::GET => match session.on_poll(poll, cors, &self.config, &mut self.outputs) {
@@ -406,32 +457,20 @@ impl Server {
     pub fn accept(&mut self, now: Instant, incoming: Incoming) -> Handled {
         let Incoming { handshake, cors } = incoming;
         if handshake.transport == TransportKind::WebSocket {
-            return Handled::WebSocket(WsTicket {
-                target: WsTarget::New(Box::new(handshake)),
-            });
+            return Handled::WebSocket(WsTicket { target: WsTarget::New(Box::new(handshake)) });
         }
         let sid = self.new_sid();
         let mut session = Session::polling(sid, now, &self.config);
-        self.outputs.push_back(Output::Event(Event::Opened {
-            sid,
-            handshake: Box::new(handshake),
-        }));
-        let answer = session.on_poll(
-            PollId(self.next_id()),
-            cors,
-            &self.config,
-            &mut self.outputs,
-        );
+        self.outputs.push_back(Output::Event(Event::Opened { sid, handshake: Box::new(handshake) }));
+        let answer = session.on_poll(PollId(self.next_id()), cors, &self.config, &mut self.outputs);
         self.sessions.insert(sid, session);
         self.after(sid);
         match answer {
             PollAnswer::Now(response) => Handled::Respond(response),
             // The open packet is always buffered, so the first poll is answered at once.
-            PollAnswer::Later => Handled::Respond(response::error(
-                ErrorCode::BadRequest,
-                None,
-                HeaderMap::new(),
-            )),
+            PollAnswer::Later => {
+                Handled::Respond(response::error(ErrorCode::BadRequest, None, HeaderMap::new()))
+            }
         }
     }
 
@@ -450,9 +489,7 @@ impl Server {
     ) -> Option<Response> {
         let BodyTicket { sid, cors, .. } = ticket;
         let Some(session) = self.sessions.get_mut(&sid) else {
-            return body
-                .ok()
-                .map(|_| response::error(ErrorCode::UnknownSid, None, cors));
+            return body.ok().map(|_| response::error(ErrorCode::UnknownSid, None, cors));
         };
         let response = session.on_post_body(now, body, cors, &self.config, &mut self.outputs);
         self.after(sid);
@@ -465,8 +502,7 @@ impl Server {
         match ticket.target {
             WsTarget::New(handshake) => {
                 let sid = self.new_sid();
-                self.outputs
-                    .push_back(Output::Event(Event::Opened { sid, handshake }));
+                self.outputs.push_back(Output::Event(Event::Opened { sid, handshake }));
                 let session = Session::websocket(sid, conn, now, &self.config, &mut self.outputs);
                 self.sessions.insert(sid, session);
                 self.conns.insert(conn, sid);
@@ -486,16 +522,12 @@ impl Server {
 
     /// A WebSocket message arrived.
     pub fn handle_ws_frame(&mut self, now: Instant, conn: ConnId, frame: Frame) {
-        self.with_conn(conn, |session, config, out| {
-            session.on_ws_frame(now, conn, frame, config, out)
-        });
+        self.with_conn(conn, |session, config, out| session.on_ws_frame(now, conn, frame, config, out));
     }
 
     /// The adapter finished writing an [`Output::WsSend`] batch.
     pub fn handle_ws_drained(&mut self, _now: Instant, conn: ConnId) {
-        self.with_conn(conn, |session, config, out| {
-            session.on_ws_drained(conn, config, out)
-        });
+        self.with_conn(conn, |session, config, out| session.on_ws_drained(conn, config, out));
     }
 
     /// A WebSocket closed or failed.
@@ -565,11 +597,7 @@ impl Server {
     pub fn poll_timeout(&mut self) -> Option<Instant> {
         // Drop entries left behind by deadlines that moved or sessions that closed.
         while let Some(Reverse((deadline, sid))) = self.timers.peek().copied() {
-            if self
-                .sessions
-                .get(&sid)
-                .is_some_and(|s| s.scheduled == Some(deadline))
-            {
+            if self.sessions.get(&sid).is_some_and(|s| s.scheduled == Some(deadline)) {
                 return Some(deadline);
             }
             self.timers.pop();

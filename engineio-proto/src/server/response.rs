@@ -17,23 +17,16 @@ pub(crate) fn cors_headers(cors: Option<&Cors>, request_headers: &HeaderMap) -> 
     };
     match &cors.origins {
         None => {
-            headers.insert(
-                header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                HeaderValue::from_static("*"),
-            );
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
         }
         Some(allowed) => {
             headers.insert(header::VARY, HeaderValue::from_static("Origin"));
             let origin = request_headers.get(header::ORIGIN);
-            if let Some(origin) =
-                origin.filter(|o| allowed.iter().any(|a| a.as_bytes() == o.as_bytes()))
-            {
+            if let Some(origin) = origin.filter(|o| allowed.iter().any(|a| a.as_bytes() == o.as_bytes())) {
                 headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
                 if cors.credentials {
-                    headers.insert(
-                        header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-                        HeaderValue::from_static("true"),
-                    );
+                    headers
+                        .insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
                 }
             }
         }
@@ -41,12 +34,7 @@ pub(crate) fn cors_headers(cors: Option<&Cors>, request_headers: &HeaderMap) -> 
     headers
 }
 
-fn respond(
-    status: StatusCode,
-    content_type: &'static str,
-    body: Bytes,
-    cors: HeaderMap,
-) -> Response {
+fn respond(status: StatusCode, content_type: &'static str, body: Bytes, cors: HeaderMap) -> Response {
     let mut response = http::Response::new(body);
     *response.status_mut() = status;
     let headers = response.headers_mut();
@@ -91,15 +79,10 @@ pub(crate) fn preflight(request_headers: &HeaderMap, mut cors: HeaderMap) -> Res
     );
     if let Some(asked) = request_headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
         cors.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked.clone());
-        cors.append(
-            header::VARY,
-            HeaderValue::from_static("Access-Control-Request-Headers"),
-        );
+        cors.append(header::VARY, HeaderValue::from_static("Access-Control-Request-Headers"));
     }
     let mut response = respond(StatusCode::NO_CONTENT, "", Bytes::new(), cors);
-    response
-        .headers_mut()
-        .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    response.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
     response
 }
 
@@ -114,9 +97,7 @@ fn push_json_string(out: &mut Vec<u8>, text: &str) {
         match c {
             '"' => out.extend_from_slice(b"\\\""),
             '\\' => out.extend_from_slice(b"\\\\"),
-            c if u32::from(c) < 0x20 => {
-                out.extend_from_slice(format!("\\u{:04x}", u32::from(c)).as_bytes())
-            }
+            c if u32::from(c) < 0x20 => out.extend_from_slice(format!("\\u{:04x}", u32::from(c)).as_bytes()),
             c => {
                 let mut buf = [0u8; 4];
                 out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());

@@ -75,15 +75,7 @@ pub(crate) enum PollAnswer {
 impl Session {
     /// A session whose first request was a polling GET: the open packet waits for it.
     pub(crate) fn polling(sid: Sid, now: Instant, config: &ServerConfig) -> Self {
-        let mut session = Session::new(
-            sid,
-            Transport::Polling {
-                poll: None,
-                posting: false,
-            },
-            now,
-            config,
-        );
+        let mut session = Session::new(sid, Transport::Polling { poll: None, posting: false }, now, config);
         session.push(open_frame(sid, TransportKind::Polling, config));
         session
     }
@@ -96,12 +88,7 @@ impl Session {
         config: &ServerConfig,
         out: &mut VecDeque<Output>,
     ) -> Self {
-        let mut session = Session::new(
-            sid,
-            Transport::WebSocket { conn, in_flight: 0 },
-            now,
-            config,
-        );
+        let mut session = Session::new(sid, Transport::WebSocket { conn, in_flight: 0 }, now, config);
         session.push(open_frame(sid, TransportKind::WebSocket, config));
         session.flush(config, out);
         session
@@ -131,20 +118,25 @@ impl Session {
         }
     }
 
+    /// Whether a frame sent now would be handed to the transport at once.
+    pub(crate) fn is_writable(&self) -> bool {
+        self.state == State::Open
+            && self.outbox.is_empty()
+            && match &self.transport {
+                Transport::Polling { poll, .. } => poll.is_some(),
+                Transport::WebSocket { in_flight, .. } => *in_flight == 0,
+            }
+    }
+
     /// Whether a WebSocket may start an upgrade now.
     pub(crate) fn can_upgrade(&self) -> bool {
-        self.state == State::Open
-            && self.upgrade.is_none()
-            && self.transport_kind() == TransportKind::Polling
+        self.state == State::Open && self.upgrade.is_none() && self.transport_kind() == TransportKind::Polling
     }
 
     /// The pending poll, if any.
     pub(crate) fn pending_poll(&self) -> Option<PollId> {
         match &self.transport {
-            Transport::Polling {
-                poll: Some((id, _)),
-                ..
-            } => Some(*id),
+            Transport::Polling { poll: Some((id, _)), .. } => Some(*id),
             _ => None,
         }
     }
@@ -155,9 +147,7 @@ impl Session {
             Transport::WebSocket { conn, .. } => Some(conn),
             Transport::Polling { .. } => None,
         };
-        transport
-            .into_iter()
-            .chain(self.upgrade.as_ref().map(|u| u.conn))
+        transport.into_iter().chain(self.upgrade.as_ref().map(|u| u.conn))
     }
 
     /// The earliest time [`Session::on_timeout`] has something to do.
@@ -166,14 +156,10 @@ impl Session {
             State::Closing { deadline } => Some(deadline),
             _ => None,
         };
-        [
-            self.heartbeat.deadline(),
-            self.upgrade.as_ref().map(|u| u.deadline),
-            closing,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        [self.heartbeat.deadline(), self.upgrade.as_ref().map(|u| u.deadline), closing]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     // ---- polling ----
@@ -322,12 +308,8 @@ impl Session {
 
     /// A WebSocket joins this polling session to upgrade it.
     pub(crate) fn begin_upgrade(&mut self, now: Instant, conn: ConnId, config: &ServerConfig) {
-        self.upgrade = Some(Upgrade {
-            conn,
-            probed: false,
-            in_flight: 0,
-            deadline: now + config.upgrade_timeout,
-        });
+        self.upgrade =
+            Some(Upgrade { conn, probed: false, in_flight: 0, deadline: now + config.upgrade_timeout });
     }
 
     pub(crate) fn on_ws_frame(
@@ -374,24 +356,15 @@ impl Session {
             return;
         };
         match Packet::decode_frame(frame) {
-            Ok(Packet {
-                kind: PacketType::Ping,
-                data: Data::Text(text),
-            }) if &*text == "probe" => {
+            Ok(Packet { kind: PacketType::Ping, data: Data::Text(text) }) if &*text == "probe" => {
                 upgrade.probed = true;
                 upgrade.in_flight += 1;
                 let probe = Frame::Text("3probe".into());
-                out.push_back(Output::WsSend {
-                    conn: upgrade.conn,
-                    frames: vec![probe],
-                });
+                out.push_back(Output::WsSend { conn: upgrade.conn, frames: vec![probe] });
                 // Release the pending poll so the client can pause polling.
                 self.answer_poll(Bytes::from_static(b"6"), out);
             }
-            Ok(Packet {
-                kind: PacketType::Upgrade,
-                ..
-            }) if self.state == State::Open => {
+            Ok(Packet { kind: PacketType::Upgrade, .. }) if self.state == State::Open => {
                 let conn = upgrade.conn;
                 let in_flight = upgrade.in_flight;
                 self.upgrade = None;
@@ -407,20 +380,12 @@ impl Session {
 
     fn abort_upgrade(&mut self, code: u16, out: &mut VecDeque<Output>) {
         if let Some(upgrade) = self.upgrade.take() {
-            out.push_back(Output::WsClose {
-                conn: upgrade.conn,
-                code,
-            });
+            out.push_back(Output::WsClose { conn: upgrade.conn, code });
         }
     }
 
     /// The adapter wrote a batch of frames.
-    pub(crate) fn on_ws_drained(
-        &mut self,
-        conn: ConnId,
-        config: &ServerConfig,
-        out: &mut VecDeque<Output>,
-    ) {
+    pub(crate) fn on_ws_drained(&mut self, conn: ConnId, config: &ServerConfig, out: &mut VecDeque<Output>) {
         match (&mut self.transport, &mut self.upgrade) {
             (Transport::WebSocket { conn: c, in_flight }, _) if *c == conn => {
                 *in_flight = in_flight.saturating_sub(1)
@@ -460,10 +425,7 @@ impl Session {
             PacketType::Ping => return Err(CloseReason::TransportError),
             PacketType::Close => return Err(CloseReason::TransportClose),
             PacketType::Message => {
-                out.push_back(Output::Event(Event::Message {
-                    sid: self.sid,
-                    data: packet.data,
-                }));
+                out.push_back(Output::Event(Event::Message { sid: self.sid, data: packet.data }));
             }
             PacketType::Open | PacketType::Upgrade | PacketType::Noop => {}
         }
@@ -506,10 +468,7 @@ impl Session {
                 *in_flight += 1;
                 let frames: Vec<Frame> = self.outbox.drain(..).collect();
                 self.outbox_bytes = 0;
-                out.push_back(Output::WsSend {
-                    conn: *conn,
-                    frames,
-                });
+                out.push_back(Output::WsSend { conn: *conn, frames });
             }
             Transport::Polling { poll: Some(_), .. } => self.answer_poll_with_outbox(config, out),
             _ => {}
@@ -520,22 +479,14 @@ impl Session {
     fn answer_poll(&mut self, body: Bytes, out: &mut VecDeque<Output>) {
         if let Transport::Polling { poll, .. } = &mut self.transport {
             if let Some((id, cors)) = poll.take() {
-                out.push_back(Output::Respond {
-                    poll: id,
-                    response: response::payload(body, cors),
-                });
+                out.push_back(Output::Respond { poll: id, response: response::payload(body, cors) });
             }
         }
     }
 
     // ---- time and closing ----
 
-    pub(crate) fn on_timeout(
-        &mut self,
-        now: Instant,
-        config: &ServerConfig,
-        out: &mut VecDeque<Output>,
-    ) {
+    pub(crate) fn on_timeout(&mut self, now: Instant, config: &ServerConfig, out: &mut VecDeque<Output>) {
         if let State::Closing { deadline } = self.state {
             if deadline <= now {
                 self.finish(CloseReason::ForcedClose, WS_NORMAL, out);
@@ -577,9 +528,7 @@ impl Session {
                 self.finish(CloseReason::ForcedClose, WS_NORMAL, out);
             }
             Transport::Polling { .. } => {
-                self.state = State::Closing {
-                    deadline: now + config.ping_timeout,
-                };
+                self.state = State::Closing { deadline: now + config.ping_timeout };
                 self.answer_poll_with_outbox(config, out);
             }
         }
@@ -609,26 +558,19 @@ impl Session {
         self.state = State::Closed;
         self.abort_upgrade(WS_NORMAL, out);
         if let Transport::WebSocket { conn, .. } = self.transport {
-            out.push_back(Output::WsClose {
-                conn,
-                code: ws_code,
-            });
+            out.push_back(Output::WsClose { conn, code: ws_code });
         }
-        out.push_back(Output::Event(Event::Closed {
-            sid: self.sid,
-            reason,
-        }));
+        out.push_back(Output::Event(Event::Closed { sid: self.sid, reason }));
     }
 }
 
 /// The open packet: `0{"sid":...,"upgrades":[...],"pingInterval":...,"pingTimeout":...,"maxPayload":...}`.
 fn open_frame(sid: Sid, transport: TransportKind, config: &ServerConfig) -> Frame {
-    let upgrades =
-        if transport == TransportKind::Polling && config.allow_upgrades && config.websocket {
-            r#"["websocket"]"#
-        } else {
-            "[]"
-        };
+    let upgrades = if transport == TransportKind::Polling && config.allow_upgrades && config.websocket {
+        r#"["websocket"]"#
+    } else {
+        "[]"
+    };
     Frame::Text(
         format!(
             r#"0{{"sid":"{sid}","upgrades":{upgrades},"pingInterval":{},"pingTimeout":{},"maxPayload":{}}}"#,

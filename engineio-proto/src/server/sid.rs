@@ -42,9 +42,7 @@ impl Sid {
 impl fmt::Display for Sid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut out = [0u8; Self::LEN];
-        let written = URL_SAFE_NO_PAD
-            .encode_slice(self.0.to_be_bytes(), &mut out)
-            .unwrap_or(0);
+        let written = URL_SAFE_NO_PAD.encode_slice(self.0.to_be_bytes(), &mut out).unwrap_or(0);
         f.write_str(std::str::from_utf8(out.get(..written).unwrap_or_default()).unwrap_or_default())
     }
 }

@@ -9,14 +9,16 @@ use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use async_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use async_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use bytes::Bytes;
-use engineio_proto::server::WsTicket;
+use std::sync::Arc;
+
+use engineio_proto::server::{Endpoint, WsTicket};
 use engineio_proto::{ByteString, Frame};
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio::sync::mpsc;
 
-use super::EngineIo;
+use super::{Shared, Traced};
 
 /// What the state machine asks of a connection task.
 pub(super) enum WsCommand {
@@ -27,12 +29,15 @@ pub(super) enum WsCommand {
 }
 
 /// Completes the upgrade and runs the connection until it closes.
-pub(super) async fn run(
-    engine: EngineIo,
+pub(super) async fn run<D>(
+    shared: Arc<Shared<D>>,
     on_upgrade: OnUpgrade,
     ticket: WsTicket,
     max_payload: usize,
-) {
+) where
+    D: Endpoint + Send + 'static,
+    D::Event: Traced + Send + 'static,
+{
     let upgraded = match on_upgrade.await {
         Ok(upgraded) => upgraded,
         Err(error) => {
@@ -40,14 +45,13 @@ pub(super) async fn run(
             return;
         }
     };
-    let config = WebSocketConfig::default()
-        .max_message_size(Some(max_payload))
-        .max_frame_size(Some(max_payload));
+    let config =
+        WebSocketConfig::default().max_message_size(Some(max_payload)).max_frame_size(Some(max_payload));
     let io = TokioAdapter::new(TokioIo::new(upgraded));
     let socket = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
     let (commands, mut inbox) = mpsc::unbounded_channel();
-    let conn = engine.with_state(|state| {
-        let conn = state.server.ws_opened(Instant::now(), ticket);
+    let conn = shared.with_state(|state| {
+        let conn = state.endpoint.engine().ws_opened(Instant::now(), ticket);
         state.conns.insert(conn, commands);
         conn
     });
@@ -69,7 +73,7 @@ pub(super) async fn run(
                     }
                     Some(Ok(Message::Close(_)) | Err(_)) | None => break,
                 };
-                engine.with_state(|state| state.server.handle_ws_frame(Instant::now(), conn, frame));
+                shared.with_state(|state| state.endpoint.engine().handle_ws_frame(Instant::now(), conn, frame));
             }
             command = inbox.recv() => match command {
                 Some(WsCommand::Send(frames)) => {
@@ -83,7 +87,7 @@ pub(super) async fn run(
                     if !written || sink.flush().await.is_err() {
                         break;
                     }
-                    engine.with_state(|state| state.server.handle_ws_drained(Instant::now(), conn));
+                    shared.with_state(|state| state.endpoint.engine().handle_ws_drained(Instant::now(), conn));
                 }
                 Some(WsCommand::Close(code)) => {
                     let _ = sink.close(Some(close_frame(code))).await;
@@ -93,24 +97,19 @@ pub(super) async fn run(
             },
         }
     }
-    engine.with_state(|state| {
+    shared.with_state(|state| {
         state.conns.remove(&conn);
-        state.server.handle_ws_closed(Instant::now(), conn);
+        state.endpoint.engine().handle_ws_closed(Instant::now(), conn);
     });
 }
 
 fn message(frame: Frame) -> Message {
     match frame {
-        Frame::Text(text) => {
-            Message::Text(Utf8Bytes::try_from(text.into_bytes()).unwrap_or_default())
-        }
+        Frame::Text(text) => Message::Text(Utf8Bytes::try_from(text.into_bytes()).unwrap_or_default()),
         Frame::Binary(bytes) => Message::Binary(bytes),
     }
 }
 
 fn close_frame(code: u16) -> CloseFrame {
-    CloseFrame {
-        code: CloseCode::from(code),
-        reason: Utf8Bytes::default(),
-    }
+    CloseFrame { code: CloseCode::from(code), reason: Utf8Bytes::default() }
 }

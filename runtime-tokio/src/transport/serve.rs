@@ -8,10 +8,18 @@ use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-use crate::engine::{EngineIo, RemoteAddr};
+use std::sync::Arc;
+
+use engineio_proto::server::Endpoint;
+
+use super::{RemoteAddr, Shared, Traced};
 
 /// Accepts connections and serves each with hyper on its own task.
-pub(crate) async fn serve(listener: TcpListener, engine: EngineIo) -> io::Result<()> {
+pub(crate) async fn serve<D>(listener: TcpListener, shared: Arc<Shared<D>>) -> io::Result<()>
+where
+    D: Endpoint + Send + 'static,
+    D::Event: Traced + Send + 'static,
+{
     loop {
         let (stream, remote) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -23,17 +31,15 @@ pub(crate) async fn serve(listener: TcpListener, engine: EngineIo) -> io::Result
             Err(error) => return Err(error),
         };
         let _ = stream.set_nodelay(true);
-        let engine = engine.clone();
+        let shared = shared.clone();
         tokio::spawn(async move {
-            let service =
-                hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
-                    request.extensions_mut().insert(RemoteAddr(remote));
-                    let engine = engine.clone();
-                    async move { Ok::<_, Infallible>(engine.handle(request).await) }
-                });
-            let connection = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
+            let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
+                request.extensions_mut().insert(RemoteAddr(remote));
+                let shared = shared.clone();
+                async move { Ok::<_, Infallible>(shared.handle(request).await) }
+            });
+            let connection =
+                http1::Builder::new().serve_connection(TokioIo::new(stream), service).with_upgrades();
             if let Err(error) = connection.await {
                 tracing::debug!(%error, %remote, "http connection ended with an error");
             }
@@ -45,10 +51,6 @@ pub(crate) async fn serve(listener: TcpListener, engine: EngineIo) -> io::Result
 fn is_transient(error: &io::Error) -> bool {
     matches!(
         error.kind(),
-        io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::Interrupted
-    ) || error
-        .raw_os_error()
-        .is_some_and(|code| code == 24 || code == 23)
+        io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset | io::ErrorKind::Interrupted
+    ) || error.raw_os_error().is_some_and(|code| code == 24 || code == 23)
 }

@@ -1,0 +1,215 @@
+//! HTTP requests on the engine path: polling, handshakes, and the WebSocket handshake.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use engineio_proto::server::{BodyError, BodyTicket, Endpoint, Handled, PollId, Response};
+use http::{HeaderValue, Request, StatusCode, header};
+use http_body::Body;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use tokio::sync::oneshot;
+
+use super::{Shared, Traced, ws};
+
+/// The peer's address, read from the request extensions for handshakes. The built-in
+/// listener inserts it; when mounting the server in another one, insert it too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemoteAddr(pub SocketAddr);
+
+/// Errors of request bodies we can read.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The body type of every response.
+pub type ResponseBody = Full<Bytes>;
+
+impl<D> Shared<D>
+where
+    D: Endpoint + Send + 'static,
+    D::Event: Traced + Send + 'static,
+{
+    /// Answers one HTTP request. Requests outside the path get 404.
+    pub(crate) async fn handle<B>(self: Arc<Self>, mut request: Request<B>) -> http::Response<ResponseBody>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        if !request.uri().path().starts_with(&self.path) {
+            return status(StatusCode::NOT_FOUND);
+        }
+        let remote = request.extensions().get::<RemoteAddr>().map(|r| r.0);
+        let on_upgrade =
+            request.headers().contains_key(header::UPGRADE).then(|| hyper::upgrade::on(&mut request));
+        let (parts, body) = request.into_parts();
+        let now = Instant::now();
+
+        let (waiter, answer) = oneshot::channel();
+        let mut waiter = Some(waiter);
+        let handled = self.with_state(|state| {
+            let handled = state.endpoint.engine().handle_request(now, &parts, remote);
+            if let (Handled::Pending(poll), Some(waiter)) = (&handled, waiter.take()) {
+                state.polls.insert(*poll, waiter);
+            }
+            handled
+        });
+        let handled = match handled {
+            Handled::Incoming(incoming) => {
+                let verdict = self.allow_request.as_ref().map_or(Ok(()), |allow| allow(incoming.handshake()));
+                self.with_state(|state| match verdict {
+                    Ok(()) => state.endpoint.engine().accept(Instant::now(), incoming),
+                    Err(message) => {
+                        Handled::Respond(state.endpoint.engine().refuse(incoming, message.as_deref()))
+                    }
+                })
+            }
+            other => other,
+        };
+        match handled {
+            Handled::Respond(response) => full(response),
+            Handled::Pending(poll) => PollGuard { shared: self, poll, answered: false }.wait(answer).await,
+            Handled::ReadBody(ticket) => {
+                let guard = BodyGuard { shared: self, ticket: Some(ticket) };
+                guard.read(&parts.headers, body).await
+            }
+            Handled::WebSocket(ticket) => {
+                let (Some(accept), Some(on_upgrade)) = (websocket_accept(&parts.headers), on_upgrade) else {
+                    return status(StatusCode::BAD_REQUEST);
+                };
+                let max_payload = self.max_payload;
+                tokio::spawn(ws::run(self, on_upgrade, ticket, max_payload));
+                switching_protocols(accept)
+            }
+            Handled::Incoming(_) => status(StatusCode::INTERNAL_SERVER_ERROR),
+        }
+    }
+}
+
+/// A long-poll waiting for its answer; tells the state machine if its connection goes away.
+struct PollGuard<D>
+where
+    D: Endpoint + Send + 'static,
+    D::Event: Traced + Send + 'static,
+{
+    shared: Arc<Shared<D>>,
+    poll: PollId,
+    answered: bool,
+}
+
+impl<D> PollGuard<D>
+where
+    D: Endpoint + Send + 'static,
+    D::Event: Traced + Send + 'static,
+{
+    async fn wait(mut self, answer: oneshot::Receiver<Response>) -> http::Response<ResponseBody> {
+        let response = answer.await;
+        self.answered = true;
+        match response {
+            Ok(response) => full(response),
+            Err(_) => status(StatusCode::BAD_REQUEST),
+        }
+    }
+}
+
+impl<D> Drop for PollGuard<D>
+where
+    D: Endpoint + Send + 'static,
+    D::Event: Traced + Send + 'static,
+{
+    fn drop(&mut self) {
+        if !self.answered {
+            let poll = self.poll;
+            self.shared.with_state(|state| {
+                state.polls.remove(&poll);
+                state.endpoint.engine().handle_poll_aborted(Instant::now(), poll);
+            });
+        }
+    }
+}
+
+/// A POST whose body is being read; tells the state machine if its connection goes away.
+struct BodyGuard<D>
+where
+    D: Endpoint + Send + 'static,
+    D::Event: Traced + Send + 'static,
+{
+    shared: Arc<Shared<D>>,
+    ticket: Option<BodyTicket>,
+}
+
+impl<D> BodyGuard<D>
+where
+    D: Endpoint + Send + 'static,
+    D::Event: Traced + Send + 'static,
+{
+    /// Reads the body within the ticket's limit and hands it to the state machine.
+    async fn read<B>(mut self, headers: &http::HeaderMap, body: B) -> http::Response<ResponseBody>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let limit = self.ticket.as_ref().map_or(0, BodyTicket::limit);
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let body = if declared.is_some_and(|len| len > limit as u64) {
+            // Refused before reading a byte of it.
+            Err(BodyError::TooLarge)
+        } else {
+            match Limited::new(body, limit).collect().await {
+                Ok(collected) => Ok(collected.to_bytes()),
+                Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => Err(BodyError::TooLarge),
+                Err(_) => Err(BodyError::Aborted),
+            }
+        };
+        match self.finish(body) {
+            Some(response) => full(response),
+            None => status(StatusCode::BAD_REQUEST),
+        }
+    }
+
+    fn finish(&mut self, body: Result<Bytes, BodyError>) -> Option<Response> {
+        let ticket = self.ticket.take()?;
+        self.shared.with_state(|state| state.endpoint.engine().handle_body(Instant::now(), ticket, body))
+    }
+}
+
+impl<D> Drop for BodyGuard<D>
+where
+    D: Endpoint + Send + 'static,
+    D::Event: Traced + Send + 'static,
+{
+    fn drop(&mut self) {
+        self.finish(Err(BodyError::Aborted));
+    }
+}
+
+/// The `Sec-WebSocket-Accept` value, if this is a valid version 13 handshake.
+fn websocket_accept(headers: &http::HeaderMap) -> Option<HeaderValue> {
+    if headers.get(header::SEC_WEBSOCKET_VERSION)?.as_bytes() != b"13" {
+        return None;
+    }
+    let key = headers.get(header::SEC_WEBSOCKET_KEY)?;
+    let accept = async_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    HeaderValue::from_str(&accept).ok()
+}
+
+fn switching_protocols(accept: HeaderValue) -> http::Response<ResponseBody> {
+    let mut response = status(StatusCode::SWITCHING_PROTOCOLS);
+    let headers = response.headers_mut();
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    response
+}
+
+fn full(response: Response) -> http::Response<ResponseBody> {
+    response.map(Full::new)
+}
+
+fn status(code: StatusCode) -> http::Response<ResponseBody> {
+    let mut response = http::Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = code;
+    response
+}

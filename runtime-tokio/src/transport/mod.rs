@@ -1,0 +1,143 @@
+//! The transport adapter, shared by the Engine.IO and Socket.IO servers: one lock around a
+//! sans-IO [`Endpoint`], HTTP on hyper, WebSocket on async-tungstenite, tokio timers.
+
+mod http;
+mod serve;
+mod timer;
+mod ws;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use engineio_proto::server::{ConnId, Endpoint, Handshake, Output, PollId, Response};
+use tokio::sync::{Notify, mpsc, oneshot};
+
+pub use self::http::{BoxError, RemoteAddr, ResponseBody};
+pub(crate) use serve::serve;
+use ws::WsCommand;
+
+/// Decides whether a handshake may open a session: `Err(message)` refuses it with HTTP 403
+/// (`message` replaces the default "Forbidden").
+pub type AllowRequest = Arc<dyn Fn(&Handshake) -> Result<(), Option<String>> + Send + Sync>;
+
+/// Events worth a debug trace, the reference's `DEBUG=engine*,socket.io*`.
+pub(crate) trait Traced {
+    fn trace(&self);
+}
+
+/// The endpoint, the lock around it, and what the IO tasks need.
+pub(crate) struct Shared<D: Endpoint> {
+    state: Mutex<State<D>>,
+    timer: Arc<Notify>,
+    pub(crate) path: String,
+    allow_request: Option<AllowRequest>,
+    max_payload: usize,
+}
+
+impl<D: Endpoint> Drop for Shared<D> {
+    fn drop(&mut self) {
+        // Lets the timer task see that the server is gone.
+        self.timer.notify_one();
+    }
+}
+
+/// Everything behind the lock: the state machine and where its outputs go.
+pub(crate) struct State<D: Endpoint> {
+    pub(crate) endpoint: D,
+    polls: HashMap<PollId, oneshot::Sender<Response>>,
+    conns: HashMap<ConnId, mpsc::UnboundedSender<WsCommand>>,
+    events: mpsc::UnboundedSender<D::Event>,
+    /// The deadline the timer task sleeps until.
+    timer_armed: Option<Instant>,
+}
+
+impl<D: Endpoint> State<D>
+where
+    D::Event: Traced,
+{
+    /// Routes every pending output: responses to their waiting requests, frames to their
+    /// connection tasks, events to the application, in order.
+    fn drive(&mut self) {
+        while let Some(output) = self.endpoint.poll_output() {
+            match output {
+                Output::Respond { poll, response } => {
+                    if let Some(waiter) = self.polls.remove(&poll) {
+                        let _ = waiter.send(response);
+                    }
+                }
+                Output::WsSend { conn, frames } => {
+                    if let Some(socket) = self.conns.get(&conn) {
+                        let _ = socket.send(WsCommand::Send(frames));
+                    }
+                }
+                Output::WsClose { conn, code } => {
+                    if let Some(socket) = self.conns.get(&conn) {
+                        let _ = socket.send(WsCommand::Close(code));
+                    }
+                }
+                Output::Event(event) => {
+                    event.trace();
+                    let _ = self.events.send(event);
+                }
+            }
+        }
+    }
+}
+
+/// Settings of the transport adapter itself.
+pub(crate) struct Options {
+    pub(crate) path: String,
+    pub(crate) allow_request: Option<AllowRequest>,
+    pub(crate) max_payload: usize,
+}
+
+impl<D> Shared<D>
+where
+    D: Endpoint + Send + 'static,
+    D::Event: Traced + Send + 'static,
+{
+    /// Wraps `endpoint`, starts its timer task, and returns the receiving end of its events.
+    /// Must run inside a tokio runtime.
+    pub(crate) fn start(endpoint: D, options: Options) -> (Arc<Self>, mpsc::UnboundedReceiver<D::Event>) {
+        let (events, receiver) = mpsc::unbounded_channel();
+        let state =
+            State { endpoint, polls: HashMap::new(), conns: HashMap::new(), events, timer_armed: None };
+        let timer = Arc::new(Notify::new());
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
+            timer: timer.clone(),
+            path: normalize_path(&options.path),
+            allow_request: options.allow_request,
+            max_payload: options.max_payload,
+        });
+        tokio::spawn(timer::run(Arc::downgrade(&shared), timer));
+        (shared, receiver)
+    }
+
+    /// Runs `f` on the state under the lock, then routes the outputs and re-arms the timer.
+    /// Never held across an await.
+    pub(crate) fn with_state<R>(&self, f: impl FnOnce(&mut State<D>) -> R) -> R {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let result = f(&mut state);
+        state.drive();
+        let next = state.endpoint.poll_timeout();
+        if next.is_some() && (state.timer_armed.is_none() || next < state.timer_armed) {
+            state.timer_armed = next;
+            self.timer.notify_one();
+        }
+        result
+    }
+}
+
+/// `/socket.io` and `/socket.io/` both become `/socket.io/`, as in the reference.
+fn normalize_path(path: &str) -> String {
+    format!("{}/", path.trim_end_matches('/'))
+}
+
+/// 128 bits from the operating system's CSPRNG, for session and socket ids.
+pub(crate) fn random_u128() -> u128 {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the operating system's random source is unavailable");
+    u128::from_ne_bytes(bytes)
+}
