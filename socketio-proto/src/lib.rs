@@ -36,6 +36,7 @@ mod json_scan;
 mod namespace;
 mod packet;
 mod payload;
+pub mod server;
 mod value;
 
 pub use decoder::{DecodeLimits, Decoder};

@@ -80,6 +80,8 @@ pub struct Handshake {
     pub remote: Option<SocketAddr>,
     /// The transport of the first request.
     pub transport: TransportKind,
+    /// When the request arrived.
+    pub at: Instant,
 }
 
 /// What the adapter must do with a request.
@@ -367,7 +369,7 @@ impl Server {
     /// later on [`Handled::ReadBody`]).
     pub fn handle_request(
         &mut self,
-        _now: Instant,
+        now: Instant,
         request: &http::request::Parts,
         remote: Option<SocketAddr>,
     ) -> Handled {
@@ -403,8 +405,13 @@ impl Server {
             if !is_v4 {
                 return fail(ErrorCode::UnsupportedProtocolVersion, cors);
             }
-            let handshake =
-                Handshake { uri: request.uri.clone(), headers: request.headers.clone(), remote, transport };
+            let handshake = Handshake {
+                uri: request.uri.clone(),
+                headers: request.headers.clone(),
+                remote,
+                transport,
+                at: now,
+            };
             return Handled::Incoming(Incoming { handshake, cors });
         };
 
@@ -559,6 +566,14 @@ impl Server {
         let result = session.send(frame, &self.config, &mut self.outputs);
         self.after(sid);
         result
+    }
+
+    /// Closes a session at once, dropping what it has buffered, and reports `reason`.
+    pub fn close_now(&mut self, sid: Sid, reason: CloseReason) {
+        if let Some(session) = self.sessions.get_mut(&sid) {
+            session.close(reason, &mut self.outputs);
+            self.after(sid);
+        }
     }
 
     /// Closes a session after flushing what it has buffered.

@@ -1,0 +1,739 @@
+//! The Socket.IO server as a state machine on top of the Engine.IO one.
+//!
+//! [`Server`] wraps an [`engineio_proto::server::Server`]: transport inputs go to
+//! [`Server::engine`] exactly as for a bare engine (the same runtime adapter drives both,
+//! see [`Endpoint`]), and [`Server::poll_output`] yields the engine's IO outputs plus
+//! Socket.IO [`Event`]s. The application answers with the methods below: accept or reject
+//! a [`Connecting`] socket (after its middleware ran), emit, ack, broadcast, join rooms,
+//! disconnect.
+//!
+//! ```
+//! use std::time::Instant;
+//! use engineio_proto::server::{Handled, Output, ServerConfig};
+//! use socketio_proto::server::{Event, Server, SocketConfig};
+//!
+//! let mut counter = 0u128;
+//! let ids = Box::new(move || { counter += 1; counter });
+//! let engine = engineio_proto::server::Server::new(ServerConfig::default(), ids);
+//! let mut server = Server::new(engine, SocketConfig::default(), Box::new(|| 7));
+//! let now = Instant::now();
+//! let (parts, ()) = http::Request::get("/socket.io/?EIO=4&transport=polling").body(()).unwrap().into_parts();
+//! let Handled::Incoming(incoming) = server.engine().handle_request(now, &parts, None) else { panic!() };
+//! let Handled::Respond(open) = server.engine().accept(now, incoming) else { panic!() };
+//! assert!(open.body().starts_with(b"0{"));
+//! ```
+
+mod rooms;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{BufMut, BytesMut};
+use bytestring::ByteString;
+use engineio_proto::server::{CloseReason, Endpoint, Handshake, Output, SendError, Sid, SidSource};
+use engineio_proto::{Frame, server as engine};
+
+pub use rooms::{Adapter, MemoryAdapter, Room, Selector};
+
+use crate::{DecodeLimits, Decoder, Namespace, Packet, PacketKind, Payload};
+
+/// A socket: one client connected to one namespace. Distinct from the engine session id.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SocketId(Sid);
+
+impl From<Sid> for SocketId {
+    fn from(sid: Sid) -> Self {
+        SocketId(sid)
+    }
+}
+
+impl fmt::Display for SocketId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl fmt::Debug for SocketId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SocketId({})", self.0)
+    }
+}
+
+/// Socket.IO settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketConfig {
+    /// How long an engine session may stay without any namespace connected (default 45 s).
+    pub connect_timeout: Duration,
+    /// Decoder limits.
+    pub limits: DecodeLimits,
+}
+
+impl Default for SocketConfig {
+    fn default() -> Self {
+        SocketConfig { connect_timeout: Duration::from_secs(45), limits: DecodeLimits::default() }
+    }
+}
+
+/// Why a socket left its namespace. `Display` gives the reference's wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DisconnectReason {
+    /// The client sent DISCONNECT for the namespace.
+    ClientNamespaceDisconnect,
+    /// The server disconnected the socket.
+    ServerNamespaceDisconnect,
+    /// The client broke the protocol and its session was closed.
+    ParseError,
+    /// The engine session closed.
+    Transport(CloseReason),
+}
+
+impl fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DisconnectReason::ClientNamespaceDisconnect => f.write_str("client namespace disconnect"),
+            DisconnectReason::ServerNamespaceDisconnect => f.write_str("server namespace disconnect"),
+            DisconnectReason::ParseError => f.write_str("parse error"),
+            DisconnectReason::Transport(reason) => reason.fmt(f),
+        }
+    }
+}
+
+/// Why an emit that asked for an ack got none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AckError {
+    /// No answer within the timeout.
+    Timeout,
+    /// The socket disconnected first.
+    Disconnected,
+}
+
+/// Why an emit was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EmitError {
+    /// No such socket (it disconnected).
+    #[error("the socket is disconnected")]
+    Disconnected,
+    /// The client does not read; its session was closed.
+    #[error("the client's send buffer is full")]
+    BufferFull,
+}
+
+/// A client asking to join a namespace. Run the namespace's middleware, then pass this to
+/// [`Server::accept`] or [`Server::reject`].
+#[must_use]
+#[derive(Debug)]
+pub struct Connecting {
+    sid: Sid,
+    namespace: Namespace,
+    auth: Option<Payload>,
+    handshake: Arc<Handshake>,
+}
+
+impl Connecting {
+    /// The namespace asked for.
+    pub fn namespace(&self) -> &Namespace {
+        &self.namespace
+    }
+
+    /// The auth payload of the CONNECT packet, if any.
+    pub fn auth(&self) -> Option<&Payload> {
+        self.auth.as_ref()
+    }
+
+    /// The request that opened the engine session (headers, query, address).
+    pub fn handshake(&self) -> &Arc<Handshake> {
+        &self.handshake
+    }
+}
+
+/// What the application learns.
+#[derive(Debug)]
+pub enum Event {
+    /// A client asks to join a namespace.
+    Connecting(Connecting),
+    /// An event from a client; `ack` is set when the client waits for an answer
+    /// ([`Server::ack`]).
+    Message {
+        /// The sender.
+        socket: SocketId,
+        /// `[name, ...args]`.
+        payload: Payload,
+        /// The ack id to answer, if any.
+        ack: Option<u64>,
+    },
+    /// The answer to [`Server::emit_with_ack`].
+    Ack {
+        /// The socket that answered.
+        socket: SocketId,
+        /// The id [`Server::emit_with_ack`] returned.
+        id: u64,
+        /// The answer's arguments, as an array.
+        payload: Payload,
+    },
+    /// An ack that will never come.
+    AckFailed {
+        /// The socket that was asked.
+        socket: SocketId,
+        /// The id [`Server::emit_with_ack`] returned.
+        id: u64,
+        /// Why.
+        reason: AckError,
+    },
+    /// A socket left its namespace. Its rooms, as they were, come with it.
+    Disconnected {
+        /// The socket.
+        socket: SocketId,
+        /// Its namespace.
+        namespace: Namespace,
+        /// Why.
+        reason: DisconnectReason,
+        /// The rooms it was in.
+        rooms: Vec<Room>,
+    },
+}
+
+/// One engine session and the sockets it multiplexes.
+struct Client {
+    handshake: Arc<Handshake>,
+    decoder: Decoder,
+    sockets: HashMap<Namespace, SocketId>,
+    connecting: HashSet<Namespace>,
+}
+
+/// One socket.
+struct Socket {
+    sid: Sid,
+    namespace: Namespace,
+    next_ack: u64,
+    acks: HashSet<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Connect(Sid),
+    Ack(SocketId, u64),
+}
+
+/// Which namespaces clients may connect to besides `/` and the declared ones.
+pub type DynamicNamespaces = Box<dyn Fn(&Namespace) -> bool + Send>;
+
+/// Creates the room adapter of each namespace.
+pub type AdapterFactory = Box<dyn Fn(&Namespace) -> Box<dyn Adapter> + Send>;
+
+/// The Socket.IO server state machine. See the [module docs](self).
+pub struct Server {
+    engine: engine::Server,
+    config: SocketConfig,
+    ids: SidSource,
+    declared: HashSet<Namespace>,
+    dynamic: Option<DynamicNamespaces>,
+    new_adapter: AdapterFactory,
+    adapters: HashMap<Namespace, Box<dyn Adapter>>,
+    clients: HashMap<Sid, Client>,
+    sockets: HashMap<SocketId, Socket>,
+    timers: BinaryHeap<Reverse<(Instant, Timer)>>,
+    outputs: VecDeque<Output<Event>>,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("clients", &self.clients.len())
+            .field("sockets", &self.sockets.len())
+            .finish()
+    }
+}
+
+impl Server {
+    /// A server on top of `engine`, taking socket ids from `ids`. Only `/` is open until
+    /// more namespaces are declared.
+    pub fn new(engine: engine::Server, config: SocketConfig, ids: SidSource) -> Self {
+        Server {
+            engine,
+            config,
+            ids,
+            declared: HashSet::new(),
+            dynamic: None,
+            new_adapter: Box::new(|_| Box::new(MemoryAdapter::default())),
+            adapters: HashMap::new(),
+            clients: HashMap::new(),
+            sockets: HashMap::new(),
+            timers: BinaryHeap::new(),
+            outputs: VecDeque::new(),
+        }
+    }
+
+    /// The Engine.IO server underneath: transport inputs go here.
+    pub fn engine(&mut self) -> &mut engine::Server {
+        &mut self.engine
+    }
+
+    /// Opens a namespace.
+    pub fn declare(&mut self, namespace: Namespace) {
+        self.declared.insert(namespace);
+    }
+
+    /// Lets clients connect to any namespace `allow` accepts (dynamic namespaces).
+    pub fn allow_dynamic(&mut self, allow: DynamicNamespaces) {
+        self.dynamic = Some(allow);
+    }
+
+    /// Replaces the room adapter for namespaces created from now on.
+    pub fn set_adapter(&mut self, factory: AdapterFactory) {
+        self.new_adapter = factory;
+    }
+
+    /// Whether clients may connect to `namespace`.
+    pub fn is_open(&self, namespace: &Namespace) -> bool {
+        namespace.is_main()
+            || self.declared.contains(namespace)
+            || self.dynamic.as_ref().is_some_and(|allow| allow(namespace))
+    }
+
+    /// How many sockets are connected, across namespaces.
+    pub fn socket_count(&self) -> usize {
+        self.sockets.len()
+    }
+
+    /// A socket's namespace.
+    pub fn namespace_of(&self, socket: SocketId) -> Option<&Namespace> {
+        self.sockets.get(&socket).map(|s| &s.namespace)
+    }
+
+    /// The engine session a socket rides on.
+    pub fn session_of(&self, socket: SocketId) -> Option<Sid> {
+        self.sockets.get(&socket).map(|s| s.sid)
+    }
+
+    /// The request that opened a socket's engine session.
+    pub fn handshake_of(&self, socket: SocketId) -> Option<&Arc<Handshake>> {
+        self.sockets.get(&socket).and_then(|s| self.clients.get(&s.sid)).map(|c| &c.handshake)
+    }
+
+    // ---- connecting ----
+
+    /// Lets a connecting client in: it gets its socket id in the CONNECT answer.
+    /// `None` when its session closed meanwhile.
+    pub fn accept(&mut self, connecting: Connecting) -> Option<SocketId> {
+        let Connecting { sid, namespace, .. } = connecting;
+        let client = self.clients.get_mut(&sid)?;
+        if !client.connecting.remove(&namespace) {
+            return None;
+        }
+        let id = self.new_socket_id();
+        self.clients.get_mut(&sid)?.sockets.insert(namespace.clone(), id);
+        self.sockets
+            .insert(id, Socket { sid, namespace: namespace.clone(), next_ack: 0, acks: HashSet::new() });
+        self.adapter(&namespace).join(id, ByteString::from(id.to_string()));
+        let payload = format!(r#"{{"sid":"{id}"}}"#);
+        let packet = Packet {
+            payload: Some(
+                Payload::from_json(payload).unwrap_or_else(|_| Payload::from_value(&crate::Value::Null)),
+            ),
+            ..Packet::new(PacketKind::Connect, namespace)
+        };
+        self.send(sid, &packet).ok()?;
+        Some(id)
+    }
+
+    /// Refuses a connecting client: CONNECT_ERROR with `message` and optional `data`.
+    pub fn reject(&mut self, connecting: Connecting, message: &str, data: Option<&Payload>) {
+        let Connecting { sid, namespace, .. } = connecting;
+        let Some(client) = self.clients.get_mut(&sid) else {
+            return;
+        };
+        if client.connecting.remove(&namespace) {
+            self.send_connect_error(sid, namespace, message, data);
+        }
+    }
+
+    fn send_connect_error(&mut self, sid: Sid, namespace: Namespace, message: &str, data: Option<&Payload>) {
+        let mut json = Vec::with_capacity(32 + message.len());
+        json.extend_from_slice(b"{\"message\":");
+        let _ = serde_json::to_writer(&mut json, message);
+        if let Some(data) = data {
+            json.extend_from_slice(b",\"data\":");
+            json.extend_from_slice(data.json().as_bytes());
+        }
+        json.push(b'}');
+        let payload =
+            ByteString::try_from(bytes::Bytes::from(json)).ok().and_then(|j| Payload::from_json(j).ok());
+        let packet = Packet { payload, ..Packet::new(PacketKind::ConnectError, namespace) };
+        let _ = self.send(sid, &packet);
+    }
+
+    // ---- emitting ----
+
+    /// Emits an event (a [`Payload::event`]) to one socket.
+    pub fn emit(&mut self, socket: SocketId, payload: Payload) -> Result<(), EmitError> {
+        let socket = self.sockets.get(&socket).ok_or(EmitError::Disconnected)?;
+        let (sid, packet) = (socket.sid, Packet::event(socket.namespace.clone(), payload));
+        self.send(sid, &packet)
+    }
+
+    /// Emits an event that asks for an ack; the answer comes as [`Event::Ack`], or
+    /// [`Event::AckFailed`] after `timeout` or on disconnect. Returns the ack id.
+    pub fn emit_with_ack(
+        &mut self,
+        now: Instant,
+        socket: SocketId,
+        payload: Payload,
+        timeout: Option<Duration>,
+    ) -> Result<u64, EmitError> {
+        let state = self.sockets.get_mut(&socket).ok_or(EmitError::Disconnected)?;
+        let id = state.next_ack;
+        state.next_ack += 1;
+        state.acks.insert(id);
+        let (sid, packet) = (state.sid, Packet::event(state.namespace.clone(), payload).with_ack_id(id));
+        self.send(sid, &packet)?;
+        if let Some(timeout) = timeout {
+            self.timers.push(Reverse((now + timeout, Timer::Ack(socket, id))));
+        }
+        Ok(id)
+    }
+
+    /// Answers a client's event that carried ack id `id`; `args` is the array of arguments.
+    pub fn ack(&mut self, socket: SocketId, id: u64, args: Payload) -> Result<(), EmitError> {
+        let socket = self.sockets.get(&socket).ok_or(EmitError::Disconnected)?;
+        let (sid, packet) = (socket.sid, Packet::ack(socket.namespace.clone(), id, args));
+        self.send(sid, &packet)
+    }
+
+    /// Emits an event to the sockets `selector` designates in `namespace`, encoded once.
+    /// Volatile events skip clients whose transport cannot take them right now.
+    /// Returns how many sockets it went to.
+    pub fn broadcast(
+        &mut self,
+        namespace: &Namespace,
+        selector: &Selector,
+        payload: Payload,
+        volatile: bool,
+    ) -> usize {
+        let targets = self.select(namespace, selector);
+        let frames = encode_frames(&Packet::event(namespace.clone(), payload));
+        let mut delivered = 0;
+        for socket in targets {
+            let Some(sid) = self.sockets.get(&socket).map(|s| s.sid) else {
+                continue;
+            };
+            if volatile && !self.engine.is_writable(sid) {
+                continue;
+            }
+            if frames.iter().all(|frame| self.engine.send_frame(sid, frame.clone()).is_ok()) {
+                delivered += 1;
+            }
+        }
+        delivered
+    }
+
+    fn send(&mut self, sid: Sid, packet: &Packet) -> Result<(), EmitError> {
+        for frame in encode_frames(packet) {
+            self.engine.send_frame(sid, frame).map_err(|error| match error {
+                SendError::Closed => EmitError::Disconnected,
+                SendError::BufferFull => EmitError::BufferFull,
+            })?;
+        }
+        Ok(())
+    }
+
+    // ---- rooms ----
+
+    fn adapter(&mut self, namespace: &Namespace) -> &mut Box<dyn Adapter> {
+        let new_adapter = &self.new_adapter;
+        self.adapters.entry(namespace.clone()).or_insert_with(|| new_adapter(namespace))
+    }
+
+    /// Adds a socket to a room.
+    pub fn join(&mut self, socket: SocketId, room: impl Into<Room>) {
+        if let Some(namespace) = self.sockets.get(&socket).map(|s| s.namespace.clone()) {
+            self.adapter(&namespace).join(socket, room.into());
+        }
+    }
+
+    /// Removes a socket from a room.
+    pub fn leave(&mut self, socket: SocketId, room: &str) {
+        if let Some(namespace) = self.sockets.get(&socket).map(|s| s.namespace.clone()) {
+            self.adapter(&namespace).leave(socket, room);
+        }
+    }
+
+    /// The rooms a socket is in.
+    pub fn rooms(&self, socket: SocketId) -> Vec<Room> {
+        self.sockets
+            .get(&socket)
+            .and_then(|s| self.adapters.get(&s.namespace))
+            .map(|adapter| adapter.rooms(socket))
+            .unwrap_or_default()
+    }
+
+    /// The sockets `selector` designates in `namespace` (`fetchSockets`).
+    pub fn select(&self, namespace: &Namespace, selector: &Selector) -> Vec<SocketId> {
+        self.adapters.get(namespace).map(|adapter| adapter.select(selector)).unwrap_or_default()
+    }
+
+    /// Adds the designated sockets to `room` (`socketsJoin`).
+    pub fn sockets_join(&mut self, namespace: &Namespace, selector: &Selector, room: impl Into<Room>) {
+        let room = room.into();
+        for socket in self.select(namespace, selector) {
+            self.adapter(namespace).join(socket, room.clone());
+        }
+    }
+
+    /// Removes the designated sockets from `room` (`socketsLeave`).
+    pub fn sockets_leave(&mut self, namespace: &Namespace, selector: &Selector, room: &str) {
+        for socket in self.select(namespace, selector) {
+            self.adapter(namespace).leave(socket, room);
+        }
+    }
+
+    /// Disconnects the designated sockets (`disconnectSockets`).
+    pub fn disconnect_sockets(
+        &mut self,
+        now: Instant,
+        namespace: &Namespace,
+        selector: &Selector,
+        close: bool,
+    ) {
+        for socket in self.select(namespace, selector) {
+            self.disconnect(now, socket, close);
+        }
+    }
+
+    // ---- disconnecting ----
+
+    /// Disconnects a socket from its namespace (the client gets DISCONNECT). With `close`,
+    /// every socket of its client is disconnected and the engine session closes too.
+    pub fn disconnect(&mut self, now: Instant, socket: SocketId, close: bool) {
+        let Some(sid) = self.sockets.get(&socket).map(|s| s.sid) else {
+            return;
+        };
+        let sockets: Vec<SocketId> = if close {
+            self.clients.get(&sid).map(|c| c.sockets.values().copied().collect()).unwrap_or_default()
+        } else {
+            vec![socket]
+        };
+        for socket in sockets {
+            if let Some(namespace) = self.sockets.get(&socket).map(|s| s.namespace.clone()) {
+                let _ = self.send(sid, &Packet::new(PacketKind::Disconnect, namespace));
+                self.remove_socket(socket, DisconnectReason::ServerNamespaceDisconnect);
+            }
+        }
+        if close {
+            self.clients.remove(&sid);
+            self.engine.close(now, sid);
+        }
+    }
+
+    /// Forgets a socket and reports it, with its rooms.
+    fn remove_socket(&mut self, socket: SocketId, reason: DisconnectReason) {
+        let Some(state) = self.sockets.remove(&socket) else {
+            return;
+        };
+        if let Some(client) = self.clients.get_mut(&state.sid) {
+            client.sockets.remove(&state.namespace);
+        }
+        let rooms = self.adapters.get_mut(&state.namespace).map(|a| a.leave_all(socket)).unwrap_or_default();
+        let mut acks: Vec<u64> = state.acks.into_iter().collect();
+        acks.sort_unstable();
+        for id in acks {
+            self.outputs.push_back(Output::Event(Event::AckFailed {
+                socket,
+                id,
+                reason: AckError::Disconnected,
+            }));
+        }
+        self.outputs.push_back(Output::Event(Event::Disconnected {
+            socket,
+            namespace: state.namespace,
+            reason,
+            rooms,
+        }));
+    }
+
+    /// Drops a client and its sockets.
+    fn remove_client(&mut self, sid: Sid, reason: DisconnectReason) {
+        if let Some(client) = self.clients.remove(&sid) {
+            let mut sockets: Vec<SocketId> = client.sockets.into_values().collect();
+            sockets.sort_unstable();
+            for socket in sockets {
+                self.remove_socket(socket, reason);
+            }
+        }
+    }
+
+    /// A client broke the protocol: its session closes at once.
+    fn protocol_error(&mut self, sid: Sid) {
+        self.remove_client(sid, DisconnectReason::ParseError);
+        self.engine.close_now(sid, CloseReason::ParseError);
+    }
+
+    // ---- engine events ----
+
+    fn on_engine_event(&mut self, event: engine::Event) {
+        match event {
+            engine::Event::Opened { sid, handshake } => {
+                let deadline = handshake.at + self.config.connect_timeout;
+                self.clients.insert(
+                    sid,
+                    Client {
+                        handshake: Arc::from(handshake),
+                        decoder: Decoder::new(self.config.limits),
+                        sockets: HashMap::new(),
+                        connecting: HashSet::new(),
+                    },
+                );
+                self.timers.push(Reverse((deadline, Timer::Connect(sid))));
+            }
+            engine::Event::Message { sid, data } => {
+                let Some(client) = self.clients.get_mut(&sid) else {
+                    return;
+                };
+                match client.decoder.feed(data) {
+                    Ok(Some(packet)) => self.on_packet(sid, packet),
+                    Ok(None) => {}
+                    Err(_) => self.protocol_error(sid),
+                }
+            }
+            engine::Event::Upgraded { .. } => {}
+            engine::Event::Closed { sid, reason } => {
+                self.remove_client(sid, DisconnectReason::Transport(reason))
+            }
+        }
+    }
+
+    fn on_packet(&mut self, sid: Sid, packet: Packet) {
+        let Some(client) = self.clients.get_mut(&sid) else {
+            return;
+        };
+        let namespace = packet.namespace;
+        if packet.kind == PacketKind::Connect {
+            if client.sockets.contains_key(&namespace) || client.connecting.contains(&namespace) {
+                // A duplicate CONNECT.
+                return self.protocol_error(sid);
+            }
+            if !self.is_open(&namespace) {
+                return self.send_connect_error(sid, namespace, "Invalid namespace", None);
+            }
+            let Some(client) = self.clients.get_mut(&sid) else {
+                return;
+            };
+            client.connecting.insert(namespace.clone());
+            let handshake = client.handshake.clone();
+            let connecting = Connecting { sid, namespace, auth: packet.payload, handshake };
+            self.outputs.push_back(Output::Event(Event::Connecting(connecting)));
+            return;
+        }
+        let Some(&socket) = client.sockets.get(&namespace) else {
+            // Anything but CONNECT before CONNECT, or a CONNECT_ERROR from a client.
+            return self.protocol_error(sid);
+        };
+        match packet.kind {
+            PacketKind::Disconnect => self.remove_socket(socket, DisconnectReason::ClientNamespaceDisconnect),
+            PacketKind::Event => {
+                if let Some(payload) = packet.payload {
+                    self.outputs.push_back(Output::Event(Event::Message {
+                        socket,
+                        payload,
+                        ack: packet.ack_id,
+                    }));
+                }
+            }
+            PacketKind::Ack => {
+                let answered = packet
+                    .ack_id
+                    .filter(|id| self.sockets.get_mut(&socket).is_some_and(|state| state.acks.remove(id)));
+                if let Some(id) = answered {
+                    let payload =
+                        packet.payload.unwrap_or_else(|| Payload::from_value(&crate::Value::Array(vec![])));
+                    self.outputs.push_back(Output::Event(Event::Ack { socket, id, payload }));
+                }
+            }
+            PacketKind::Connect | PacketKind::ConnectError => self.protocol_error(sid),
+        }
+    }
+
+    fn new_socket_id(&mut self) -> SocketId {
+        loop {
+            let id = SocketId(Sid::from_u128((self.ids)()));
+            if !self.sockets.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    fn on_timer(&mut self, now: Instant, timer: Timer) {
+        match timer {
+            Timer::Connect(sid) => {
+                let idle = self.clients.get(&sid).is_some_and(|c| c.sockets.is_empty());
+                if idle {
+                    self.clients.remove(&sid);
+                    self.engine.close(now, sid);
+                }
+            }
+            Timer::Ack(socket, id) => {
+                if self.sockets.get_mut(&socket).is_some_and(|s| s.acks.remove(&id)) {
+                    self.outputs.push_back(Output::Event(Event::AckFailed {
+                        socket,
+                        id,
+                        reason: AckError::Timeout,
+                    }));
+                }
+            }
+        }
+    }
+}
+
+impl Endpoint for Server {
+    type Event = Event;
+
+    fn engine(&mut self) -> &mut engine::Server {
+        &mut self.engine
+    }
+
+    fn poll_output(&mut self) -> Option<Output<Event>> {
+        loop {
+            if let Some(output) = self.outputs.pop_front() {
+                return Some(output);
+            }
+            match self.engine.poll_output()?.into_io() {
+                Ok(io) => return Some(io),
+                Err(event) => self.on_engine_event(event),
+            }
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.engine.handle_timeout(now);
+        while let Some(Reverse((deadline, timer))) = self.timers.peek().copied() {
+            if deadline > now {
+                break;
+            }
+            self.timers.pop();
+            self.on_timer(now, timer);
+        }
+    }
+
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        let own = self.timers.peek().map(|Reverse((deadline, _))| *deadline);
+        match (self.engine.poll_timeout(), own) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// The engine frames of a packet: `4` + its text, then each attachment. Built once, they
+/// can go to any number of sessions.
+pub fn encode_frames(packet: &Packet) -> Vec<Frame> {
+    let mut text = BytesMut::with_capacity(packet.encoded_len() + 1);
+    text.put_u8(engineio_proto::PacketType::Message.as_byte());
+    packet.encode_text(&mut text);
+    let text = ByteString::try_from(text.freeze()).unwrap_or_default();
+    let mut frames = Vec::with_capacity(1 + packet.attachments().len());
+    frames.push(Frame::Text(text));
+    frames.extend(packet.attachments().iter().cloned().map(Frame::Binary));
+    frames
+}

@@ -1,0 +1,165 @@
+//! Rooms: the adapter interface every room and broadcast operation goes through, and its
+//! in-memory implementation.
+
+use std::collections::{HashMap, HashSet};
+
+use bytestring::ByteString;
+
+use super::SocketId;
+
+/// A room name. Every socket is also in the room named by its own id.
+pub type Room = ByteString;
+
+/// Which sockets of a namespace an operation targets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selector {
+    /// Sockets in any of these rooms; all sockets when empty.
+    pub rooms: Vec<Room>,
+    /// Minus the sockets in any of these rooms.
+    pub except: Vec<Room>,
+    /// Minus this socket (a broadcast "from" a socket).
+    pub except_socket: Option<SocketId>,
+    /// Only this server's sockets, even under a cluster adapter.
+    pub local: bool,
+}
+
+impl Selector {
+    /// Every socket of the namespace.
+    pub fn all() -> Self {
+        Selector::default()
+    }
+
+    /// The sockets in `room`.
+    pub fn to(room: impl Into<Room>) -> Self {
+        Selector { rooms: vec![room.into()], ..Selector::default() }
+    }
+}
+
+/// Room membership of one namespace. The server calls it for every join, leave and
+/// selection, so a cluster adapter can mirror them over a message bus; [`MemoryAdapter`]
+/// is the default.
+pub trait Adapter: Send {
+    /// Adds `socket` to `room`.
+    fn join(&mut self, socket: SocketId, room: Room);
+    /// Removes `socket` from `room`.
+    fn leave(&mut self, socket: SocketId, room: &str);
+    /// Removes `socket` from every room; returns the rooms it was in.
+    fn leave_all(&mut self, socket: SocketId) -> Vec<Room>;
+    /// The rooms `socket` is in.
+    fn rooms(&self, socket: SocketId) -> Vec<Room>;
+    /// The sockets `selector` designates.
+    fn select(&self, selector: &Selector) -> Vec<SocketId>;
+}
+
+/// Rooms held in memory: a room-to-sockets and a socket-to-rooms index.
+#[derive(Debug, Default)]
+pub struct MemoryAdapter {
+    members: HashMap<Room, HashSet<SocketId>>,
+    rooms: HashMap<SocketId, HashSet<Room>>,
+}
+
+impl Adapter for MemoryAdapter {
+    fn join(&mut self, socket: SocketId, room: Room) {
+        self.members.entry(room.clone()).or_default().insert(socket);
+        self.rooms.entry(socket).or_default().insert(room);
+    }
+
+    fn leave(&mut self, socket: SocketId, room: &str) {
+        if let Some(rooms) = self.rooms.get_mut(&socket) {
+            rooms.remove(room);
+        }
+        if let Some(members) = self.members.get_mut(room) {
+            members.remove(&socket);
+            if members.is_empty() {
+                self.members.remove(room);
+            }
+        }
+    }
+
+    fn leave_all(&mut self, socket: SocketId) -> Vec<Room> {
+        let rooms: Vec<Room> =
+            self.rooms.remove(&socket).map(|r| r.into_iter().collect()).unwrap_or_default();
+        for room in &rooms {
+            if let Some(members) = self.members.get_mut(&**room) {
+                members.remove(&socket);
+                if members.is_empty() {
+                    self.members.remove(&**room);
+                }
+            }
+        }
+        rooms
+    }
+
+    fn rooms(&self, socket: SocketId) -> Vec<Room> {
+        self.rooms.get(&socket).map(|r| r.iter().cloned().collect()).unwrap_or_default()
+    }
+
+    fn select(&self, selector: &Selector) -> Vec<SocketId> {
+        let excluded = |socket: &SocketId| {
+            selector.except_socket == Some(*socket)
+                || selector
+                    .except
+                    .iter()
+                    .any(|room| self.members.get(&**room).is_some_and(|m| m.contains(socket)))
+        };
+        if selector.rooms.is_empty() {
+            return self.rooms.keys().filter(|s| !excluded(s)).copied().collect();
+        }
+        let mut seen = HashSet::new();
+        selector
+            .rooms
+            .iter()
+            .filter_map(|room| self.members.get(&**room))
+            .flatten()
+            .filter(|s| !excluded(s) && seen.insert(**s))
+            .copied()
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engineio_proto::server::Sid;
+
+    fn id(n: u128) -> SocketId {
+        SocketId::from(Sid::from_u128(n))
+    }
+
+    fn sorted(mut ids: Vec<SocketId>) -> Vec<SocketId> {
+        ids.sort();
+        ids
+    }
+
+    #[test]
+    fn selection() {
+        let mut rooms = MemoryAdapter::default();
+        for n in 1..=4 {
+            rooms.join(id(n), id(n).to_string().into());
+        }
+        rooms.join(id(1), "a".into());
+        rooms.join(id(2), "a".into());
+        rooms.join(id(2), "b".into());
+        rooms.join(id(3), "b".into());
+        assert_eq!(sorted(rooms.select(&Selector::all())), [id(1), id(2), id(3), id(4)]);
+        assert_eq!(sorted(rooms.select(&Selector::to("a"))), [id(1), id(2)]);
+        let both = Selector { rooms: vec!["a".into(), "b".into()], ..Selector::default() };
+        assert_eq!(sorted(rooms.select(&both)), [id(1), id(2), id(3)], "no duplicates");
+        let except = Selector { except: vec!["b".into()], ..Selector::default() };
+        assert_eq!(sorted(rooms.select(&except)), [id(1), id(4)]);
+        let from = Selector { except_socket: Some(id(1)), ..Selector::to("a") };
+        assert_eq!(rooms.select(&from), [id(2)]);
+        assert_eq!(rooms.select(&Selector::to("nobody")), []);
+    }
+
+    #[test]
+    fn leaving() {
+        let mut rooms = MemoryAdapter::default();
+        rooms.join(id(1), "a".into());
+        rooms.join(id(1), "b".into());
+        rooms.leave(id(1), "a");
+        assert_eq!(rooms.rooms(id(1)), [Room::from("b")]);
+        assert_eq!(rooms.leave_all(id(1)), [Room::from("b")]);
+        assert!(rooms.members.is_empty() && rooms.rooms.is_empty(), "nothing left behind");
+    }
+}

@@ -1,0 +1,511 @@
+//! The Socket.IO server state machine over a real engine state machine, driven with
+//! WebSocket frames and a fake clock; tests assert the exact frames and events.
+
+use std::time::{Duration, Instant};
+
+use engineio_proto::Frame;
+use engineio_proto::server::{ConnId, Endpoint, Handled, Output, ServerConfig, Sid};
+use socketio_proto::server::{AckError, DisconnectReason, Event, Selector, Server, SocketConfig, SocketId};
+use socketio_proto::{Namespace, Payload};
+
+struct Harness {
+    server: Server,
+    start: Instant,
+    now: Instant,
+    events: Vec<Event>,
+    /// Frames written per connection, as text (binary as `<n bytes>`).
+    sent: Vec<(ConnId, String)>,
+    /// Connections whose batches the test holds back (a slow reader).
+    stalled: Vec<ConnId>,
+}
+
+impl Harness {
+    fn new() -> Self {
+        let mut engine_ids = 0u128;
+        let engine = engineio_proto::server::Server::new(
+            ServerConfig {
+                ping_interval: Duration::from_millis(300),
+                ping_timeout: Duration::from_millis(200),
+                ..ServerConfig::default()
+            },
+            Box::new(move || {
+                engine_ids += 1;
+                engine_ids
+            }),
+        );
+        let mut socket_ids = 1000u128;
+        let config = SocketConfig { connect_timeout: Duration::from_millis(1000), ..SocketConfig::default() };
+        let server = Server::new(
+            engine,
+            config,
+            Box::new(move || {
+                socket_ids += 1;
+                socket_ids
+            }),
+        );
+        let start = Instant::now();
+        Harness { server, start, now: start, events: vec![], sent: vec![], stalled: vec![] }
+    }
+
+    fn at(&mut self, ms: u64) {
+        self.now = self.start + Duration::from_millis(ms);
+        self.server.handle_timeout(self.now);
+        self.pump();
+    }
+
+    /// Drains outputs; written batches are acknowledged unless the connection is stalled.
+    fn pump(&mut self) {
+        while let Some(output) = self.server.poll_output() {
+            match output {
+                Output::WsSend { conn, frames } => {
+                    for frame in frames {
+                        let text = match frame {
+                            Frame::Text(t) => t.to_string(),
+                            Frame::Binary(b) => format!("<{} bytes>", b.len()),
+                        };
+                        self.sent.push((conn, text));
+                    }
+                    if !self.stalled.contains(&conn) {
+                        self.server.engine().handle_ws_drained(self.now, conn);
+                    }
+                }
+                Output::WsClose { conn, code } => self.sent.push((conn, format!("close {code}"))),
+                Output::Respond { .. } => {}
+                Output::Event(event) => self.events.push(event),
+            }
+        }
+    }
+
+    /// A WebSocket engine session; its open packet is consumed.
+    fn open(&mut self) -> ConnId {
+        let headers = [("upgrade", "websocket"), ("connection", "Upgrade")];
+        let mut builder = http::Request::get("/socket.io/?EIO=4&transport=websocket");
+        for (n, v) in headers {
+            builder = builder.header(n, v);
+        }
+        let (parts, ()) = builder.body(()).unwrap().into_parts();
+        let Handled::Incoming(incoming) = self.server.engine().handle_request(self.now, &parts, None) else {
+            panic!()
+        };
+        let Handled::WebSocket(ticket) = self.server.engine().accept(self.now, incoming) else { panic!() };
+        let conn = self.server.engine().ws_opened(self.now, ticket);
+        self.pump();
+        assert!(self.take_sent(conn)[0].starts_with("0{"));
+        conn
+    }
+
+    fn frame(&mut self, conn: ConnId, text: &str) {
+        self.server.engine().handle_ws_frame(self.now, conn, Frame::Text(text.to_owned().into()));
+        self.pump();
+    }
+
+    fn binary(&mut self, conn: ConnId, bytes: &'static [u8]) {
+        self.server.engine().handle_ws_frame(self.now, conn, Frame::Binary(bytes.into()));
+        self.pump();
+    }
+
+    fn take_sent(&mut self, conn: ConnId) -> Vec<String> {
+        let (mine, rest): (Vec<_>, Vec<_>) = self.sent.drain(..).partition(|(c, _)| *c == conn);
+        self.sent = rest;
+        mine.into_iter().map(|(_, t)| t).collect()
+    }
+
+    fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// Connects `conn` to `namespace` (through an accepting middleware); returns the socket.
+    fn connect(&mut self, conn: ConnId, namespace: &str) -> SocketId {
+        let packet = if namespace == "/" { "40".to_owned() } else { format!("40{namespace},") };
+        self.frame(conn, &packet);
+        let events = self.take_events();
+        let [Event::Connecting(connecting)] = <[Event; 1]>::try_from(events).unwrap() else { panic!() };
+        let socket = self.server.accept(connecting).unwrap();
+        self.pump();
+        let prefix = if namespace == "/" { String::new() } else { format!("{namespace},") };
+        assert_eq!(self.take_sent(conn), [format!(r#"40{prefix}{{"sid":"{socket}"}}"#)]);
+        socket
+    }
+}
+
+fn socket(n: u128) -> SocketId {
+    SocketId::from(Sid::from_u128(n))
+}
+
+fn ns(name: &str) -> Namespace {
+    Namespace::new(name.to_owned()).unwrap()
+}
+
+fn event(name: &str, args: &[i32]) -> Payload {
+    Payload::event(name, args).unwrap()
+}
+
+#[test]
+fn connect_to_the_main_namespace() {
+    let mut h = Harness::new();
+    let conn = h.open();
+    let id = h.connect(conn, "/");
+    assert_eq!(id, socket(1001));
+    assert_eq!(id.to_string(), "AAAAAAAAAAAAAAAAAAAD6Q", "socket ids are not engine ids");
+    assert_eq!(h.server.rooms(id), [id.to_string()], "each socket is in its own room");
+}
+
+#[test]
+fn connect_with_auth_and_handshake_data() {
+    let mut h = Harness::new();
+    let conn = h.open();
+    h.frame(conn, r#"40{"token":"abc"}"#);
+    let [Event::Connecting(c)] = <[Event; 1]>::try_from(h.take_events()).unwrap() else { panic!() };
+    assert_eq!(c.auth().unwrap().json(), r#"{"token":"abc"}"#);
+    assert_eq!(c.handshake().uri.query(), Some("EIO=4&transport=websocket"));
+    assert_eq!(c.namespace(), &Namespace::main());
+    let _ = h.server.accept(c);
+}
+
+#[test]
+fn unknown_namespaces_are_refused() {
+    let mut h = Harness::new();
+    let conn = h.open();
+    h.frame(conn, "40/nope,");
+    assert!(h.take_events().is_empty());
+    assert_eq!(h.take_sent(conn), [r#"44/nope,{"message":"Invalid namespace"}"#]);
+    // The session stays usable.
+    h.connect(conn, "/");
+}
+
+#[test]
+fn declared_and_dynamic_namespaces() {
+    let mut h = Harness::new();
+    h.server.declare(ns("/admin"));
+    h.server.allow_dynamic(Box::new(|n| n.as_str().starts_with("/room-")));
+    let conn = h.open();
+    h.connect(conn, "/admin");
+    h.connect(conn, "/room-42");
+    h.frame(conn, "40/other,");
+    assert_eq!(h.take_sent(conn), [r#"44/other,{"message":"Invalid namespace"}"#]);
+}
+
+#[test]
+fn middleware_rejection_with_data() {
+    let mut h = Harness::new();
+    let conn = h.open();
+    h.frame(conn, "40");
+    let [Event::Connecting(c)] = <[Event; 1]>::try_from(h.take_events()).unwrap() else { panic!() };
+    let data = Payload::from_json(r#"{"content":"Please retry later"}"#).unwrap();
+    h.server.reject(c, "not \"authorized\"", Some(&data));
+    h.pump();
+    assert_eq!(
+        h.take_sent(conn),
+        [r#"44{"message":"not \"authorized\"","data":{"content":"Please retry later"}}"#]
+    );
+    // The client may try again.
+    h.connect(conn, "/");
+}
+
+#[test]
+fn events_and_acks_from_the_client() {
+    let mut h = Harness::new();
+    let conn = h.open();
+    let id = h.connect(conn, "/");
+    h.frame(conn, r#"42["chat message","hello"]"#);
+    h.frame(conn, r#"4212["with ack",1]"#);
+    let events = h.take_events();
+    let [
+        Event::Message { socket: a, payload: p1, ack: None },
+        Event::Message { socket: b, payload: p2, ack: Some(12) },
+    ] = <[Event; 2]>::try_from(events).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!((a, b), (id, id));
+    assert_eq!(p1.json(), r#"["chat message","hello"]"#);
+    assert_eq!(p2.event_name().as_deref(), Some("with ack"));
+    h.server.ack(id, 12, Payload::from_json(r#"["ok",2]"#).unwrap()).unwrap();
+    h.pump();
+    assert_eq!(h.take_sent(conn), [r#"4312["ok",2]"#]);
+}
+
+#[test]
+fn server_emits_with_ack() {
+    let mut h = Harness::new();
+    let conn = h.open();
+    let id = h.connect(conn, "/");
+    let first = h.server.emit_with_ack(h.now, id, event("question", &[1]), None).unwrap();
+    let second = h.server.emit_with_ack(h.now, id, event("question", &[2]), None).unwrap();
+    h.pump();
+    assert_eq!((first, second), (0, 1), "ack ids never collide");
+    assert_eq!(h.take_sent(conn), [r#"420["question",1]"#, r#"421["question",2]"#]);
+    h.frame(conn, r#"431["answer 2"]"#);
+    h.frame(conn, r#"431["duplicate"]"#);
+    h.frame(conn, r#"4399["unknown"]"#);
+    h.frame(conn, r#"430["answer 1"]"#);
+    let events = h.take_events();
+    assert_eq!(events.len(), 2, "duplicate and unknown acks are ignored: {events:?}");
+    assert!(matches!(&events[0], Event::Ack { id: 1, payload, .. } if payload.json() == r#"["answer 2"]"#));
+    assert!(matches!(&events[1], Event::Ack { id: 0, .. }));
+}
+
+#[test]
+fn ack_timeouts() {
+    let mut h = Harness::new();
+    let conn = h.open();
+    let id = h.connect(conn, "/");
+    h.frame(conn, "3");
+    let ack =
+        h.server.emit_with_ack(h.now, id, event("slow", &[]), Some(Duration::from_millis(100))).unwrap();
+    h.at(99);
+    assert!(h.take_events().is_empty());
+    h.at(100);
+    let events = h.take_events();
+    assert!(
+        matches!(events.as_slice(), [Event::AckFailed { id, reason: AckError::Timeout, .. }] if *id == ack)
+    );
+    h.frame(conn, &format!("43{ack}[]"));
+    assert!(h.take_events().is_empty(), "a late ack is ignored");
+}
+
+#[test]
+fn pending_acks_fail_on_disconnect() {
+    let mut h = Harness::new();
+    let conn = h.open();
+    let id = h.connect(conn, "/");
+    h.server.join(id, "room");
+    let ack = h.server.emit_with_ack(h.now, id, event("q", &[]), Some(Duration::from_secs(5))).unwrap();
+    h.server.engine().handle_ws_closed(h.now, conn);
+    h.pump();
+    let events = h.take_events();
+    let [
+        Event::AckFailed { id: failed, reason: AckError::Disconnected, .. },
+        Event::Disconnected { reason, rooms, .. },
+    ] = events.as_slice()
+    else {
+        panic!("{events:?}")
+    };
+    assert_eq!(*failed, ack);
+    assert_eq!(reason.to_string(), "transport close");
+    let mut rooms: Vec<String> = rooms.iter().map(ToString::to_string).collect();
+    rooms.sort();
+    assert_eq!(rooms, ["AAAAAAAAAAAAAAAAAAAD6Q", "room"], "rooms are readable on disconnect");
+    h.at(5000);
+    assert!(h.take_events().is_empty());
+}
+
+#[test]
+fn disconnect_reasons() {
+    let mut h = Harness::new();
+    h.server.declare(ns("/admin"));
+    let conn = h.open();
+    let main = h.connect(conn, "/");
+    let admin = h.connect(conn, "/admin");
+    assert_ne!(main, admin);
+    h.frame(conn, "41/admin,");
+    let events = h.take_events();
+    assert!(
+        matches!(&events[..], [Event::Disconnected { socket, reason: DisconnectReason::ClientNamespaceDisconnect, .. }] if *socket == admin)
+    );
+    h.server.disconnect(h.now, main, false);
+    h.pump();
+    assert_eq!(h.take_sent(conn), ["41"]);
+    let events = h.take_events();
+    assert!(matches!(
+        &events[..],
+        [Event::Disconnected { reason: DisconnectReason::ServerNamespaceDisconnect, .. }]
+    ));
+    assert_eq!(events_reason(&events), "server namespace disconnect");
+    // The engine session is still open: the client may connect again.
+    h.connect(conn, "/");
+}
+
+fn events_reason(events: &[Event]) -> String {
+    match events {
+        [Event::Disconnected { reason, .. }] => reason.to_string(),
+        _ => panic!("{events:?}"),
+    }
+}
+
+#[test]
+fn disconnect_with_close_ends_the_session() {
+    let mut h = Harness::new();
+    h.server.declare(ns("/admin"));
+    let conn = h.open();
+    let main = h.connect(conn, "/");
+    h.connect(conn, "/admin");
+    h.server.disconnect(h.now, main, true);
+    h.pump();
+    let sent = h.take_sent(conn);
+    assert!(sent.contains(&"41".to_owned()) && sent.contains(&"41/admin,".to_owned()), "{sent:?}");
+    assert_eq!(sent.last().unwrap(), "close 1000");
+    assert_eq!(h.take_events().len(), 2);
+    assert_eq!(h.server.engine().session_count(), 0);
+}
+
+#[test]
+fn ping_timeout_reason() {
+    let mut h = Harness::new();
+    let conn = h.open();
+    h.connect(conn, "/");
+    h.at(300);
+    h.at(500);
+    assert_eq!(events_reason(&h.take_events()), "ping timeout");
+}
+
+#[test]
+fn connect_timeout_closes_idle_sessions() {
+    let mut h = Harness::new();
+    let conn = h.open();
+    // Keep the heartbeat alive so only the connect timeout can close it.
+    for t in [300, 600, 900] {
+        h.at(t);
+        h.frame(conn, "3");
+    }
+    h.take_sent(conn);
+    h.at(1000);
+    assert_eq!(h.take_sent(conn), ["close 1000"]);
+    assert_eq!(h.server.engine().session_count(), 0);
+}
+
+#[test]
+fn a_connected_session_outlives_the_connect_timeout() {
+    let mut h = Harness::new();
+    let conn = h.open();
+    h.connect(conn, "/");
+    for t in [300, 600, 900, 1200] {
+        h.at(t);
+        h.frame(conn, "3");
+    }
+    assert_eq!(h.server.engine().session_count(), 1);
+}
+
+#[test]
+fn protocol_violations_close_the_session() {
+    for (setup, bad) in [
+        (false, r#"42["before connect"]"#),
+        (true, "40"),
+        (true, r#"44{"message":"from a client"}"#),
+        (true, "41/never-connected,"),
+        (true, "4x"),
+        (true, r#"42["connect"]"#),
+        (true, "451-[\"a\",{\"_placeholder\":true,\"num\":5}]"),
+    ] {
+        let mut h = Harness::new();
+        let conn = h.open();
+        if setup {
+            h.connect(conn, "/");
+        }
+        h.frame(conn, bad);
+        let sent = h.take_sent(conn);
+        assert_eq!(sent.last().map(String::as_str), Some("close 1000"), "{bad:?}: {sent:?}");
+        assert_eq!(h.server.engine().session_count(), 0, "{bad:?}");
+        if setup {
+            assert_eq!(events_reason(&h.take_events()), "parse error", "{bad:?}");
+        }
+    }
+}
+
+#[test]
+fn binary_frames_without_a_header_close_the_session() {
+    let mut h = Harness::new();
+    let conn = h.open();
+    h.connect(conn, "/");
+    h.binary(conn, b"\x01\x02");
+    assert_eq!(h.take_sent(conn).last().map(String::as_str), Some("close 1000"));
+}
+
+#[test]
+fn binary_events_are_reassembled() {
+    let mut h = Harness::new();
+    let conn = h.open();
+    h.connect(conn, "/");
+    h.frame(conn, r#"451-["upload",{"_placeholder":true,"num":0}]"#);
+    assert!(h.take_events().is_empty());
+    h.binary(conn, b"\x01\x02\x03");
+    let [Event::Message { payload, .. }] = <[Event; 1]>::try_from(h.take_events()).unwrap() else { panic!() };
+    assert_eq!(payload.attachments(), [bytes::Bytes::from_static(b"\x01\x02\x03")]);
+}
+
+#[test]
+fn broadcast_to_rooms() {
+    let mut h = Harness::new();
+    let conns: Vec<ConnId> = (0..3).map(|_| h.open()).collect();
+    let ids: Vec<SocketId> = conns.iter().map(|&c| h.connect(c, "/")).collect();
+    h.server.join(ids[0], "red");
+    h.server.join(ids[1], "red");
+    h.server.join(ids[1], "blue");
+    let main = Namespace::main();
+
+    assert_eq!(h.server.broadcast(&main, &Selector::to("red"), event("hi", &[1]), false), 2);
+    h.pump();
+    assert_eq!(h.take_sent(conns[0]), [r#"42["hi",1]"#]);
+    assert_eq!(h.take_sent(conns[1]), [r#"42["hi",1]"#]);
+    assert!(h.take_sent(conns[2]).is_empty());
+
+    let except_blue = Selector { except: vec!["blue".into()], ..Selector::all() };
+    assert_eq!(h.server.broadcast(&main, &except_blue, event("x", &[]), false), 2);
+    let from_first = Selector { except_socket: Some(ids[0]), ..Selector::all() };
+    assert_eq!(h.server.broadcast(&main, &from_first, event("y", &[]), false), 2);
+    h.pump();
+    assert_eq!(h.take_sent(conns[0]), [r#"42["x"]"#]);
+    assert_eq!(h.take_sent(conns[1]), [r#"42["y"]"#]);
+    assert_eq!(h.take_sent(conns[2]), [r#"42["x"]"#, r#"42["y"]"#]);
+
+    let mut red = h.server.select(&main, &Selector::to("red"));
+    red.sort();
+    assert_eq!(red, [ids[0], ids[1]]);
+    h.server.sockets_join(&main, &Selector::to("blue"), "green");
+    assert_eq!(h.server.select(&main, &Selector::to("green")), [ids[1]]);
+    h.server.sockets_leave(&main, &Selector::all(), "red");
+    assert!(h.server.select(&main, &Selector::to("red")).is_empty());
+    h.server.disconnect_sockets(h.now, &main, &Selector::to("green"), false);
+    h.pump();
+    assert_eq!(h.take_sent(conns[1]), ["41"]);
+    assert_eq!(h.server.socket_count(), 2);
+}
+
+#[test]
+fn a_broadcast_is_encoded_once_and_shared() {
+    let mut h = Harness::new();
+    let a = h.open();
+    let b = h.open();
+    h.connect(a, "/");
+    h.connect(b, "/");
+    h.server.broadcast(&Namespace::main(), &Selector::all(), event("shared", &[7]), false);
+    let mut texts = vec![];
+    while let Some(output) = h.server.poll_output() {
+        if let Output::WsSend { frames, .. } = output {
+            for frame in frames {
+                if let Frame::Text(text) = frame {
+                    texts.push(text);
+                }
+            }
+        }
+    }
+    assert_eq!(texts.len(), 2);
+    assert_eq!(texts[0].as_bytes().as_ptr(), texts[1].as_bytes().as_ptr(), "one buffer for every recipient");
+}
+
+#[test]
+fn volatile_broadcasts_skip_busy_transports() {
+    let mut h = Harness::new();
+    let slow = h.open();
+    let fast = h.open();
+    h.connect(slow, "/");
+    h.connect(fast, "/");
+    h.stalled.push(slow);
+    h.server.broadcast(&Namespace::main(), &Selector::all(), event("first", &[]), false);
+    h.pump();
+    // The slow client has not written its last batch: the volatile packet skips it.
+    let delivered = h.server.broadcast(&Namespace::main(), &Selector::all(), event("volatile", &[]), true);
+    assert_eq!(delivered, 1);
+    h.pump();
+    assert_eq!(h.take_sent(slow), [r#"42["first"]"#]);
+    assert_eq!(h.take_sent(fast), [r#"42["first"]"#, r#"42["volatile"]"#]);
+}
+
+#[test]
+fn emitting_to_a_gone_socket_is_an_error() {
+    let mut h = Harness::new();
+    let conn = h.open();
+    let id = h.connect(conn, "/");
+    h.frame(conn, "41");
+    assert_eq!(h.server.emit(id, event("late", &[])), Err(socketio_proto::server::EmitError::Disconnected));
+}
