@@ -1,22 +1,13 @@
 //! The Engine.IO server on tokio.
 
-use std::convert::Infallible;
-use std::future::Future;
-use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use engineio_proto::server::{Cors, Event, Handshake, SendError, Server, ServerConfig, Sid, TransportKind};
 use engineio_proto::{Frame, Packet};
-use http::Request;
-use http_body::Body;
-use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use crate::transport::{self, AllowRequest, BoxError, Options, ResponseBody, Shared, Traced};
+use crate::transport::{self, AllowRequest, Options, Shared, Traced};
 
 /// A running Engine.IO server. Cheap to clone; every clone drives the same sessions.
 ///
@@ -100,50 +91,9 @@ impl EngineIo {
     pub fn transport(&self, sid: Sid) -> Option<TransportKind> {
         self.shared.with_state(|state| state.endpoint.transport(sid))
     }
-
-    /// The path this server answers under, for example `/engine.io/`.
-    pub fn path(&self) -> &str {
-        &self.shared.path
-    }
-
-    /// Answers one HTTP request (404 outside the path).
-    pub async fn handle<B>(&self, request: Request<B>) -> http::Response<ResponseBody>
-    where
-        B: Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<BoxError>,
-    {
-        self.shared.clone().handle(request).await
-    }
-
-    /// Binds `addr` and serves until an accept error.
-    pub async fn listen(self, addr: impl tokio::net::ToSocketAddrs) -> io::Result<()> {
-        self.serve(TcpListener::bind(addr).await?).await
-    }
-
-    /// Serves connections from `listener`; other paths get 404.
-    pub async fn serve(self, listener: TcpListener) -> io::Result<()> {
-        transport::serve(listener, self.shared).await
-    }
 }
 
-impl<B> tower_service::Service<Request<B>> for EngineIo
-where
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
-    type Response = http::Response<ResponseBody>;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: Request<B>) -> Self::Future {
-        let shared = self.shared.clone();
-        Box::pin(async move { Ok(shared.handle(request).await) })
-    }
-}
+transport::http_entry_points!(EngineIo);
 
 /// Settings of an [`EngineIo`] server. The defaults are the reference server's.
 #[derive(Default)]

@@ -2,10 +2,15 @@
 //!
 //! - [`engine::EngineIo`]: the Engine.IO server (polling, WebSocket, upgrade), standalone
 //!   with [`engine::EngineIo::listen`] or as a `tower::Service`.
+//! - [`socket::SocketIo`]: the Socket.IO server on top of it.
 #![forbid(unsafe_code)]
 
 pub mod engine;
+mod error;
+pub mod socket;
 mod transport;
+
+pub use error::Error;
 
 pub use engineio_proto;
 pub use socketio_proto;

@@ -65,6 +65,22 @@ pub(crate) fn scan(text: &[u8], placeholders: Option<&mut [bool]>) -> Result<Out
     Ok(Outline { kind: token.kind, first })
 }
 
+/// For a JSON array with at least one element: the offset just past the first element's
+/// separator (`,`) or at the closing `]`, and whether more elements follow.
+pub(crate) fn after_first_element(text: &[u8]) -> Option<(usize, bool)> {
+    let mut scanner = Scanner { bytes: text, pos: 0, placeholders: None };
+    scanner.skip_whitespace();
+    scanner.eat(b'[').ok()?;
+    scanner.skip_whitespace();
+    scanner.value(1, false).ok()?;
+    scanner.skip_whitespace();
+    match scanner.peek()? {
+        b',' => Some((scanner.pos + 1, true)),
+        b']' => Some((scanner.pos, false)),
+        _ => None,
+    }
+}
+
 struct Scanner<'a, 'p> {
     bytes: &'a [u8],
     pos: usize,

@@ -97,6 +97,42 @@ impl Payload {
         Ok(Payload::from_value(&Value::Array(items)))
     }
 
+    /// The arguments of an event payload (`[name, ...args]` becomes `[...args]`), without
+    /// parsing them; attachments stay shared. `None` when this is not an event payload.
+    pub fn event_args(&self) -> Option<Payload> {
+        let (at, more) = json_scan::after_first_element(self.json.as_bytes())?;
+        let json = if more {
+            let mut json = String::with_capacity(self.json.len() + 1 - at);
+            json.push('[');
+            json.push_str(self.json.get(at..)?);
+            ByteString::from(json)
+        } else {
+            ByteString::from_static("[]")
+        };
+        Some(Payload { json, attachments: self.attachments.clone() })
+    }
+
+    /// The payload of event `name` whose arguments are the array `args` (see
+    /// [`Payload::event_args`]), without parsing them.
+    pub fn event_with_args(name: &str, args: &Payload) -> Result<Self, EncodeError> {
+        check_event_name(name)?;
+        let inner = args
+            .json
+            .trim()
+            .strip_prefix('[')
+            .and_then(|rest| rest.strip_suffix(']'))
+            .ok_or(EncodeError::ArgumentsNotArray)?;
+        let mut json = Vec::with_capacity(name.len() + args.json.len() + 4);
+        json.push(b'[');
+        serde_json::to_writer(&mut json, name)?;
+        if !inner.trim().is_empty() {
+            json.push(b',');
+            json.extend_from_slice(inner.as_bytes());
+        }
+        json.push(b']');
+        Ok(Payload { json: into_text(json), attachments: args.attachments.clone() })
+    }
+
     /// The JSON text, with placeholders where binary attachments go.
     pub fn json(&self) -> &ByteString {
         &self.json

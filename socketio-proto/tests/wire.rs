@@ -192,3 +192,28 @@ fn invalid_namespaces_are_refused() {
     assert!(matches!(Namespace::new(""), Err(EncodeError::InvalidNamespace(_))));
     assert!(matches!(Namespace::new("/a,b"), Err(EncodeError::InvalidNamespace(_))));
 }
+
+#[test]
+fn event_arguments_are_forwarded_without_parsing() {
+    let payload = Payload::from_json(r#" [ "message" , 1, {"a":[2]} ,"x"] "#).unwrap();
+    let args = payload.event_args().unwrap();
+    assert_eq!(args.json(), r#"[ 1, {"a":[2]} ,"x"] "#);
+    let back = Payload::event_with_args("message-back", &args).unwrap();
+    assert_eq!(back.json(), r#"["message-back", 1, {"a":[2]} ,"x"]"#);
+    assert_eq!(back.to_value().unwrap().as_array().unwrap().len(), 4);
+
+    let alone = Payload::from_json(r#"["alone"]"#).unwrap();
+    assert_eq!(alone.event_args().unwrap().json(), "[]");
+    assert_eq!(
+        Payload::event_with_args("again", &alone.event_args().unwrap()).unwrap().json(),
+        r#"["again"]"#
+    );
+    assert!(Payload::from_json("[]").unwrap().event_args().is_none());
+    assert!(Payload::from_json("{}").unwrap().event_args().is_none());
+
+    let binary = Payload::event_values("file", &[Value::Binary(Bytes::from_static(b"\x01"))]).unwrap();
+    let args = binary.event_args().unwrap();
+    assert_eq!(args.attachments(), binary.attachments());
+    assert_eq!(args.to_value().unwrap(), Value::Array(vec![Value::Binary(Bytes::from_static(b"\x01"))]));
+    assert!(Payload::event_with_args("connect", &args).is_err());
+}

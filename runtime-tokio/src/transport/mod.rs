@@ -141,3 +141,63 @@ pub(crate) fn random_u128() -> u128 {
     getrandom::fill(&mut bytes).expect("the operating system's random source is unavailable");
     u128::from_ne_bytes(bytes)
 }
+
+/// The HTTP entry points of a server type holding `shared: Arc<Shared<_>>`: `handle`,
+/// `listen`, `serve`, `path`, and `tower::Service`.
+macro_rules! http_entry_points {
+    ($server:ty) => {
+        impl $server {
+            /// The path this server answers under, for example `/socket.io/`.
+            pub fn path(&self) -> &str {
+                &self.shared.path
+            }
+
+            /// Answers one HTTP request (404 outside the path).
+            pub async fn handle<B>(
+                &self,
+                request: ::http::Request<B>,
+            ) -> ::http::Response<$crate::ResponseBody>
+            where
+                B: ::http_body::Body<Data = ::bytes::Bytes> + Send + 'static,
+                B::Error: Into<$crate::BoxError>,
+            {
+                self.shared.clone().handle(request).await
+            }
+
+            /// Binds `addr` and serves until an accept error.
+            pub async fn listen(self, addr: impl ::tokio::net::ToSocketAddrs) -> ::std::io::Result<()> {
+                self.serve(::tokio::net::TcpListener::bind(addr).await?).await
+            }
+
+            /// Serves connections from `listener`; other paths get 404.
+            pub async fn serve(self, listener: ::tokio::net::TcpListener) -> ::std::io::Result<()> {
+                $crate::transport::serve(listener, self.shared).await
+            }
+        }
+
+        impl<B> ::tower_service::Service<::http::Request<B>> for $server
+        where
+            B: ::http_body::Body<Data = ::bytes::Bytes> + Send + 'static,
+            B::Error: Into<$crate::BoxError>,
+        {
+            type Response = ::http::Response<$crate::ResponseBody>;
+            type Error = ::std::convert::Infallible;
+            type Future = ::std::pin::Pin<
+                Box<dyn ::std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+            >;
+
+            fn poll_ready(
+                &mut self,
+                _: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<Result<(), Self::Error>> {
+                ::std::task::Poll::Ready(Ok(()))
+            }
+
+            fn call(&mut self, request: ::http::Request<B>) -> Self::Future {
+                let shared = self.shared.clone();
+                Box::pin(async move { Ok(shared.handle(request).await) })
+            }
+        }
+    };
+}
+pub(crate) use http_entry_points;
