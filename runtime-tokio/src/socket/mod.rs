@@ -41,7 +41,7 @@ use crate::transport::{self, AllowRequest, Options, Shared, Traced};
 pub struct SocketIo {
     pub(crate) shared: Arc<Shared<Server>>,
     pub(crate) registry: Arc<Mutex<Registry>>,
-    pub(crate) acks: Arc<Mutex<HashMap<(SocketId, u64), oneshot::Sender<Result<Payload, AckError>>>>>,
+    pub(crate) acks: Arc<Mutex<AckWaiters>>,
 }
 
 impl Traced for Event {
@@ -57,6 +57,9 @@ impl Traced for Event {
         }
     }
 }
+
+/// Who waits for which ack: `(socket, ack id)` to the waiting emit.
+pub(crate) type AckWaiters = HashMap<(SocketId, u64), oneshot::Sender<Result<Payload, AckError>>>;
 
 /// A middleware's refusal: the client gets CONNECT_ERROR with this message and data.
 #[derive(Debug, Clone, PartialEq, Eq)]
