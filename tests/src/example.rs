@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 /// The runtime crates whose examples the interop suites run.
 pub const RUNTIMES: &[&str] = &["socketio-tokio"];
 
+/// The testbed binary of each runtime (see `src/bin`).
+pub const TESTBEDS: &[&str] = &["testbed_tokio"];
+
 /// A running example, killed on drop.
 #[derive(Debug)]
 pub struct Server {
@@ -22,7 +25,15 @@ impl Server {
     /// Builds (once per test binary) and starts `example` of `package` on a free port,
     /// and waits until it accepts connections.
     pub fn start(package: &str, example: &str) -> Server {
-        let binary = build(package, example);
+        Self::run(build(package, "--example", example), example)
+    }
+
+    /// The same for a binary of this crate (the testbeds).
+    pub fn start_bin(bin: &str) -> Server {
+        Self::run(build("interop-tests", "--bin", bin), bin)
+    }
+
+    fn run(binary: PathBuf, example: &str) -> Server {
         let port = free_port();
         let child = Command::new(&binary)
             .env("PORT", port.to_string())
@@ -58,16 +69,16 @@ pub fn free_port() -> u16 {
 }
 
 /// Builds an example with the same cargo and profile as the tests; returns its path.
-fn build(package: &str, example: &str) -> PathBuf {
+fn build(package: &str, kind: &str, example: &str) -> PathBuf {
     static BUILT: OnceLock<Mutex<HashMap<(String, String), PathBuf>>> = OnceLock::new();
     let built = BUILT.get_or_init(Default::default);
     let mut built = built.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let key = (package.to_owned(), example.to_owned());
+    let key = (package.to_owned(), format!("{kind} {example}"));
     if let Some(path) = built.get(&key) {
         return path.clone();
     }
     let output = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "-p", package, "--example", example, "--message-format=json"])
+        .args(["build", "--quiet", "-p", package, kind, example, "--message-format=json"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stderr(Stdio::inherit())
         .output()
