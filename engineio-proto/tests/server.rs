@@ -597,7 +597,10 @@ fn server_close_flushes_first() {
     h.server.send(sid, &engineio_proto::Packet::message("bye")).unwrap();
     h.server.close(h.now, sid);
     assert!(h.log().is_empty());
-    assert_eq!(respond(h.poll(sid)), "200 4bye␞1");
+    // The close packet comes alone, in the next response, as in the reference.
+    assert_eq!(respond(h.poll(sid)), "200 4bye");
+    assert!(h.log().is_empty());
+    assert_eq!(respond(h.poll(sid)), "200 1");
     assert_eq!(h.log(), ["closed: forced close"]);
 
     let (sid, conn) = h.open_websocket();
@@ -622,9 +625,9 @@ fn server_close_of_a_polling_client_that_never_polls() {
     let mut h = Harness::new(config());
     let (sid, _) = h.open_polling();
     h.server.close(h.now, sid);
-    h.at(199);
+    h.at(499);
     assert!(h.log().is_empty());
-    h.at(200);
+    h.at(500);
     assert_eq!(h.log(), ["closed: forced close"]);
 }
 
@@ -691,4 +694,28 @@ fn session_ids_come_from_the_source() {
     let (a, _) = h.open_polling();
     let (b, _) = h.open_polling();
     assert_eq!((a, b), (sid(1), sid(2)));
+}
+
+#[test]
+fn an_upgrade_under_way_completes_after_a_server_close() {
+    let mut h = Harness::new(config());
+    let (sid, _) = h.open_polling();
+    let conn = h.upgrade(sid);
+    h.frame(conn, "2probe");
+    h.server.handle_ws_drained(h.now, conn);
+    assert_eq!(h.log(), ["ws send 3probe"]);
+    // The client paused polling for the upgrade; the application closes meanwhile.
+    h.server.send(sid, &engineio_proto::Packet::message("last words")).unwrap();
+    h.server.close(h.now, sid);
+    assert_eq!(h.log(), Vec::<String>::new());
+    h.frame(conn, "5");
+    assert_eq!(
+        h.log(),
+        [
+            format!("upgraded {sid}"),
+            "ws send 4last words".into(),
+            "ws close 1000".into(),
+            "closed: forced close".into()
+        ]
+    );
 }

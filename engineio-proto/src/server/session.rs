@@ -184,8 +184,10 @@ impl Session {
             return PollAnswer::Now(response::payload(Bytes::from_static(b"6"), cors));
         }
         if !self.outbox.is_empty() || matches!(self.state, State::Closing { .. }) {
-            let response = self.take_payload(cors, config);
-            self.after_payload(out);
+            let (response, closing) = self.take_payload(cors, config);
+            if closing {
+                self.finish(CloseReason::ForcedClose, WS_NORMAL, out);
+            }
             return PollAnswer::Now(response);
         }
         *pending = Some((poll, cors));
@@ -261,9 +263,14 @@ impl Session {
         Some(response::ok(cors))
     }
 
-    /// Answers a poll with buffered packets, and the close packet when closing; then the
-    /// session is closed (see [`Session::after_payload`]).
-    fn take_payload(&mut self, cors: HeaderMap, config: &ServerConfig) -> Response {
+    /// Answers a poll with buffered packets; a closing session whose buffer is already
+    /// empty answers with the close packet instead, and says so (`true`): it must then be
+    /// finished. As in the reference, the close packet never shares a response with other
+    /// packets: clients handle those a tick later, after the close.
+    fn take_payload(&mut self, cors: HeaderMap, config: &ServerConfig) -> (Response, bool) {
+        if matches!(self.state, State::Closing { .. }) && self.outbox.is_empty() {
+            return (response::payload(Bytes::from_static(b"1"), cors), true);
+        }
         let mut body = BytesMut::new();
         while let Some(frame) = self.outbox.front() {
             let len = frame_polling_len(frame);
@@ -277,29 +284,18 @@ impl Session {
             self.outbox_bytes = self.outbox_bytes.saturating_sub(frame_len(frame));
             self.outbox.pop_front();
         }
-        if matches!(self.state, State::Closing { .. }) && self.outbox.is_empty() {
-            if !body.is_empty() {
-                body.put_u8(SEPARATOR);
-            }
-            body.put_u8(PacketType::Close.as_byte());
-        }
-        response::payload(body.freeze(), cors)
-    }
-
-    /// Once a closing session's last payload is out, it is closed.
-    fn after_payload(&mut self, out: &mut VecDeque<Output>) {
-        if matches!(self.state, State::Closing { .. }) && self.outbox.is_empty() {
-            self.finish(CloseReason::ForcedClose, WS_NORMAL, out);
-        }
+        (response::payload(body.freeze(), cors), false)
     }
 
     /// Answers the pending poll with buffered packets.
     fn answer_poll_with_outbox(&mut self, config: &ServerConfig, out: &mut VecDeque<Output>) {
         if let Transport::Polling { poll, .. } = &mut self.transport {
             if let Some((id, cors)) = poll.take() {
-                let response = self.take_payload(cors, config);
+                let (response, closing) = self.take_payload(cors, config);
                 out.push_back(Output::Respond { poll: id, response });
-                self.after_payload(out);
+                if closing {
+                    self.finish(CloseReason::ForcedClose, WS_NORMAL, out);
+                }
             }
         }
     }
@@ -364,7 +360,7 @@ impl Session {
                 // Release the pending poll so the client can pause polling.
                 self.answer_poll(Bytes::from_static(b"6"), out);
             }
-            Ok(Packet { kind: PacketType::Upgrade, .. }) if self.state == State::Open => {
+            Ok(Packet { kind: PacketType::Upgrade, .. }) if self.state != State::Closed => {
                 let conn = upgrade.conn;
                 let in_flight = upgrade.in_flight;
                 self.upgrade = None;
@@ -372,7 +368,12 @@ impl Session {
                 self.transport = Transport::WebSocket { conn, in_flight };
                 self.heartbeat.on_other_packet(now, config);
                 out.push_back(Output::Event(Event::Upgraded { sid: self.sid }));
-                self.flush(config, out);
+                if matches!(self.state, State::Closing { .. }) {
+                    // Closed while upgrading: the rest goes over the WebSocket, then it closes.
+                    self.close_websocket(conn, out);
+                } else {
+                    self.flush(config, out);
+                }
             }
             _ => self.abort_upgrade(WS_NORMAL, out),
         }
@@ -517,21 +518,29 @@ impl Session {
         if self.state != State::Open {
             return;
         }
-        self.abort_upgrade(WS_NORMAL, out);
+        // An upgrade under way may still complete, as in the reference: the client may
+        // have paused polling for it already.
         match &mut self.transport {
             Transport::WebSocket { conn, .. } => {
                 let conn = *conn;
-                if !self.outbox.is_empty() {
-                    let frames: Vec<Frame> = self.outbox.drain(..).collect();
-                    out.push_back(Output::WsSend { conn, frames });
-                }
-                self.finish(CloseReason::ForcedClose, WS_NORMAL, out);
+                self.close_websocket(conn, out);
             }
             Transport::Polling { .. } => {
-                self.state = State::Closing { deadline: now + config.ping_timeout };
+                // The client has as long to fetch its last packets as an idle session lives.
+                self.state = State::Closing { deadline: now + config.ping_interval + config.ping_timeout };
                 self.answer_poll_with_outbox(config, out);
             }
         }
+    }
+
+    /// Hands the rest of the buffer to the WebSocket, then closes it and the session.
+    fn close_websocket(&mut self, conn: ConnId, out: &mut VecDeque<Output>) {
+        if !self.outbox.is_empty() {
+            let frames: Vec<Frame> = self.outbox.drain(..).collect();
+            self.outbox_bytes = 0;
+            out.push_back(Output::WsSend { conn, frames });
+        }
+        self.finish(CloseReason::ForcedClose, WS_NORMAL, out);
     }
 
     /// Closes the session at once for `reason`, dropping what is buffered.

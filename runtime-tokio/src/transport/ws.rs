@@ -20,6 +20,9 @@ use tokio::sync::mpsc;
 
 use super::{Shared, Traced};
 
+/// How long to wait for the peer's answer to our close frame.
+const CLOSE_HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// What the state machine asks of a connection task.
 pub(super) enum WsCommand {
     /// Write these frames, then report the batch drained.
@@ -90,7 +93,12 @@ pub(super) async fn run<D>(
                     shared.with_state(|state| state.endpoint.engine().handle_ws_drained(Instant::now(), conn));
                 }
                 Some(WsCommand::Close(code)) => {
-                    let _ = sink.close(Some(close_frame(code))).await;
+                    // Complete the closing handshake: the peer answers our close frame, and
+                    // handles the frames sent before it, before the connection ends.
+                    if sink.close(Some(close_frame(code))).await.is_ok() {
+                        let drain = async { while let Some(Ok(_)) = stream.next().await {} };
+                        let _ = tokio::time::timeout(CLOSE_HANDSHAKE, drain).await;
+                    }
                     break;
                 }
                 None => break,
