@@ -12,6 +12,13 @@ step() { printf '\n=== %s\n' "$*"; }
 step "reference peers (npm ci, pinned by tests/js/package-lock.json)"
 (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
 
+step "python-socketio (virtualenv tests/.venv, pinned by tests/python/requirements.lock)"
+if [ ! -f tests/.venv/installed.lock ] || ! cmp -s tests/python/requirements.lock tests/.venv/installed.lock; then
+  python3 -m venv tests/.venv
+  tests/.venv/bin/pip install --quiet --disable-pip-version-check --no-deps -r tests/python/requirements.lock
+  cp tests/python/requirements.lock tests/.venv/installed.lock
+fi
+
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -1,9 +1,10 @@
 //! Shared pieces of the cross-crate suites: proptest strategies for packets of both
 //! protocols, their neutral JSON descriptions (shared with the Node reference scripts),
-//! and a runner for those scripts.
+//! runners for the Node and Python reference scripts, and raw clients.
 
 pub mod describe;
 pub mod example;
 pub mod node;
+pub mod python;
 pub mod raw;
 pub mod strategies;

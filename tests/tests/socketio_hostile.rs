@@ -71,10 +71,16 @@ fn malformed_packets_close_only_their_session() {
             ("no dash after the count 2", vec![b"451"]),
             ("no dash after the count 3", vec![b"45woooot"]),
             ("count disagrees with placeholders", vec![b"452-[\"a\",{\"_placeholder\":true,\"num\":0}]"]),
-            ("placeholder num not an integer", vec![b"451-[\"a\",{\"_placeholder\":true,\"num\":\"splice\"}]", b"\x01"]),
+            (
+                "placeholder num not an integer",
+                vec![b"451-[\"a\",{\"_placeholder\":true,\"num\":\"splice\"}]", b"\x01"],
+            ),
             ("placeholder num a float", vec![b"451-[\"a\",{\"_placeholder\":true,\"num\":0.5}]", b"\x01"]),
             ("placeholder num out of range", vec![b"451-[\"a\",{\"_placeholder\":true,\"num\":3}]", b"\x01"]),
-            ("text while attachments are pending", vec![b"451-[\"a\",{\"_placeholder\":true,\"num\":0}]", b"42[\"b\"]"]),
+            (
+                "text while attachments are pending",
+                vec![b"451-[\"a\",{\"_placeholder\":true,\"num\":0}]", b"42[\"b\"]"],
+            ),
             ("binary with no pending header", vec![b"\x01\x02"]),
             ("event that is not an array", vec![b"42{\"a\":1}"]),
             ("empty event array", vec![b"42[]"]),
