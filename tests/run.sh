@@ -12,6 +12,11 @@ step() { printf '\n=== %s\n' "$*"; }
 step "reference peers (npm ci, pinned by tests/js/package-lock.json)"
 (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
 
+step "Chromium for the browser test (Debian's package)"
+if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
 step "python-socketio (virtualenv tests/.venv, pinned by tests/python/requirements.lock)"
 if [ ! -f tests/.venv/installed.lock ] || ! cmp -s tests/python/requirements.lock tests/.venv/installed.lock; then
   python3 -m venv tests/.venv

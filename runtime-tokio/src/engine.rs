@@ -175,6 +175,7 @@ impl Builder {
             path: self.path.unwrap_or_else(|| "/engine.io/".into()),
             allow_request: self.allow_request,
             max_payload: self.config.max_payload,
+            client_script: None,
         };
         let server = Server::new(self.config, Box::new(transport::random_u128));
         let (shared, receiver) = Shared::start(server, options);

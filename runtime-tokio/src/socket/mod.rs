@@ -225,6 +225,7 @@ pub struct Builder {
     socket: SocketConfig,
     path: String,
     allow_request: Option<AllowRequest>,
+    client_script: Option<bytes::Bytes>,
 }
 
 impl Default for Builder {
@@ -234,6 +235,7 @@ impl Default for Builder {
             socket: SocketConfig::default(),
             path: "/socket.io/".into(),
             allow_request: None,
+            client_script: None,
         }
     }
 }
@@ -304,12 +306,20 @@ impl Builder {
         self
     }
 
+    /// Serves the browser client (`socket.io.min.js` of the `socket.io-client` package) at
+    /// `<path>socket.io.js`, as the reference server does.
+    pub fn serve_client(mut self, script: impl Into<bytes::Bytes>) -> Self {
+        self.client_script = Some(script.into());
+        self
+    }
+
     /// Creates the server and starts its tasks. Must run inside a tokio runtime.
     pub fn build(self) -> SocketIo {
         let options = Options {
             path: self.path,
             allow_request: self.allow_request,
             max_payload: self.engine.max_payload,
+            client_script: self.client_script,
         };
         let engine = engineio_proto::server::Server::new(self.engine, Box::new(transport::random_u128));
         let server = Server::new(engine, self.socket, Box::new(transport::random_u128));

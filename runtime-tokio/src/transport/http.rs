@@ -35,8 +35,11 @@ where
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        if !request.uri().path().starts_with(&self.path) {
+        let Some(rest) = request.uri().path().strip_prefix(&*self.path) else {
             return status(StatusCode::NOT_FOUND);
+        };
+        if let (Some(script), "socket.io.js" | "socket.io.min.js") = (&self.client_script, rest) {
+            return javascript(script.clone());
         }
         let remote = request.extensions().get::<RemoteAddr>().map(|r| r.0);
         let on_upgrade =
@@ -201,6 +204,14 @@ fn switching_protocols(accept: HeaderValue) -> http::Response<ResponseBody> {
     headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
     headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    response
+}
+
+fn javascript(script: Bytes) -> http::Response<ResponseBody> {
+    let mut response = http::Response::new(Full::new(script));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/javascript; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=0"));
     response
 }
 

@@ -14,7 +14,7 @@ use engineio_proto::server::{ConnId, Endpoint, Handshake, Output, PollId, Respon
 use tokio::sync::{Notify, mpsc, oneshot};
 
 pub use self::http::{BoxError, RemoteAddr, ResponseBody};
-pub(crate) use serve::serve;
+pub(crate) use serve::{not_found, serve_with};
 use ws::WsCommand;
 
 /// Decides whether a handshake may open a session: `Err(message)` refuses it with HTTP 403
@@ -33,6 +33,7 @@ pub(crate) struct Shared<D: Endpoint> {
     pub(crate) path: String,
     allow_request: Option<AllowRequest>,
     max_payload: usize,
+    client_script: Option<bytes::Bytes>,
 }
 
 impl<D: Endpoint> Drop for Shared<D> {
@@ -90,6 +91,8 @@ pub(crate) struct Options {
     pub(crate) path: String,
     pub(crate) allow_request: Option<AllowRequest>,
     pub(crate) max_payload: usize,
+    /// The browser client, served at `<path>socket.io.js` and `<path>socket.io.min.js`.
+    pub(crate) client_script: Option<bytes::Bytes>,
 }
 
 impl<D> Shared<D>
@@ -110,6 +113,7 @@ where
             path: normalize_path(&options.path),
             allow_request: options.allow_request,
             max_payload: options.max_payload,
+            client_script: options.client_script,
         });
         tokio::spawn(timer::run(Arc::downgrade(&shared), timer));
         (shared, receiver)
@@ -171,7 +175,22 @@ macro_rules! http_entry_points {
 
             /// Serves connections from `listener`; other paths get 404.
             pub async fn serve(self, listener: ::tokio::net::TcpListener) -> ::std::io::Result<()> {
-                $crate::transport::serve(listener, self.shared).await
+                $crate::transport::serve_with(listener, self.shared, $crate::transport::not_found).await
+            }
+
+            /// Serves connections from `listener`, handing requests outside this server's
+            /// path to `app` (the application's own pages), the way Socket.IO shares a
+            /// Node HTTP server.
+            pub async fn serve_with<F, Fut>(
+                self,
+                listener: ::tokio::net::TcpListener,
+                app: F,
+            ) -> ::std::io::Result<()>
+            where
+                F: Fn(::http::Request<::hyper::body::Incoming>) -> Fut + Clone + Send + Sync + 'static,
+                Fut: ::std::future::Future<Output = ::http::Response<$crate::ResponseBody>> + Send + 'static,
+            {
+                $crate::transport::serve_with(listener, self.shared, app).await
             }
         }
 

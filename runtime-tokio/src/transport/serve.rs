@@ -1,24 +1,29 @@
 //! The standalone HTTP/1.1 listener.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::io;
+use std::sync::Arc;
 
+use engineio_proto::server::Endpoint;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-use std::sync::Arc;
+use super::{RemoteAddr, ResponseBody, Shared, Traced};
 
-use engineio_proto::server::Endpoint;
-
-use super::{RemoteAddr, Shared, Traced};
-
-/// Accepts connections and serves each with hyper on its own task.
-pub(crate) async fn serve<D>(listener: TcpListener, shared: Arc<Shared<D>>) -> io::Result<()>
+/// The requests outside the server's path go to the application's fallback.
+pub(crate) async fn serve_with<D, F, Fut>(
+    listener: TcpListener,
+    shared: Arc<Shared<D>>,
+    fallback: F,
+) -> io::Result<()>
 where
     D: Endpoint + Send + 'static,
     D::Event: Traced + Send + 'static,
+    F: Fn(http::Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = http::Response<ResponseBody>> + Send + 'static,
 {
     loop {
         let (stream, remote) = match listener.accept().await {
@@ -32,11 +37,20 @@ where
         };
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
+        let fallback = fallback.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
                 request.extensions_mut().insert(RemoteAddr(remote));
                 let shared = shared.clone();
-                async move { Ok::<_, Infallible>(shared.handle(request).await) }
+                let fallback = fallback.clone();
+                async move {
+                    let response = if request.uri().path().starts_with(&shared.path) {
+                        shared.handle(request).await
+                    } else {
+                        fallback(request).await
+                    };
+                    Ok::<_, Infallible>(response)
+                }
             });
             let connection =
                 http1::Builder::new().serve_connection(TokioIo::new(stream), service).with_upgrades();
@@ -45,6 +59,13 @@ where
             }
         });
     }
+}
+
+/// Answers 404.
+pub(crate) async fn not_found(_: http::Request<Incoming>) -> http::Response<ResponseBody> {
+    let mut response = http::Response::new(ResponseBody::default());
+    *response.status_mut() = http::StatusCode::NOT_FOUND;
+    response
 }
 
 /// Accept errors that concern one connection (or a passing shortage), not the listener.
