@@ -81,6 +81,19 @@ pub(crate) fn after_first_element(text: &[u8]) -> Option<(usize, bool)> {
     }
 }
 
+/// For a JSON array whose first element is a string: that string's contents range and
+/// whether it has escapes. Reads nothing past it.
+pub(crate) fn leading_string(text: &[u8]) -> Option<(Range<usize>, bool)> {
+    let mut scanner = Scanner { bytes: text, pos: 0, placeholders: None };
+    scanner.skip_whitespace();
+    scanner.eat(b'[').ok()?;
+    scanner.skip_whitespace();
+    if scanner.peek()? != b'"' {
+        return None;
+    }
+    scanner.string().ok()
+}
+
 struct Scanner<'a, 'p> {
     bytes: &'a [u8],
     pos: usize,

@@ -1,6 +1,8 @@
 //! Socket.IO packets and their text encoding.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use std::fmt;
+
+use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
 
 use crate::{Namespace, Payload};
@@ -160,29 +162,45 @@ impl Packet {
     /// The attachments ([`Packet::attachments`]) follow it as binary messages.
     pub fn encode_text(&self, out: &mut BytesMut) {
         out.reserve(self.encoded_len());
+        self.write_text(out);
+    }
+
+    /// Writes the text form to any text sink (a `String`, a `BytesMut`, ...).
+    pub fn write_text<W: fmt::Write>(&self, out: &mut W) {
+        // The sinks we write to cannot fail.
+        let _ = self.try_write_text(out);
+    }
+
+    fn try_write_text<W: fmt::Write>(&self, out: &mut W) -> fmt::Result {
         let wire = self.wire_type();
-        out.put_u8(wire.as_byte());
+        out.write_char(char::from(wire.as_byte()))?;
         if wire.is_binary() {
-            put_decimal(out, self.attachments().len() as u64);
-            out.put_u8(b'-');
+            write!(out, "{}-", self.attachments().len())?;
         }
         if !self.namespace.is_main() {
-            out.put_slice(self.namespace.as_str().as_bytes());
-            out.put_u8(b',');
+            out.write_str(self.namespace.as_str())?;
+            out.write_char(',')?;
         }
         if let Some(id) = self.ack_id {
-            put_decimal(out, id);
+            write!(out, "{id}")?;
         }
         if let Some(payload) = &self.payload {
-            out.put_slice(payload.json().as_bytes());
+            out.write_str(payload.json())?;
         }
+        Ok(())
+    }
+
+    /// The text form, after `prefix` (the Engine.IO message type `4` for a frame).
+    pub fn to_text_with_prefix(&self, prefix: &str) -> ByteString {
+        let mut out = String::with_capacity(prefix.len() + self.encoded_len());
+        out.push_str(prefix);
+        self.write_text(&mut out);
+        ByteString::from(out)
     }
 
     /// The text form (see [`Packet::encode_text`]).
     pub fn to_text(&self) -> ByteString {
-        let mut out = BytesMut::new();
-        self.encode_text(&mut out);
-        ByteString::try_from(out.freeze()).unwrap_or_default()
+        self.to_text_with_prefix("")
     }
 
     /// The Engine.IO messages that carry this packet: its text, then each attachment.
@@ -192,20 +210,4 @@ impl Packet {
         packets.extend(self.attachments().iter().cloned().map(engineio_proto::Packet::binary));
         packets
     }
-}
-
-fn put_decimal(out: &mut BytesMut, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        if let Some(slot) = digits.get_mut(start) {
-            *slot = b'0' + (n % 10) as u8;
-        }
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.put_slice(digits.get(start..).unwrap_or_default());
 }

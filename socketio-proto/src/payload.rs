@@ -7,6 +7,7 @@ use bytestring::ByteString;
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::json_scan::{self, JsonError};
+use crate::value::write_json_string;
 use crate::{DecodeError, EncodeError, Value};
 
 /// Event names with a meaning of their own, which applications may not emit or receive.
@@ -53,48 +54,46 @@ impl Payload {
 
     /// Serializes `value` as JSON (with no binary attachments).
     pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Self, EncodeError> {
-        let json = serde_json::to_vec(value)?;
-        Ok(Payload { json: into_text(json), attachments: Vec::new() })
+        let json = serde_json::to_string(value)?;
+        Ok(Payload { json: json.into(), attachments: Vec::new() })
     }
 
     /// Encodes a dynamic value, binary parts as attachments.
     pub fn from_value(value: &Value) -> Self {
-        let mut json = Vec::new();
+        let mut json = String::new();
         let mut attachments = Vec::new();
         value.write_json(&mut json, &mut attachments);
-        Payload { json: into_text(json), attachments }
+        Payload { json: json.into(), attachments }
     }
 
     /// The payload of an event: `[name, ...args]`, where `args` serializes to a JSON array
     /// (a tuple, a slice, a `Vec`), or to `null` (`()`) for no arguments.
     pub fn event<T: Serialize + ?Sized>(name: &str, args: &T) -> Result<Self, EncodeError> {
         check_event_name(name)?;
-        let args = serde_json::to_vec(args)?;
-        let inner: &[u8] = if args == b"null" {
-            b""
+        let args = serde_json::to_string(args)?;
+        let inner = if args == "null" {
+            ""
         } else {
-            args.strip_prefix(b"[")
-                .and_then(|rest| rest.strip_suffix(b"]"))
+            args.strip_prefix('[')
+                .and_then(|rest| rest.strip_suffix(']'))
                 .ok_or(EncodeError::ArgumentsNotArray)?
         };
-        let mut json = Vec::with_capacity(name.len() + args.len() + 4);
-        json.push(b'[');
-        serde_json::to_writer(&mut json, name)?;
-        if !inner.is_empty() {
-            json.push(b',');
-            json.extend_from_slice(inner);
-        }
-        json.push(b']');
-        Ok(Payload { json: into_text(json), attachments: Vec::new() })
+        Ok(Payload { json: event_json(name, inner).into(), attachments: Vec::new() })
     }
 
     /// The payload of an event with dynamic arguments that may hold binary data.
     pub fn event_values(name: &str, args: &[Value]) -> Result<Self, EncodeError> {
         check_event_name(name)?;
-        let mut items = Vec::with_capacity(args.len() + 1);
-        items.push(Value::from(name));
-        items.extend_from_slice(args);
-        Ok(Payload::from_value(&Value::Array(items)))
+        let mut json = String::with_capacity(name.len() + 16);
+        let mut attachments = Vec::new();
+        json.push('[');
+        write_json_string(&mut json, name);
+        for arg in args {
+            json.push(',');
+            arg.write_json(&mut json, &mut attachments);
+        }
+        json.push(']');
+        Ok(Payload { json: json.into(), attachments })
     }
 
     /// The arguments of an event payload (`[name, ...args]` becomes `[...args]`), without
@@ -122,15 +121,7 @@ impl Payload {
             .strip_prefix('[')
             .and_then(|rest| rest.strip_suffix(']'))
             .ok_or(EncodeError::ArgumentsNotArray)?;
-        let mut json = Vec::with_capacity(name.len() + args.json.len() + 4);
-        json.push(b'[');
-        serde_json::to_writer(&mut json, name)?;
-        if !inner.trim().is_empty() {
-            json.push(b',');
-            json.extend_from_slice(inner.as_bytes());
-        }
-        json.push(b']');
-        Ok(Payload { json: into_text(json), attachments: args.attachments.clone() })
+        Ok(Payload { json: event_json(name, inner).into(), attachments: args.attachments.clone() })
     }
 
     /// The JSON text, with placeholders where binary attachments go.
@@ -169,9 +160,9 @@ impl Payload {
     }
 
     /// The event name, when the payload is an array whose first element is a string.
+    /// Reads only that element.
     pub fn event_name(&self) -> Option<Cow<'_, str>> {
-        let outline = json_scan::scan(self.json.as_bytes(), None).ok()?;
-        let (range, escaped) = outline.first?.string?;
+        let (range, escaped) = json_scan::leading_string(self.json.as_bytes())?;
         string_at(&self.json, range, escaped)
     }
 }
@@ -189,9 +180,17 @@ fn check_event_name(name: &str) -> Result<(), EncodeError> {
     if is_reserved_event(name) { Err(EncodeError::ReservedEventName(name.to_owned())) } else { Ok(()) }
 }
 
-fn into_text(json: Vec<u8>) -> ByteString {
-    // serde_json and our writer only produce UTF-8.
-    ByteString::try_from(Bytes::from(json)).unwrap_or_default()
+/// `[name,inner]`, or `[name]` when `inner` is blank.
+fn event_json(name: &str, inner: &str) -> String {
+    let mut json = String::with_capacity(name.len() + inner.len() + 5);
+    json.push('[');
+    write_json_string(&mut json, name);
+    if !inner.trim().is_empty() {
+        json.push(',');
+        json.push_str(inner);
+    }
+    json.push(']');
+    json
 }
 
 pub(crate) fn json_error(error: JsonError) -> DecodeError {

@@ -82,40 +82,40 @@ impl Value {
 
     /// Writes this value as JSON, binary replaced by numbered placeholders whose bytes are
     /// appended to `attachments` in document order (as the reference encoder does).
-    pub(crate) fn write_json(&self, out: &mut Vec<u8>, attachments: &mut Vec<Bytes>) {
+    pub(crate) fn write_json(&self, out: &mut String, attachments: &mut Vec<Bytes>) {
+        use std::fmt::Write as _;
         match self {
-            Value::Null => out.extend_from_slice(b"null"),
-            Value::Bool(true) => out.extend_from_slice(b"true"),
-            Value::Bool(false) => out.extend_from_slice(b"false"),
-            Value::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),
-            Value::String(s) => write_string(out, s),
+            Value::Null => out.push_str("null"),
+            Value::Bool(true) => out.push_str("true"),
+            Value::Bool(false) => out.push_str("false"),
+            // Writing into a String cannot fail.
+            Value::Number(n) => drop(write!(out, "{n}")),
+            Value::String(s) => write_json_string(out, s),
             Value::Binary(bytes) => {
-                out.extend_from_slice(b"{\"_placeholder\":true,\"num\":");
-                out.extend_from_slice(attachments.len().to_string().as_bytes());
-                out.push(b'}');
+                let _ = write!(out, r#"{{"_placeholder":true,"num":{}}}"#, attachments.len());
                 attachments.push(bytes.clone());
             }
             Value::Array(items) => {
-                out.push(b'[');
+                out.push('[');
                 for (i, item) in items.iter().enumerate() {
                     if i > 0 {
-                        out.push(b',');
+                        out.push(',');
                     }
                     item.write_json(out, attachments);
                 }
-                out.push(b']');
+                out.push(']');
             }
             Value::Object(members) => {
-                out.push(b'{');
+                out.push('{');
                 for (i, (key, value)) in members.iter().enumerate() {
                     if i > 0 {
-                        out.push(b',');
+                        out.push(',');
                     }
-                    write_string(out, key);
-                    out.push(b':');
+                    write_json_string(out, key);
+                    out.push(':');
                     value.write_json(out, attachments);
                 }
-                out.push(b'}');
+                out.push('}');
             }
         }
     }
@@ -149,9 +149,34 @@ fn is_placeholder(members: &[(String, Value)]) -> bool {
     members.iter().rev().find(|(k, _)| k == "_placeholder").is_some_and(|(_, v)| *v == Value::Bool(true))
 }
 
-fn write_string(out: &mut Vec<u8>, s: &str) {
-    // Writing into a Vec cannot fail.
-    let _ = serde_json::to_writer(out, s);
+/// Appends `s` as a JSON string, escaped as `JSON.stringify` and serde_json do.
+pub(crate) fn write_json_string(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
+    out.push('"');
+    let mut start = 0;
+    for (at, byte) in s.bytes().enumerate() {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..0x20 => "",
+            _ => continue,
+        };
+        out.push_str(s.get(start..at).unwrap_or_default());
+        if escape.is_empty() {
+            use std::fmt::Write as _;
+            let _ = write!(out, "\\u{byte:04x}");
+        } else {
+            out.push_str(escape);
+        }
+        start = at + 1;
+    }
+    out.push_str(s.get(start..).unwrap_or_default());
+    out.push('"');
 }
 
 macro_rules! from_number {

@@ -31,7 +31,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{BufMut, BytesMut};
 use bytestring::ByteString;
 use engineio_proto::server::{CloseReason, Endpoint, Handshake, Output, SendError, Sid, SidSource};
 use engineio_proto::{Frame, server as engine};
@@ -728,12 +727,8 @@ impl Endpoint for Server {
 /// The engine frames of a packet: `4` + its text, then each attachment. Built once, they
 /// can go to any number of sessions.
 pub fn encode_frames(packet: &Packet) -> Vec<Frame> {
-    let mut text = BytesMut::with_capacity(packet.encoded_len() + 1);
-    text.put_u8(engineio_proto::PacketType::Message.as_byte());
-    packet.encode_text(&mut text);
-    let text = ByteString::try_from(text.freeze()).unwrap_or_default();
     let mut frames = Vec::with_capacity(1 + packet.attachments().len());
-    frames.push(Frame::Text(text));
+    frames.push(Frame::Text(packet.to_text_with_prefix("4")));
     frames.extend(packet.attachments().iter().cloned().map(Frame::Binary));
     frames
 }
