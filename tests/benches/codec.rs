@@ -101,7 +101,7 @@ fn object_1kb() -> Value {
 /// 100 mixed engine packets: events, pongs, and binary events with their attachment.
 fn mixed_packets() -> Vec<engineio_proto::Packet> {
     let mut packets = Vec::with_capacity(100);
-    for n in 0..10 {
+    for n in 0..10u8 {
         for k in 0..7 {
             let text =
                 format!(r#"2["message",{{"n":{n},"k":{k},"text":"hello there, this is message {k}"}}]"#);
@@ -109,7 +109,7 @@ fn mixed_packets() -> Vec<engineio_proto::Packet> {
         }
         packets.push(engineio_proto::Packet::pong());
         packets.push(engineio_proto::Packet::message(r#"51-["blob",{"_placeholder":true,"num":0}]"#));
-        packets.push(engineio_proto::Packet::binary(vec![n as u8; 32]));
+        packets.push(engineio_proto::Packet::binary(vec![n; 32]));
     }
     packets
 }
