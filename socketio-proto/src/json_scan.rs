@@ -218,14 +218,7 @@ impl Scanner<'_, '_> {
         let start = self.pos;
         let mut escaped = false;
         loop {
-            let rest = self.bytes.get(self.pos..).unwrap_or_default();
-            // A u8 always indexes a 256-entry table.
-            #[allow(clippy::indexing_slicing)]
-            let Some(skip) = rest.iter().position(|&b| NEEDS_CARE[usize::from(b)]) else {
-                self.pos = self.bytes.len();
-                return self.error();
-            };
-            self.pos += skip;
+            self.pos += clean_run(self.bytes.get(self.pos..).unwrap_or_default());
             match self.peek() {
                 Some(b'"') => {
                     let range = start..self.pos;
@@ -330,6 +323,31 @@ impl Scanner<'_, '_> {
     }
 }
 
+/// How many bytes at the start of `bytes` need no attention inside a string: up to the
+/// first quote, backslash or control character (or the end). Eight bytes at a time.
+pub(crate) fn clean_run(bytes: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let mut done = 0;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        let special = has_zero(word ^ (ONES * u64::from(b'"')))
+            | has_zero(word ^ (ONES * u64::from(b'\\')))
+            | (word.wrapping_sub(ONES * 0x20) & !word & HIGHS);
+        if special != 0 {
+            // The lowest flagged byte is exact; flags above it may be spurious.
+            return done + (special.trailing_zeros() / 8) as usize;
+        }
+        done += 8;
+    }
+    // A u8 always indexes a 256-entry table.
+    #[allow(clippy::indexing_slicing)]
+    let tail = chunks.remainder().iter().position(|&b| NEEDS_CARE[usize::from(b)]);
+    done + tail.unwrap_or(chunks.remainder().len())
+}
+
 /// Bytes that end the fast path inside a string: the quote, the backslash, control characters.
 #[allow(clippy::indexing_slicing)] // constant indexes below 256
 static NEEDS_CARE: [bool; 256] = {
@@ -412,6 +430,17 @@ mod tests {
         assert_eq!(first.string, Some((2..14, false)));
         let outline = scan(br#"[{"toString":"foo"}]"#, None).unwrap();
         assert_eq!(outline.first.unwrap().kind, JsonKind::Object);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn clean_run_stops_where_the_bytewise_scan_does(bytes in proptest::collection::vec(
+            proptest::prop_oneof![proptest::num::u8::ANY, proptest::sample::select(vec![b'"', b'\\', 0x1f, 0x20, 0x7f, 0x80])],
+            0..40,
+        )) {
+            let expected = bytes.iter().position(|&b| NEEDS_CARE[usize::from(b)]).unwrap_or(bytes.len());
+            proptest::prop_assert_eq!(clean_run(&bytes), expected);
+        }
     }
 
     #[test]

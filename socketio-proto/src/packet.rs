@@ -175,14 +175,15 @@ impl Packet {
         let wire = self.wire_type();
         out.write_char(char::from(wire.as_byte()))?;
         if wire.is_binary() {
-            write!(out, "{}-", self.attachments().len())?;
+            crate::value::write_u64(out, self.attachments().len() as u64);
+            out.write_char('-')?;
         }
         if !self.namespace.is_main() {
             out.write_str(self.namespace.as_str())?;
             out.write_char(',')?;
         }
         if let Some(id) = self.ack_id {
-            write!(out, "{id}")?;
+            crate::value::write_u64(out, id);
         }
         if let Some(payload) = &self.payload {
             out.write_str(payload.json())?;

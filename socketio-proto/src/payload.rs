@@ -60,7 +60,7 @@ impl Payload {
 
     /// Encodes a dynamic value, binary parts as attachments.
     pub fn from_value(value: &Value) -> Self {
-        let mut json = String::new();
+        let mut json = String::with_capacity(value.json_len_hint());
         let mut attachments = Vec::new();
         value.write_json(&mut json, &mut attachments);
         Payload { json: json.into(), attachments }
@@ -84,7 +84,8 @@ impl Payload {
     /// The payload of an event with dynamic arguments that may hold binary data.
     pub fn event_values(name: &str, args: &[Value]) -> Result<Self, EncodeError> {
         check_event_name(name)?;
-        let mut json = String::with_capacity(name.len() + 16);
+        let hint = name.len() + 4 + args.iter().map(|a| a.json_len_hint() + 1).sum::<usize>();
+        let mut json = String::with_capacity(hint);
         let mut attachments = Vec::new();
         json.push('[');
         write_json_string(&mut json, name);

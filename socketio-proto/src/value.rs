@@ -80,19 +80,33 @@ impl Value {
         }
     }
 
+    /// About how many bytes of JSON this value writes, to size buffers once.
+    pub(crate) fn json_len_hint(&self) -> usize {
+        match self {
+            Value::Null | Value::Bool(_) => 5,
+            Value::Number(_) => 8,
+            Value::String(s) => s.len() + 2,
+            Value::Binary(_) => 30,
+            Value::Array(items) => 2 + items.iter().map(|v| v.json_len_hint() + 1).sum::<usize>(),
+            Value::Object(members) => {
+                2 + members.iter().map(|(k, v)| k.len() + 4 + v.json_len_hint()).sum::<usize>()
+            }
+        }
+    }
+
     /// Writes this value as JSON, binary replaced by numbered placeholders whose bytes are
     /// appended to `attachments` in document order (as the reference encoder does).
     pub(crate) fn write_json(&self, out: &mut String, attachments: &mut Vec<Bytes>) {
-        use std::fmt::Write as _;
         match self {
             Value::Null => out.push_str("null"),
             Value::Bool(true) => out.push_str("true"),
             Value::Bool(false) => out.push_str("false"),
-            // Writing into a String cannot fail.
-            Value::Number(n) => drop(write!(out, "{n}")),
+            Value::Number(n) => write_number(out, n),
             Value::String(s) => write_json_string(out, s),
             Value::Binary(bytes) => {
-                let _ = write!(out, r#"{{"_placeholder":true,"num":{}}}"#, attachments.len());
+                out.push_str(r#"{"_placeholder":true,"num":"#);
+                write_u64(out, attachments.len() as u64);
+                out.push('}');
                 attachments.push(bytes.clone());
             }
             Value::Array(items) => {
@@ -149,33 +163,68 @@ fn is_placeholder(members: &[(String, Value)]) -> bool {
     members.iter().rev().find(|(k, _)| k == "_placeholder").is_some_and(|(_, v)| *v == Value::Bool(true))
 }
 
+/// Appends a JSON number; integers without going through `fmt`.
+fn write_number(out: &mut String, n: &serde_json::Number) {
+    if let Some(v) = n.as_u64() {
+        write_u64(out, v);
+    } else if let Some(v) = n.as_i64() {
+        out.push('-');
+        write_u64(out, v.unsigned_abs());
+    } else {
+        use std::fmt::Write as _;
+        // Writing into a String cannot fail.
+        let _ = write!(out, "{n}");
+    }
+}
+
+/// Appends the decimal digits of `v`.
+pub(crate) fn write_u64(out: &mut impl std::fmt::Write, mut v: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        if let Some(slot) = digits.get_mut(at) {
+            *slot = b'0' + (v % 10) as u8;
+        }
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    // ASCII digits are UTF-8; writing into our sinks cannot fail.
+    let _ = out.write_str(std::str::from_utf8(digits.get(at..).unwrap_or_default()).unwrap_or_default());
+}
+
 /// Appends `s` as a JSON string, escaped as `JSON.stringify` and serde_json do.
 pub(crate) fn write_json_string(out: &mut String, s: &str) {
     out.reserve(s.len() + 2);
     out.push('"');
-    let mut start = 0;
-    for (at, byte) in s.bytes().enumerate() {
-        let escape = match byte {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            0..0x20 => "",
-            _ => continue,
+    let mut rest = s;
+    loop {
+        let clean = crate::json_scan::clean_run(rest.as_bytes());
+        let (run, tail) = rest.split_at_checked(clean).unwrap_or((rest, ""));
+        out.push_str(run);
+        let Some(byte) = tail.bytes().next() else {
+            break;
         };
-        out.push_str(s.get(start..at).unwrap_or_default());
-        if escape.is_empty() {
-            use std::fmt::Write as _;
-            let _ = write!(out, "\\u{byte:04x}");
-        } else {
-            out.push_str(escape);
+        match byte {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                let hex = |nibble: u8| char::from(HEX.get(usize::from(nibble)).copied().unwrap_or(b'0'));
+                out.push(hex(byte >> 4));
+                out.push(hex(byte & 0x0f));
+            }
         }
-        start = at + 1;
+        rest = tail.get(1..).unwrap_or_default();
     }
-    out.push_str(s.get(start..).unwrap_or_default());
     out.push('"');
 }
 

@@ -412,7 +412,7 @@ impl Server {
         volatile: bool,
     ) -> usize {
         let targets = self.select(namespace, selector);
-        let frames = encode_frames(&Packet::event(namespace.clone(), payload));
+        let encoded = EncodedPacket::new(&Packet::event(namespace.clone(), payload));
         let mut delivered = 0;
         for socket in targets {
             let Some(sid) = self.sockets.get(&socket).map(|s| s.sid) else {
@@ -421,7 +421,7 @@ impl Server {
             if volatile && !self.engine.is_writable(sid) {
                 continue;
             }
-            if frames.iter().all(|frame| self.engine.send_frame(sid, frame.clone()).is_ok()) {
+            if encoded.frames().all(|frame| self.engine.send_frame(sid, frame).is_ok()) {
                 delivered += 1;
             }
         }
@@ -429,7 +429,7 @@ impl Server {
     }
 
     fn send(&mut self, sid: Sid, packet: &Packet) -> Result<(), EmitError> {
-        for frame in encode_frames(packet) {
+        for frame in EncodedPacket::new(packet).frames() {
             self.engine.send_frame(sid, frame).map_err(|error| match error {
                 SendError::Closed => EmitError::Disconnected,
                 SendError::BufferFull => EmitError::BufferFull,
@@ -724,11 +724,25 @@ impl Endpoint for Server {
     }
 }
 
-/// The engine frames of a packet: `4` + its text, then each attachment. Built once, they
-/// can go to any number of sessions.
-pub fn encode_frames(packet: &Packet) -> Vec<Frame> {
-    let mut frames = Vec::with_capacity(1 + packet.attachments().len());
-    frames.push(Frame::Text(packet.to_text_with_prefix("4")));
-    frames.extend(packet.attachments().iter().cloned().map(Frame::Binary));
-    frames
+/// A packet encoded for Engine.IO: its text frame (`4` + the packet text) and its binary
+/// attachments. Built once, it can go to any number of sessions: frames are shared buffers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedPacket {
+    /// The text frame.
+    pub text: ByteString,
+    /// The attachments, one binary frame each.
+    pub attachments: Vec<bytes::Bytes>,
+}
+
+impl EncodedPacket {
+    /// Encodes `packet`.
+    pub fn new(packet: &Packet) -> Self {
+        EncodedPacket { text: packet.to_text_with_prefix("4"), attachments: packet.attachments().to_vec() }
+    }
+
+    /// The frames to send, in order.
+    pub fn frames(&self) -> impl Iterator<Item = Frame> + '_ {
+        std::iter::once(Frame::Text(self.text.clone()))
+            .chain(self.attachments.iter().cloned().map(Frame::Binary))
+    }
 }
