@@ -1,9 +1,9 @@
 //! The Engine.IO server on tokio.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use engineio_proto::server::{Cors, Event, Handshake, SendError, Server, ServerConfig, Sid, TransportKind};
+use engineio_proto::server::{Event, SendError, Server, ServerConfig, Sid, TransportKind};
 use engineio_proto::{Frame, Packet};
 use tokio::sync::mpsc;
 
@@ -95,89 +95,33 @@ impl EngineIo {
 
 transport::http_entry_points!(EngineIo);
 
-/// Settings of an [`EngineIo`] server. The defaults are the reference server's.
-#[derive(Default)]
+/// Settings of an [`EngineIo`] server. The defaults are the reference server's; the path is
+/// `/engine.io/`.
 pub struct Builder {
-    config: ServerConfig,
-    path: Option<String>,
+    engine: ServerConfig,
+    path: String,
     allow_request: Option<AllowRequest>,
 }
 
+impl Default for Builder {
+    fn default() -> Self {
+        Builder { engine: ServerConfig::default(), path: "/engine.io/".into(), allow_request: None }
+    }
+}
+
 impl Builder {
-    /// How often sessions are pinged (default 25 s).
-    pub fn ping_interval(mut self, interval: Duration) -> Self {
-        self.config.ping_interval = interval;
-        self
-    }
-
-    /// How long to wait for a pong (default 20 s).
-    pub fn ping_timeout(mut self, timeout: Duration) -> Self {
-        self.config.ping_timeout = timeout;
-        self
-    }
-
-    /// How long a WebSocket may take to complete an upgrade (default 10 s).
-    pub fn upgrade_timeout(mut self, timeout: Duration) -> Self {
-        self.config.upgrade_timeout = timeout;
-        self
-    }
-
-    /// Largest accepted message or polling body, in bytes (default 1 000 000).
-    pub fn max_payload(mut self, bytes: usize) -> Self {
-        self.config.max_payload = bytes;
-        self
-    }
-
-    /// Most bytes buffered for a client that does not read (default 4 000 000).
-    pub fn max_buffered_bytes(mut self, bytes: usize) -> Self {
-        self.config.max_buffered_bytes = bytes;
-        self
-    }
-
-    /// Which transports clients may use (both by default).
-    pub fn transports(mut self, polling: bool, websocket: bool) -> Self {
-        self.config.polling = polling;
-        self.config.websocket = websocket;
-        self
-    }
-
-    /// Cross-origin policy (none by default).
-    pub fn cors(mut self, cors: Cors) -> Self {
-        self.config.cors = Some(cors);
-        self
-    }
-
-    /// The path to answer under (default `/engine.io/`).
-    pub fn path(mut self, path: impl Into<String>) -> Self {
-        self.path = Some(path.into());
-        self
-    }
-
-    /// A check every handshake must pass; see [`AllowRequest`].
-    pub fn allow_request(
-        mut self,
-        check: impl Fn(&Handshake) -> Result<(), Option<String>> + Send + Sync + 'static,
-    ) -> Self {
-        self.allow_request = Some(Arc::new(check));
-        self
-    }
-
-    /// Every engine setting at once.
-    pub fn config(mut self, config: ServerConfig) -> Self {
-        self.config = config;
-        self
-    }
+    transport::engine_builder_methods!();
 
     /// Creates the server and the stream of its events. Must run inside a tokio runtime
     /// (it starts the timer task).
     pub fn build(self) -> (EngineIo, Events) {
         let options = Options {
-            path: self.path.unwrap_or_else(|| "/engine.io/".into()),
+            path: self.path,
             allow_request: self.allow_request,
-            max_payload: self.config.max_payload,
+            max_payload: self.engine.max_payload,
             client_script: None,
         };
-        let server = Server::new(self.config, Box::new(transport::random_u128));
+        let server = Server::new(self.engine, Box::new(transport::random_u128));
         let (shared, receiver) = Shared::start(server, options);
         (EngineIo { shared }, Events { receiver })
     }

@@ -153,6 +153,16 @@ impl Packet {
         }
     }
 
+    /// The exact length of the text form.
+    pub fn text_len(&self) -> usize {
+        let wire = self.wire_type();
+        let count =
+            if wire.is_binary() { crate::value::decimal_len(self.attachments().len() as u64) + 1 } else { 0 };
+        let namespace = if self.namespace.is_main() { 0 } else { self.namespace.as_str().len() + 1 };
+        let id = self.ack_id.map_or(0, crate::value::decimal_len);
+        1 + count + namespace + id + self.payload.as_ref().map_or(0, |p| p.json().len())
+    }
+
     /// The length of the text form.
     pub fn encoded_len(&self) -> usize {
         1 + 21 + self.namespace.as_str().len() + 1 + 20 + self.payload.as_ref().map_or(0, |p| p.json().len())
@@ -193,7 +203,7 @@ impl Packet {
 
     /// The text form, after `prefix` (the Engine.IO message type `4` for a frame).
     pub fn to_text_with_prefix(&self, prefix: &str) -> ByteString {
-        let mut out = String::with_capacity(prefix.len() + self.encoded_len());
+        let mut out = String::with_capacity(prefix.len() + self.text_len());
         out.push_str(prefix);
         self.write_text(&mut out);
         ByteString::from(out)

@@ -7,7 +7,7 @@ use bytestring::ByteString;
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::json_scan::{self, JsonError};
-use crate::value::write_json_string;
+use crate::value::{json_string_len, write_json_string};
 use crate::{DecodeError, EncodeError, Value};
 
 /// Event names with a meaning of their own, which applications may not emit or receive.
@@ -60,7 +60,7 @@ impl Payload {
 
     /// Encodes a dynamic value, binary parts as attachments.
     pub fn from_value(value: &Value) -> Self {
-        let mut json = String::with_capacity(value.json_len_hint());
+        let mut json = String::with_capacity(value.json_len(&mut 0));
         let mut attachments = Vec::new();
         value.write_json(&mut json, &mut attachments);
         Payload { json: json.into(), attachments }
@@ -84,8 +84,10 @@ impl Payload {
     /// The payload of an event with dynamic arguments that may hold binary data.
     pub fn event_values(name: &str, args: &[Value]) -> Result<Self, EncodeError> {
         check_event_name(name)?;
-        let hint = name.len() + 4 + args.iter().map(|a| a.json_len_hint() + 1).sum::<usize>();
-        let mut json = String::with_capacity(hint);
+        let mut numbered = 0;
+        let len =
+            2 + json_string_len(name) + args.iter().map(|a| 1 + a.json_len(&mut numbered)).sum::<usize>();
+        let mut json = String::with_capacity(len);
         let mut attachments = Vec::new();
         json.push('[');
         write_json_string(&mut json, name);
@@ -183,7 +185,8 @@ fn check_event_name(name: &str) -> Result<(), EncodeError> {
 
 /// `[name,inner]`, or `[name]` when `inner` is blank.
 fn event_json(name: &str, inner: &str) -> String {
-    let mut json = String::with_capacity(name.len() + inner.len() + 5);
+    let inner_len = if inner.trim().is_empty() { 0 } else { inner.len() + 1 };
+    let mut json = String::with_capacity(2 + json_string_len(name) + inner_len);
     json.push('[');
     write_json_string(&mut json, name);
     if !inner.trim().is_empty() {

@@ -80,16 +80,28 @@ impl Value {
         }
     }
 
-    /// About how many bytes of JSON this value writes, to size buffers once.
-    pub(crate) fn json_len_hint(&self) -> usize {
+    /// Exactly how many bytes [`Value::write_json`] writes, when the placeholders it writes
+    /// are numbered from `first_attachment`: buffers are sized once and handed to `Bytes`
+    /// without spare capacity.
+    pub(crate) fn json_len(&self, first_attachment: &mut usize) -> usize {
         match self {
-            Value::Null | Value::Bool(_) => 5,
-            Value::Number(_) => 8,
-            Value::String(s) => s.len() + 2,
-            Value::Binary(_) => 30,
-            Value::Array(items) => 2 + items.iter().map(|v| v.json_len_hint() + 1).sum::<usize>(),
+            Value::Null | Value::Bool(true) => 4,
+            Value::Bool(false) => 5,
+            Value::Number(n) => number_len(n),
+            Value::String(s) => json_string_len(s),
+            Value::Binary(_) => {
+                let len = r#"{"_placeholder":true,"num":}"#.len() + decimal_len(*first_attachment as u64);
+                *first_attachment += 1;
+                len
+            }
+            Value::Array(items) => {
+                let inner: usize = items.iter().map(|v| v.json_len(first_attachment)).sum();
+                2 + inner + items.len().saturating_sub(1)
+            }
             Value::Object(members) => {
-                2 + members.iter().map(|(k, v)| k.len() + 4 + v.json_len_hint()).sum::<usize>()
+                let inner: usize =
+                    members.iter().map(|(k, v)| json_string_len(k) + 1 + v.json_len(first_attachment)).sum();
+                2 + inner + members.len().saturating_sub(1)
             }
         }
     }
@@ -174,6 +186,38 @@ fn write_number(out: &mut String, n: &serde_json::Number) {
         use std::fmt::Write as _;
         // Writing into a String cannot fail.
         let _ = write!(out, "{n}");
+    }
+}
+
+/// How many decimal digits `v` has.
+pub(crate) fn decimal_len(v: u64) -> usize {
+    v.checked_ilog10().map_or(1, |log| log as usize + 1)
+}
+
+fn number_len(n: &serde_json::Number) -> usize {
+    if let Some(v) = n.as_u64() {
+        decimal_len(v)
+    } else if let Some(v) = n.as_i64() {
+        1 + decimal_len(v.unsigned_abs())
+    } else {
+        n.to_string().len()
+    }
+}
+
+/// How long `s` is as a JSON string, quotes and escapes included.
+pub(crate) fn json_string_len(s: &str) -> usize {
+    let mut len = s.len() + 2;
+    let mut rest = s.as_bytes();
+    loop {
+        let clean = crate::json_scan::clean_run(rest);
+        let Some((&byte, tail)) = rest.get(clean..).and_then(<[u8]>::split_first) else {
+            return len;
+        };
+        len += match byte {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 1,
+            _ => 5,
+        };
+        rest = tail;
     }
 }
 
@@ -337,5 +381,57 @@ impl<'de> Visitor<'de> for ValueVisitor {
             members.push((key, value));
         }
         Ok(Value::Object(members))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn written(value: &Value) -> String {
+        let mut out = String::new();
+        value.write_json(&mut out, &mut Vec::new());
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn string_lengths_are_exact(s in any::<String>()) {
+            let mut out = String::new();
+            write_json_string(&mut out, &s);
+            prop_assert_eq!(out.len(), json_string_len(&s));
+            prop_assert_eq!(out, serde_json::to_string(&s).unwrap());
+        }
+
+        #[test]
+        fn number_lengths_are_exact(n in any::<i64>(), u in any::<u64>(), f in any::<f64>()) {
+            for value in [Value::from(n), Value::from(u), Value::from(f)] {
+                prop_assert_eq!(written(&value).len(), value.json_len(&mut 0));
+            }
+        }
+    }
+
+    #[test]
+    fn nested_lengths_are_exact() {
+        let value = Value::Array(vec![
+            Value::Object(vec![
+                ("a\"b".into(), Value::Binary(Bytes::from_static(b"x"))),
+                (
+                    "c".into(),
+                    Value::Array(vec![Value::Null, true.into(), false.into(), Value::Array(vec![])]),
+                ),
+                ("d".into(), Value::Object(vec![])),
+            ]),
+            Value::Binary(Bytes::new()),
+            "\u{1}\n".into(),
+        ]);
+        let mut numbered = 0;
+        assert_eq!(written(&value).len(), value.json_len(&mut numbered));
+        assert_eq!(numbered, 2);
+        let mut many = Value::Array((0..12).map(|_| Value::Binary(Bytes::new())).collect());
+        assert_eq!(written(&many).len(), many.json_len(&mut 0));
+        many = Value::Array(vec![]);
+        assert_eq!(written(&many).len(), many.json_len(&mut 0));
     }
 }

@@ -59,6 +59,11 @@ proptest! {
     }
 
     #[test]
+    fn text_lengths_are_exact(packet in strategies::socket_packet()) {
+        prop_assert_eq!(packet.text_len(), packet.to_text().len());
+    }
+
+    #[test]
     fn dynamic_value(value in strategies::value(true)) {
         let payload = Payload::from_value(&value);
         prop_assert_eq!(payload.to_value(), Ok(value));

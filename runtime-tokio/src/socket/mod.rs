@@ -10,7 +10,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use engineio_proto::server::{Cors, Handshake, ServerConfig};
+use engineio_proto::server::{Handshake, ServerConfig};
 use socketio_proto::server::{AckError, Event, Server, SocketConfig, SocketId};
 use socketio_proto::{Namespace, Payload};
 use tokio::sync::oneshot;
@@ -241,17 +241,7 @@ impl Default for Builder {
 }
 
 impl Builder {
-    /// How often sessions are pinged (default 25 s).
-    pub fn ping_interval(mut self, interval: Duration) -> Self {
-        self.engine.ping_interval = interval;
-        self
-    }
-
-    /// How long to wait for a pong (default 20 s).
-    pub fn ping_timeout(mut self, timeout: Duration) -> Self {
-        self.engine.ping_timeout = timeout;
-        self
-    }
+    transport::engine_builder_methods!();
 
     /// How long a session may stay without joining a namespace (default 45 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
@@ -259,50 +249,9 @@ impl Builder {
         self
     }
 
-    /// Largest accepted message or polling body, in bytes (default 1 000 000).
-    pub fn max_payload(mut self, bytes: usize) -> Self {
-        self.engine.max_payload = bytes;
-        self
-    }
-
     /// Most binary attachments per packet (default 10).
     pub fn max_attachments(mut self, count: usize) -> Self {
         self.socket.limits.max_attachments = count;
-        self
-    }
-
-    /// Most bytes buffered for a client that does not read (default 4 000 000); past it
-    /// the client is disconnected with reason "buffer full".
-    pub fn max_buffered_bytes(mut self, bytes: usize) -> Self {
-        self.engine.max_buffered_bytes = bytes;
-        self
-    }
-
-    /// Which transports clients may use (both by default).
-    pub fn transports(mut self, polling: bool, websocket: bool) -> Self {
-        self.engine.polling = polling;
-        self.engine.websocket = websocket;
-        self
-    }
-
-    /// Cross-origin policy (none by default).
-    pub fn cors(mut self, cors: Cors) -> Self {
-        self.engine.cors = Some(cors);
-        self
-    }
-
-    /// The path to answer under (default `/socket.io/`).
-    pub fn path(mut self, path: impl Into<String>) -> Self {
-        self.path = path.into();
-        self
-    }
-
-    /// A check every engine handshake must pass; see [`AllowRequest`].
-    pub fn allow_request(
-        mut self,
-        check: impl Fn(&Handshake) -> Result<(), Option<String>> + Send + Sync + 'static,
-    ) -> Self {
-        self.allow_request = Some(Arc::new(check));
         self
     }
 

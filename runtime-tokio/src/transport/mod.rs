@@ -220,3 +220,78 @@ macro_rules! http_entry_points {
     };
 }
 pub(crate) use http_entry_points;
+
+/// The settings both server builders share, for a builder with fields `engine`
+/// (`ServerConfig`), `path` (`String`) and `allow_request` (`Option<AllowRequest>`).
+macro_rules! engine_builder_methods {
+    () => {
+        /// How often sessions are pinged (default 25 s).
+        pub fn ping_interval(mut self, interval: ::std::time::Duration) -> Self {
+            self.engine.ping_interval = interval;
+            self
+        }
+
+        /// How long to wait for a pong before closing (default 20 s).
+        pub fn ping_timeout(mut self, timeout: ::std::time::Duration) -> Self {
+            self.engine.ping_timeout = timeout;
+            self
+        }
+
+        /// How long a WebSocket may take to complete an upgrade (default 10 s).
+        pub fn upgrade_timeout(mut self, timeout: ::std::time::Duration) -> Self {
+            self.engine.upgrade_timeout = timeout;
+            self
+        }
+
+        /// Largest accepted message or polling body, in bytes (default 1 000 000).
+        pub fn max_payload(mut self, bytes: usize) -> Self {
+            self.engine.max_payload = bytes;
+            self
+        }
+
+        /// Most bytes buffered for a client that does not read (default 4 000 000); past it
+        /// the session closes with reason "buffer full".
+        pub fn max_buffered_bytes(mut self, bytes: usize) -> Self {
+            self.engine.max_buffered_bytes = bytes;
+            self
+        }
+
+        /// Which transports clients may use (both by default).
+        pub fn transports(mut self, polling: bool, websocket: bool) -> Self {
+            self.engine.polling = polling;
+            self.engine.websocket = websocket;
+            self
+        }
+
+        /// Cross-origin policy (none by default).
+        pub fn cors(mut self, cors: ::engineio_proto::server::Cors) -> Self {
+            self.engine.cors = Some(cors);
+            self
+        }
+
+        /// The path to answer under.
+        pub fn path(mut self, path: impl Into<String>) -> Self {
+            self.path = path.into();
+            self
+        }
+
+        /// A check every engine handshake must pass; see [`AllowRequest`](crate::AllowRequest).
+        pub fn allow_request(
+            mut self,
+            check: impl Fn(&::engineio_proto::server::Handshake) -> Result<(), Option<String>>
+            + Send
+            + Sync
+            + 'static,
+        ) -> Self {
+            self.allow_request = Some(::std::sync::Arc::new(check));
+            self
+        }
+
+        /// Every Engine.IO setting at once.
+        pub fn engine_config(mut self, config: ::engineio_proto::server::ServerConfig) -> Self {
+            self.engine = config;
+            self
+        }
+    };
+}
+pub(crate) use engine_builder_methods;
