@@ -1,0 +1,562 @@
+//! The Engine.IO client as a state machine: it asks the adapter to perform HTTP requests and
+//! open WebSockets, and is fed their results, frames and time.
+//!
+//! Drive it like the server: after any input, drain [`Client::poll_output`], then sleep
+//! until [`Client::poll_timeout`] and call [`Client::handle_timeout`].
+//!
+//! - [`Output::Http`]: perform the request on `<path>?<query>`, then call
+//!   [`Client::handle_response`] with its status and body (or the failure).
+//! - [`Output::WsConnect`]: open a WebSocket on `<path>?<query>`, then call
+//!   [`Client::handle_ws_open`] or [`Client::handle_ws_closed`]; feed its messages to
+//!   [`Client::handle_ws_frame`].
+//! - [`Output::WsSend`] / [`Output::WsClose`]: write frames, close.
+//!
+//! It follows the reference client: handshake on polling (or WebSocket alone), a pong for
+//! every ping, a dead server declared after `pingInterval + pingTimeout` without a ping,
+//! polling with one GET and one POST at most in flight (POSTs batched up to the server's
+//! `maxPayload`), and the upgrade: `2probe`, `3probe`, pause polling, `5`.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+
+use crate::{Data, Frame, Packet, PacketType, PayloadFormat, decode_payload, encode_payload};
+
+/// Client settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// Whether to start with (or use) long-polling.
+    pub polling: bool,
+    /// Whether to use WebSocket: directly when polling is off, by upgrade otherwise.
+    pub websocket: bool,
+    /// Whether a polling session upgrades to WebSocket when the server offers it.
+    pub upgrade: bool,
+    /// Extra query parameters, already encoded (`key=value&...`), appended to every request.
+    pub query: String,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig { polling: true, websocket: true, upgrade: true, query: String::new() }
+    }
+}
+
+/// An HTTP request the client waits on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RequestId(u64);
+
+/// A WebSocket the client asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct WsId(u64);
+
+/// The HTTP method of an [`Output::Http`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// A handshake or a poll.
+    Get,
+    /// Packets for the server.
+    Post,
+}
+
+/// The server's handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenInfo {
+    /// The session id.
+    pub sid: String,
+    /// Transports the session may upgrade to.
+    pub upgrades: Vec<String>,
+    /// How often the server pings.
+    pub ping_interval: Duration,
+    /// How long the server waits for a pong.
+    pub ping_timeout: Duration,
+    /// The largest payload the server accepts.
+    pub max_payload: usize,
+}
+
+/// Why the client's session ended. `Display` gives the reference client's wording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseReason {
+    /// [`Client::close`] was called.
+    ForcedClose,
+    /// The server closed the session, or its transport went away.
+    TransportClose,
+    /// A request failed or was refused (the description says how).
+    TransportError(String),
+    /// No ping within `pingInterval + pingTimeout`.
+    PingTimeout,
+    /// The server sent something that does not decode.
+    ParseError,
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseReason::ForcedClose => f.write_str("forced close"),
+            CloseReason::TransportClose => f.write_str("transport close"),
+            CloseReason::TransportError(why) => write!(f, "transport error: {why}"),
+            CloseReason::PingTimeout => f.write_str("ping timeout"),
+            CloseReason::ParseError => f.write_str("parse error"),
+        }
+    }
+}
+
+/// What the application learns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The handshake succeeded.
+    Open(OpenInfo),
+    /// A message from the server.
+    Message(Data),
+    /// The session moved to WebSocket.
+    Upgraded,
+    /// The session ended; nothing more comes.
+    Closed(CloseReason),
+}
+
+/// Something for the adapter to do, or for the application to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Perform an HTTP request on `<path>?<query>`.
+    Http {
+        /// Report the result with this id.
+        id: RequestId,
+        /// GET or POST.
+        method: Method,
+        /// The query string.
+        query: String,
+        /// The body (POST only; a text payload).
+        body: Bytes,
+    },
+    /// Open a WebSocket on `<path>?<query>`.
+    WsConnect {
+        /// Report on it with this id.
+        id: WsId,
+        /// The query string.
+        query: String,
+    },
+    /// Write these frames, in order.
+    WsSend {
+        /// The WebSocket.
+        id: WsId,
+        /// The frames.
+        frames: Vec<Frame>,
+    },
+    /// Close this WebSocket.
+    WsClose {
+        /// The WebSocket.
+        id: WsId,
+    },
+    /// An application event.
+    Event(Event),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Waiting for the open packet.
+    Opening,
+    Open,
+    Closed,
+}
+
+#[derive(Debug)]
+enum Transport {
+    Polling { get: Option<RequestId>, post: Option<RequestId> },
+    WebSocket { id: WsId },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Upgrade {
+    /// The WebSocket is being opened.
+    Connecting(WsId),
+    /// `2probe` sent.
+    Probing(WsId),
+    /// `3probe` received: polling pauses, then `5` goes out.
+    Pausing(WsId),
+}
+
+/// The Engine.IO client state machine. See the [module docs](self).
+#[derive(Debug)]
+pub struct Client {
+    config: ClientConfig,
+    state: State,
+    transport: Transport,
+    upgrade: Option<Upgrade>,
+    sid: Option<String>,
+    max_payload: usize,
+    ping_window: Duration,
+    dead_at: Option<Instant>,
+    outbox: VecDeque<Packet>,
+    outputs: VecDeque<Output>,
+    next_id: u64,
+}
+
+impl Client {
+    /// Starts a session: the first output is the handshake request.
+    pub fn new(config: ClientConfig) -> Self {
+        let mut client = Client {
+            state: State::Opening,
+            transport: Transport::Polling { get: None, post: None },
+            upgrade: None,
+            sid: None,
+            max_payload: 1_000_000,
+            ping_window: Duration::ZERO,
+            dead_at: None,
+            outbox: VecDeque::new(),
+            outputs: VecDeque::new(),
+            next_id: 0,
+            config,
+        };
+        if client.config.polling || !client.config.websocket {
+            let id = client.request(Method::Get, Bytes::new());
+            client.transport = Transport::Polling { get: Some(id), post: None };
+        } else {
+            let id = WsId(client.next_id());
+            let query = client.query("websocket");
+            client.outputs.push_back(Output::WsConnect { id, query });
+            client.transport = Transport::WebSocket { id };
+        }
+        client
+    }
+
+    /// The session id, once open.
+    pub fn sid(&self) -> Option<&str> {
+        self.sid.as_deref()
+    }
+
+    /// Whether the session is open.
+    pub fn is_open(&self) -> bool {
+        self.state == State::Open
+    }
+
+    /// Whether the session runs on WebSocket now.
+    pub fn is_websocket(&self) -> bool {
+        matches!(self.transport, Transport::WebSocket { .. })
+    }
+
+    fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn query(&self, transport: &str) -> String {
+        let mut query = format!("EIO=4&transport={transport}");
+        if let Some(sid) = &self.sid {
+            query.push_str("&sid=");
+            query.push_str(sid);
+        }
+        if !self.config.query.is_empty() {
+            query.push('&');
+            query.push_str(&self.config.query);
+        }
+        query
+    }
+
+    fn request(&mut self, method: Method, body: Bytes) -> RequestId {
+        let id = RequestId(self.next_id());
+        let query = self.query("polling");
+        self.outputs.push_back(Output::Http { id, method, query, body });
+        id
+    }
+
+    // ---- inputs ----
+
+    /// The result of an [`Output::Http`]: its status and body, or why it failed.
+    pub fn handle_response(&mut self, now: Instant, id: RequestId, response: Result<(u16, Bytes), String>) {
+        let Transport::Polling { get, post } = &mut self.transport else {
+            return;
+        };
+        let is_get = *get == Some(id);
+        if is_get {
+            *get = None;
+        } else if *post == Some(id) {
+            *post = None;
+        } else {
+            return;
+        }
+        let body = match response {
+            Ok((200, body)) => body,
+            Ok((status, body)) => {
+                let why = format!("HTTP {status}: {}", String::from_utf8_lossy(&body));
+                return self.close_with(CloseReason::TransportError(why));
+            }
+            Err(why) => return self.close_with(CloseReason::TransportError(why)),
+        };
+        if is_get {
+            let packets = match decode_payload(PayloadFormat::V4, body, usize::MAX) {
+                Ok(packets) => packets,
+                Err(_) => return self.close_with(CloseReason::ParseError),
+            };
+            for packet in packets {
+                match packet {
+                    Ok(packet) => self.on_packet(now, packet),
+                    Err(_) => return self.close_with(CloseReason::ParseError),
+                }
+                if self.state == State::Closed {
+                    return;
+                }
+            }
+        }
+        self.after_polling_io();
+    }
+
+    /// A WebSocket of [`Output::WsConnect`] opened.
+    pub fn handle_ws_open(&mut self, _now: Instant, id: WsId) {
+        if self.upgrade == Some(Upgrade::Connecting(id)) {
+            self.upgrade = Some(Upgrade::Probing(id));
+            self.outputs.push_back(Output::WsSend { id, frames: vec![Frame::Text("2probe".into())] });
+        }
+    }
+
+    /// A message on a WebSocket.
+    pub fn handle_ws_frame(&mut self, now: Instant, id: WsId, frame: Frame) {
+        let Ok(packet) = Packet::decode_frame(frame) else {
+            if matches!(self.transport, Transport::WebSocket { id: t } if t == id) {
+                self.close_with(CloseReason::ParseError);
+            } else {
+                self.abandon_upgrade();
+            }
+            return;
+        };
+        if matches!(self.transport, Transport::WebSocket { id: t } if t == id) {
+            return self.on_packet(now, packet);
+        }
+        if self.upgrade == Some(Upgrade::Probing(id)) {
+            let is_probe = packet.kind == PacketType::Pong && packet.text().is_some_and(|t| &**t == "probe");
+            if is_probe {
+                self.upgrade = Some(Upgrade::Pausing(id));
+                self.after_polling_io();
+            } else {
+                self.abandon_upgrade();
+            }
+        }
+    }
+
+    /// A WebSocket closed or could not be opened.
+    pub fn handle_ws_closed(&mut self, _now: Instant, id: WsId) {
+        if matches!(self.transport, Transport::WebSocket { id: t } if t == id) {
+            self.close_with(CloseReason::TransportClose);
+        } else if self.upgrade.is_some_and(|u| u.ws() == id) {
+            self.upgrade = None;
+            self.after_polling_io();
+        }
+    }
+
+    /// Runs the dead-server timer.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.dead_at.is_some_and(|at| at <= now) {
+            self.close_with(CloseReason::PingTimeout);
+        }
+    }
+
+    /// When [`Client::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.dead_at
+    }
+
+    /// The next output.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    // ---- application ----
+
+    /// Sends a packet (buffered until the session is open and the transport can take it).
+    /// Returns `false` once the session is closed.
+    pub fn send(&mut self, packet: Packet) -> bool {
+        if self.state == State::Closed {
+            return false;
+        }
+        self.outbox.push_back(packet);
+        self.flush();
+        true
+    }
+
+    /// Closes the session after flushing what is buffered.
+    pub fn close(&mut self) {
+        if self.state == State::Closed {
+            return;
+        }
+        match self.transport {
+            Transport::WebSocket { id } => {
+                self.flush();
+                self.outputs.push_back(Output::WsClose { id });
+            }
+            Transport::Polling { .. } if self.state == State::Open => {
+                // The close packet goes in a last POST, after whatever is buffered.
+                let mut body = BytesMut::new();
+                let mut packets: Vec<Packet> = self.outbox.drain(..).collect();
+                packets.push(Packet::empty(PacketType::Close));
+                encode_payload(&packets, &mut body);
+                self.request(Method::Post, body.freeze());
+            }
+            Transport::Polling { .. } => {}
+        }
+        self.finish(CloseReason::ForcedClose);
+    }
+
+    // ---- internals ----
+
+    fn on_packet(&mut self, now: Instant, packet: Packet) {
+        match packet.kind {
+            PacketType::Open if self.state == State::Opening => self.on_open(now, packet),
+            PacketType::Ping => {
+                self.dead_at = Some(now + self.ping_window);
+                self.send(Packet::pong());
+            }
+            PacketType::Message => self.outputs.push_back(Output::Event(Event::Message(packet.data))),
+            PacketType::Close => self.close_with(CloseReason::TransportClose),
+            _ => {}
+        }
+    }
+
+    fn on_open(&mut self, now: Instant, packet: Packet) {
+        let Some(info) = packet.text().and_then(|t| parse_open(t)) else {
+            return self.close_with(CloseReason::ParseError);
+        };
+        self.sid = Some(info.sid.clone());
+        self.max_payload = info.max_payload;
+        self.ping_window = info.ping_interval + info.ping_timeout;
+        self.dead_at = Some(now + self.ping_window);
+        self.state = State::Open;
+        let upgrade = self.config.upgrade
+            && self.config.websocket
+            && !self.is_websocket()
+            && info.upgrades.iter().any(|u| u == "websocket");
+        self.outputs.push_back(Output::Event(Event::Open(info)));
+        if upgrade {
+            let id = WsId(self.next_id());
+            let query = self.query("websocket");
+            self.upgrade = Some(Upgrade::Connecting(id));
+            self.outputs.push_back(Output::WsConnect { id, query });
+        }
+        self.flush();
+    }
+
+    /// After a polling request completed: finish a pause, or poll again and flush.
+    fn after_polling_io(&mut self) {
+        if self.state == State::Closed {
+            return;
+        }
+        if let (Some(Upgrade::Pausing(ws)), Transport::Polling { get: None, post: None }) =
+            (self.upgrade, &self.transport)
+        {
+            self.upgrade = None;
+            self.transport = Transport::WebSocket { id: ws };
+            self.outputs.push_back(Output::WsSend { id: ws, frames: vec![Frame::Text("5".into())] });
+            self.outputs.push_back(Output::Event(Event::Upgraded));
+            self.flush();
+            return;
+        }
+        let pausing = matches!(self.upgrade, Some(Upgrade::Pausing(_)));
+        if self.state == State::Open && !pausing {
+            if let Transport::Polling { get: None, .. } = self.transport {
+                let id = self.request(Method::Get, Bytes::new());
+                if let Transport::Polling { get, .. } = &mut self.transport {
+                    *get = Some(id);
+                }
+            }
+        }
+        self.flush();
+    }
+
+    /// Sends buffered packets if the transport can take them.
+    fn flush(&mut self) {
+        if self.state != State::Open || self.outbox.is_empty() {
+            return;
+        }
+        if matches!(self.upgrade, Some(Upgrade::Pausing(_))) {
+            return;
+        }
+        match self.transport {
+            Transport::WebSocket { id } => {
+                let frames = self.outbox.drain(..).map(|p| p.to_frame()).collect();
+                self.outputs.push_back(Output::WsSend { id, frames });
+            }
+            Transport::Polling { post: None, .. } => {
+                let mut batch = Vec::new();
+                let mut size = 0;
+                while let Some(packet) = self.outbox.front() {
+                    let len = packet.encoded_len() + 1;
+                    if !batch.is_empty() && size + len > self.max_payload {
+                        break;
+                    }
+                    size += len;
+                    batch.extend(self.outbox.pop_front());
+                }
+                let mut body = BytesMut::with_capacity(size);
+                encode_payload(&batch, &mut body);
+                let id = self.request(Method::Post, body.freeze());
+                if let Transport::Polling { post, .. } = &mut self.transport {
+                    *post = Some(id);
+                }
+            }
+            Transport::Polling { .. } => {}
+        }
+    }
+
+    fn abandon_upgrade(&mut self) {
+        if let Some(upgrade) = self.upgrade.take() {
+            self.outputs.push_back(Output::WsClose { id: upgrade.ws() });
+            self.after_polling_io();
+        }
+    }
+
+    fn close_with(&mut self, reason: CloseReason) {
+        if self.state == State::Closed {
+            return;
+        }
+        if let Transport::WebSocket { id } = self.transport {
+            self.outputs.push_back(Output::WsClose { id });
+        }
+        self.finish(reason);
+    }
+
+    fn finish(&mut self, reason: CloseReason) {
+        if let Some(upgrade) = self.upgrade.take() {
+            self.outputs.push_back(Output::WsClose { id: upgrade.ws() });
+        }
+        self.state = State::Closed;
+        self.dead_at = None;
+        self.outbox.clear();
+        self.outputs.push_back(Output::Event(Event::Closed(reason)));
+    }
+}
+
+impl Upgrade {
+    fn ws(self) -> WsId {
+        match self {
+            Upgrade::Connecting(id) | Upgrade::Probing(id) | Upgrade::Pausing(id) => id,
+        }
+    }
+}
+
+/// The open packet's JSON.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OpenPacket {
+    sid: String,
+    #[serde(default)]
+    upgrades: Vec<String>,
+    ping_interval: u64,
+    ping_timeout: u64,
+    #[serde(default = "default_max_payload")]
+    max_payload: usize,
+}
+
+fn default_max_payload() -> usize {
+    1_000_000
+}
+
+/// Parses the open packet's JSON: `{"sid","upgrades","pingInterval","pingTimeout","maxPayload"}`.
+fn parse_open(json: &str) -> Option<OpenInfo> {
+    let open: OpenPacket = serde_json::from_str(json).ok()?;
+    Some(OpenInfo {
+        sid: open.sid,
+        upgrades: open.upgrades,
+        ping_interval: Duration::from_millis(open.ping_interval),
+        ping_timeout: Duration::from_millis(open.ping_timeout),
+        max_payload: open.max_payload,
+    })
+}
