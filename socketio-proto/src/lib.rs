@@ -27,6 +27,7 @@
 // Decoders face hostile input: no indexing that could panic.
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
+pub mod client;
 mod decoder;
 mod error;
 #[cfg(feature = "fuzzing")]

@@ -195,6 +195,12 @@ pub struct Client {
 impl Client {
     /// Starts a session: the first output is the handshake request.
     pub fn new(config: ClientConfig) -> Self {
+        Client::with_ids_from(config, 0)
+    }
+
+    /// [`Client::new`], numbering its request and WebSocket ids after `first`: sessions
+    /// that follow one another (reconnection) never reuse an id.
+    pub fn with_ids_from(config: ClientConfig, first: u64) -> Self {
         let mut client = Client {
             state: State::Opening,
             transport: Transport::Polling { get: None, post: None },
@@ -205,7 +211,7 @@ impl Client {
             dead_at: None,
             outbox: VecDeque::new(),
             outputs: VecDeque::new(),
-            next_id: 0,
+            next_id: first,
             config,
         };
         if client.config.polling || !client.config.websocket {

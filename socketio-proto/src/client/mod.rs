@@ -1,0 +1,653 @@
+//! The Socket.IO client as a state machine: a [`Manager`] multiplexes namespace sockets over
+//! one Engine.IO client session, and reconnects it when it drops.
+//!
+//! Transport inputs go to the `handle_*` methods, as for a bare
+//! [`engineio_proto::client::Client`]; [`Manager::poll_output`] yields the engine's IO
+//! outputs and Socket.IO [`Event`]s; time goes to [`Manager::handle_timeout`].
+//!
+//! - Sockets: [`Manager::open_socket`] (with its auth) sends CONNECT whenever a session is
+//!   open, again after every reconnection; [`Manager::set_auth`] changes the auth for the
+//!   next time.
+//! - Emits made while a socket is not connected are buffered and sent, in order, once it
+//!   is; volatile ones are dropped instead.
+//! - Reconnection: after a session drops (not by [`Manager::close`]), attempts follow the
+//!   reference's exponential backoff with jitter; the randomness is an input.
+
+mod backoff;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use engineio_proto::client::{self as engine, Client, ClientConfig, CloseReason};
+
+pub use backoff::Backoff;
+
+use crate::server::AckError;
+use crate::{DecodeLimits, Decoder, Namespace, Packet, PacketKind, Payload};
+
+/// Client settings. The defaults are the reference client's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManagerConfig {
+    /// The Engine.IO client settings (transports, upgrade, query).
+    pub engine: ClientConfig,
+    /// Whether to reconnect after the session drops.
+    pub reconnection: bool,
+    /// How many attempts in a row before giving up; `None` for no limit.
+    pub reconnection_attempts: Option<u32>,
+    /// Delays between attempts.
+    pub backoff: Backoff,
+    /// How long a session may take to open (default 20 s).
+    pub timeout: Duration,
+    /// Decoder limits.
+    pub limits: DecodeLimits,
+}
+
+impl Default for ManagerConfig {
+    fn default() -> Self {
+        ManagerConfig {
+            engine: ClientConfig::default(),
+            reconnection: true,
+            reconnection_attempts: None,
+            backoff: Backoff::default(),
+            timeout: Duration::from_secs(20),
+            limits: DecodeLimits::default(),
+        }
+    }
+}
+
+/// Uniform randomness in [0, 1), for the backoff's jitter.
+pub type Random = Box<dyn FnMut() -> f64 + Send>;
+
+/// Why a socket was disconnected. `Display` gives the reference client's wording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DisconnectReason {
+    /// The server disconnected the socket.
+    IoServerDisconnect,
+    /// The application disconnected it.
+    IoClientDisconnect,
+    /// The session dropped (the engine's reason).
+    Transport(CloseReason),
+}
+
+impl fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DisconnectReason::IoServerDisconnect => f.write_str("io server disconnect"),
+            DisconnectReason::IoClientDisconnect => f.write_str("io client disconnect"),
+            DisconnectReason::Transport(CloseReason::TransportError(_)) => f.write_str("transport error"),
+            DisconnectReason::Transport(reason) => reason.fmt(f),
+        }
+    }
+}
+
+/// What the application learns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A socket joined its namespace; `sid` is its id on the server.
+    Connect {
+        /// The namespace.
+        namespace: Namespace,
+        /// The socket id.
+        sid: String,
+    },
+    /// The server refused a socket (CONNECT_ERROR payload: message and data).
+    ConnectError {
+        /// The namespace.
+        namespace: Namespace,
+        /// The error payload.
+        payload: Option<Payload>,
+    },
+    /// A socket left its namespace.
+    Disconnect {
+        /// The namespace.
+        namespace: Namespace,
+        /// Why.
+        reason: DisconnectReason,
+    },
+    /// An event from the server; answer `ack` with [`Manager::ack`].
+    Message {
+        /// The namespace.
+        namespace: Namespace,
+        /// `[name, ...args]`.
+        payload: Payload,
+        /// The ack id the server waits on, if any.
+        ack: Option<u64>,
+    },
+    /// The server answered [`Manager::emit_with_ack`].
+    Ack {
+        /// The namespace.
+        namespace: Namespace,
+        /// The id `emit_with_ack` returned.
+        id: u64,
+        /// The answer's arguments, as an array.
+        payload: Payload,
+    },
+    /// An ack that will never come.
+    AckFailed {
+        /// The namespace.
+        namespace: Namespace,
+        /// The id `emit_with_ack` returned.
+        id: u64,
+        /// Why.
+        reason: AckError,
+    },
+    /// A reconnection attempt starts (1 for the first).
+    ReconnectAttempt(u32),
+    /// A reconnection attempt succeeded after this many attempts.
+    Reconnect(u32),
+    /// An attempt failed.
+    ReconnectError(CloseReason),
+    /// The attempts are exhausted; the manager is closed.
+    ReconnectFailed,
+}
+
+/// Something for the adapter to do, or for the application to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// An IO output of the engine client (never its `Event` variant).
+    Io(engine::Output),
+    /// An application event.
+    Event(Event),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// A session is opening, `attempt` 0 being the first connection.
+    Opening {
+        attempt: u32,
+    },
+    Open,
+    /// Waiting for the next attempt.
+    Waiting {
+        attempt: u32,
+    },
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    OpenTimeout(u64),
+    Reconnect(u64),
+    Ack(usize, u64),
+}
+
+/// One namespace socket.
+#[derive(Debug)]
+struct Socket {
+    namespace: Namespace,
+    auth: Option<Payload>,
+    /// Whether it should be connected (opened and not refused or disconnected for good).
+    active: bool,
+    connected: bool,
+    buffer: VecDeque<Packet>,
+    next_ack: u64,
+    acks: HashMap<u64, ()>,
+}
+
+/// The Socket.IO client state machine. See the [module docs](self).
+pub struct Manager {
+    config: ManagerConfig,
+    random: Random,
+    engine: Option<Client>,
+    /// Counts sessions, for stale timers and engine ids.
+    generation: u64,
+    state: State,
+    decoder: Decoder,
+    sockets: Vec<Socket>,
+    timers: BinaryHeap<Reverse<(Instant, Timer)>>,
+    outputs: VecDeque<Output>,
+    /// The time of the latest input.
+    now: Instant,
+}
+
+impl fmt::Debug for Manager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Manager")
+            .field("state", &self.state)
+            .field("sockets", &self.sockets)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Manager {
+    /// A manager that opens its first session right away.
+    pub fn new(now: Instant, config: ManagerConfig, random: Random) -> Self {
+        let decoder = Decoder::new(config.limits);
+        let mut manager = Manager {
+            config,
+            random,
+            engine: None,
+            generation: 0,
+            state: State::Closed,
+            decoder,
+            sockets: Vec::new(),
+            timers: BinaryHeap::new(),
+            outputs: VecDeque::new(),
+            now,
+        };
+        manager.open_session(now, 0);
+        manager
+    }
+
+    /// The result of an engine [`engine::Output::Http`].
+    pub fn handle_response(
+        &mut self,
+        now: Instant,
+        id: engine::RequestId,
+        response: Result<(u16, bytes::Bytes), String>,
+    ) {
+        self.with_engine(now, |engine| engine.handle_response(now, id, response));
+    }
+
+    /// A WebSocket of an engine [`engine::Output::WsConnect`] opened.
+    pub fn handle_ws_open(&mut self, now: Instant, id: engine::WsId) {
+        self.with_engine(now, |engine| engine.handle_ws_open(now, id));
+    }
+
+    /// A message on an engine WebSocket.
+    pub fn handle_ws_frame(&mut self, now: Instant, id: engine::WsId, frame: engineio_proto::Frame) {
+        self.with_engine(now, |engine| engine.handle_ws_frame(now, id, frame));
+    }
+
+    /// An engine WebSocket closed or failed to open.
+    pub fn handle_ws_closed(&mut self, now: Instant, id: engine::WsId) {
+        self.with_engine(now, |engine| engine.handle_ws_closed(now, id));
+    }
+
+    fn with_engine(&mut self, now: Instant, f: impl FnOnce(&mut Client)) {
+        self.now = now;
+        if let Some(engine) = self.engine.as_mut() {
+            f(engine);
+        }
+        self.drain_engine();
+    }
+
+    /// Whether the socket of `namespace` is connected.
+    pub fn is_connected(&self, namespace: &Namespace) -> bool {
+        self.socket(namespace).is_some_and(|s| s.connected)
+    }
+
+    /// Whether the manager gave up (or was closed).
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    fn socket(&self, namespace: &Namespace) -> Option<&Socket> {
+        self.sockets.iter().find(|s| &s.namespace == namespace)
+    }
+
+    fn index(&self, namespace: &Namespace) -> Option<usize> {
+        self.sockets.iter().position(|s| &s.namespace == namespace)
+    }
+
+    // ---- sockets ----
+
+    /// Opens the socket of `namespace` with `auth`; it connects as soon as a session is open.
+    pub fn open_socket(&mut self, namespace: Namespace, auth: Option<Payload>) {
+        let index = match self.index(&namespace) {
+            Some(index) => index,
+            None => {
+                self.sockets.push(Socket {
+                    namespace,
+                    auth: None,
+                    active: false,
+                    connected: false,
+                    buffer: VecDeque::new(),
+                    next_ack: 0,
+                    acks: HashMap::new(),
+                });
+                self.sockets.len() - 1
+            }
+        };
+        let Some(socket) = self.sockets.get_mut(index) else {
+            return;
+        };
+        socket.auth = auth;
+        if !socket.active {
+            socket.active = true;
+            if self.state == State::Open {
+                self.send_connect(index);
+            }
+        }
+    }
+
+    /// The auth sent on the next CONNECT of `namespace` (for example after a reconnection).
+    pub fn set_auth(&mut self, namespace: &Namespace, auth: Option<Payload>) {
+        if let Some(index) = self.index(namespace) {
+            if let Some(socket) = self.sockets.get_mut(index) {
+                socket.auth = auth;
+            }
+        }
+    }
+
+    /// Disconnects the socket of `namespace` (DISCONNECT to the server); it stays so.
+    pub fn close_socket(&mut self, namespace: &Namespace) {
+        let Some(index) = self.index(namespace) else {
+            return;
+        };
+        let Some(socket) = self.sockets.get_mut(index) else {
+            return;
+        };
+        let was_connected = socket.connected;
+        socket.active = false;
+        if was_connected {
+            let packet = Packet::new(PacketKind::Disconnect, namespace.clone());
+            self.send_now(&packet);
+        }
+        self.socket_down(index, DisconnectReason::IoClientDisconnect, was_connected);
+    }
+
+    /// Closes every socket and the session; no reconnection follows.
+    pub fn close(&mut self) {
+        let namespaces: Vec<Namespace> = self.sockets.iter().map(|s| s.namespace.clone()).collect();
+        for namespace in namespaces {
+            self.close_socket(&namespace);
+        }
+        if let Some(engine) = self.engine.as_mut() {
+            engine.close();
+        }
+        self.drain_engine();
+        self.state = State::Closed;
+    }
+
+    // ---- emitting ----
+
+    /// Emits an event (a [`Payload::event`]) on `namespace`. Sent now if the socket is
+    /// connected; otherwise buffered until it is, or dropped when `volatile`.
+    pub fn emit(&mut self, namespace: &Namespace, payload: Payload, volatile: bool) {
+        self.emit_packet(namespace, Packet::event(namespace.clone(), payload), volatile);
+    }
+
+    /// Emits an event that asks for an ack: [`Event::Ack`] comes with the answer, or
+    /// [`Event::AckFailed`] after `timeout` (counted from now, connected or not).
+    /// Returns the ack id, or `None` if no socket of `namespace` was opened.
+    pub fn emit_with_ack(
+        &mut self,
+        now: Instant,
+        namespace: &Namespace,
+        payload: Payload,
+        timeout: Option<Duration>,
+    ) -> Option<u64> {
+        self.now = now;
+        let index = self.index(namespace)?;
+        let socket = self.sockets.get_mut(index)?;
+        let id = socket.next_ack;
+        socket.next_ack += 1;
+        socket.acks.insert(id, ());
+        if let Some(timeout) = timeout {
+            self.timers.push(Reverse((now + timeout, Timer::Ack(index, id))));
+        }
+        self.emit_packet(namespace, Packet::event(namespace.clone(), payload).with_ack_id(id), false);
+        Some(id)
+    }
+
+    /// Answers a server event that carried ack id `id`; `args` is the array of arguments.
+    pub fn ack(&mut self, namespace: &Namespace, id: u64, args: Payload) {
+        if self.is_connected(namespace) {
+            self.send_now(&Packet::ack(namespace.clone(), id, args));
+        }
+    }
+
+    fn emit_packet(&mut self, namespace: &Namespace, packet: Packet, volatile: bool) {
+        let Some(index) = self.index(namespace) else {
+            return;
+        };
+        let connected = self.sockets.get(index).is_some_and(|s| s.connected);
+        if connected {
+            self.send_now(&packet);
+        } else if !volatile {
+            if let Some(socket) = self.sockets.get_mut(index) {
+                socket.buffer.push_back(packet);
+            }
+        }
+    }
+
+    /// Hands a packet to the engine session.
+    fn send_now(&mut self, packet: &Packet) {
+        if let Some(engine) = self.engine.as_mut() {
+            for message in packet.to_engine_packets() {
+                engine.send(message);
+            }
+        }
+        self.drain_engine();
+    }
+
+    fn send_connect(&mut self, index: usize) {
+        let Some(socket) = self.sockets.get(index) else {
+            return;
+        };
+        let packet = Packet {
+            payload: socket.auth.clone(),
+            ..Packet::new(PacketKind::Connect, socket.namespace.clone())
+        };
+        self.send_now(&packet);
+    }
+
+    // ---- sessions and reconnection ----
+
+    fn open_session(&mut self, now: Instant, attempt: u32) {
+        self.generation += 1;
+        let first_id = self.generation << 32;
+        self.engine = Some(Client::with_ids_from(self.config.engine.clone(), first_id));
+        self.decoder = Decoder::new(self.config.limits);
+        self.state = State::Opening { attempt };
+        self.timers.push(Reverse((now + self.config.timeout, Timer::OpenTimeout(self.generation))));
+        self.drain_engine();
+    }
+
+    /// The session dropped: disconnect the sockets, then reconnect unless that is over.
+    fn session_down(&mut self, reason: CloseReason) {
+        let attempt = match self.state {
+            State::Opening { attempt } => attempt,
+            State::Open => 0,
+            State::Waiting { .. } | State::Closed => return,
+        };
+        if let State::Opening { attempt: 1.. } = self.state {
+            self.outputs.push_back(Output::Event(Event::ReconnectError(reason.clone())));
+        }
+        for index in 0..self.sockets.len() {
+            if self.sockets.get(index).is_some_and(|s| s.connected) {
+                self.socket_down(index, DisconnectReason::Transport(reason.clone()), true);
+            }
+        }
+        let exhausted = self.config.reconnection_attempts.is_some_and(|max| attempt >= max);
+        if !self.config.reconnection || reason == CloseReason::ForcedClose {
+            self.state = State::Closed;
+        } else if exhausted {
+            self.state = State::Closed;
+            self.outputs.push_back(Output::Event(Event::ReconnectFailed));
+        } else {
+            let delay = self.config.backoff.delay(attempt, (self.random)());
+            self.state = State::Waiting { attempt: attempt + 1 };
+            self.generation += 1;
+            self.timers.push(Reverse((self.now + delay, Timer::Reconnect(self.generation))));
+        }
+    }
+
+    /// A socket stopped being connected.
+    fn socket_down(&mut self, index: usize, reason: DisconnectReason, was_connected: bool) {
+        let Some(socket) = self.sockets.get_mut(index) else {
+            return;
+        };
+        socket.connected = false;
+        let namespace = socket.namespace.clone();
+        let mut failed: Vec<u64> = if matches!(reason, DisconnectReason::Transport(_)) {
+            Vec::new()
+        } else {
+            socket.acks.drain().map(|(id, ())| id).collect()
+        };
+        failed.sort_unstable();
+        if was_connected {
+            self.outputs.push_back(Output::Event(Event::Disconnect { namespace: namespace.clone(), reason }));
+        }
+        for id in failed {
+            let event = Event::AckFailed { namespace: namespace.clone(), id, reason: AckError::Disconnected };
+            self.outputs.push_back(Output::Event(event));
+        }
+    }
+
+    /// Pulls the engine's outputs: IO goes out, events are handled.
+    fn drain_engine(&mut self) {
+        while let Some(output) = self.engine.as_mut().and_then(Client::poll_output) {
+            match output {
+                engine::Output::Event(event) => self.on_engine_event(event),
+                io => self.outputs.push_back(Output::Io(io)),
+            }
+        }
+    }
+
+    fn on_engine_event(&mut self, event: engine::Event) {
+        match event {
+            engine::Event::Open(_) => {
+                if let State::Opening { attempt } = self.state {
+                    if attempt > 0 {
+                        self.outputs.push_back(Output::Event(Event::Reconnect(attempt)));
+                    }
+                }
+                self.state = State::Open;
+                for index in 0..self.sockets.len() {
+                    if self.sockets.get(index).is_some_and(|s| s.active && !s.connected) {
+                        self.send_connect(index);
+                    }
+                }
+            }
+            engine::Event::Message(data) => match self.decoder.feed(data) {
+                Ok(Some(packet)) => self.on_packet(packet),
+                Ok(None) => {}
+                Err(_) => {
+                    if let Some(engine) = self.engine.as_mut() {
+                        engine.close();
+                    }
+                }
+            },
+            engine::Event::Upgraded => {}
+            engine::Event::Closed(reason) => self.session_down(reason),
+        }
+    }
+
+    fn on_packet(&mut self, packet: Packet) {
+        let Some(index) = self.index(&packet.namespace) else {
+            return;
+        };
+        let namespace = packet.namespace.clone();
+        match packet.kind {
+            PacketKind::Connect => {
+                let sid = packet
+                    .payload
+                    .as_ref()
+                    .and_then(|p| p.deserialize::<serde_json::Value>().ok())
+                    .and_then(|v| v.get("sid").and_then(|s| s.as_str()).map(str::to_owned))
+                    .unwrap_or_default();
+                let buffered: Vec<Packet> = match self.sockets.get_mut(index) {
+                    Some(socket) if socket.active => {
+                        socket.connected = true;
+                        socket.buffer.drain(..).collect()
+                    }
+                    _ => return,
+                };
+                self.outputs.push_back(Output::Event(Event::Connect { namespace, sid }));
+                for packet in buffered {
+                    self.send_now(&packet);
+                }
+            }
+            PacketKind::ConnectError => {
+                if let Some(socket) = self.sockets.get_mut(index) {
+                    socket.active = false;
+                }
+                self.outputs
+                    .push_back(Output::Event(Event::ConnectError { namespace, payload: packet.payload }));
+            }
+            PacketKind::Disconnect => {
+                if let Some(socket) = self.sockets.get_mut(index) {
+                    socket.active = false;
+                }
+                self.socket_down(index, DisconnectReason::IoServerDisconnect, true);
+            }
+            PacketKind::Event => {
+                if let Some(payload) = packet.payload {
+                    self.outputs.push_back(Output::Event(Event::Message {
+                        namespace,
+                        payload,
+                        ack: packet.ack_id,
+                    }));
+                }
+            }
+            PacketKind::Ack => {
+                let Some(id) = packet.ack_id else {
+                    return;
+                };
+                if self.sockets.get_mut(index).is_some_and(|s| s.acks.remove(&id).is_some()) {
+                    let payload =
+                        packet.payload.unwrap_or_else(|| Payload::from_value(&crate::Value::Array(vec![])));
+                    self.outputs.push_back(Output::Event(Event::Ack { namespace, id, payload }));
+                }
+            }
+        }
+    }
+
+    // ---- driving ----
+
+    /// The next output.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.drain_engine();
+        self.outputs.pop_front()
+    }
+
+    /// Runs the timers due at `now` (the engine's, reconnection, acks).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.with_engine(now, |engine| engine.handle_timeout(now));
+        while let Some(Reverse((deadline, timer))) = self.timers.peek().copied() {
+            if deadline > now {
+                break;
+            }
+            self.timers.pop();
+            self.on_timer(now, timer);
+        }
+    }
+
+    fn on_timer(&mut self, now: Instant, timer: Timer) {
+        self.now = now;
+        match timer {
+            Timer::OpenTimeout(generation) => {
+                if generation == self.generation && matches!(self.state, State::Opening { .. }) {
+                    if let Some(engine) = self.engine.as_mut() {
+                        engine.close();
+                    }
+                    self.engine = None;
+                    self.outputs.retain(|o| !matches!(o, Output::Io(_)));
+                    self.session_down(CloseReason::TransportError("timeout".into()));
+                }
+            }
+            Timer::Reconnect(generation) => {
+                if let (true, State::Waiting { attempt }) = (generation == self.generation, self.state) {
+                    self.outputs.push_back(Output::Event(Event::ReconnectAttempt(attempt)));
+                    self.open_session(now, attempt);
+                }
+            }
+            Timer::Ack(index, id) => {
+                let Some(socket) = self.sockets.get_mut(index) else {
+                    return;
+                };
+                if socket.acks.remove(&id).is_some() {
+                    // A timed-out emit still waiting in the buffer is not sent any more.
+                    socket.buffer.retain(|p| p.ack_id != Some(id));
+                    let namespace = socket.namespace.clone();
+                    self.outputs.push_back(Output::Event(Event::AckFailed {
+                        namespace,
+                        id,
+                        reason: AckError::Timeout,
+                    }));
+                }
+            }
+        }
+    }
+
+    /// When [`Manager::handle_timeout`] should next be called.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        let own = self.timers.peek().map(|Reverse((at, _))| *at);
+        let engine = self.engine.as_ref().and_then(Client::poll_timeout);
+        [own, engine].into_iter().flatten().min()
+    }
+}

@@ -1,0 +1,449 @@
+//! The client manager against the server state machine, wired together in memory with a
+//! fake clock: connection, namespaces, acks both ways, binary, refusal, reconnection with
+//! its exact backoff, buffering while disconnected.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use engineio_proto::client::{self as eclient, ClientConfig, CloseReason, Method, RequestId, WsId};
+use engineio_proto::server::{ConnId, Endpoint, Handled, Output as ServerOutput, PollId, ServerConfig};
+use socketio_proto::client::{self, DisconnectReason, Manager, ManagerConfig};
+use socketio_proto::server::{self, Server, SocketConfig};
+use socketio_proto::{Namespace, Payload, Value};
+
+struct Pair {
+    manager: Manager,
+    server: Server,
+    start: Instant,
+    now: Instant,
+    polls: HashMap<PollId, RequestId>,
+    ws: HashMap<WsId, ConnId>,
+    events: Vec<client::Event>,
+    server_events: Vec<server::Event>,
+    /// Namespaces whose middleware refuses.
+    refuse: Vec<&'static str>,
+    /// The server is unreachable: every request fails.
+    down: bool,
+}
+
+fn ns(name: &str) -> Namespace {
+    Namespace::new(name.to_owned()).unwrap()
+}
+
+fn event(name: &str, args: &[i32]) -> Payload {
+    Payload::event(name, args).unwrap()
+}
+
+impl Pair {
+    fn new(config: ManagerConfig) -> Self {
+        let mut n = 0;
+        let engine = engineio_proto::server::Server::new(
+            ServerConfig {
+                ping_interval: Duration::from_millis(300),
+                ping_timeout: Duration::from_millis(200),
+                ..ServerConfig::default()
+            },
+            Box::new(move || {
+                n += 1;
+                n
+            }),
+        );
+        let mut m = 100;
+        let mut server = Server::new(
+            engine,
+            SocketConfig::default(),
+            Box::new(move || {
+                m += 1;
+                m
+            }),
+        );
+        server.declare(ns("/admin"));
+        let start = Instant::now();
+        let manager = Manager::new(start, config, Box::new(|| 0.0));
+        Pair {
+            manager,
+            server,
+            start,
+            now: start,
+            polls: HashMap::new(),
+            ws: HashMap::new(),
+            events: vec![],
+            server_events: vec![],
+            refuse: vec![],
+            down: false,
+        }
+    }
+
+    fn parts(method: &str, query: &str, websocket: bool) -> http::request::Parts {
+        let mut builder = http::Request::builder().method(method).uri(format!("/socket.io/?{query}"));
+        if websocket {
+            builder = builder.header("upgrade", "websocket").header("connection", "Upgrade");
+        }
+        builder.body(()).unwrap().into_parts().0
+    }
+
+    fn drive(&mut self) {
+        loop {
+            let mut moved = false;
+            while let Some(output) = self.manager.poll_output() {
+                moved = true;
+                self.on_client(output);
+            }
+            while let Some(output) = self.server.poll_output() {
+                moved = true;
+                self.on_server(output);
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    fn on_client(&mut self, output: client::Output) {
+        let now = self.now;
+        match output {
+            client::Output::Event(event) => self.events.push(event),
+            client::Output::Io(eclient::Output::Http { id, method, query, body }) => {
+                if self.down {
+                    return self.manager.handle_response(now, id, Err("connection refused".into()));
+                }
+                let method = if method == Method::Get { "GET" } else { "POST" };
+                let engine = self.server.engine();
+                let handled = match engine.handle_request(now, &Self::parts(method, &query, false), None) {
+                    Handled::Incoming(incoming) => engine.accept(now, incoming),
+                    other => other,
+                };
+                match handled {
+                    Handled::Respond(response) => self.respond(id, response),
+                    Handled::Pending(poll) => {
+                        self.polls.insert(poll, id);
+                    }
+                    Handled::ReadBody(ticket) => {
+                        let response = self.server.engine().handle_body(now, ticket, Ok(body)).unwrap();
+                        self.respond(id, response);
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            client::Output::Io(eclient::Output::WsConnect { id, query }) => {
+                if self.down {
+                    return self.manager.handle_ws_closed(now, id);
+                }
+                let engine = self.server.engine();
+                let handled = match engine.handle_request(now, &Self::parts("GET", &query, true), None) {
+                    Handled::Incoming(incoming) => engine.accept(now, incoming),
+                    other => other,
+                };
+                match handled {
+                    Handled::WebSocket(ticket) => {
+                        let conn = self.server.engine().ws_opened(now, ticket);
+                        self.ws.insert(id, conn);
+                        self.manager.handle_ws_open(now, id);
+                    }
+                    _ => self.manager.handle_ws_closed(now, id),
+                }
+            }
+            client::Output::Io(eclient::Output::WsSend { id, frames }) => {
+                if let Some(&conn) = self.ws.get(&id) {
+                    for frame in frames {
+                        self.server.engine().handle_ws_frame(now, conn, frame);
+                    }
+                }
+            }
+            client::Output::Io(eclient::Output::WsClose { id }) => {
+                if let Some(conn) = self.ws.remove(&id) {
+                    self.server.engine().handle_ws_closed(now, conn);
+                }
+            }
+            client::Output::Io(eclient::Output::Event(_)) => panic!("engine events stay inside the manager"),
+        }
+    }
+
+    fn on_server(&mut self, output: ServerOutput<server::Event>) {
+        let now = self.now;
+        match output {
+            ServerOutput::Respond { poll, response } => {
+                if let Some(id) = self.polls.remove(&poll) {
+                    self.respond(id, response);
+                }
+            }
+            ServerOutput::WsSend { conn, frames } => {
+                let id = self.ws.iter().find(|(_, c)| **c == conn).map(|(id, _)| *id);
+                if let Some(id) = id {
+                    for frame in frames {
+                        self.manager.handle_ws_frame(now, id, frame);
+                    }
+                }
+                self.server.engine().handle_ws_drained(now, conn);
+            }
+            ServerOutput::WsClose { conn, .. } => {
+                let id = self.ws.iter().find(|(_, c)| **c == conn).map(|(id, _)| *id);
+                if let Some(id) = id {
+                    self.ws.remove(&id);
+                    self.manager.handle_ws_closed(now, id);
+                }
+            }
+            ServerOutput::Event(server::Event::Connecting(connecting)) => {
+                let name = connecting.namespace().as_str().to_owned();
+                if self.refuse.contains(&name.as_str()) {
+                    let data = Payload::from_json(r#"{"why":"no"}"#).unwrap();
+                    self.server.reject(connecting, "refused", Some(&data));
+                } else {
+                    let _ = self.server.accept(connecting);
+                }
+            }
+            ServerOutput::Event(event) => self.server_events.push(event),
+        }
+    }
+
+    fn respond(&mut self, id: RequestId, response: engineio_proto::server::Response) {
+        let status = response.status().as_u16();
+        self.manager.handle_response(self.now, id, Ok((status, response.into_body())));
+    }
+
+    fn at(&mut self, ms: u64) {
+        self.now = self.start + Duration::from_millis(ms);
+        self.server.handle_timeout(self.now);
+        self.manager.handle_timeout(self.now);
+        self.drive();
+    }
+
+    /// Keeps both sides' timers running in 50 ms steps up to `ms`.
+    fn run_until(&mut self, from: u64, ms: u64) {
+        let mut t = from;
+        while t < ms {
+            t += 50;
+            self.at(t);
+        }
+    }
+
+    fn take(&mut self) -> Vec<client::Event> {
+        std::mem::take(&mut self.events)
+    }
+}
+
+fn connected(events: &[client::Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            client::Event::Connect { namespace, .. } => Some(namespace.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn namespaces_share_one_session() {
+    let mut pair = Pair::new(ManagerConfig::default());
+    pair.manager.open_socket(Namespace::main(), Some(Payload::from_json(r#"{"token":"t"}"#).unwrap()));
+    pair.manager.open_socket(ns("/admin"), None);
+    pair.drive();
+    assert_eq!(connected(&pair.take()), ["/", "/admin"]);
+    assert!(pair.manager.is_connected(&Namespace::main()) && pair.manager.is_connected(&ns("/admin")));
+    assert_eq!(pair.server.engine().session_count(), 1);
+    assert_eq!(pair.server.socket_count(), 2);
+}
+
+#[test]
+fn events_and_acks_both_ways_with_binary() {
+    let mut pair = Pair::new(ManagerConfig::default());
+    pair.manager.open_socket(Namespace::main(), None);
+    pair.drive();
+    pair.take();
+    let args = [Value::from("file"), Value::Binary(Bytes::from_static(b"\x01\x02"))];
+    let id = pair
+        .manager
+        .emit_with_ack(pair.now, &Namespace::main(), Payload::event_values("upload", &args).unwrap(), None)
+        .unwrap();
+    pair.drive();
+    let [server::Event::Message { socket, payload, ack: Some(ack) }] = pair.server_events.as_slice() else {
+        panic!("{:?}", pair.server_events)
+    };
+    assert_eq!(payload.attachments(), [Bytes::from_static(b"\x01\x02")]);
+    let (socket, ack) = (*socket, *ack);
+    pair.server.ack(socket, ack, Payload::from_json(r#"["stored"]"#).unwrap()).unwrap();
+    pair.drive();
+    assert_eq!(
+        pair.take(),
+        [client::Event::Ack {
+            namespace: Namespace::main(),
+            id,
+            payload: Payload::from_json(r#"["stored"]"#).unwrap()
+        }]
+    );
+
+    let asked = pair.server.emit_with_ack(pair.now, socket, event("question", &[1]), None).unwrap();
+    pair.drive();
+    let events = pair.take();
+    let [client::Event::Message { payload, ack: Some(client_ack), .. }] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    let client_ack = *client_ack;
+    assert_eq!(payload.json(), r#"["question",1]"#);
+    pair.manager.ack(&Namespace::main(), client_ack, Payload::from_json("[42]").unwrap());
+    pair.drive();
+    assert!(matches!(pair.server_events.last(), Some(server::Event::Ack { id, .. }) if *id == asked));
+}
+
+#[test]
+fn refused_namespaces_report_the_error() {
+    let mut pair = Pair::new(ManagerConfig::default());
+    pair.refuse.push("/admin");
+    pair.manager.open_socket(ns("/admin"), None);
+    pair.drive();
+    let events = pair.take();
+    let [client::Event::ConnectError { payload: Some(payload), .. }] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(payload.json(), r#"{"message":"refused","data":{"why":"no"}}"#);
+    // The session itself is fine: other namespaces connect.
+    pair.manager.open_socket(Namespace::main(), None);
+    pair.drive();
+    assert_eq!(connected(&pair.take()), ["/"]);
+    assert!(!pair.manager.is_connected(&ns("/admin")));
+}
+
+#[test]
+fn reconnects_with_backoff_and_delivers_buffered_emits_in_order() {
+    let mut pair = Pair::new(ManagerConfig::default());
+    pair.manager.open_socket(Namespace::main(), None);
+    pair.drive();
+    pair.take();
+    // The server goes away: the session is closed under the client and refused after.
+    pair.down = true;
+    let first_session = engineio_proto::server::Sid::from_u128(1);
+    pair.server.engine().close_now(first_session, engineio_proto::server::CloseReason::TransportError);
+    pair.drive();
+    let events = pair.take();
+    assert!(
+        matches!(
+            events.as_slice(),
+            [client::Event::Disconnect {
+                reason: DisconnectReason::Transport(CloseReason::TransportClose),
+                ..
+            }]
+        ),
+        "{events:?}"
+    );
+    // Emits while disconnected are buffered; volatile ones dropped.
+    for i in 0..3 {
+        pair.manager.emit(&Namespace::main(), event("offline", &[i]), false);
+    }
+    pair.manager.emit(&Namespace::main(), event("volatile", &[]), true);
+    // random() is 0.0: delays of 1000, 2000, 4000 ms; attempts fail while the server is down.
+    pair.at(999);
+    assert!(pair.take().is_empty());
+    pair.at(1000);
+    let events = pair.take();
+    assert_eq!(events[0], client::Event::ReconnectAttempt(1), "{events:?}");
+    assert!(matches!(events.get(1), Some(client::Event::ReconnectError(_))), "{events:?}");
+    pair.at(2999);
+    assert!(pair.take().is_empty());
+    pair.at(3000);
+    assert_eq!(pair.take()[0], client::Event::ReconnectAttempt(2));
+    // The server comes back before the third attempt, due 4000 ms later.
+    pair.down = false;
+    pair.at(6999);
+    assert!(pair.take().is_empty());
+    pair.at(7000);
+    let events = pair.take();
+    assert_eq!(events[0], client::Event::ReconnectAttempt(3));
+    assert!(events.contains(&client::Event::Reconnect(3)), "{events:?}");
+    assert_eq!(connected(&events), ["/"]);
+    let delivered: Vec<String> = pair
+        .server_events
+        .iter()
+        .filter_map(|e| match e {
+            server::Event::Message { payload, .. } => Some(payload.json().to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(delivered, [r#"["offline",0]"#, r#"["offline",1]"#, r#"["offline",2]"#]);
+}
+
+#[test]
+fn gives_up_after_the_allowed_attempts() {
+    let mut pair = Pair::new(ManagerConfig { reconnection_attempts: Some(2), ..ManagerConfig::default() });
+    pair.manager.open_socket(Namespace::main(), None);
+    pair.drive();
+    pair.down = true;
+    pair.server.engine().close_now(
+        engineio_proto::server::Sid::from_u128(1),
+        engineio_proto::server::CloseReason::TransportError,
+    );
+    pair.drive();
+    pair.at(1000);
+    pair.at(3000);
+    let events = pair.take();
+    assert_eq!(events.last(), Some(&client::Event::ReconnectFailed), "{events:?}");
+    assert!(pair.manager.is_closed());
+    pair.at(100_000);
+    assert!(pair.take().is_empty());
+}
+
+#[test]
+fn acks_time_out_even_while_disconnected() {
+    let mut pair = Pair::new(ManagerConfig::default());
+    pair.manager.open_socket(Namespace::main(), None);
+    // Not connected yet: the emit waits in the buffer, its timeout runs.
+    let id = pair
+        .manager
+        .emit_with_ack(pair.now, &Namespace::main(), event("q", &[]), Some(Duration::from_millis(50)))
+        .unwrap();
+    pair.now = pair.start + Duration::from_millis(50);
+    pair.manager.handle_timeout(pair.now);
+    let events: Vec<_> = std::iter::from_fn(|| pair.manager.poll_output()).collect();
+    assert!(events.contains(&client::Output::Event(client::Event::AckFailed {
+        namespace: Namespace::main(),
+        id,
+        reason: server::AckError::Timeout
+    })));
+}
+
+#[test]
+fn a_dead_server_triggers_reconnection() {
+    let mut pair = Pair::new(ManagerConfig {
+        engine: ClientConfig { upgrade: false, ..ClientConfig::default() },
+        ..ManagerConfig::default()
+    });
+    pair.manager.open_socket(Namespace::main(), None);
+    pair.drive();
+    pair.take();
+    // The server's answers stop reaching the client.
+    pair.polls.clear();
+    pair.down = true;
+    pair.now = pair.start + Duration::from_millis(500);
+    pair.manager.handle_timeout(pair.now);
+    pair.drive();
+    let events = pair.take();
+    assert!(
+        matches!(
+            events.as_slice(),
+            [client::Event::Disconnect { reason: DisconnectReason::Transport(CloseReason::PingTimeout), .. }]
+        ),
+        "{events:?}"
+    );
+    assert_eq!(events_reason(&events), "ping timeout");
+}
+
+fn events_reason(events: &[client::Event]) -> String {
+    match events {
+        [client::Event::Disconnect { reason, .. }] => reason.to_string(),
+        _ => panic!("{events:?}"),
+    }
+}
+
+#[test]
+fn server_disconnect_is_final_for_that_socket() {
+    let mut pair = Pair::new(ManagerConfig::default());
+    pair.manager.open_socket(Namespace::main(), None);
+    pair.drive();
+    pair.take();
+    let socket = pair.server.select(&Namespace::main(), &server::Selector::all())[0];
+    pair.server.disconnect(pair.now, socket, false);
+    pair.drive();
+    assert_eq!(events_reason(&pair.take()), "io server disconnect");
+    pair.run_until(0, 3000);
+    assert!(connected(&pair.take()).is_empty(), "no automatic reconnection after a server disconnect");
+}
