@@ -38,6 +38,7 @@
 //! events happened, and a broadcast is encoded once for all its recipients.
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod engine;
 mod error;
 pub mod socket;

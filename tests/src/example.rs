@@ -34,13 +34,18 @@ impl Server {
     }
 
     fn run(binary: PathBuf, example: &str) -> Server {
-        let port = free_port();
-        let child = Command::new(&binary)
+        Self::start_command(Command::new(binary), example, free_port())
+    }
+
+    /// Starts `command` with `PORT=port` and waits until it accepts connections.
+    pub fn start_command(mut command: Command, what: &str, port: u16) -> Server {
+        let child = command
             .env("PORT", port.to_string())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", binary.display()));
+            .unwrap_or_else(|e| panic!("starting {what}: {e}"));
+        let example = what;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(addr).is_err() {

@@ -1,0 +1,576 @@
+//! The Socket.IO client on tokio, around [`socketio_proto::client::Manager`].
+//!
+//! ```no_run
+//! use socketio_tokio::client::ClientBuilder;
+//!
+//! # async fn run() -> Result<(), socketio_tokio::Error> {
+//! let socket = ClientBuilder::new("http://127.0.0.1:3000").build();
+//! socket.on("chat message", |_, message| {
+//!     if let Ok((text,)) = message.args::<(String,)>() {
+//!         println!("{text}");
+//!     }
+//! });
+//! socket.connect();
+//! socket.emit("chat message", &("hello",))?;
+//! # Ok(()) }
+//! ```
+
+mod io;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use engineio_proto::client as engine;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use socketio_proto::client::{self as proto, DisconnectReason, Manager, ManagerConfig};
+use socketio_proto::server::AckError;
+use socketio_proto::{Namespace, Payload, Value};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::Error;
+use io::{Io, IoEvent, WsCommand};
+
+type EventHandler = Arc<dyn Fn(&ClientSocket, ClientMessage) + Send + Sync>;
+type ConnectHandler = Arc<dyn Fn(&ClientSocket, &str) + Send + Sync>;
+type DisconnectHandler = Arc<dyn Fn(&ClientSocket, &DisconnectReason) + Send + Sync>;
+type ErrorHandler = Arc<dyn Fn(&ClientSocket, Option<&Payload>) + Send + Sync>;
+type AttemptHandler = Arc<dyn Fn(u32) + Send + Sync>;
+
+#[derive(Default)]
+struct SocketHandlers {
+    events: HashMap<String, EventHandler>,
+    any: Vec<EventHandler>,
+    connect: Vec<ConnectHandler>,
+    disconnect: Vec<DisconnectHandler>,
+    connect_error: Vec<ErrorHandler>,
+}
+
+#[derive(Default)]
+struct Handlers {
+    sockets: HashMap<Namespace, SocketHandlers>,
+    reconnect_attempt: Vec<AttemptHandler>,
+    reconnect: Vec<AttemptHandler>,
+    reconnect_failed: Vec<AttemptHandler>,
+}
+
+/// What the handles ask of the client task.
+enum Command {
+    Open(Namespace, Option<Payload>),
+    SetAuth(Namespace, Option<Payload>),
+    Close(Namespace),
+    CloseAll,
+    Emit(Namespace, Payload, bool),
+    EmitWithAck(Namespace, Payload, Option<Duration>, oneshot::Sender<Result<Payload, AckError>>),
+    Ack(Namespace, u64, Payload),
+}
+
+/// How to connect. The defaults are the reference client's.
+pub struct ClientBuilder {
+    url: String,
+    path: String,
+    config: ManagerConfig,
+    auth: Option<Payload>,
+    headers: http::HeaderMap,
+}
+
+impl ClientBuilder {
+    /// A client of the server at `url` (`http://host:port`; `ws://` works too).
+    pub fn new(url: impl Into<String>) -> Self {
+        ClientBuilder {
+            url: url.into(),
+            path: "/socket.io/".into(),
+            config: ManagerConfig::default(),
+            auth: None,
+            headers: http::HeaderMap::new(),
+        }
+    }
+
+    /// The server's path (default `/socket.io/`).
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = format!("{}/", path.into().trim_end_matches('/'));
+        self
+    }
+
+    /// Which transports to use: polling then upgrade (default), polling only, WebSocket only.
+    pub fn transports(mut self, polling: bool, websocket: bool) -> Self {
+        self.config.engine.polling = polling;
+        self.config.engine.websocket = websocket;
+        self
+    }
+
+    /// The auth payload of the main namespace's CONNECT.
+    pub fn auth<T: Serialize + ?Sized>(mut self, auth: &T) -> Result<Self, Error> {
+        self.auth = Some(Payload::from_serialize(auth)?);
+        Ok(self)
+    }
+
+    /// An extra header on every request.
+    pub fn header(mut self, name: http::HeaderName, value: http::HeaderValue) -> Self {
+        self.headers.insert(name, value);
+        self
+    }
+
+    /// An extra query parameter on every request (`key` and `value` as they go on the wire).
+    pub fn query(mut self, key: &str, value: &str) -> Self {
+        let query = &mut self.config.engine.query;
+        if !query.is_empty() {
+            query.push('&');
+        }
+        query.push_str(key);
+        query.push('=');
+        query.push_str(value);
+        self
+    }
+
+    /// Whether to reconnect after the connection drops (default yes).
+    pub fn reconnection(mut self, reconnect: bool) -> Self {
+        self.config.reconnection = reconnect;
+        self
+    }
+
+    /// How many attempts in a row before giving up (default: no limit).
+    pub fn reconnection_attempts(mut self, attempts: u32) -> Self {
+        self.config.reconnection_attempts = Some(attempts);
+        self
+    }
+
+    /// The first delay between attempts (default 1000 ms).
+    pub fn reconnection_delay(mut self, delay: Duration) -> Self {
+        self.config.backoff.min = delay;
+        self
+    }
+
+    /// The largest delay between attempts (default 5000 ms).
+    pub fn reconnection_delay_max(mut self, delay: Duration) -> Self {
+        self.config.backoff.max = delay;
+        self
+    }
+
+    /// How much each delay varies, as a fraction (default 0.5).
+    pub fn randomization_factor(mut self, factor: f64) -> Self {
+        self.config.backoff.jitter = factor;
+        self
+    }
+
+    /// How long a connection may take to open (default 20 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.config.timeout = timeout;
+        self
+    }
+
+    /// Opens the connection and returns the main namespace's socket, not yet connected:
+    /// register its handlers, then [`ClientSocket::connect`]. Must run inside a tokio runtime.
+    pub fn build(self) -> ClientSocket {
+        let (commands, inbox) = mpsc::unbounded_channel();
+        let handlers = Arc::new(Mutex::new(Handlers::default()));
+        let base = Base::new(&self.url, &self.path);
+        let max_message = 100 * 1024 * 1024;
+        let manager = Manager::new(Instant::now(), self.config, Box::new(random_unit));
+        let task =
+            Task { manager, base, handlers: handlers.clone(), commands: commands.clone(), max_message };
+        tokio::spawn(task.run(inbox, self.headers));
+        ClientSocket { namespace: Namespace::main(), auth: self.auth, commands, handlers }
+    }
+
+    /// [`ClientBuilder::build`] then [`ClientSocket::connect`]: for when no handler must see
+    /// the very first events (they may arrive before handlers registered afterwards).
+    pub fn connect(self) -> ClientSocket {
+        let socket = self.build();
+        socket.connect();
+        socket
+    }
+}
+
+/// The URL pieces requests are built from.
+struct Base {
+    http: String,
+    ws: String,
+}
+
+impl Base {
+    fn new(url: &str, path: &str) -> Self {
+        let url = url.trim_end_matches('/');
+        let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
+        let authority = rest.split('/').next().unwrap_or(rest);
+        let secure = matches!(scheme, "https" | "wss");
+        let http = format!("{}://{authority}{path}", if secure { "https" } else { "http" });
+        let ws = format!("{}://{authority}{path}", if secure { "wss" } else { "ws" });
+        Base { http, ws }
+    }
+}
+
+/// A uniform float in [0, 1) from the operating system's random source.
+fn random_unit() -> f64 {
+    (crate::transport::random_u128() >> 75) as f64 / (1u64 << 53) as f64
+}
+
+/// A client socket: one namespace over the client's shared connection. Cheap to clone.
+#[derive(Clone)]
+pub struct ClientSocket {
+    namespace: Namespace,
+    auth: Option<Payload>,
+    commands: mpsc::UnboundedSender<Command>,
+    handlers: Arc<Mutex<Handlers>>,
+}
+
+impl ClientSocket {
+    fn handlers(&self) -> MutexGuard<'_, Handlers> {
+        self.handlers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn socket_handlers<R>(&self, f: impl FnOnce(&mut SocketHandlers) -> R) -> R {
+        f(self.handlers().sockets.entry(self.namespace.clone()).or_default())
+    }
+
+    fn command(&self, command: Command) -> Result<(), Error> {
+        self.commands.send(command).map_err(|_| Error::Emit(socketio_proto::server::EmitError::Disconnected))
+    }
+
+    /// Its namespace.
+    pub fn namespace(&self) -> &Namespace {
+        &self.namespace
+    }
+
+    /// Joins the namespace (again after [`ClientSocket::disconnect`]); emits made before it
+    /// is connected are sent when it is. Reconnections rejoin by themselves.
+    pub fn connect(&self) {
+        let _ = self.command(Command::Open(self.namespace.clone(), self.auth.clone()));
+    }
+
+    /// The socket of another namespace over the same connection (multiplexed), not yet
+    /// connected: register its handlers, then [`ClientSocket::connect`].
+    pub fn socket(&self, namespace: &str, auth: Option<Payload>) -> Result<ClientSocket, Error> {
+        let namespace = Namespace::new(namespace.to_owned())?;
+        Ok(ClientSocket { namespace, auth, ..self.clone() })
+    }
+
+    /// Handles event `event` from the server.
+    pub fn on(&self, event: &str, handler: impl Fn(&ClientSocket, ClientMessage) + Send + Sync + 'static) {
+        self.socket_handlers(|h| h.events.insert(event.to_owned(), Arc::new(handler)));
+    }
+
+    /// Sees every event before its handler.
+    pub fn on_any(&self, handler: impl Fn(&ClientSocket, ClientMessage) + Send + Sync + 'static) {
+        self.socket_handlers(|h| h.any.push(Arc::new(handler)));
+    }
+
+    /// Runs on every (re)connection, with the socket id.
+    pub fn on_connect(&self, handler: impl Fn(&ClientSocket, &str) + Send + Sync + 'static) {
+        self.socket_handlers(|h| h.connect.push(Arc::new(handler)));
+    }
+
+    /// Runs on every disconnection, with the reason.
+    pub fn on_disconnect(&self, handler: impl Fn(&ClientSocket, &DisconnectReason) + Send + Sync + 'static) {
+        self.socket_handlers(|h| h.disconnect.push(Arc::new(handler)));
+    }
+
+    /// Runs when the server refuses the socket (message and data in the payload).
+    pub fn on_connect_error(
+        &self,
+        handler: impl Fn(&ClientSocket, Option<&Payload>) + Send + Sync + 'static,
+    ) {
+        self.socket_handlers(|h| h.connect_error.push(Arc::new(handler)));
+    }
+
+    /// Runs when a reconnection attempt starts, with its number.
+    pub fn on_reconnect_attempt(&self, handler: impl Fn(u32) + Send + Sync + 'static) {
+        self.handlers().reconnect_attempt.push(Arc::new(handler));
+    }
+
+    /// Runs when a reconnection succeeded, with the number of attempts it took.
+    pub fn on_reconnect(&self, handler: impl Fn(u32) + Send + Sync + 'static) {
+        self.handlers().reconnect.push(Arc::new(handler));
+    }
+
+    /// Runs when the attempts are exhausted.
+    pub fn on_reconnect_failed(&self, handler: impl Fn(u32) + Send + Sync + 'static) {
+        self.handlers().reconnect_failed.push(Arc::new(handler));
+    }
+
+    /// The auth sent on the next CONNECT (after a reconnection).
+    pub fn set_auth<T: Serialize + ?Sized>(&self, auth: &T) -> Result<(), Error> {
+        self.command(Command::SetAuth(self.namespace.clone(), Some(Payload::from_serialize(auth)?)))
+    }
+
+    /// Emits `event` with `args` (a tuple, slice or `Vec`; `()` for none). Buffered while
+    /// disconnected.
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), Error> {
+        self.emit_payload(Payload::event(event, args)?, false)
+    }
+
+    /// Emits dynamic arguments, binary ones as attachments.
+    pub fn emit_values(&self, event: &str, args: &[Value]) -> Result<(), Error> {
+        self.emit_payload(Payload::event_values(event, args)?, false)
+    }
+
+    /// Emits a ready event payload; a `volatile` one is dropped while disconnected.
+    pub fn emit_payload(&self, payload: Payload, volatile: bool) -> Result<(), Error> {
+        self.command(Command::Emit(self.namespace.clone(), payload, volatile))
+    }
+
+    /// Emits and waits for the server's ack (its arguments as an array), or the timeout.
+    pub async fn emit_with_ack(&self, payload: Payload, timeout: Option<Duration>) -> Result<Payload, Error> {
+        let (waiter, answer) = oneshot::channel();
+        self.command(Command::EmitWithAck(self.namespace.clone(), payload, timeout, waiter))?;
+        answer.await.map_err(|_| Error::Ack(AckError::Disconnected))?.map_err(Error::Ack)
+    }
+
+    /// Leaves this namespace (the connection stays for the others).
+    pub fn disconnect(&self) {
+        let _ = self.command(Command::Close(self.namespace.clone()));
+    }
+
+    /// Closes the whole connection; no reconnection follows.
+    pub fn close(&self) {
+        let _ = self.command(Command::CloseAll);
+    }
+}
+
+/// An event from the server.
+pub struct ClientMessage {
+    payload: Payload,
+    ack: Option<u64>,
+    socket: ClientSocket,
+}
+
+impl ClientMessage {
+    /// The event name.
+    pub fn name(&self) -> Option<std::borrow::Cow<'_, str>> {
+        self.payload.event_name()
+    }
+
+    /// The whole payload, `[name, ...args]`.
+    pub fn payload(&self) -> &Payload {
+        &self.payload
+    }
+
+    /// The arguments as an array payload, unparsed.
+    pub fn args_payload(&self) -> Payload {
+        self.payload.event_args().unwrap_or_else(|| Payload::from_value(&Value::Array(vec![])))
+    }
+
+    /// The arguments, typed (usually a tuple).
+    pub fn args<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        self.args_payload().deserialize()
+    }
+
+    /// The arguments as dynamic values, binary in place.
+    pub fn values(&self) -> Result<Vec<Value>, socketio_proto::DecodeError> {
+        match self.args_payload().to_value()? {
+            Value::Array(items) => Ok(items),
+            other => Ok(vec![other]),
+        }
+    }
+
+    /// Answers the server's ack with `args` (a tuple, slice or `Vec`); nothing if none asked.
+    pub fn ack<T: Serialize + ?Sized>(&self, args: &T) -> Result<(), Error> {
+        let json = serde_json::to_string(args).map_err(socketio_proto::EncodeError::from)?;
+        let json = if json == "null" { "[]".to_owned() } else { json };
+        let payload = Payload::from_json(json)
+            .map_err(|_| Error::Encode(socketio_proto::EncodeError::ArgumentsNotArray))?;
+        self.ack_payload(payload)
+    }
+
+    /// Answers with an array payload as it is.
+    pub fn ack_payload(&self, args: Payload) -> Result<(), Error> {
+        match self.ack {
+            Some(id) => self.socket.command(Command::Ack(self.socket.namespace.clone(), id, args)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The task that owns the manager.
+struct Task {
+    manager: Manager,
+    base: Base,
+    handlers: Arc<Mutex<Handlers>>,
+    commands: mpsc::UnboundedSender<Command>,
+    max_message: usize,
+}
+
+impl Task {
+    async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<Command>, headers: http::HeaderMap) {
+        let (io_events, mut io_inbox) = mpsc::unbounded_channel();
+        let io = Io::new(io_events, headers);
+        let mut sockets: HashMap<engine::WsId, mpsc::UnboundedSender<WsCommand>> = HashMap::new();
+        let mut pending: HashMap<engine::WsId, Vec<WsCommand>> = HashMap::new();
+        let mut waiters: HashMap<(Namespace, u64), oneshot::Sender<Result<Payload, AckError>>> =
+            HashMap::new();
+        loop {
+            while let Some(output) = self.manager.poll_output() {
+                match output {
+                    proto::Output::Io(output) => self.io(&io, output, &mut sockets, &mut pending),
+                    proto::Output::Event(event) => self.dispatch(event, &mut waiters),
+                }
+            }
+            if self.manager.is_closed() && sockets.is_empty() {
+                // Closed for good: later commands fail, as the handles' channel is gone.
+                waiters.drain().for_each(|(_, w)| drop(w.send(Err(AckError::Disconnected))));
+                return;
+            }
+            let deadline = self.manager.poll_timeout();
+            tokio::select! {
+                command = inbox.recv() => match command {
+                    Some(command) => self.apply(command, &mut waiters),
+                    None => self.manager.close(),
+                },
+                Some(event) = io_inbox.recv() => {
+                    let now = Instant::now();
+                    match event {
+                        IoEvent::Response(id, result) => self.manager.handle_response(now, id, result),
+                        IoEvent::WsOpen(id, commands) => {
+                            for command in pending.remove(&id).unwrap_or_default() {
+                                let _ = commands.send(command);
+                            }
+                            sockets.insert(id, commands);
+                            self.manager.handle_ws_open(now, id);
+                        }
+                        IoEvent::WsFrame(id, frame) => self.manager.handle_ws_frame(now, id, frame),
+                        IoEvent::WsClosed(id) => {
+                            sockets.remove(&id);
+                            self.manager.handle_ws_closed(now, id);
+                        }
+                    }
+                }
+                () = sleep_until(deadline) => self.manager.handle_timeout(Instant::now()),
+            }
+        }
+    }
+
+    fn io(
+        &self,
+        io: &Io,
+        output: engine::Output,
+        sockets: &mut HashMap<engine::WsId, mpsc::UnboundedSender<WsCommand>>,
+        pending: &mut HashMap<engine::WsId, Vec<WsCommand>>,
+    ) {
+        let mut to_socket = |id, command| match sockets.get(&id) {
+            Some(socket) => drop(socket.send(command)),
+            None => pending.entry(id).or_default().push(command),
+        };
+        match output {
+            engine::Output::Http { id, method, query, body } => {
+                io.request(id, method, format!("{}?{query}", self.base.http), body);
+            }
+            engine::Output::WsConnect { id, query } => {
+                io.websocket(id, format!("{}?{query}", self.base.ws), self.max_message);
+            }
+            engine::Output::WsSend { id, frames } => to_socket(id, WsCommand::Send(frames)),
+            engine::Output::WsClose { id } => to_socket(id, WsCommand::Close),
+            engine::Output::Event(_) => {}
+        }
+    }
+
+    fn apply(
+        &mut self,
+        command: Command,
+        waiters: &mut HashMap<(Namespace, u64), oneshot::Sender<Result<Payload, AckError>>>,
+    ) {
+        match command {
+            Command::Open(namespace, auth) => self.manager.open_socket(namespace, auth),
+            Command::SetAuth(namespace, auth) => self.manager.set_auth(&namespace, auth),
+            Command::Close(namespace) => self.manager.close_socket(&namespace),
+            Command::CloseAll => self.manager.close(),
+            Command::Emit(namespace, payload, volatile) => self.manager.emit(&namespace, payload, volatile),
+            Command::EmitWithAck(namespace, payload, timeout, waiter) => {
+                match self.manager.emit_with_ack(Instant::now(), &namespace, payload, timeout) {
+                    Some(id) => {
+                        waiters.insert((namespace, id), waiter);
+                    }
+                    None => drop(waiter.send(Err(AckError::Disconnected))),
+                }
+            }
+            Command::Ack(namespace, id, args) => self.manager.ack(&namespace, id, args),
+        }
+    }
+
+    fn socket(&self, namespace: Namespace) -> ClientSocket {
+        ClientSocket {
+            namespace,
+            auth: None,
+            commands: self.commands.clone(),
+            handlers: self.handlers.clone(),
+        }
+    }
+
+    fn dispatch(
+        &mut self,
+        event: proto::Event,
+        waiters: &mut HashMap<(Namespace, u64), oneshot::Sender<Result<Payload, AckError>>>,
+    ) {
+        let handlers = self.handlers.clone();
+        let lock = || handlers.lock().unwrap_or_else(PoisonError::into_inner);
+        match event {
+            proto::Event::Connect { namespace, sid } => {
+                tracing::debug!(%namespace, %sid, "client socket connected");
+                let list = lock().sockets.get(&namespace).map(|h| h.connect.clone()).unwrap_or_default();
+                let socket = self.socket(namespace);
+                list.iter().for_each(|f| f(&socket, &sid));
+            }
+            proto::Event::ConnectError { namespace, payload } => {
+                let list =
+                    lock().sockets.get(&namespace).map(|h| h.connect_error.clone()).unwrap_or_default();
+                let socket = self.socket(namespace);
+                list.iter().for_each(|f| f(&socket, payload.as_ref()));
+            }
+            proto::Event::Disconnect { namespace, reason } => {
+                tracing::debug!(%namespace, %reason, "client socket disconnected");
+                let list = lock().sockets.get(&namespace).map(|h| h.disconnect.clone()).unwrap_or_default();
+                let socket = self.socket(namespace);
+                list.iter().for_each(|f| f(&socket, &reason));
+            }
+            proto::Event::Message { namespace, payload, ack } => {
+                let (any, handler) = {
+                    let guard = lock();
+                    let socket = guard.sockets.get(&namespace);
+                    let name = payload.event_name();
+                    (
+                        socket.map(|h| h.any.clone()).unwrap_or_default(),
+                        socket.and_then(|h| name.and_then(|n| h.events.get(&*n).cloned())),
+                    )
+                };
+                let socket = self.socket(namespace);
+                for hook in any {
+                    hook(
+                        &socket,
+                        ClientMessage { payload: payload.clone(), ack: None, socket: socket.clone() },
+                    );
+                }
+                if let Some(handler) = handler {
+                    handler(&socket, ClientMessage { payload, ack, socket: socket.clone() });
+                }
+            }
+            proto::Event::Ack { namespace, id, payload } => {
+                if let Some(waiter) = waiters.remove(&(namespace, id)) {
+                    let _ = waiter.send(Ok(payload));
+                }
+            }
+            proto::Event::AckFailed { namespace, id, reason } => {
+                if let Some(waiter) = waiters.remove(&(namespace, id)) {
+                    let _ = waiter.send(Err(reason));
+                }
+            }
+            proto::Event::ReconnectAttempt(n) => {
+                tracing::debug!(attempt = n, "reconnecting");
+                lock().reconnect_attempt.clone().iter().for_each(|f| f(n));
+            }
+            proto::Event::Reconnect(n) => lock().reconnect.clone().iter().for_each(|f| f(n)),
+            proto::Event::ReconnectError(reason) => tracing::debug!(%reason, "reconnection attempt failed"),
+            proto::Event::ReconnectFailed => {
+                waiters.drain().for_each(|(_, w)| drop(w.send(Err(AckError::Disconnected))));
+                lock().reconnect_failed.clone().iter().for_each(|f| f(0));
+            }
+        }
+    }
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,201 @@
+//! Our Socket.IO client (`socketio_tokio::client`) against three servers: ours (the tokio
+//! testbed), the reference `socket.io@4.8` in Node, and `python-socketio` on aiohttp; on
+//! polling-only, websocket-only and upgrade. Plus a server restart: the client reconnects
+//! by itself and delivers, in order, what was emitted while the server was down.
+
+use std::process::Command;
+use std::time::Duration;
+
+use interop_tests::example::{Server, free_port};
+use interop_tests::{node, python};
+use serde_json::{Value as Json, json};
+use socketio_proto::{Payload, Value};
+use socketio_tokio::client::{ClientBuilder, ClientSocket};
+use tokio::sync::mpsc;
+
+#[derive(Debug, Clone, Copy)]
+enum Peer {
+    Ours,
+    Node,
+    Python,
+}
+
+fn start(peer: Peer, port: u16) -> Server {
+    match peer {
+        Peer::Ours => {
+            let _ = port;
+            Server::start_bin("testbed_tokio")
+        }
+        Peer::Node => {
+            node::ensure_packages();
+            let mut command = Command::new("node");
+            command.arg(node::js_dir().join("socketio-server.js"));
+            Server::start_command(command, "node socket.io server", port)
+        }
+        Peer::Python => {
+            let mut command = Command::new(python::python());
+            command.arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/server.py"));
+            Server::start_command(command, "python-socketio server", port)
+        }
+    }
+}
+
+/// Records the events a socket receives, as JSON (binary as `{"$bin": base64}`).
+struct Recorder {
+    inbox: mpsc::UnboundedReceiver<(String, Json)>,
+    what: String,
+}
+
+impl Recorder {
+    fn on(socket: &ClientSocket, events: &[&str]) -> Self {
+        let (tx, inbox) = mpsc::unbounded_channel();
+        for event in events {
+            let tx = tx.clone();
+            let name = (*event).to_owned();
+            socket.on(event, move |_, message| {
+                let args = message.values().map(|v| interop_tests::describe::value_json(&Value::Array(v)));
+                let _ = tx.send((name.clone(), args.unwrap_or(Json::Null)));
+            });
+        }
+        Recorder { inbox, what: format!("{} {:?}", socket.namespace(), events) }
+    }
+
+    async fn next(&mut self, event: &str) -> Json {
+        loop {
+            let (name, args) = tokio::time::timeout(Duration::from_secs(10), self.inbox.recv())
+                .await
+                .unwrap_or_else(|_| panic!("no {event} within 10 s ({})", self.what))
+                .expect("the socket is alive");
+            if name == event {
+                return args;
+            }
+        }
+    }
+}
+
+fn client(url: &str, mode: &str) -> ClientBuilder {
+    let (polling, websocket) = match mode {
+        "polling" => (true, false),
+        "websocket" => (false, true),
+        _ => (true, true),
+    };
+    ClientBuilder::new(url).transports(polling, websocket)
+}
+
+async fn scenarios(peer: Peer, mode: &str) {
+    let server = start(peer, free_port());
+    let url = server.url();
+    let what = format!("{peer:?} {mode}");
+
+    // Auth round trip, events with binary, acks both ways, multiplexed namespace.
+    let socket = client(&url, mode).auth(&json!({ "token": "rust" })).unwrap().build();
+    let mut events = Recorder::on(&socket, &["auth", "message-back", "answer-received", "room-message"]);
+    socket.on("question", |_, message| {
+        let (a, b): (i64, i64) = message.args().unwrap_or((0, 0));
+        let _ = message.ack(&("answer", a + b));
+    });
+    socket.connect();
+    assert_eq!(events.next("auth").await, json!([{ "token": "rust" }]), "{what}");
+    let args = [Value::from(1), Value::from("two"), Value::Binary(bytes::Bytes::from_static(b"\x03\x04"))];
+    socket.emit_values("message", &args).unwrap();
+    assert_eq!(events.next("message-back").await, json!([1, "two", { "$bin": "AwQ=" }]), "{what}");
+    let ack = socket
+        .emit_with_ack(Payload::event("message-with-ack", &("x", 2)).unwrap(), Some(Duration::from_secs(5)))
+        .await;
+    assert_eq!(ack.unwrap().deserialize::<Json>().unwrap(), json!(["x", 2]), "{what}");
+    socket.emit("ask", &(2, 3)).unwrap();
+    assert_eq!(
+        events.next("answer-received").await,
+        json!([["answer", 5]]),
+        "{what}: the server asked our client"
+    );
+
+    let custom = socket.socket("/custom", None).unwrap();
+    let mut custom_events = Recorder::on(&custom, &["auth"]);
+    custom.connect();
+    assert_eq!(custom_events.next("auth").await, json!([{}]), "{what}");
+
+    // Rooms: a broadcast from another client reaches this one.
+    let ack =
+        socket.emit_with_ack(Payload::event("join", &("red",)).unwrap(), Some(Duration::from_secs(5))).await;
+    assert!(ack.is_ok(), "{what}: {ack:?}");
+    let other = client(&url, mode).connect();
+    other.emit("to-room", &("red", "hi red")).unwrap();
+    assert_eq!(events.next("room-message").await, json!(["hi red"]), "{what}");
+
+    // Middleware rejection with data.
+    let refused = client(&url, mode).auth(&json!({ "token": "bad" })).unwrap().build();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    refused.on_connect_error(move |_, payload| {
+        let _ = tx.send(payload.and_then(|p| p.deserialize::<Json>().ok()));
+    });
+    refused.connect();
+    let error =
+        tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("connect_error").flatten();
+    let error = error.unwrap_or(Json::Null);
+    assert_eq!(error["message"], "not authorized", "{what}: {error}");
+    assert_eq!(error["data"], json!({ "reason": "bad token" }), "{what}: {error}");
+
+    // The server disconnects us.
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    socket.on_disconnect(move |_, reason| {
+        let _ = tx.send(reason.to_string());
+    });
+    socket.emit("disconnect-me", &()).unwrap();
+    let reason = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("disconnect");
+    assert_eq!(reason.as_deref(), Some("io server disconnect"), "{what}");
+    for s in [&socket, &other, &refused] {
+        s.close();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn against_our_server() {
+    for mode in ["polling", "websocket", "upgrade"] {
+        scenarios(Peer::Ours, mode).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn against_the_node_server() {
+    for mode in ["polling", "websocket", "upgrade"] {
+        scenarios(Peer::Node, mode).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn against_the_python_server() {
+    for mode in ["polling", "websocket", "upgrade"] {
+        scenarios(Peer::Python, mode).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnects_after_a_server_restart_and_delivers_buffered_emits_in_order() {
+    let port = free_port();
+    let server = start(Peer::Node, port);
+    let socket = ClientBuilder::new(server.url())
+        .reconnection_delay(Duration::from_millis(200))
+        .reconnection_delay_max(Duration::from_millis(500))
+        .build();
+    let mut events = Recorder::on(&socket, &["auth", "message-back"]);
+    socket.connect();
+    events.next("auth").await;
+    let (tx, mut reconnected) = mpsc::unbounded_channel();
+    socket.on_reconnect(move |n| {
+        let _ = tx.send(n);
+    });
+    drop(server);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for i in 0..5 {
+        socket.emit("message", &(i,)).unwrap();
+    }
+    let _server = start(Peer::Node, port);
+    let attempts =
+        tokio::time::timeout(Duration::from_secs(15), reconnected.recv()).await.expect("reconnected");
+    assert!(attempts.is_some_and(|n| n >= 1));
+    for i in 0..5 {
+        assert_eq!(events.next("message-back").await, json!([i]), "buffered emit {i} delivered in order");
+    }
+    socket.close();
+}
