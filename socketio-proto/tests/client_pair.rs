@@ -447,3 +447,55 @@ fn server_disconnect_is_final_for_that_socket() {
     pair.run_until(0, 3000);
     assert!(connected(&pair.take()).is_empty(), "no automatic reconnection after a server disconnect");
 }
+
+#[test]
+fn retry_mode_resends_until_acked_one_at_a_time() {
+    let config = ManagerConfig {
+        retries: Some(2),
+        ack_timeout: Duration::from_millis(100),
+        ..ManagerConfig::default()
+    };
+    let mut pair = Pair::new(config);
+    pair.manager.open_socket(Namespace::main(), None);
+    pair.drive();
+    pair.take();
+    let first = pair.manager.emit_with_ack(pair.now, &Namespace::main(), event("first", &[]), None).unwrap();
+    pair.manager.emit(&Namespace::main(), event("second", &[]), false);
+    pair.drive();
+    let received = |pair: &Pair| -> Vec<(String, Option<u64>)> {
+        pair.server_events
+            .iter()
+            .filter_map(|e| match e {
+                server::Event::Message { payload, ack, .. } => Some((payload.json().to_string(), *ack)),
+                _ => None,
+            })
+            .collect()
+    };
+    // Only the head goes, with an ack id; nobody answers it.
+    // (Id 0 is the one the application waits on; each try has its own.)
+    assert_eq!(received(&pair), [(r#"["first"]"#.to_owned(), Some(1))]);
+    pair.at(100);
+    assert_eq!(received(&pair)[1], (r#"["first"]"#.to_owned(), Some(2)), "tried again with a new ack id");
+    // The server answers the second try: the next emit goes.
+    let socket = pair.server.select(&Namespace::main(), &server::Selector::all())[0];
+    pair.server.ack(socket, 2, Payload::from_json(r#"["ok"]"#).unwrap()).unwrap();
+    pair.drive();
+    let events = pair.take();
+    assert!(events.contains(&client::Event::Ack {
+        namespace: Namespace::main(),
+        id: first,
+        payload: Payload::from_json(r#"["ok"]"#).unwrap()
+    }));
+    assert_eq!(received(&pair)[2], (r#"["second"]"#.to_owned(), Some(3)));
+    // "second" is never answered: 1 try + 2 retries, then it is dropped.
+    pair.at(200);
+    pair.at(300);
+    assert_eq!(received(&pair).len(), 5);
+    pair.at(400);
+    pair.at(500);
+    assert_eq!(received(&pair).len(), 5, "no more tries after the retries");
+    assert!(
+        pair.take().iter().all(|e| !matches!(e, client::Event::AckFailed { .. })),
+        "plain emits report nothing"
+    );
+}

@@ -174,13 +174,16 @@ async fn against_the_python_server() {
 async fn reconnects_after_a_server_restart_and_delivers_buffered_emits_in_order() {
     let port = free_port();
     let server = start(Peer::Node, port);
+    let tokens = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let counter = tokens.clone();
     let socket = ClientBuilder::new(server.url())
         .reconnection_delay(Duration::from_millis(200))
         .reconnection_delay_max(Duration::from_millis(500))
+        .auth_with(move || json!({ "token": counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 }))
         .build();
     let mut events = Recorder::on(&socket, &["auth", "message-back"]);
     socket.connect();
-    events.next("auth").await;
+    assert_eq!(events.next("auth").await, json!([{ "token": 1 }]));
     let (tx, mut reconnected) = mpsc::unbounded_channel();
     socket.on_reconnect(move |n| {
         let _ = tx.send(n);
@@ -194,8 +197,34 @@ async fn reconnects_after_a_server_restart_and_delivers_buffered_emits_in_order(
     let attempts =
         tokio::time::timeout(Duration::from_secs(15), reconnected.recv()).await.expect("reconnected");
     assert!(attempts.is_some_and(|n| n >= 1));
+    // The server greets the new connection before it handles the buffered emits.
+    let reauth = events.next("auth").await;
+    assert!(
+        reauth[0]["token"].as_u64().is_some_and(|t| t >= 2),
+        "auth recomputed for the reconnection: {reauth}"
+    );
     for i in 0..5 {
         assert_eq!(events.next("message-back").await, json!([i]), "buffered emit {i} delivered in order");
     }
+    socket.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_mode_against_the_node_server() {
+    let server = start(Peer::Node, free_port());
+    let socket = ClientBuilder::new(server.url()).retries(3, Duration::from_millis(300)).build();
+    let mut events = Recorder::on(&socket, &["auth", "message-back"]);
+    socket.connect();
+    events.next("auth").await;
+    // Acked by the server: resolves once.
+    let answer = socket.emit_with_ack(Payload::event("message-with-ack", &("a",)).unwrap(), None).await;
+    assert_eq!(answer.unwrap().deserialize::<Json>().unwrap(), json!(["a"]));
+    // Never acked ("message" handlers do not ack): sent 1 + 3 times, then dropped.
+    socket.emit("message", &("unacked",)).unwrap();
+    for _ in 0..4 {
+        assert_eq!(events.next("message-back").await, json!(["unacked"]));
+    }
+    let more = tokio::time::timeout(Duration::from_millis(900), events.next("message-back")).await;
+    assert!(more.is_err(), "no fifth try");
     socket.close();
 }

@@ -72,8 +72,11 @@ pub struct ClientBuilder {
     path: String,
     config: ManagerConfig,
     auth: Option<Payload>,
+    auth_provider: Option<AuthProvider>,
     headers: http::HeaderMap,
 }
+
+type AuthProvider = Arc<dyn Fn() -> Option<Payload> + Send + Sync>;
 
 impl ClientBuilder {
     /// A client of the server at `url` (`http://host:port`; `ws://` works too).
@@ -83,6 +86,7 @@ impl ClientBuilder {
             path: "/socket.io/".into(),
             config: ManagerConfig::default(),
             auth: None,
+            auth_provider: None,
             headers: http::HeaderMap::new(),
         }
     }
@@ -160,6 +164,22 @@ impl ClientBuilder {
         self
     }
 
+    /// Retry-until-acked mode: every emit waits for the server's ack, one at a time, and is
+    /// sent again after `ack_timeout`, up to `retries` more times (the reference's
+    /// `retries` and `ackTimeout`). The server's handlers must ack.
+    pub fn retries(mut self, retries: u32, ack_timeout: Duration) -> Self {
+        self.config.retries = Some(retries);
+        self.config.ack_timeout = ack_timeout;
+        self
+    }
+
+    /// Computes the main namespace's auth for the first connection and again before every
+    /// reconnection attempt (a fresh token, for example).
+    pub fn auth_with<T: Serialize>(mut self, auth: impl Fn() -> T + Send + Sync + 'static) -> Self {
+        self.auth_provider = Some(Arc::new(move || Payload::from_serialize(&auth()).ok()));
+        self
+    }
+
     /// Opens the connection and returns the main namespace's socket, not yet connected:
     /// register its handlers, then [`ClientSocket::connect`]. Must run inside a tokio runtime.
     pub fn build(self) -> ClientSocket {
@@ -168,10 +188,17 @@ impl ClientBuilder {
         let base = Base::new(&self.url, &self.path);
         let max_message = 100 * 1024 * 1024;
         let manager = Manager::new(Instant::now(), self.config, Box::new(random_unit));
-        let task =
-            Task { manager, base, handlers: handlers.clone(), commands: commands.clone(), max_message };
+        let auth = self.auth_provider.as_ref().map_or(self.auth, |provide| provide());
+        let task = Task {
+            manager,
+            base,
+            handlers: handlers.clone(),
+            commands: commands.clone(),
+            max_message,
+            auth_provider: self.auth_provider,
+        };
         tokio::spawn(task.run(inbox, self.headers));
-        ClientSocket { namespace: Namespace::main(), auth: self.auth, commands, handlers }
+        ClientSocket { namespace: Namespace::main(), auth, commands, handlers }
     }
 
     /// [`ClientBuilder::build`] then [`ClientSocket::connect`]: for when no handler must see
@@ -389,6 +416,7 @@ struct Task {
     handlers: Arc<Mutex<Handlers>>,
     commands: mpsc::UnboundedSender<Command>,
     max_message: usize,
+    auth_provider: Option<AuthProvider>,
 }
 
 impl Task {
@@ -555,6 +583,9 @@ impl Task {
             }
             proto::Event::ReconnectAttempt(n) => {
                 tracing::debug!(attempt = n, "reconnecting");
+                if let Some(provide) = &self.auth_provider {
+                    self.manager.set_auth(&Namespace::main(), provide());
+                }
                 lock().reconnect_attempt.clone().iter().for_each(|f| f(n));
             }
             proto::Event::Reconnect(n) => lock().reconnect.clone().iter().for_each(|f| f(n)),

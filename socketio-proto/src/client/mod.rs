@@ -40,6 +40,12 @@ pub struct ManagerConfig {
     pub backoff: Backoff,
     /// How long a session may take to open (default 20 s).
     pub timeout: Duration,
+    /// Retry-until-acked mode (the reference's `retries`): every emit is queued, sent one at
+    /// a time with an ack, and sent again after [`ManagerConfig::ack_timeout`] up to this
+    /// many more times. `None` (the default) sends emits once.
+    pub retries: Option<u32>,
+    /// How long each try waits for its ack in retry mode (default 10 s).
+    pub ack_timeout: Duration,
     /// Decoder limits.
     pub limits: DecodeLimits,
 }
@@ -52,6 +58,8 @@ impl Default for ManagerConfig {
             reconnection_attempts: None,
             backoff: Backoff::default(),
             timeout: Duration::from_secs(20),
+            retries: None,
+            ack_timeout: Duration::from_secs(10),
             limits: DecodeLimits::default(),
         }
     }
@@ -184,6 +192,19 @@ struct Socket {
     buffer: VecDeque<Packet>,
     next_ack: u64,
     acks: HashMap<u64, ()>,
+    /// Retry mode: emits waiting their turn; the head is the one being tried.
+    queue: VecDeque<Queued>,
+}
+
+/// An emit of the retry queue.
+#[derive(Debug)]
+struct Queued {
+    payload: Payload,
+    /// The id the application waits on, for emits with ack.
+    user_ack: Option<u64>,
+    tries: u32,
+    /// The ack id of the try under way.
+    wire: Option<u64>,
 }
 
 /// The Socket.IO client state machine. See the [module docs](self).
@@ -297,6 +318,7 @@ impl Manager {
                     buffer: VecDeque::new(),
                     next_ack: 0,
                     acks: HashMap::new(),
+                    queue: VecDeque::new(),
                 });
                 self.sockets.len() - 1
             }
@@ -357,6 +379,9 @@ impl Manager {
     /// Emits an event (a [`Payload::event`]) on `namespace`. Sent now if the socket is
     /// connected; otherwise buffered until it is, or dropped when `volatile`.
     pub fn emit(&mut self, namespace: &Namespace, payload: Payload, volatile: bool) {
+        if self.config.retries.is_some() && !volatile {
+            return self.enqueue(namespace, payload, None);
+        }
         self.emit_packet(namespace, Packet::event(namespace.clone(), payload), volatile);
     }
 
@@ -375,6 +400,10 @@ impl Manager {
         let socket = self.sockets.get_mut(index)?;
         let id = socket.next_ack;
         socket.next_ack += 1;
+        if self.config.retries.is_some() {
+            self.enqueue(namespace, payload, Some(id));
+            return Some(id);
+        }
         socket.acks.insert(id, ());
         if let Some(timeout) = timeout {
             self.timers.push(Reverse((now + timeout, Timer::Ack(index, id))));
@@ -388,6 +417,68 @@ impl Manager {
         if self.is_connected(namespace) {
             self.send_now(&Packet::ack(namespace.clone(), id, args));
         }
+    }
+
+    /// Retry mode: queues an emit and tries the head of the queue.
+    fn enqueue(&mut self, namespace: &Namespace, payload: Payload, user_ack: Option<u64>) {
+        let Some(index) = self.index(namespace) else {
+            return;
+        };
+        if let Some(socket) = self.sockets.get_mut(index) {
+            socket.queue.push_back(Queued { payload, user_ack, tries: 0, wire: None });
+        }
+        self.try_queue(index);
+    }
+
+    /// Sends the head of the retry queue if the socket is connected and no try is under way.
+    fn try_queue(&mut self, index: usize) {
+        let ack_timeout = self.config.ack_timeout;
+        let Some(socket) = self.sockets.get_mut(index) else {
+            return;
+        };
+        if !socket.connected {
+            return;
+        }
+        let wire = socket.next_ack;
+        let Some(head) = socket.queue.front_mut().filter(|head| head.wire.is_none()) else {
+            return;
+        };
+        socket.next_ack += 1;
+        head.wire = Some(wire);
+        head.tries += 1;
+        let packet = Packet::event(socket.namespace.clone(), head.payload.clone()).with_ack_id(wire);
+        socket.acks.insert(wire, ());
+        self.timers.push(Reverse((self.now + ack_timeout, Timer::Ack(index, wire))));
+        self.send_now(&packet);
+    }
+
+    /// Retry mode: the ack (or the timeout) of try `wire`. Returns whether it was one.
+    fn queue_answer(&mut self, index: usize, wire: u64, answer: Option<Payload>) -> bool {
+        let retries = self.config.retries.unwrap_or(0);
+        let Some(socket) = self.sockets.get_mut(index) else {
+            return false;
+        };
+        if socket.queue.front().and_then(|head| head.wire) != Some(wire) {
+            return false;
+        }
+        let namespace = socket.namespace.clone();
+        let done = answer.is_some() || socket.queue.front().is_some_and(|head| head.tries > retries);
+        if done {
+            let Some(head) = socket.queue.pop_front() else {
+                return true;
+            };
+            if let Some(id) = head.user_ack {
+                let event = match answer {
+                    Some(payload) => Event::Ack { namespace, id, payload },
+                    None => Event::AckFailed { namespace, id, reason: AckError::Timeout },
+                };
+                self.outputs.push_back(Output::Event(event));
+            }
+        } else if let Some(head) = socket.queue.front_mut() {
+            head.wire = None;
+        }
+        self.try_queue(index);
+        true
     }
 
     fn emit_packet(&mut self, namespace: &Namespace, packet: Packet, volatile: bool) {
@@ -476,7 +567,12 @@ impl Manager {
         let mut failed: Vec<u64> = if matches!(reason, DisconnectReason::Transport(_)) {
             Vec::new()
         } else {
-            socket.acks.drain().map(|(id, ())| id).collect()
+            // For good: every emit waiting on an ack fails, queued ones by their own ids.
+            let tries: Vec<u64> = socket.queue.iter().filter_map(|q| q.wire).collect();
+            let mut ids: Vec<u64> =
+                socket.acks.drain().map(|(id, ())| id).filter(|id| !tries.contains(id)).collect();
+            ids.extend(socket.queue.drain(..).filter_map(|q| q.user_ack));
+            ids
         };
         failed.sort_unstable();
         if was_connected {
@@ -551,6 +647,13 @@ impl Manager {
                 for packet in buffered {
                     self.send_now(&packet);
                 }
+                // A try cut by the disconnection goes again, under a new ack id.
+                if let Some(socket) = self.sockets.get_mut(index) {
+                    if let Some(old) = socket.queue.front_mut().and_then(|head| head.wire.take()) {
+                        socket.acks.remove(&old);
+                    }
+                }
+                self.try_queue(index);
             }
             PacketKind::ConnectError => {
                 if let Some(socket) = self.sockets.get_mut(index) {
@@ -581,7 +684,9 @@ impl Manager {
                 if self.sockets.get_mut(index).is_some_and(|s| s.acks.remove(&id).is_some()) {
                     let payload =
                         packet.payload.unwrap_or_else(|| Payload::from_value(&crate::Value::Array(vec![])));
-                    self.outputs.push_back(Output::Event(Event::Ack { namespace, id, payload }));
+                    if !self.queue_answer(index, id, Some(payload.clone())) {
+                        self.outputs.push_back(Output::Event(Event::Ack { namespace, id, payload }));
+                    }
                 }
             }
         }
@@ -631,6 +736,12 @@ impl Manager {
                     return;
                 };
                 if socket.acks.remove(&id).is_some() {
+                    if self.queue_answer(index, id, None) {
+                        return;
+                    }
+                    let Some(socket) = self.sockets.get_mut(index) else {
+                        return;
+                    };
                     // A timed-out emit still waiting in the buffer is not sent any more.
                     socket.buffer.retain(|p| p.ack_id != Some(id));
                     let namespace = socket.namespace.clone();
