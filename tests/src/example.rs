@@ -28,6 +28,11 @@ impl Server {
         Self::run(build(package, "--example", example), example)
     }
 
+    /// Starts `example` of `package` on `port` (to restart a server where it was).
+    pub fn start_on(package: &str, example: &str, port: u16) -> Server {
+        Self::start_command(Command::new(example_binary(package, example)), example, port)
+    }
+
     /// The same for a binary of this crate (the testbeds).
     pub fn start_bin(bin: &str) -> Server {
         Self::run(build("interop-tests", "--bin", bin), bin)
@@ -66,6 +71,11 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The path of `example` of `package`, built if needed.
+pub fn example_binary(package: &str, example: &str) -> PathBuf {
+    build(package, "--example", example)
 }
 
 /// A port nobody listens on right now.
