@@ -41,6 +41,7 @@
 pub mod client;
 pub mod engine;
 mod error;
+mod frames;
 pub mod socket;
 mod transport;
 

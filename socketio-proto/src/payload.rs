@@ -114,6 +114,38 @@ impl Payload {
         Some(Payload { json, attachments: self.attachments.clone() })
     }
 
+    /// [`Payload::event_args`], or `[]` when this is not an event payload.
+    pub fn args_or_empty(&self) -> Payload {
+        self.event_args()
+            .unwrap_or_else(|| Payload { json: ByteString::from_static("[]"), attachments: Vec::new() })
+    }
+
+    /// An event's arguments, typed (usually a tuple, one element per argument).
+    pub fn args<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        self.args_or_empty().deserialize()
+    }
+
+    /// An event's arguments as dynamic values, binary attachments in place.
+    pub fn arg_values(&self) -> Result<Vec<Value>, DecodeError> {
+        match self.args_or_empty().to_value()? {
+            Value::Array(items) => Ok(items),
+            other => Ok(vec![other]),
+        }
+    }
+
+    /// The arguments of an ack: `args` serializes to a JSON array (a tuple, slice, `Vec`),
+    /// or to `null` (`()`) for none.
+    pub fn ack_args<T: Serialize + ?Sized>(args: &T) -> Result<Self, EncodeError> {
+        let json = serde_json::to_string(args)?;
+        if json == "null" {
+            return Ok(Payload { json: ByteString::from_static("[]"), attachments: Vec::new() });
+        }
+        if !(json.starts_with('[') && json.ends_with(']')) {
+            return Err(EncodeError::ArgumentsNotArray);
+        }
+        Ok(Payload { json: json.into(), attachments: Vec::new() })
+    }
+
     /// The payload of event `name` whose arguments are the array `args` (see
     /// [`Payload::event_args`]), without parsing them.
     pub fn event_with_args(name: &str, args: &Payload) -> Result<Self, EncodeError> {

@@ -3,16 +3,17 @@
 
 use async_tungstenite::tungstenite::client::IntoClientRequest;
 use async_tungstenite::tungstenite::protocol::WebSocketConfig;
-use async_tungstenite::tungstenite::{Message, Utf8Bytes};
 use bytes::Bytes;
+use engineio_proto::Frame;
 use engineio_proto::client::{Method, RequestId, WsId};
-use engineio_proto::{ByteString, Frame};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::mpsc;
+
+use crate::frames::{self, Received};
 
 /// What IO reports to the client task.
 pub(super) enum IoEvent {
@@ -102,32 +103,20 @@ impl Io {
                 tokio::select! {
                     message = stream.next() => {
                         let frame = match message {
-                            Some(Ok(Message::Text(text))) => match ByteString::try_from(Bytes::from(text)) {
-                                Ok(text) => Frame::Text(text),
-                                Err(_) => break,
+                            Some(Ok(message)) => match frames::received(message) {
+                                Received::Frame(frame) => frame,
+                                Received::Control => continue,
+                                Received::End => break,
                             },
-                            Some(Ok(Message::Binary(bytes))) => Frame::Binary(bytes),
-                            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
-                            Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                            Some(Err(_)) | None => break,
                         };
                         if events.send(IoEvent::WsFrame(id, frame)).is_err() {
                             break;
                         }
                     }
                     command = inbox.recv() => match command {
-                        Some(WsCommand::Send(frames)) => {
-                            let mut written = true;
-                            for frame in frames {
-                                let message = match frame {
-                                    Frame::Text(t) => Message::Text(Utf8Bytes::try_from(t.into_bytes()).unwrap_or_default()),
-                                    Frame::Binary(b) => Message::Binary(b),
-                                };
-                                if sink.feed(message).await.is_err() {
-                                    written = false;
-                                    break;
-                                }
-                            }
-                            if !written || sink.flush().await.is_err() {
+                        Some(WsCommand::Send(batch)) => {
+                            if !frames::write(&mut sink, batch).await {
                                 break;
                             }
                         }

@@ -375,29 +375,22 @@ impl ClientMessage {
 
     /// The arguments as an array payload, unparsed.
     pub fn args_payload(&self) -> Payload {
-        self.payload.event_args().unwrap_or_else(|| Payload::from_value(&Value::Array(vec![])))
+        self.payload.args_or_empty()
     }
 
     /// The arguments, typed (usually a tuple).
     pub fn args<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        self.args_payload().deserialize()
+        self.payload.args()
     }
 
     /// The arguments as dynamic values, binary in place.
     pub fn values(&self) -> Result<Vec<Value>, socketio_proto::DecodeError> {
-        match self.args_payload().to_value()? {
-            Value::Array(items) => Ok(items),
-            other => Ok(vec![other]),
-        }
+        self.payload.arg_values()
     }
 
     /// Answers the server's ack with `args` (a tuple, slice or `Vec`); nothing if none asked.
     pub fn ack<T: Serialize + ?Sized>(&self, args: &T) -> Result<(), Error> {
-        let json = serde_json::to_string(args).map_err(socketio_proto::EncodeError::from)?;
-        let json = if json == "null" { "[]".to_owned() } else { json };
-        let payload = Payload::from_json(json)
-            .map_err(|_| Error::Encode(socketio_proto::EncodeError::ArgumentsNotArray))?;
-        self.ack_payload(payload)
+        self.ack_payload(Payload::ack_args(args)?)
     }
 
     /// Answers with an array payload as it is.

@@ -236,20 +236,17 @@ impl Message {
 
     /// The arguments as an array payload, without parsing them.
     pub fn args_payload(&self) -> Payload {
-        self.payload.event_args().unwrap_or_else(|| Payload::from_value(&Value::Array(vec![])))
+        self.payload.args_or_empty()
     }
 
     /// The arguments, typed: `T` is usually a tuple with one element per argument.
     pub fn args<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        self.args_payload().deserialize()
+        self.payload.args()
     }
 
     /// The arguments as dynamic values, binary attachments in place.
     pub fn values(&self) -> Result<Vec<Value>, socketio_proto::DecodeError> {
-        match self.args_payload().to_value()? {
-            Value::Array(items) => Ok(items),
-            other => Ok(vec![other]),
-        }
+        self.payload.arg_values()
     }
 
     /// Whether the client waits for an ack.
@@ -259,12 +256,7 @@ impl Message {
 
     /// Acks with `args` (a tuple, slice or `Vec`). Does nothing if no ack was asked.
     pub fn ack<T: Serialize + ?Sized>(&self, args: &T) -> Result<(), Error> {
-        let json = serde_json::to_vec(args).map_err(socketio_proto::EncodeError::from)?;
-        let json = if json == b"null" { b"[]".to_vec() } else { json };
-        let text = String::from_utf8(json).unwrap_or_default();
-        let payload = Payload::from_json(text)
-            .map_err(|_| Error::Encode(socketio_proto::EncodeError::ArgumentsNotArray))?;
-        self.ack_payload(payload)
+        self.ack_payload(Payload::ack_args(args)?)
     }
 
     /// Acks with dynamic arguments, binary ones as attachments.

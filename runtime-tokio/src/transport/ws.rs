@@ -7,18 +7,18 @@ use async_tungstenite::WebSocketStream;
 use async_tungstenite::tokio::TokioAdapter;
 use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use async_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
-use async_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
-use bytes::Bytes;
+use async_tungstenite::tungstenite::{Error as WsError, Utf8Bytes};
 use std::sync::Arc;
 
+use engineio_proto::Frame;
 use engineio_proto::server::{Endpoint, WsTicket};
-use engineio_proto::{ByteString, Frame};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio::sync::mpsc;
 
 use super::{Shared, Traced};
+use crate::frames::{self, Received};
 
 /// How long to wait for the peer's answer to our close frame.
 const CLOSE_HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(2);
@@ -63,31 +63,23 @@ pub(super) async fn run<D>(
         tokio::select! {
             message = stream.next() => {
                 let frame = match message {
-                    Some(Ok(Message::Text(text))) => match ByteString::try_from(Bytes::from(text)) {
-                        Ok(text) => Frame::Text(text),
-                        Err(_) => break,
+                    Some(Ok(message)) => match frames::received(message) {
+                        Received::Frame(frame) => frame,
+                        Received::Control => continue,
+                        Received::End => break,
                     },
-                    Some(Ok(Message::Binary(bytes))) => Frame::Binary(bytes),
-                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
                     Some(Err(WsError::Capacity(error))) => {
                         tracing::debug!(%error, "websocket message over max payload");
                         let _ = sink.close(Some(close_frame(1009))).await;
                         break;
                     }
-                    Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                    Some(Err(_)) | None => break,
                 };
                 shared.with_state(|state| state.endpoint.engine().handle_ws_frame(Instant::now(), conn, frame));
             }
             command = inbox.recv() => match command {
-                Some(WsCommand::Send(frames)) => {
-                    let mut written = true;
-                    for frame in frames {
-                        if sink.feed(message(frame)).await.is_err() {
-                            written = false;
-                            break;
-                        }
-                    }
-                    if !written || sink.flush().await.is_err() {
+                Some(WsCommand::Send(batch)) => {
+                    if !frames::write(&mut sink, batch).await {
                         break;
                     }
                     shared.with_state(|state| state.endpoint.engine().handle_ws_drained(Instant::now(), conn));
@@ -109,13 +101,6 @@ pub(super) async fn run<D>(
         state.conns.remove(&conn);
         state.endpoint.engine().handle_ws_closed(Instant::now(), conn);
     });
-}
-
-fn message(frame: Frame) -> Message {
-    match frame {
-        Frame::Text(text) => Message::Text(Utf8Bytes::try_from(text.into_bytes()).unwrap_or_default()),
-        Frame::Binary(bytes) => Message::Binary(bytes),
-    }
 }
 
 fn close_frame(code: u16) -> CloseFrame {
