@@ -1,121 +1,20 @@
 //! The Socket.IO tutorial chat, with its homework: nicknames, connect and disconnect
-//! notices, "{user} is typing", who is online, and private messages (`/msg name text`).
+//! notices, "{user} is typing", who is online, and private messages (see `apps/chat.rs`).
 //!
-//! Serves the page at `/` and the official browser client at `/socket.io/socket.io.js`
-//! (from the `socket.io-client` npm package: `SOCKET_IO_CLIENT_JS`, or the one installed
-//! under `tests/js`). `PORT=3000 cargo run -p socketio-tokio --example chat`
+//! `PORT=3000 cargo run -p socketio-tokio --example chat`, then open the page in two tabs.
 
-use std::time::Duration;
+use socketio_tokio as rt;
 
-use bytes::Bytes;
-use http_body_util::Full;
-use socketio_tokio::socket::{Socket, SocketIo};
-
-const PAGE: &str = include_str!("chat-page/index.html");
-
-/// The room that reaches a user by nickname.
-fn user_room(nickname: &str) -> String {
-    format!("user:{nickname}")
-}
-
-/// Everyone online, by nickname, sorted.
-fn online(io: &SocketIo) -> Vec<String> {
-    let sockets = io.to_all(socketio_proto::Namespace::main()).fetch_sockets();
-    let mut names: Vec<String> = sockets
-        .iter()
-        .flat_map(|s| s.rooms.iter().filter_map(|r| r.strip_prefix("user:").map(str::to_owned)))
-        .collect();
-    names.sort();
-    names.dedup();
-    names
-}
-
-fn on_connection(socket: Socket, nickname: String) {
-    socket.join(user_room(&nickname));
-    let io = socket.io().clone();
-    let _ = socket.broadcast().emit("notice", &(format!("{nickname} connected"),));
-    let _ = io.emit("online", &(online(&io),));
-
-    let name = nickname.clone();
-    socket.on("chat message", move |socket, message| {
-        if let Ok((text,)) = message.args::<(String,)>() {
-            let _ = socket.io().emit("chat message", &(format!("{name}: {text}"),));
-        }
-    });
-    let name = nickname.clone();
-    socket.on("typing", move |socket, _| {
-        let _ = socket.broadcast().emit("typing", &(name.as_str(),));
-    });
-    let name = nickname.clone();
-    socket.on("stop typing", move |socket, _| {
-        let _ = socket.broadcast().emit("stop typing", &(name.as_str(),));
-    });
-    let name = nickname.clone();
-    socket.on("private message", move |socket, message| {
-        if let Ok((to, text)) = message.args::<(String, String)>() {
-            let _ = socket.io().to(user_room(&to)).emit("private message", &(name.as_str(), text));
-        }
-    });
-    socket.on_disconnect(move |socket, _, _| {
-        let io = socket.io();
-        let _ = io.emit("notice", &(format!("{nickname} disconnected"),));
-        let _ = io.emit("stop typing", &(nickname.as_str(),));
-        let _ = io.emit("online", &(online(io),));
-    });
-}
-
-fn client_script() -> Option<Bytes> {
-    let path = std::env::var("SOCKET_IO_CLIENT_JS").unwrap_or_else(|_| {
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../tests/js/node_modules/socket.io-client/dist/socket.io.min.js"
-        )
-        .into()
-    });
-    match std::fs::read(&path) {
-        Ok(script) => Some(script.into()),
-        Err(error) => {
-            eprintln!("cannot read the browser client at {path} ({error}); run `npm ci` in tests/js");
-            None
-        }
-    }
-}
+#[path = "../../runtime-core/examples/apps/chat.rs"]
+mod chat;
+#[path = "../../runtime-core/examples/apps/common.rs"]
+mod common;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
-    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
-
-    let mut builder = SocketIo::builder().ping_interval(Duration::from_secs(25));
-    if let Some(script) = client_script() {
-        builder = builder.serve_client(script);
-    }
-    let io = builder.build();
-    io.of("/").on_connection(|socket, auth| {
-        let nickname = auth
-            .and_then(|a| a.deserialize::<serde_json::Value>().ok())
-            .and_then(|a| {
-                a["nickname"].as_str().map(|n| n.chars().filter(|c| !c.is_whitespace()).take(24).collect())
-            })
-            .filter(|n: &String| !n.is_empty())
-            .unwrap_or_else(|| format!("guest-{}", &socket.id().to_string()[..4]));
-        on_connection(socket, nickname);
-    });
-
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    println!("chat on http://127.0.0.1:{port}/");
-    io.serve_with(listener, |request| async move {
-        let mut response = http::Response::new(Full::new(Bytes::new()));
-        if request.uri().path() == "/" {
-            *response.body_mut() = Full::new(Bytes::from_static(PAGE.as_bytes()));
-            response.headers_mut().insert(
-                http::header::CONTENT_TYPE,
-                http::HeaderValue::from_static("text/html; charset=utf-8"),
-            );
-        } else {
-            *response.status_mut() = http::StatusCode::NOT_FOUND;
-        }
-        response
-    })
-    .await
+    common::init_tracing();
+    let io = chat::server();
+    let listener = tokio::net::TcpListener::bind(common::addr()).await?;
+    println!("chat on http://{}/", common::addr());
+    io.serve_with(listener, chat::page).await
 }

@@ -1,51 +1,20 @@
-//! The reference configuration of the official socket.io protocol test suite.
-//!
-//! pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1 000 000, connectTimeout 1000 ms,
-//! CORS for any origin. On `/`: emits `auth` with the client's auth payload (`{}` if none),
-//! answers `message` with `message-back` and the same arguments, and acks
-//! `message-with-ack` with the same arguments. On `/custom`: emits `auth` likewise.
+//! The reference configuration of the official socket.io protocol test suite (see
+//! `apps/conformance.rs`).
 //!
 //! `PORT=3000 cargo run -p socketio-tokio --example socketio_conformance`
 
-use std::time::Duration;
+use socketio_tokio as rt;
 
-use engineio_proto::server::Cors;
-use socketio_proto::Payload;
-use socketio_tokio::socket::{Socket, SocketIo};
-
-fn emit_auth(socket: &Socket, auth: Option<Payload>) {
-    let auth = auth.unwrap_or_else(|| Payload::from_json("{}").unwrap_or_else(|_| unreachable!()));
-    let args = Payload::from_json(format!("[{}]", auth.json())).expect("an object is a valid argument");
-    let _ = socket.emit_payload(Payload::event_with_args("auth", &args).expect("not reserved"));
-}
+#[path = "../../runtime-core/examples/apps/common.rs"]
+mod common;
+#[path = "../../runtime-core/examples/apps/conformance.rs"]
+mod conformance;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
-    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
-
-    let io = SocketIo::builder()
-        .ping_interval(Duration::from_millis(300))
-        .ping_timeout(Duration::from_millis(200))
-        .max_payload(1_000_000)
-        .connect_timeout(Duration::from_millis(1000))
-        .cors(Cors::any())
-        .build();
-
-    io.of("/").on_connection(|socket, auth| {
-        emit_auth(&socket, auth);
-        socket.on("message", |socket, message| {
-            if let Ok(payload) = Payload::event_with_args("message-back", &message.args_payload()) {
-                let _ = socket.emit_payload(payload);
-            }
-        });
-        socket.on("message-with-ack", |_, message| {
-            let _ = message.ack_payload(message.args_payload());
-        });
-    });
-    io.of("/custom").on_connection(|socket, auth| emit_auth(&socket, auth));
-
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    println!("socket.io conformance server on http://127.0.0.1:{port}/socket.io/");
+    common::init_tracing();
+    let io = conformance::server();
+    let listener = tokio::net::TcpListener::bind(common::addr()).await?;
+    println!("socket.io conformance server on http://{}/socket.io/", common::addr());
     io.serve(listener).await
 }

@@ -1,4 +1,5 @@
-//! Socket.IO on tokio: the IO loop around [`engineio_proto`] and [`socketio_proto`].
+//! Socket.IO on tokio: the servers and the client of [`socketio_runtime`] on tokio's
+//! executor, timers and TCP.
 //!
 //! The Socket.IO tutorial chat, in Rust: every `chat message` goes to everyone, and the
 //! official JavaScript client (`io()` in the browser, `socket.io-client` in Node) just works.
@@ -28,25 +29,54 @@
 //!   middleware, events and acks ([`socket::Socket`], [`socket::Message`]), rooms and
 //!   broadcast ([`socket::BroadcastOperator`]).
 //! - [`engine::EngineIo`]: the bare Engine.IO server (polling, WebSocket, upgrade).
+//! - [`client::ClientBuilder`]: the client.
 //!
-//! Both serve standalone (`listen`, `serve`, `serve_with` for an application's own routes)
-//! or mount as a `tower::Service` in a hyper or axum application. `RUST_LOG=debug` (with a
-//! `tracing` subscriber) shows handshakes, upgrades and disconnects with their reasons.
-//!
-//! Under the hood, one lock guards the sans-IO state machine and is never held across an
-//! await; each WebSocket has one task, handlers run on one dispatcher task in the order
-//! events happened, and a broadcast is encoded once for all its recipients.
+//! `socketio-smol` offers the same names on smol; the logic of both lives in
+//! [`socketio_runtime`] and the protocol crates, and this crate only says how to spawn,
+//! sleep and use TCP on tokio ([`Tokio`]).
 #![forbid(unsafe_code)]
 
-pub mod client;
-pub mod engine;
-mod error;
-mod frames;
-pub mod socket;
-mod transport;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Instant;
 
-pub use error::Error;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
 
-pub use engineio_proto;
-pub use socketio_proto;
-pub use transport::{AllowRequest, BoxError, RemoteAddr, ResponseBody};
+pub use socketio_runtime::Runtime;
+
+socketio_runtime::runtime_api!(crate::Tokio);
+
+/// The tokio runtime: `tokio::spawn`, tokio timers and `tokio::net`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tokio;
+
+impl Runtime for Tokio {
+    type Listener = TcpListener;
+    type Stream = TokioIo<TcpStream>;
+
+    fn spawn(task: impl Future<Output = ()> + Send + 'static) {
+        tokio::spawn(task);
+    }
+
+    fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send + 'static {
+        tokio::time::sleep_until(deadline.into())
+    }
+
+    async fn bind(addr: String) -> io::Result<TcpListener> {
+        TcpListener::bind(addr).await
+    }
+
+    async fn accept(listener: &TcpListener) -> io::Result<(Self::Stream, SocketAddr)> {
+        let (stream, remote) = listener.accept().await?;
+        stream.set_nodelay(true)?;
+        Ok((TokioIo::new(stream), remote))
+    }
+
+    async fn connect(addr: String) -> io::Result<Self::Stream> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(TokioIo::new(stream))
+    }
+}

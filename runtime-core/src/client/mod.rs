@@ -1,10 +1,10 @@
-//! The Socket.IO client on tokio, around [`socketio_proto::client::Manager`].
+//! The Socket.IO client, around [`socketio_proto::client::Manager`].
 //!
 //! ```no_run
-//! use socketio_tokio::client::ClientBuilder;
+//! use socketio_runtime::{Runtime, client::ClientBuilder};
 //!
-//! # async fn run() -> Result<(), socketio_tokio::Error> {
-//! let socket = ClientBuilder::new("http://127.0.0.1:3000").build();
+//! # fn run<R: Runtime>() -> Result<(), socketio_runtime::Error> {
+//! let socket = ClientBuilder::<R>::new("http://127.0.0.1:3000").build();
 //! socket.on("chat message", |_, message| {
 //!     if let Ok((text,)) = message.args::<(String,)>() {
 //!         println!("{text}");
@@ -18,18 +18,21 @@
 mod io;
 
 use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::pin::pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use engineio_proto::client as engine;
+use futures_channel::{mpsc, oneshot};
+use futures_util::{FutureExt, StreamExt, select_biased};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use socketio_proto::client::{self as proto, DisconnectReason, Manager, ManagerConfig};
 use socketio_proto::server::AckError;
 use socketio_proto::{Namespace, Payload, Value};
-use tokio::sync::{mpsc, oneshot};
 
-use crate::Error;
+use crate::{Error, Runtime};
 use io::{Io, IoEvent, WsCommand};
 
 type EventHandler = Arc<dyn Fn(&ClientSocket, ClientMessage) + Send + Sync>;
@@ -67,18 +70,19 @@ enum Command {
 }
 
 /// How to connect. The defaults are the reference client's.
-pub struct ClientBuilder {
+pub struct ClientBuilder<R> {
     url: String,
     path: String,
     config: ManagerConfig,
     auth: Option<Payload>,
     auth_provider: Option<AuthProvider>,
     headers: http::HeaderMap,
+    runtime: PhantomData<R>,
 }
 
 type AuthProvider = Arc<dyn Fn() -> Option<Payload> + Send + Sync>;
 
-impl ClientBuilder {
+impl<R: Runtime> ClientBuilder<R> {
     /// A client of the server at `url` (`http://host:port`; `ws://` works too).
     pub fn new(url: impl Into<String>) -> Self {
         ClientBuilder {
@@ -88,6 +92,7 @@ impl ClientBuilder {
             auth: None,
             auth_provider: None,
             headers: http::HeaderMap::new(),
+            runtime: PhantomData,
         }
     }
 
@@ -181,9 +186,9 @@ impl ClientBuilder {
     }
 
     /// Opens the connection and returns the main namespace's socket, not yet connected:
-    /// register its handlers, then [`ClientSocket::connect`]. Must run inside a tokio runtime.
+    /// register its handlers, then [`ClientSocket::connect`]. Must run inside the runtime.
     pub fn build(self) -> ClientSocket {
-        let (commands, inbox) = mpsc::unbounded_channel();
+        let (commands, inbox) = mpsc::unbounded();
         let handlers = Arc::new(Mutex::new(Handlers::default()));
         let base = Base::new(&self.url, &self.path);
         let max_message = 100 * 1024 * 1024;
@@ -197,7 +202,7 @@ impl ClientBuilder {
             max_message,
             auth_provider: self.auth_provider,
         };
-        tokio::spawn(task.run(inbox, self.headers));
+        R::spawn(task.run::<R>(inbox, self.headers));
         ClientSocket { namespace: Namespace::main(), auth, commands, handlers }
     }
 
@@ -212,7 +217,11 @@ impl ClientBuilder {
 
 /// The URL pieces requests are built from.
 struct Base {
-    http: String,
+    /// `host:port`, to connect to.
+    authority: String,
+    /// The engine path, the target of polling requests.
+    path: String,
+    /// The engine's WebSocket URL.
     ws: String,
 }
 
@@ -220,11 +229,14 @@ impl Base {
     fn new(url: &str, path: &str) -> Self {
         let url = url.trim_end_matches('/');
         let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
-        let authority = rest.split('/').next().unwrap_or(rest);
+        let host = rest.split('/').next().unwrap_or(rest);
         let secure = matches!(scheme, "https" | "wss");
-        let http = format!("{}://{authority}{path}", if secure { "https" } else { "http" });
-        let ws = format!("{}://{authority}{path}", if secure { "wss" } else { "ws" });
-        Base { http, ws }
+        let ws = format!("{}://{host}{path}", if secure { "wss" } else { "ws" });
+        let has_port =
+            host.rsplit_once(':').is_some_and(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()));
+        let authority =
+            if has_port { host.to_owned() } else { format!("{host}:{}", if secure { 443 } else { 80 }) };
+        Base { authority, path: path.to_owned(), ws }
     }
 }
 
@@ -252,7 +264,9 @@ impl ClientSocket {
     }
 
     fn command(&self, command: Command) -> Result<(), Error> {
-        self.commands.send(command).map_err(|_| Error::Emit(socketio_proto::server::EmitError::Disconnected))
+        self.commands
+            .unbounded_send(command)
+            .map_err(|_| Error::Emit(socketio_proto::server::EmitError::Disconnected))
     }
 
     /// Its namespace.
@@ -413,9 +427,13 @@ struct Task {
 }
 
 impl Task {
-    async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<Command>, headers: http::HeaderMap) {
-        let (io_events, mut io_inbox) = mpsc::unbounded_channel();
-        let io = Io::new(io_events, headers);
+    async fn run<R: Runtime>(
+        mut self,
+        mut inbox: mpsc::UnboundedReceiver<Command>,
+        headers: http::HeaderMap,
+    ) {
+        let (io_events, mut io_inbox) = mpsc::unbounded();
+        let io = Io::<R>::new(io_events, headers, self.base.authority.clone());
         let mut sockets: HashMap<engine::WsId, mpsc::UnboundedSender<WsCommand>> = HashMap::new();
         let mut pending: HashMap<engine::WsId, Vec<WsCommand>> = HashMap::new();
         let mut waiters: HashMap<(Namespace, u64), oneshot::Sender<Result<Payload, AckError>>> =
@@ -432,19 +450,19 @@ impl Task {
                 waiters.drain().for_each(|(_, w)| drop(w.send(Err(AckError::Disconnected))));
                 return;
             }
-            let deadline = self.manager.poll_timeout();
-            tokio::select! {
-                command = inbox.recv() => match command {
+            let mut sleep = pin!(sleep_until::<R>(self.manager.poll_timeout()).fuse());
+            select_biased! {
+                command = inbox.next() => match command {
                     Some(command) => self.apply(command, &mut waiters),
                     None => self.manager.close(),
                 },
-                Some(event) = io_inbox.recv() => {
+                event = io_inbox.select_next_some() => {
                     let now = Instant::now();
                     match event {
                         IoEvent::Response(id, result) => self.manager.handle_response(now, id, result),
                         IoEvent::WsOpen(id, commands) => {
                             for command in pending.remove(&id).unwrap_or_default() {
-                                let _ = commands.send(command);
+                                let _ = commands.unbounded_send(command);
                             }
                             sockets.insert(id, commands);
                             self.manager.handle_ws_open(now, id);
@@ -456,25 +474,25 @@ impl Task {
                         }
                     }
                 }
-                () = sleep_until(deadline) => self.manager.handle_timeout(Instant::now()),
+                () = sleep => self.manager.handle_timeout(Instant::now()),
             }
         }
     }
 
-    fn io(
+    fn io<R: Runtime>(
         &self,
-        io: &Io,
+        io: &Io<R>,
         output: engine::Output,
         sockets: &mut HashMap<engine::WsId, mpsc::UnboundedSender<WsCommand>>,
         pending: &mut HashMap<engine::WsId, Vec<WsCommand>>,
     ) {
         let mut to_socket = |id, command| match sockets.get(&id) {
-            Some(socket) => drop(socket.send(command)),
+            Some(socket) => drop(socket.unbounded_send(command)),
             None => pending.entry(id).or_default().push(command),
         };
         match output {
             engine::Output::Http { id, method, query, body } => {
-                io.request(id, method, format!("{}?{query}", self.base.http), body);
+                io.request(id, method, format!("{}?{query}", self.base.path), body);
             }
             engine::Output::WsConnect { id, query } => {
                 io.websocket(id, format!("{}?{query}", self.base.ws), self.max_message);
@@ -592,9 +610,9 @@ impl Task {
 }
 
 /// Sleeps until `deadline`, or forever without one.
-async fn sleep_until(deadline: Option<Instant>) {
+async fn sleep_until<R: Runtime>(deadline: Option<Instant>) {
     match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        Some(deadline) => R::sleep_until(deadline).await,
         None => std::future::pending().await,
     }
 }

@@ -6,12 +6,13 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use engineio_proto::server::{BodyError, BodyTicket, Endpoint, Handled, PollId, Response};
+use futures_channel::oneshot;
 use http::{HeaderValue, Request, StatusCode, header};
 use http_body::Body;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use tokio::sync::oneshot;
 
 use super::{Shared, Traced, ws};
+use crate::Runtime;
 
 /// The peer's address, read from the request extensions for handshakes. The built-in
 /// listener inserts it; when mounting the server in another one, insert it too.
@@ -30,8 +31,9 @@ where
     D::Event: Traced + Send + 'static,
 {
     /// Answers one HTTP request. Requests outside the path get 404.
-    pub(crate) async fn handle<B>(self: Arc<Self>, mut request: Request<B>) -> http::Response<ResponseBody>
+    pub(crate) async fn handle<R, B>(self: Arc<Self>, mut request: Request<B>) -> http::Response<ResponseBody>
     where
+        R: Runtime,
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
@@ -80,7 +82,7 @@ where
                     return status(StatusCode::BAD_REQUEST);
                 };
                 let max_payload = self.max_payload;
-                tokio::spawn(ws::run(self, on_upgrade, ticket, max_payload));
+                R::spawn(ws::run::<R, D>(self, on_upgrade, ticket, max_payload));
                 switching_protocols(accept)
             }
             Handled::Incoming(_) => status(StatusCode::INTERNAL_SERVER_ERROR),

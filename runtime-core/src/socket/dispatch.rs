@@ -3,29 +3,32 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use futures_channel::mpsc;
+use futures_util::{StreamExt, select_biased};
 use socketio_proto::server::{Connecting, Event, SocketId};
-use tokio::sync::mpsc;
 
 use super::handle::{Message, Socket, SocketInner};
 use super::{ConnectError, ConnectRequest, NamespaceHandlers, SocketIo};
+use crate::Runtime;
 
 /// A namespace connection whose middleware finished.
-struct Decided {
+struct Decided<R> {
     connecting: Connecting,
     verdict: Result<(), ConnectError>,
-    handlers: NamespaceHandlers,
+    handlers: NamespaceHandlers<R>,
 }
 
+type Sockets<R> = HashMap<SocketId, Arc<SocketInner<R>>>;
+
 /// Runs until the server is gone.
-pub(super) async fn run(io: SocketIo, mut events: mpsc::UnboundedReceiver<Event>) {
-    let (decided_tx, mut decided) = mpsc::unbounded_channel::<Decided>();
-    let mut sockets: HashMap<SocketId, Arc<SocketInner>> = HashMap::new();
+pub(super) async fn run<R: Runtime>(io: SocketIo<R>, mut events: mpsc::UnboundedReceiver<Event>) {
+    let (decided_tx, mut decided) = mpsc::unbounded::<Decided<R>>();
+    let mut sockets = Sockets::new();
     loop {
-        tokio::select! {
-            biased;
+        select_biased! {
             // Middleware verdicts first: a verdict precedes any event of its socket.
-            Some(done) = decided.recv() => finish_connect(&io, &mut sockets, done),
-            event = events.recv() => match event {
+            done = decided.select_next_some() => finish_connect(&io, &mut sockets, done),
+            event = events.next() => match event {
                 Some(event) => on_event(&io, &mut sockets, &decided_tx, event),
                 None => return,
             },
@@ -33,10 +36,10 @@ pub(super) async fn run(io: SocketIo, mut events: mpsc::UnboundedReceiver<Event>
     }
 }
 
-fn on_event(
-    io: &SocketIo,
-    sockets: &mut HashMap<SocketId, Arc<SocketInner>>,
-    decided: &mpsc::UnboundedSender<Decided>,
+fn on_event<R: Runtime>(
+    io: &SocketIo<R>,
+    sockets: &mut Sockets<R>,
+    decided: &mpsc::UnboundedSender<Decided<R>>,
     event: Event,
 ) {
     match event {
@@ -51,7 +54,7 @@ fn on_event(
                 handshake: connecting.handshake().clone(),
             };
             let decided = decided.clone();
-            tokio::spawn(async move {
+            R::spawn(async move {
                 let mut verdict = Ok(());
                 for middleware in &handlers.middleware {
                     verdict = middleware(request.clone()).await;
@@ -59,7 +62,7 @@ fn on_event(
                         break;
                     }
                 }
-                let _ = decided.send(Decided { connecting, verdict, handlers });
+                let _ = decided.unbounded_send(Decided { connecting, verdict, handlers });
             });
         }
         Event::Message { socket, payload, ack } => {
@@ -88,7 +91,7 @@ fn on_event(
 
 /// Accepts or rejects after the middleware, then runs the connection handler before
 /// anything else: the client cannot send an event before it got the CONNECT answer.
-fn finish_connect(io: &SocketIo, sockets: &mut HashMap<SocketId, Arc<SocketInner>>, decided: Decided) {
+fn finish_connect<R: Runtime>(io: &SocketIo<R>, sockets: &mut Sockets<R>, decided: Decided<R>) {
     let Decided { connecting, verdict, handlers } = decided;
     let namespace = connecting.namespace().clone();
     let auth = connecting.auth().cloned();

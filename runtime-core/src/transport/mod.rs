@@ -1,5 +1,5 @@
 //! The transport adapter, shared by the Engine.IO and Socket.IO servers: one lock around a
-//! sans-IO [`Endpoint`], HTTP on hyper, WebSocket on async-tungstenite, tokio timers.
+//! sans-IO [`Endpoint`], HTTP on hyper, WebSocket on async-tungstenite, the runtime's timers.
 
 mod http;
 mod serve;
@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use engineio_proto::server::{ConnId, Endpoint, Handshake, Output, PollId, Response};
-use tokio::sync::{Notify, mpsc, oneshot};
+use futures_channel::{mpsc, oneshot};
+
+use crate::Runtime;
 
 pub use self::http::{BoxError, RemoteAddr, ResponseBody};
 pub(crate) use serve::{not_found, serve_with};
@@ -29,18 +31,13 @@ pub(crate) trait Traced {
 /// The endpoint, the lock around it, and what the IO tasks need.
 pub(crate) struct Shared<D: Endpoint> {
     state: Mutex<State<D>>,
-    timer: Arc<Notify>,
+    /// Wakes the timer task when a deadline earlier than the one it sleeps until appears;
+    /// dropping it (with the server) ends the task.
+    timer: mpsc::UnboundedSender<()>,
     pub(crate) path: String,
     allow_request: Option<AllowRequest>,
     max_payload: usize,
     client_script: Option<bytes::Bytes>,
-}
-
-impl<D: Endpoint> Drop for Shared<D> {
-    fn drop(&mut self) {
-        // Lets the timer task see that the server is gone.
-        self.timer.notify_one();
-    }
 }
 
 /// Everything behind the lock: the state machine and where its outputs go.
@@ -69,17 +66,17 @@ where
                 }
                 Output::WsSend { conn, frames } => {
                     if let Some(socket) = self.conns.get(&conn) {
-                        let _ = socket.send(WsCommand::Send(frames));
+                        let _ = socket.unbounded_send(WsCommand::Send(frames));
                     }
                 }
                 Output::WsClose { conn, code } => {
                     if let Some(socket) = self.conns.get(&conn) {
-                        let _ = socket.send(WsCommand::Close(code));
+                        let _ = socket.unbounded_send(WsCommand::Close(code));
                     }
                 }
                 Output::Event(event) => {
                     event.trace();
-                    let _ = self.events.send(event);
+                    let _ = self.events.unbounded_send(event);
                 }
             }
         }
@@ -101,21 +98,24 @@ where
     D::Event: Traced + Send + 'static,
 {
     /// Wraps `endpoint`, starts its timer task, and returns the receiving end of its events.
-    /// Must run inside a tokio runtime.
-    pub(crate) fn start(endpoint: D, options: Options) -> (Arc<Self>, mpsc::UnboundedReceiver<D::Event>) {
-        let (events, receiver) = mpsc::unbounded_channel();
+    /// Must run inside the runtime `R`.
+    pub(crate) fn start<R: Runtime>(
+        endpoint: D,
+        options: Options,
+    ) -> (Arc<Self>, mpsc::UnboundedReceiver<D::Event>) {
+        let (events, receiver) = mpsc::unbounded();
         let state =
             State { endpoint, polls: HashMap::new(), conns: HashMap::new(), events, timer_armed: None };
-        let timer = Arc::new(Notify::new());
+        let (timer, wake) = mpsc::unbounded();
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
-            timer: timer.clone(),
+            timer,
             path: normalize_path(&options.path),
             allow_request: options.allow_request,
             max_payload: options.max_payload,
             client_script: options.client_script,
         });
-        tokio::spawn(timer::run(Arc::downgrade(&shared), timer));
+        R::spawn(timer::run::<R, D>(Arc::downgrade(&shared), wake));
         (shared, receiver)
     }
 
@@ -128,7 +128,7 @@ where
         let next = state.endpoint.poll_timeout();
         if next.is_some() && (state.timer_armed.is_none() || next < state.timer_armed) {
             state.timer_armed = next;
-            self.timer.notify_one();
+            let _ = self.timer.unbounded_send(());
         }
         result
     }
@@ -146,11 +146,11 @@ pub(crate) fn random_u128() -> u128 {
     u128::from_ne_bytes(bytes)
 }
 
-/// The HTTP entry points of a server type holding `shared: Arc<Shared<_>>`: `handle`,
-/// `listen`, `serve`, `path`, and `tower::Service`.
+/// The HTTP entry points of a server type `$server<R>` holding `shared: Arc<Shared<_>>`:
+/// `handle`, `listen`, `serve`, `serve_with`, `path`, and `tower::Service`.
 macro_rules! http_entry_points {
-    ($server:ty) => {
-        impl $server {
+    ($server:ident) => {
+        impl<R: $crate::Runtime> $server<R> {
             /// The path this server answers under, for example `/socket.io/`.
             pub fn path(&self) -> &str {
                 &self.shared.path
@@ -165,36 +165,37 @@ macro_rules! http_entry_points {
                 B: ::http_body::Body<Data = ::bytes::Bytes> + Send + 'static,
                 B::Error: Into<$crate::BoxError>,
             {
-                self.shared.clone().handle(request).await
+                self.shared.clone().handle::<R, B>(request).await
             }
 
-            /// Binds `addr` and serves until an accept error.
-            pub async fn listen(self, addr: impl ::tokio::net::ToSocketAddrs) -> ::std::io::Result<()> {
-                self.serve(::tokio::net::TcpListener::bind(addr).await?).await
+            /// Binds `addr` (`host:port`) and serves until an accept error.
+            pub async fn listen(self, addr: impl Into<String>) -> ::std::io::Result<()> {
+                self.serve(R::bind(addr.into()).await?).await
             }
 
             /// Serves connections from `listener`; other paths get 404.
-            pub async fn serve(self, listener: ::tokio::net::TcpListener) -> ::std::io::Result<()> {
-                $crate::transport::serve_with(listener, self.shared, $crate::transport::not_found).await
+            pub async fn serve(self, listener: R::Listener) -> ::std::io::Result<()> {
+                $crate::transport::serve_with::<R, _, _, _>(
+                    listener,
+                    self.shared,
+                    $crate::transport::not_found,
+                )
+                .await
             }
 
             /// Serves connections from `listener`, handing requests outside this server's
             /// path to `app` (the application's own pages), the way Socket.IO shares a
             /// Node HTTP server.
-            pub async fn serve_with<F, Fut>(
-                self,
-                listener: ::tokio::net::TcpListener,
-                app: F,
-            ) -> ::std::io::Result<()>
+            pub async fn serve_with<F, Fut>(self, listener: R::Listener, app: F) -> ::std::io::Result<()>
             where
                 F: Fn(::http::Request<::hyper::body::Incoming>) -> Fut + Clone + Send + Sync + 'static,
                 Fut: ::std::future::Future<Output = ::http::Response<$crate::ResponseBody>> + Send + 'static,
             {
-                $crate::transport::serve_with(listener, self.shared, app).await
+                $crate::transport::serve_with::<R, _, _, _>(listener, self.shared, app).await
             }
         }
 
-        impl<B> ::tower_service::Service<::http::Request<B>> for $server
+        impl<R: $crate::Runtime, B> ::tower_service::Service<::http::Request<B>> for $server<R>
         where
             B: ::http_body::Body<Data = ::bytes::Bytes> + Send + 'static,
             B::Error: Into<$crate::BoxError>,
@@ -214,7 +215,7 @@ macro_rules! http_entry_points {
 
             fn call(&mut self, request: ::http::Request<B>) -> Self::Future {
                 let shared = self.shared.clone();
-                Box::pin(async move { Ok(shared.handle(request).await) })
+                Box::pin(async move { Ok(shared.handle::<R, B>(request).await) })
             }
         }
     };

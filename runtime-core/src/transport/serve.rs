@@ -8,52 +8,50 @@ use std::sync::Arc;
 use engineio_proto::server::Endpoint;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
 
 use super::{RemoteAddr, ResponseBody, Shared, Traced};
+use crate::Runtime;
 
 /// The requests outside the server's path go to the application's fallback.
-pub(crate) async fn serve_with<D, F, Fut>(
-    listener: TcpListener,
+pub(crate) async fn serve_with<R, D, F, Fut>(
+    listener: R::Listener,
     shared: Arc<Shared<D>>,
     fallback: F,
 ) -> io::Result<()>
 where
+    R: Runtime,
     D: Endpoint + Send + 'static,
     D::Event: Traced + Send + 'static,
     F: Fn(http::Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = http::Response<ResponseBody>> + Send + 'static,
 {
     loop {
-        let (stream, remote) = match listener.accept().await {
+        let (stream, remote) = match R::accept(&listener).await {
             Ok(accepted) => accepted,
             Err(error) if is_transient(&error) => {
                 tracing::warn!(%error, "accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                R::sleep_until(std::time::Instant::now() + std::time::Duration::from_millis(50)).await;
                 continue;
             }
             Err(error) => return Err(error),
         };
-        let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         let fallback = fallback.clone();
-        tokio::spawn(async move {
+        R::spawn(async move {
             let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
                 request.extensions_mut().insert(RemoteAddr(remote));
                 let shared = shared.clone();
                 let fallback = fallback.clone();
                 async move {
                     let response = if request.uri().path().starts_with(&shared.path) {
-                        shared.handle(request).await
+                        shared.handle::<R, _>(request).await
                     } else {
                         fallback(request).await
                     };
                     Ok::<_, Infallible>(response)
                 }
             });
-            let connection =
-                http1::Builder::new().serve_connection(TokioIo::new(stream), service).with_upgrades();
+            let connection = http1::Builder::new().serve_connection(stream, service).with_upgrades();
             if let Err(error) = connection.await {
                 tracing::debug!(%error, %remote, "http connection ended with an error");
             }

@@ -1,27 +1,26 @@
 //! One task per WebSocket connection: reads frames into the state machine, writes the
 //! batches it hands out.
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_tungstenite::WebSocketStream;
-use async_tungstenite::tokio::TokioAdapter;
 use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use async_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use async_tungstenite::tungstenite::{Error as WsError, Utf8Bytes};
-use std::sync::Arc;
-
 use engineio_proto::Frame;
 use engineio_proto::server::{Endpoint, WsTicket};
-use futures_util::StreamExt;
+use futures_channel::mpsc;
+use futures_util::{StreamExt, select_biased};
 use hyper::upgrade::OnUpgrade;
-use hyper_util::rt::TokioIo;
-use tokio::sync::mpsc;
 
 use super::{Shared, Traced};
+use crate::Runtime;
 use crate::frames::{self, Received};
+use crate::futures_io::FuturesIo;
 
 /// How long to wait for the peer's answer to our close frame.
-const CLOSE_HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(2);
+const CLOSE_HANDSHAKE: Duration = Duration::from_secs(2);
 
 /// What the state machine asks of a connection task.
 pub(super) enum WsCommand {
@@ -32,12 +31,13 @@ pub(super) enum WsCommand {
 }
 
 /// Completes the upgrade and runs the connection until it closes.
-pub(super) async fn run<D>(
+pub(super) async fn run<R, D>(
     shared: Arc<Shared<D>>,
     on_upgrade: OnUpgrade,
     ticket: WsTicket,
     max_payload: usize,
 ) where
+    R: Runtime,
     D: Endpoint + Send + 'static,
     D::Event: Traced + Send + 'static,
 {
@@ -50,9 +50,8 @@ pub(super) async fn run<D>(
     };
     let config =
         WebSocketConfig::default().max_message_size(Some(max_payload)).max_frame_size(Some(max_payload));
-    let io = TokioAdapter::new(TokioIo::new(upgraded));
-    let socket = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
-    let (commands, mut inbox) = mpsc::unbounded_channel();
+    let socket = WebSocketStream::from_raw_socket(FuturesIo(upgraded), Role::Server, Some(config)).await;
+    let (commands, mut inbox) = mpsc::unbounded();
     let conn = shared.with_state(|state| {
         let conn = state.endpoint.engine().ws_opened(Instant::now(), ticket);
         state.conns.insert(conn, commands);
@@ -60,7 +59,7 @@ pub(super) async fn run<D>(
     });
     let (mut sink, mut stream) = socket.split();
     loop {
-        tokio::select! {
+        select_biased! {
             message = stream.next() => {
                 let frame = match message {
                     Some(Ok(message)) => match frames::received(message) {
@@ -77,7 +76,7 @@ pub(super) async fn run<D>(
                 };
                 shared.with_state(|state| state.endpoint.engine().handle_ws_frame(Instant::now(), conn, frame));
             }
-            command = inbox.recv() => match command {
+            command = inbox.next() => match command {
                 Some(WsCommand::Send(batch)) => {
                     if !frames::write(&mut sink, batch).await {
                         break;
@@ -89,7 +88,7 @@ pub(super) async fn run<D>(
                     // handles the frames sent before it, before the connection ends.
                     if sink.close(Some(close_frame(code))).await.is_ok() {
                         let drain = async { while let Some(Ok(_)) = stream.next().await {} };
-                        let _ = tokio::time::timeout(CLOSE_HANDSHAKE, drain).await;
+                        crate::runtime::until::<R, _>(Instant::now() + CLOSE_HANDSHAKE, drain).await;
                     }
                     break;
                 }

@@ -1,12 +1,15 @@
-//! The Engine.IO server on tokio.
+//! The Engine.IO server.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Instant;
 
 use engineio_proto::server::{Event, SendError, Server, ServerConfig, Sid, TransportKind};
 use engineio_proto::{Frame, Packet};
-use tokio::sync::mpsc;
+use futures_channel::mpsc;
+use futures_util::StreamExt;
 
+use crate::Runtime;
 use crate::transport::{self, AllowRequest, Options, Shared, Traced};
 
 /// A running Engine.IO server. Cheap to clone; every clone drives the same sessions.
@@ -17,11 +20,14 @@ use crate::transport::{self, AllowRequest, Options, Shared, Traced};
 /// ```no_run
 /// use engineio_proto::server::Event;
 /// use engineio_proto::{Packet, PacketType};
-/// use socketio_tokio::engine::EngineIo;
+/// use socketio_runtime::{Runtime, engine::EngineIo};
 ///
-/// # async fn run() -> std::io::Result<()> {
-/// let (engine, mut events) = EngineIo::builder().build();
-/// tokio::spawn(engine.clone().listen("127.0.0.1:3000"));
+/// # async fn run<R: Runtime>() -> std::io::Result<()> {
+/// let (engine, mut events) = EngineIo::<R>::builder().build();
+/// R::spawn({
+///     let engine = engine.clone();
+///     async move { drop(engine.listen("127.0.0.1:3000").await) }
+/// });
 /// while let Some(event) = events.next().await {
 ///     if let Event::Message { sid, data } = event {
 ///         let _ = engine.send(sid, &Packet { kind: PacketType::Message, data });
@@ -30,8 +36,9 @@ use crate::transport::{self, AllowRequest, Options, Shared, Traced};
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
-pub struct EngineIo {
+pub struct EngineIo<R> {
     shared: Arc<Shared<Server>>,
+    runtime: PhantomData<R>,
 }
 
 impl Traced for Event {
@@ -57,13 +64,13 @@ pub struct Events {
 impl Events {
     /// The next event; `None` once the server is gone.
     pub async fn next(&mut self) -> Option<Event> {
-        self.receiver.recv().await
+        self.receiver.next().await
     }
 }
 
-impl EngineIo {
+impl<R: Runtime> EngineIo<R> {
     /// Starts configuring a server.
-    pub fn builder() -> Builder {
+    pub fn builder() -> Builder<R> {
         Builder::default()
     }
 
@@ -97,24 +104,30 @@ transport::http_entry_points!(EngineIo);
 
 /// Settings of an [`EngineIo`] server. The defaults are the reference server's; the path is
 /// `/engine.io/`.
-pub struct Builder {
+pub struct Builder<R> {
     engine: ServerConfig,
     path: String,
     allow_request: Option<AllowRequest>,
+    runtime: PhantomData<R>,
 }
 
-impl Default for Builder {
+impl<R> Default for Builder<R> {
     fn default() -> Self {
-        Builder { engine: ServerConfig::default(), path: "/engine.io/".into(), allow_request: None }
+        Builder {
+            engine: ServerConfig::default(),
+            path: "/engine.io/".into(),
+            allow_request: None,
+            runtime: PhantomData,
+        }
     }
 }
 
-impl Builder {
+impl<R: Runtime> Builder<R> {
     transport::engine_builder_methods!();
 
-    /// Creates the server and the stream of its events. Must run inside a tokio runtime
-    /// (it starts the timer task).
-    pub fn build(self) -> (EngineIo, Events) {
+    /// Creates the server and the stream of its events. Must run inside the runtime (it
+    /// starts the timer task).
+    pub fn build(self) -> (EngineIo<R>, Events) {
         let options = Options {
             path: self.path,
             allow_request: self.allow_request,
@@ -122,7 +135,7 @@ impl Builder {
             client_script: None,
         };
         let server = Server::new(self.engine, Box::new(transport::random_u128));
-        let (shared, receiver) = Shared::start(server, options);
-        (EngineIo { shared }, Events { receiver })
+        let (shared, receiver) = Shared::start::<R>(server, options);
+        (EngineIo { shared, runtime: PhantomData }, Events { receiver })
     }
 }

@@ -7,55 +7,60 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use engineio_proto::server::Handshake;
+use futures_channel::oneshot;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use socketio_proto::server::{DisconnectReason, Room, Selector, SocketId};
 use socketio_proto::{Namespace, Payload, Value};
-use tokio::sync::oneshot;
 
 use super::{BroadcastOperator, SocketIo};
-use crate::Error;
+use crate::{Error, Runtime};
 
-type EventHandler = Arc<dyn Fn(Socket, Message) + Send + Sync>;
-type AnyHandler = Arc<dyn Fn(&Socket, &Message) + Send + Sync>;
-type OutgoingHandler = Arc<dyn Fn(&Socket, &Payload) + Send + Sync>;
-type DisconnectHandler = Arc<dyn Fn(Socket, DisconnectReason, Vec<Room>) + Send + Sync>;
+type EventHandler<R> = Arc<dyn Fn(Socket<R>, Message<R>) + Send + Sync>;
+type AnyHandler<R> = Arc<dyn Fn(&Socket<R>, &Message<R>) + Send + Sync>;
+type OutgoingHandler<R> = Arc<dyn Fn(&Socket<R>, &Payload) + Send + Sync>;
+type DisconnectHandler<R> = Arc<dyn Fn(Socket<R>, DisconnectReason, Vec<Room>) + Send + Sync>;
 
-#[derive(Default)]
-struct Handlers {
-    events: HashMap<String, EventHandler>,
-    any: Vec<AnyHandler>,
-    any_outgoing: Vec<OutgoingHandler>,
-    disconnect: Vec<DisconnectHandler>,
+struct Handlers<R> {
+    events: HashMap<String, EventHandler<R>>,
+    any: Vec<AnyHandler<R>>,
+    any_outgoing: Vec<OutgoingHandler<R>>,
+    disconnect: Vec<DisconnectHandler<R>>,
+}
+
+impl<R> Default for Handlers<R> {
+    fn default() -> Self {
+        Handlers { events: HashMap::new(), any: Vec::new(), any_outgoing: Vec::new(), disconnect: Vec::new() }
+    }
 }
 
 /// What the dispatcher keeps per socket.
-pub(crate) struct SocketInner {
+pub(crate) struct SocketInner<R> {
     id: SocketId,
     namespace: Namespace,
     handshake: Arc<Handshake>,
-    handlers: Mutex<Handlers>,
+    handlers: Mutex<Handlers<R>>,
     data: Mutex<Option<Box<dyn Any + Send>>>,
 }
 
-impl SocketInner {
+impl<R> SocketInner<R> {
     pub(crate) fn new(id: SocketId, namespace: Namespace, handshake: Arc<Handshake>) -> Self {
         SocketInner { id, namespace, handshake, handlers: Mutex::default(), data: Mutex::default() }
     }
 
-    fn handlers(&self) -> MutexGuard<'_, Handlers> {
+    fn handlers(&self) -> MutexGuard<'_, Handlers<R>> {
         self.handlers.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 /// A client connected to a namespace. Cheap to clone.
 #[derive(Clone)]
-pub struct Socket {
-    pub(crate) inner: Arc<SocketInner>,
-    pub(crate) io: SocketIo,
+pub struct Socket<R> {
+    pub(crate) inner: Arc<SocketInner<R>>,
+    pub(crate) io: SocketIo<R>,
 }
 
-impl Socket {
+impl<R: Runtime> Socket<R> {
     /// The socket id (also the name of its own room).
     pub fn id(&self) -> SocketId {
         self.inner.id
@@ -72,29 +77,29 @@ impl Socket {
     }
 
     /// The server.
-    pub fn io(&self) -> &SocketIo {
+    pub fn io(&self) -> &SocketIo<R> {
         &self.io
     }
 
     /// Handles event `event`. A later handler for the same name replaces the earlier one.
-    pub fn on(&self, event: &str, handler: impl Fn(Socket, Message) + Send + Sync + 'static) {
+    pub fn on(&self, event: &str, handler: impl Fn(Socket<R>, Message<R>) + Send + Sync + 'static) {
         self.inner.handlers().events.insert(event.to_owned(), Arc::new(handler));
     }
 
     /// Sees every incoming event before its handler (`onAny`).
-    pub fn on_any(&self, handler: impl Fn(&Socket, &Message) + Send + Sync + 'static) {
+    pub fn on_any(&self, handler: impl Fn(&Socket<R>, &Message<R>) + Send + Sync + 'static) {
         self.inner.handlers().any.push(Arc::new(handler));
     }
 
     /// Sees every event this socket emits (`onAnyOutgoing`).
-    pub fn on_any_outgoing(&self, handler: impl Fn(&Socket, &Payload) + Send + Sync + 'static) {
+    pub fn on_any_outgoing(&self, handler: impl Fn(&Socket<R>, &Payload) + Send + Sync + 'static) {
         self.inner.handlers().any_outgoing.push(Arc::new(handler));
     }
 
     /// Runs when the socket disconnects, with the reason and the rooms it was in.
     pub fn on_disconnect(
         &self,
-        handler: impl Fn(Socket, DisconnectReason, Vec<Room>) + Send + Sync + 'static,
+        handler: impl Fn(Socket<R>, DisconnectReason, Vec<Room>) + Send + Sync + 'static,
     ) {
         self.inner.handlers().disconnect.push(Arc::new(handler));
     }
@@ -154,12 +159,12 @@ impl Socket {
     }
 
     /// Targets the sockets in `room`, except this one.
-    pub fn to(&self, room: impl Into<Room>) -> BroadcastOperator {
+    pub fn to(&self, room: impl Into<Room>) -> BroadcastOperator<R> {
         self.broadcast().to(room)
     }
 
     /// Targets every socket of the namespace except this one.
-    pub fn broadcast(&self) -> BroadcastOperator {
+    pub fn broadcast(&self) -> BroadcastOperator<R> {
         let selector = Selector { except_socket: Some(self.id()), ..Selector::all() };
         BroadcastOperator::with_selector(self.io.clone(), self.namespace().clone(), selector)
     }
@@ -176,7 +181,7 @@ impl Socket {
     }
 
     /// Runs `f` on the stored value, if one of type `T` is there.
-    pub fn with_data<T: Any + Send, R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+    pub fn with_data<T: Any + Send, U>(&self, f: impl FnOnce(&mut T) -> U) -> Option<U> {
         let mut data = self.inner.data.lock().unwrap_or_else(PoisonError::into_inner);
         data.as_mut().and_then(|d| d.downcast_mut::<T>()).map(f)
     }
@@ -189,7 +194,7 @@ impl Socket {
     }
 
     /// Runs the catch-all handlers, then the event's handler (none: ignored, as in the reference).
-    pub(crate) fn dispatch(&self, message: Message) {
+    pub(crate) fn dispatch(&self, message: Message<R>) {
         let (any, handler) = {
             let handlers = self.inner.handlers();
             let name = message.name();
@@ -212,15 +217,15 @@ impl Socket {
 }
 
 /// An event from a client: its name, arguments, and the ack it may wait for.
-pub struct Message {
-    io: SocketIo,
+pub struct Message<R> {
+    io: SocketIo<R>,
     socket: SocketId,
     payload: Payload,
     ack: Option<u64>,
 }
 
-impl Message {
-    pub(crate) fn new(io: SocketIo, socket: SocketId, payload: Payload, ack: Option<u64>) -> Self {
+impl<R: Runtime> Message<R> {
+    pub(crate) fn new(io: SocketIo<R>, socket: SocketId, payload: Payload, ack: Option<u64>) -> Self {
         Message { io, socket, payload, ack }
     }
 

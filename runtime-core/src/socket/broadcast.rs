@@ -7,11 +7,12 @@ use socketio_proto::server::{Room, Selector, SocketId};
 use socketio_proto::{EncodeError, Namespace, Payload, Value};
 
 use super::SocketIo;
+use crate::Runtime;
 
 /// A selection of sockets in one namespace (`io.to(...)`, `socket.broadcast`, ...).
 #[derive(Clone)]
-pub struct BroadcastOperator {
-    io: SocketIo,
+pub struct BroadcastOperator<R> {
+    io: SocketIo<R>,
     namespace: Namespace,
     selector: Selector,
     volatile: bool,
@@ -26,12 +27,12 @@ pub struct SocketInfo {
     pub rooms: Vec<Room>,
 }
 
-impl BroadcastOperator {
-    pub(crate) fn new(io: SocketIo, namespace: Namespace) -> Self {
+impl<R: Runtime> BroadcastOperator<R> {
+    pub(crate) fn new(io: SocketIo<R>, namespace: Namespace) -> Self {
         Self::with_selector(io, namespace, Selector::all())
     }
 
-    pub(crate) fn with_selector(io: SocketIo, namespace: Namespace, selector: Selector) -> Self {
+    pub(crate) fn with_selector(io: SocketIo<R>, namespace: Namespace, selector: Selector) -> Self {
         BroadcastOperator { io, namespace, selector, volatile: false }
     }
 

@@ -1,4 +1,4 @@
-//! The Socket.IO server on tokio: namespaces, middleware, events, acks, rooms, broadcast.
+//! The Socket.IO server: namespaces, middleware, events, acks, rooms, broadcast.
 
 mod broadcast;
 mod dispatch;
@@ -6,27 +6,29 @@ mod handle;
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use engineio_proto::server::{Handshake, ServerConfig};
+use futures_channel::oneshot;
 use socketio_proto::server::{AckError, Event, Server, SocketConfig, SocketId};
 use socketio_proto::{Namespace, Payload};
-use tokio::sync::oneshot;
 
 pub use broadcast::{BroadcastOperator, SocketInfo};
 pub use handle::{Message, Socket};
 
+use crate::Runtime;
 use crate::transport::{self, AllowRequest, Options, Shared, Traced};
 
 /// A running Socket.IO server. Cheap to clone.
 ///
 /// ```no_run
-/// use socketio_tokio::socket::SocketIo;
+/// use socketio_runtime::{Runtime, socket::SocketIo};
 ///
-/// # async fn run() -> std::io::Result<()> {
-/// let io = SocketIo::builder().build();
+/// # async fn run<R: Runtime>() -> std::io::Result<()> {
+/// let io = SocketIo::<R>::builder().build();
 /// io.of("/").on_connection(|socket, _auth| {
 ///     socket.on("chat message", |socket, message| {
 ///         if let Ok((text,)) = message.args::<(String,)>() {
@@ -38,10 +40,11 @@ use crate::transport::{self, AllowRequest, Options, Shared, Traced};
 /// # }
 /// ```
 #[derive(Clone)]
-pub struct SocketIo {
+pub struct SocketIo<R> {
     pub(crate) shared: Arc<Shared<Server>>,
-    pub(crate) registry: Arc<Mutex<Registry>>,
+    pub(crate) registry: Arc<Mutex<Registry<R>>>,
     pub(crate) acks: Arc<Mutex<AckWaiters>>,
+    runtime: PhantomData<R>,
 }
 
 impl Traced for Event {
@@ -96,36 +99,52 @@ pub struct ConnectRequest {
 /// A middleware's future.
 pub type MiddlewareFuture = Pin<Box<dyn Future<Output = Result<(), ConnectError>> + Send>>;
 type Middleware = Arc<dyn Fn(ConnectRequest) -> MiddlewareFuture + Send + Sync>;
-type ConnectionHandler = Arc<dyn Fn(Socket, Option<Payload>) + Send + Sync>;
+type ConnectionHandler<R> = Arc<dyn Fn(Socket<R>, Option<Payload>) + Send + Sync>;
 
 /// Middleware and connection handler of a namespace.
-#[derive(Default, Clone)]
-pub(crate) struct NamespaceHandlers {
+pub(crate) struct NamespaceHandlers<R> {
     middleware: Vec<Middleware>,
-    on_connection: Option<ConnectionHandler>,
+    on_connection: Option<ConnectionHandler<R>>,
+}
+
+impl<R> Default for NamespaceHandlers<R> {
+    fn default() -> Self {
+        NamespaceHandlers { middleware: Vec::new(), on_connection: None }
+    }
+}
+
+impl<R> Clone for NamespaceHandlers<R> {
+    fn clone(&self) -> Self {
+        NamespaceHandlers { middleware: self.middleware.clone(), on_connection: self.on_connection.clone() }
+    }
 }
 
 /// Handlers of every namespace.
-#[derive(Default)]
-pub(crate) struct Registry {
-    namespaces: HashMap<Namespace, NamespaceHandlers>,
-    dynamic: Option<NamespaceHandlers>,
+pub(crate) struct Registry<R> {
+    namespaces: HashMap<Namespace, NamespaceHandlers<R>>,
+    dynamic: Option<NamespaceHandlers<R>>,
 }
 
-impl Registry {
-    fn handlers(&self, namespace: &Namespace) -> NamespaceHandlers {
+impl<R> Default for Registry<R> {
+    fn default() -> Self {
+        Registry { namespaces: HashMap::new(), dynamic: None }
+    }
+}
+
+impl<R> Registry<R> {
+    fn handlers(&self, namespace: &Namespace) -> NamespaceHandlers<R> {
         self.namespaces.get(namespace).or(self.dynamic.as_ref()).cloned().unwrap_or_default()
     }
 }
 
-impl SocketIo {
+impl<R: Runtime> SocketIo<R> {
     /// Starts configuring a server.
-    pub fn builder() -> Builder {
+    pub fn builder() -> Builder<R> {
         Builder::default()
     }
 
     /// A namespace (declared on first use): add middleware and a connection handler.
-    pub fn of(&self, namespace: &str) -> NamespaceRef {
+    pub fn of(&self, namespace: &str) -> NamespaceRef<R> {
         let namespace = Namespace::new(namespace.to_owned()).unwrap_or_default();
         let declared = namespace.clone();
         self.shared.with_state(|state| state.endpoint.declare(declared));
@@ -134,7 +153,7 @@ impl SocketIo {
 
     /// Namespaces created on demand when `allow` accepts their name; they share the
     /// middleware and connection handler set on the returned handle.
-    pub fn dynamic_namespaces(&self, allow: impl Fn(&str) -> bool + Send + 'static) -> NamespaceRef {
+    pub fn dynamic_namespaces(&self, allow: impl Fn(&str) -> bool + Send + 'static) -> NamespaceRef<R> {
         self.shared.with_state(|state| state.endpoint.allow_dynamic(Box::new(move |n| allow(n.as_str()))));
         NamespaceRef { io: self.clone(), target: Target::Dynamic }
     }
@@ -149,12 +168,12 @@ impl SocketIo {
     }
 
     /// Targets the sockets of the main namespace in `room`.
-    pub fn to(&self, room: impl Into<socketio_proto::server::Room>) -> BroadcastOperator {
+    pub fn to(&self, room: impl Into<socketio_proto::server::Room>) -> BroadcastOperator<R> {
         self.to_all(Namespace::main()).to(room)
     }
 
     /// Targets every socket of `namespace`.
-    pub fn to_all(&self, namespace: Namespace) -> BroadcastOperator {
+    pub fn to_all(&self, namespace: Namespace) -> BroadcastOperator<R> {
         BroadcastOperator::new(self.clone(), namespace)
     }
 
@@ -163,7 +182,7 @@ impl SocketIo {
         self.shared.with_state(|state| state.endpoint.socket_count())
     }
 
-    fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
+    fn registry(&self) -> std::sync::MutexGuard<'_, Registry<R>> {
         self.registry.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -176,13 +195,13 @@ enum Target {
 }
 
 /// A namespace of a [`SocketIo`] server, to configure.
-pub struct NamespaceRef {
-    io: SocketIo,
+pub struct NamespaceRef<R> {
+    io: SocketIo<R>,
     target: Target,
 }
 
-impl NamespaceRef {
-    fn update(&self, f: impl FnOnce(&mut NamespaceHandlers)) {
+impl<R: Runtime> NamespaceRef<R> {
+    fn update(&self, f: impl FnOnce(&mut NamespaceHandlers<R>)) {
         let mut registry = self.io.registry();
         let handlers = match &self.target {
             Target::Named(namespace) => registry.namespaces.entry(namespace.clone()).or_default(),
@@ -205,13 +224,13 @@ impl NamespaceRef {
 
     /// Sets what runs when a socket joined: it gets the socket and the auth payload, and
     /// registers the socket's event handlers. It runs before any event of that socket.
-    pub fn on_connection(self, handler: impl Fn(Socket, Option<Payload>) + Send + Sync + 'static) -> Self {
+    pub fn on_connection(self, handler: impl Fn(Socket<R>, Option<Payload>) + Send + Sync + 'static) -> Self {
         self.update(|handlers| handlers.on_connection = Some(Arc::new(handler)));
         self
     }
 
     /// Targets every socket of this namespace.
-    pub fn sockets(&self) -> Option<BroadcastOperator> {
+    pub fn sockets(&self) -> Option<BroadcastOperator<R>> {
         match &self.target {
             Target::Named(namespace) => Some(self.io.to_all(namespace.clone())),
             Target::Dynamic => None,
@@ -220,15 +239,16 @@ impl NamespaceRef {
 }
 
 /// Settings of a [`SocketIo`] server. The defaults are the reference server's.
-pub struct Builder {
+pub struct Builder<R> {
     engine: ServerConfig,
     socket: SocketConfig,
     path: String,
     allow_request: Option<AllowRequest>,
     client_script: Option<bytes::Bytes>,
+    runtime: PhantomData<R>,
 }
 
-impl Default for Builder {
+impl<R> Default for Builder<R> {
     fn default() -> Self {
         Builder {
             engine: ServerConfig::default(),
@@ -236,11 +256,12 @@ impl Default for Builder {
             path: "/socket.io/".into(),
             allow_request: None,
             client_script: None,
+            runtime: PhantomData,
         }
     }
 }
 
-impl Builder {
+impl<R: Runtime> Builder<R> {
     transport::engine_builder_methods!();
 
     /// How long a session may stay without joining a namespace (default 45 s).
@@ -262,8 +283,8 @@ impl Builder {
         self
     }
 
-    /// Creates the server and starts its tasks. Must run inside a tokio runtime.
-    pub fn build(self) -> SocketIo {
+    /// Creates the server and starts its tasks. Must run inside the runtime.
+    pub fn build(self) -> SocketIo<R> {
         let options = Options {
             path: self.path,
             allow_request: self.allow_request,
@@ -272,9 +293,9 @@ impl Builder {
         };
         let engine = engineio_proto::server::Server::new(self.engine, Box::new(transport::random_u128));
         let server = Server::new(engine, self.socket, Box::new(transport::random_u128));
-        let (shared, events) = Shared::start(server, options);
-        let io = SocketIo { shared, registry: Arc::default(), acks: Arc::default() };
-        tokio::spawn(dispatch::run(io.clone(), events));
+        let (shared, events) = Shared::start::<R>(server, options);
+        let io = SocketIo { shared, registry: Arc::default(), acks: Arc::default(), runtime: PhantomData };
+        R::spawn(dispatch::run(io.clone(), events));
         io
     }
 }

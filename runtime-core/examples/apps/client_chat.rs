@@ -1,0 +1,29 @@
+//! The terminal chat client: every received `chat message` is printed as one line on
+//! stdout, status goes to stderr. It reconnects by itself after the server restarts.
+
+use std::io::Write as _;
+
+use crate::rt::client::{ClientBuilder, ClientSocket};
+
+/// The client of the chat at `url` with its handlers, connecting.
+pub(crate) fn connect(url: &str) -> ClientSocket {
+    let socket = ClientBuilder::new(url).build();
+    socket.on("chat message", |_, message| {
+        if let Ok((text,)) = message.args::<(String,)>() {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{text}");
+            let _ = out.flush();
+        }
+    });
+    socket.on("notice", |_, message| {
+        if let Ok((text,)) = message.args::<(String,)>() {
+            eprintln!("* {text}");
+        }
+    });
+    let server = url.to_owned();
+    socket.on_connect(move |_, sid| eprintln!("connected to {server} as {sid}"));
+    socket.on_disconnect(|_, reason| eprintln!("disconnected: {reason}"));
+    socket.on_reconnect_attempt(|n| eprintln!("reconnecting (attempt {n})"));
+    socket.connect();
+    socket
+}
