@@ -1,7 +1,77 @@
-//! Socket.IO on smol and async-io: the IO loop around [`engineio_proto`] and [`socketio_proto`].
+//! Socket.IO on smol: the servers and the client of [`socketio_runtime`] on smol's executor,
+//! `async-io` timers and `async-net` TCP. No tokio anywhere in the tree.
 //!
-//! The server and client adapters live here; the protocol itself lives in the proto crates.
+//! The Socket.IO tutorial chat, in Rust: every `chat message` goes to everyone, and the
+//! official JavaScript client (`io()` in the browser, `socket.io-client` in Node) just works.
+//!
+//! ```no_run
+//! use socketio_smol::socket::SocketIo;
+//!
+//! fn main() -> std::io::Result<()> {
+//!     smol::block_on(async {
+//!         let io = SocketIo::builder().build();
+//!         io.of("/").on_connection(|socket, _auth| {
+//!             socket.on("chat message", |socket, message| {
+//!                 if let Ok((text,)) = message.args::<(String,)>() {
+//!                     let _ = socket.io().emit("chat message", &(text,));
+//!                 }
+//!             });
+//!         });
+//!         io.listen("127.0.0.1:3000").await
+//!     })
+//! }
+//! ```
+//!
+//! The names are those of `socketio-tokio`: [`socket::SocketIo`], [`engine::EngineIo`],
+//! [`client::ClientBuilder`] and their handles. Tasks run on smol's global executor
+//! (`SMOL_THREADS` sets its thread count); this crate only says how to spawn, sleep and use
+//! TCP on smol ([`Smol`]).
 #![forbid(unsafe_code)]
 
-pub use engineio_proto;
-pub use socketio_proto;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use smol::net::{TcpListener, TcpStream};
+use smol_hyper::rt::FuturesIo;
+
+pub use socketio_runtime::Runtime;
+
+socketio_runtime::runtime_api!(crate::Smol);
+
+/// The smol runtime: `smol::spawn`, `async-io` timers and `async-net`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Smol;
+
+impl Runtime for Smol {
+    type Listener = TcpListener;
+    type Stream = FuturesIo<TcpStream>;
+
+    fn spawn(task: impl Future<Output = ()> + Send + 'static) {
+        smol::spawn(task).detach();
+    }
+
+    fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send + 'static {
+        let timer = smol::Timer::at(deadline);
+        async move {
+            timer.await;
+        }
+    }
+
+    async fn bind(addr: String) -> io::Result<TcpListener> {
+        TcpListener::bind(addr).await
+    }
+
+    async fn accept(listener: &TcpListener) -> io::Result<(Self::Stream, SocketAddr)> {
+        let (stream, remote) = listener.accept().await?;
+        stream.set_nodelay(true)?;
+        Ok((FuturesIo::new(stream), remote))
+    }
+
+    async fn connect(addr: String) -> io::Result<Self::Stream> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(FuturesIo::new(stream))
+    }
+}

@@ -8,10 +8,10 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The runtime crates whose examples the interop suites run.
-pub const RUNTIMES: &[&str] = &["socketio-tokio"];
+pub const RUNTIMES: &[&str] = &["socketio-tokio", "socketio-smol"];
 
 /// The testbed binary of each runtime (see `src/bin`).
-pub const TESTBEDS: &[&str] = &["testbed_tokio"];
+pub const TESTBEDS: &[&str] = &["testbed_tokio", "testbed_smol"];
 
 /// A running example, killed on drop.
 #[derive(Debug)]

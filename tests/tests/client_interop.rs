@@ -1,30 +1,62 @@
-//! Our Socket.IO client (`socketio_tokio::client`) against three servers: ours (the tokio
-//! testbed), the reference `socket.io@4.8` in Node, and `python-socketio` on aiohttp; on
-//! polling-only, websocket-only and upgrade. Plus a server restart: the client reconnects
-//! by itself and delivers, in order, what was emitted while the server was down.
+//! Our Socket.IO client, on tokio and on smol, against three servers: ours (the testbed on
+//! the same runtime), the reference `socket.io@4.8` in Node, and `python-socketio` on
+//! aiohttp; on polling-only, websocket-only and upgrade. Plus a server restart: the client
+//! reconnects by itself and delivers, in order, what was emitted while the server was down.
 
+use std::future::Future;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use futures_channel::mpsc;
+use futures_util::StreamExt;
 use interop_tests::example::{Server, free_port};
 use interop_tests::{node, python};
 use serde_json::{Value as Json, json};
 use socketio_proto::{Payload, Value};
-use socketio_tokio::client::{ClientBuilder, ClientSocket};
-use tokio::sync::mpsc;
+use socketio_runtime::Runtime;
+use socketio_runtime::client::{ClientBuilder, ClientSocket};
+use socketio_smol::Smol;
+use socketio_tokio::Tokio;
 
 #[derive(Debug, Clone, Copy)]
 enum Peer {
-    Ours,
+    /// The testbed of this runtime.
+    Ours(&'static str),
     Node,
     Python,
 }
 
+/// Runs the same test body on each runtime, its client talking to our server of the same
+/// runtime where it talks to ours.
+fn on_each_runtime<F, G>(tokio_body: impl Fn(&'static str) -> F, smol_body: impl Fn(&'static str) -> G)
+where
+    F: Future<Output = ()>,
+    G: Future<Output = ()>,
+{
+    let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    tokio.block_on(tokio_body("testbed_tokio"));
+    smol::block_on(smol_body("testbed_smol"));
+}
+
+/// `future`, or a panic naming `what` after `limit`.
+async fn within<R: Runtime, T>(limit: Duration, what: &str, future: impl Future<Output = T>) -> T {
+    let timeout = R::sleep_until(Instant::now() + limit);
+    match futures_util::future::select(std::pin::pin!(future), std::pin::pin!(timeout)).await {
+        futures_util::future::Either::Left((value, _)) => value,
+        futures_util::future::Either::Right(_) => panic!("no {what} within {limit:?}"),
+    }
+}
+
+/// Sleeps `duration` on the runtime `R`.
+async fn sleep<R: Runtime>(duration: Duration) {
+    R::sleep_until(Instant::now() + duration).await;
+}
+
 fn start(peer: Peer, port: u16) -> Server {
     match peer {
-        Peer::Ours => {
+        Peer::Ours(testbed) => {
             let _ = port;
-            Server::start_bin("testbed_tokio")
+            Server::start_bin(testbed)
         }
         Peer::Node => {
             node::ensure_packages();
@@ -48,23 +80,23 @@ struct Recorder {
 
 impl Recorder {
     fn on(socket: &ClientSocket, events: &[&str]) -> Self {
-        let (tx, inbox) = mpsc::unbounded_channel();
+        let (tx, inbox) = mpsc::unbounded();
         for event in events {
             let tx = tx.clone();
             let name = (*event).to_owned();
             socket.on(event, move |_, message| {
                 let args = message.values().map(|v| interop_tests::describe::value_json(&Value::Array(v)));
-                let _ = tx.send((name.clone(), args.unwrap_or(Json::Null)));
+                let _ = tx.unbounded_send((name.clone(), args.unwrap_or(Json::Null)));
             });
         }
         Recorder { inbox, what: format!("{} {:?}", socket.namespace(), events) }
     }
 
-    async fn next(&mut self, event: &str) -> Json {
+    async fn next<R: Runtime>(&mut self, event: &str) -> Json {
         loop {
-            let (name, args) = tokio::time::timeout(Duration::from_secs(10), self.inbox.recv())
+            let what = format!("{event} ({})", self.what);
+            let (name, args) = within::<R, _>(Duration::from_secs(10), &what, self.inbox.next())
                 .await
-                .unwrap_or_else(|_| panic!("no {event} within 10 s ({})", self.what))
                 .expect("the socket is alive");
             if name == event {
                 return args;
@@ -73,7 +105,7 @@ impl Recorder {
     }
 }
 
-fn client(url: &str, mode: &str) -> ClientBuilder {
+fn client<R: Runtime>(url: &str, mode: &str) -> ClientBuilder<R> {
     let (polling, websocket) = match mode {
         "polling" => (true, false),
         "websocket" => (false, true),
@@ -82,30 +114,30 @@ fn client(url: &str, mode: &str) -> ClientBuilder {
     ClientBuilder::new(url).transports(polling, websocket)
 }
 
-async fn scenarios(peer: Peer, mode: &str) {
+async fn scenarios<R: Runtime>(peer: Peer, mode: &str) {
     let server = start(peer, free_port());
     let url = server.url();
     let what = format!("{peer:?} {mode}");
 
     // Auth round trip, events with binary, acks both ways, multiplexed namespace.
-    let socket = client(&url, mode).auth(&json!({ "token": "rust" })).unwrap().build();
+    let socket = client::<R>(&url, mode).auth(&json!({ "token": "rust" })).unwrap().build();
     let mut events = Recorder::on(&socket, &["auth", "message-back", "answer-received", "room-message"]);
     socket.on("question", |_, message| {
         let (a, b): (i64, i64) = message.args().unwrap_or((0, 0));
         let _ = message.ack(&("answer", a + b));
     });
     socket.connect();
-    assert_eq!(events.next("auth").await, json!([{ "token": "rust" }]), "{what}");
+    assert_eq!(events.next::<R>("auth").await, json!([{ "token": "rust" }]), "{what}");
     let args = [Value::from(1), Value::from("two"), Value::Binary(bytes::Bytes::from_static(b"\x03\x04"))];
     socket.emit_values("message", &args).unwrap();
-    assert_eq!(events.next("message-back").await, json!([1, "two", { "$bin": "AwQ=" }]), "{what}");
+    assert_eq!(events.next::<R>("message-back").await, json!([1, "two", { "$bin": "AwQ=" }]), "{what}");
     let ack = socket
         .emit_with_ack(Payload::event("message-with-ack", &("x", 2)).unwrap(), Some(Duration::from_secs(5)))
         .await;
     assert_eq!(ack.unwrap().deserialize::<Json>().unwrap(), json!(["x", 2]), "{what}");
     socket.emit("ask", &(2, 3)).unwrap();
     assert_eq!(
-        events.next("answer-received").await,
+        events.next::<R>("answer-received").await,
         json!([["answer", 5]]),
         "{what}: the server asked our client"
     );
@@ -113,118 +145,138 @@ async fn scenarios(peer: Peer, mode: &str) {
     let custom = socket.socket("/custom", None).unwrap();
     let mut custom_events = Recorder::on(&custom, &["auth"]);
     custom.connect();
-    assert_eq!(custom_events.next("auth").await, json!([{}]), "{what}");
+    assert_eq!(custom_events.next::<R>("auth").await, json!([{}]), "{what}");
 
     // Rooms: a broadcast from another client reaches this one.
     let ack =
         socket.emit_with_ack(Payload::event("join", &("red",)).unwrap(), Some(Duration::from_secs(5))).await;
     assert!(ack.is_ok(), "{what}: {ack:?}");
-    let other = client(&url, mode).connect();
+    let other = client::<R>(&url, mode).connect();
     other.emit("to-room", &("red", "hi red")).unwrap();
-    assert_eq!(events.next("room-message").await, json!(["hi red"]), "{what}");
+    assert_eq!(events.next::<R>("room-message").await, json!(["hi red"]), "{what}");
 
     // Middleware rejection with data.
-    let refused = client(&url, mode).auth(&json!({ "token": "bad" })).unwrap().build();
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let refused = client::<R>(&url, mode).auth(&json!({ "token": "bad" })).unwrap().build();
+    let (tx, mut rx) = mpsc::unbounded();
     refused.on_connect_error(move |_, payload| {
-        let _ = tx.send(payload.and_then(|p| p.deserialize::<Json>().ok()));
+        let _ = tx.unbounded_send(payload.and_then(|p| p.deserialize::<Json>().ok()));
     });
     refused.connect();
-    let error =
-        tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("connect_error").flatten();
+    let error = within::<R, _>(Duration::from_secs(10), "connect_error", rx.next()).await.flatten();
     let error = error.unwrap_or(Json::Null);
     assert_eq!(error["message"], "not authorized", "{what}: {error}");
     assert_eq!(error["data"], json!({ "reason": "bad token" }), "{what}: {error}");
 
     // The server disconnects us.
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, mut rx) = mpsc::unbounded();
     socket.on_disconnect(move |_, reason| {
-        let _ = tx.send(reason.to_string());
+        let _ = tx.unbounded_send(reason.to_string());
     });
     socket.emit("disconnect-me", &()).unwrap();
-    let reason = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("disconnect");
+    let reason = within::<R, _>(Duration::from_secs(10), "disconnect", rx.next()).await;
     assert_eq!(reason.as_deref(), Some("io server disconnect"), "{what}");
     for s in [&socket, &other, &refused] {
         s.close();
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn against_our_server() {
-    for mode in ["polling", "websocket", "upgrade"] {
-        scenarios(Peer::Ours, mode).await;
+const MODES: [&str; 3] = ["polling", "websocket", "upgrade"];
+
+#[test]
+fn against_our_server() {
+    for mode in MODES {
+        on_each_runtime(
+            |testbed| scenarios::<Tokio>(Peer::Ours(testbed), mode),
+            |testbed| scenarios::<Smol>(Peer::Ours(testbed), mode),
+        );
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn against_the_node_server() {
-    for mode in ["polling", "websocket", "upgrade"] {
-        scenarios(Peer::Node, mode).await;
+#[test]
+fn against_the_node_server() {
+    for mode in MODES {
+        on_each_runtime(|_| scenarios::<Tokio>(Peer::Node, mode), |_| scenarios::<Smol>(Peer::Node, mode));
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn against_the_python_server() {
-    for mode in ["polling", "websocket", "upgrade"] {
-        scenarios(Peer::Python, mode).await;
+#[test]
+fn against_the_python_server() {
+    for mode in MODES {
+        on_each_runtime(
+            |_| scenarios::<Tokio>(Peer::Python, mode),
+            |_| scenarios::<Smol>(Peer::Python, mode),
+        );
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reconnects_after_a_server_restart_and_delivers_buffered_emits_in_order() {
+#[test]
+fn reconnects_after_a_server_restart_and_delivers_buffered_emits_in_order() {
+    on_each_runtime(|_| reconnects::<Tokio>(), |_| reconnects::<Smol>());
+}
+
+async fn reconnects<R: Runtime>() {
     let port = free_port();
     let server = start(Peer::Node, port);
     let tokens = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
     let counter = tokens.clone();
-    let socket = ClientBuilder::new(server.url())
+    let socket = ClientBuilder::<R>::new(server.url())
         .reconnection_delay(Duration::from_millis(200))
         .reconnection_delay_max(Duration::from_millis(500))
         .auth_with(move || json!({ "token": counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 }))
         .build();
     let mut events = Recorder::on(&socket, &["auth", "message-back"]);
     socket.connect();
-    assert_eq!(events.next("auth").await, json!([{ "token": 1 }]));
-    let (tx, mut reconnected) = mpsc::unbounded_channel();
+    assert_eq!(events.next::<R>("auth").await, json!([{ "token": 1 }]));
+    let (tx, mut reconnected) = mpsc::unbounded();
     socket.on_reconnect(move |n| {
-        let _ = tx.send(n);
+        let _ = tx.unbounded_send(n);
     });
     drop(server);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    sleep::<R>(Duration::from_millis(300)).await;
     for i in 0..5 {
         socket.emit("message", &(i,)).unwrap();
     }
     let _server = start(Peer::Node, port);
-    let attempts =
-        tokio::time::timeout(Duration::from_secs(15), reconnected.recv()).await.expect("reconnected");
+    let attempts = within::<R, _>(Duration::from_secs(15), "reconnection", reconnected.next()).await;
     assert!(attempts.is_some_and(|n| n >= 1));
     // The server greets the new connection before it handles the buffered emits.
-    let reauth = events.next("auth").await;
+    let reauth = events.next::<R>("auth").await;
     assert!(
         reauth[0]["token"].as_u64().is_some_and(|t| t >= 2),
         "auth recomputed for the reconnection: {reauth}"
     );
     for i in 0..5 {
-        assert_eq!(events.next("message-back").await, json!([i]), "buffered emit {i} delivered in order");
+        assert_eq!(
+            events.next::<R>("message-back").await,
+            json!([i]),
+            "buffered emit {i} delivered in order"
+        );
     }
     socket.close();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retry_mode_against_the_node_server() {
+#[test]
+fn retry_mode_against_the_node_server() {
+    on_each_runtime(|_| retry_mode::<Tokio>(), |_| retry_mode::<Smol>());
+}
+
+async fn retry_mode<R: Runtime>() {
     let server = start(Peer::Node, free_port());
-    let socket = ClientBuilder::new(server.url()).retries(3, Duration::from_millis(300)).build();
+    let socket = ClientBuilder::<R>::new(server.url()).retries(3, Duration::from_millis(300)).build();
     let mut events = Recorder::on(&socket, &["auth", "message-back"]);
     socket.connect();
-    events.next("auth").await;
+    events.next::<R>("auth").await;
     // Acked by the server: resolves once.
     let answer = socket.emit_with_ack(Payload::event("message-with-ack", &("a",)).unwrap(), None).await;
     assert_eq!(answer.unwrap().deserialize::<Json>().unwrap(), json!(["a"]));
     // Never acked ("message" handlers do not ack): sent 1 + 3 times, then dropped.
     socket.emit("message", &("unacked",)).unwrap();
     for _ in 0..4 {
-        assert_eq!(events.next("message-back").await, json!(["unacked"]));
+        assert_eq!(events.next::<R>("message-back").await, json!(["unacked"]));
     }
-    let more = tokio::time::timeout(Duration::from_millis(900), events.next("message-back")).await;
-    assert!(more.is_err(), "no fifth try");
+    let fifth = std::pin::pin!(events.next::<R>("message-back"));
+    let quiet = std::pin::pin!(sleep::<R>(Duration::from_millis(900)));
+    let more = futures_util::future::select(fifth, quiet).await;
+    assert!(matches!(more, futures_util::future::Either::Right(_)), "no fifth try");
     socket.close();
 }

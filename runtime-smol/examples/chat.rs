@@ -1,0 +1,21 @@
+//! The Socket.IO tutorial chat, with its homework: nicknames, connect and disconnect
+//! notices, "{user} is typing", who is online, and private messages (see `apps/chat.rs`).
+//!
+//! `PORT=3000 cargo run -p socketio-smol --example chat`, then open the page in two tabs.
+
+use socketio_smol as rt;
+
+#[path = "../../runtime-core/examples/apps/chat.rs"]
+mod chat;
+#[path = "../../runtime-core/examples/apps/common.rs"]
+mod common;
+
+fn main() -> std::io::Result<()> {
+    common::init_tracing();
+    smol::block_on(async {
+        let io = chat::server();
+        let listener = smol::net::TcpListener::bind(common::addr()).await?;
+        println!("chat on http://{}/", common::addr());
+        io.serve_with(listener, chat::page).await
+    })
+}

@@ -1,0 +1,30 @@
+//! Joins the demo chat from the terminal: every stdin line is emitted as a `chat message`,
+//! every received `chat message` is printed as one line on stdout (status goes to stderr).
+//! It reconnects by itself after the server restarts, and lines typed meanwhile are
+//! delivered after the reconnection.
+//!
+//! `cargo run -p socketio-smol --example client_chat -- http://127.0.0.1:3000`
+
+use smol::io::AsyncBufReadExt;
+use smol::stream::StreamExt;
+use socketio_smol as rt;
+
+#[path = "../../runtime-core/examples/apps/client_chat.rs"]
+mod client_chat;
+
+fn main() -> Result<(), rt::Error> {
+    let url = std::env::args().nth(1).unwrap_or_else(|| "http://127.0.0.1:3000".into());
+    smol::block_on(async {
+        let socket = client_chat::connect(&url);
+        let mut lines = smol::io::BufReader::new(smol::Unblock::new(std::io::stdin())).lines();
+        while let Some(Ok(line)) = lines.next().await {
+            if !line.is_empty() {
+                socket.emit("chat message", &(line,))?;
+            }
+        }
+        // Give the last lines a moment to leave before closing.
+        smol::Timer::after(std::time::Duration::from_millis(200)).await;
+        socket.close();
+        Ok(())
+    })
+}

@@ -1,0 +1,24 @@
+//! An Engine.IO server that echoes every message, text or binary, to its sender, with the
+//! configuration the official engine.io protocol test suite expects (see `apps/echo.rs`).
+//!
+//! `PORT=3000 cargo run -p socketio-smol --example engineio_echo`
+//! (`RUST_LOG=debug` shows handshakes, upgrades and closes).
+
+use socketio_smol as rt;
+
+#[path = "../../runtime-core/examples/apps/common.rs"]
+mod common;
+#[path = "../../runtime-core/examples/apps/echo.rs"]
+mod echo;
+
+fn main() -> std::io::Result<()> {
+    common::init_tracing();
+    smol::block_on(async {
+        let (engine, events) = echo::engine();
+        let listener = smol::net::TcpListener::bind(common::addr()).await?;
+        println!("engine.io echo listening on http://{}/engine.io/", common::addr());
+        let server = smol::spawn(engine.clone().serve(listener));
+        echo::echo(engine, events).await;
+        server.await
+    })
+}

@@ -1,0 +1,21 @@
+//! The reference configuration of the official socket.io protocol test suite (see
+//! `apps/conformance.rs`).
+//!
+//! `PORT=3000 cargo run -p socketio-smol --example socketio_conformance`
+
+use socketio_smol as rt;
+
+#[path = "../../runtime-core/examples/apps/common.rs"]
+mod common;
+#[path = "../../runtime-core/examples/apps/conformance.rs"]
+mod conformance;
+
+fn main() -> std::io::Result<()> {
+    common::init_tracing();
+    smol::block_on(async {
+        let io = conformance::server();
+        let listener = smol::net::TcpListener::bind(common::addr()).await?;
+        println!("socket.io conformance server on http://{}/socket.io/", common::addr());
+        io.serve(listener).await
+    })
+}
