@@ -93,7 +93,9 @@ impl<R: Runtime> Io<R> {
                 let _ = events.unbounded_send(IoEvent::WsClosed(id));
                 return;
             };
-            let config = WebSocketConfig::default().max_message_size(Some(max_message));
+            let config = WebSocketConfig::default()
+                .read_buffer_size(crate::transport::READ_BUFFER)
+                .max_message_size(Some(max_message));
             let connected = match R::connect(authority).await {
                 Ok(stream) => {
                     async_tungstenite::client_async_with_config(request, FuturesIo(stream), Some(config))

@@ -17,6 +17,7 @@ use crate::Runtime;
 
 pub use self::http::{BoxError, RemoteAddr, ResponseBody};
 pub(crate) use serve::{not_found, serve_with};
+pub(crate) use ws::READ_BUFFER;
 use ws::WsCommand;
 
 /// Decides whether a handshake may open a session: `Err(message)` refuses it with HTTP 403

@@ -22,6 +22,11 @@ use crate::futures_io::FuturesIo;
 /// How long to wait for the peer's answer to our close frame.
 const CLOSE_HANDSHAKE: Duration = Duration::from_secs(2);
 
+/// How much tungstenite reads at once. It zero-fills this much before every read and keeps
+/// it resident, so its default (128 KiB) costs a 128 KiB memset per message and 128 KiB per
+/// idle connection; larger messages still arrive, in more reads.
+pub(crate) const READ_BUFFER: usize = 2048;
+
 /// What the state machine asks of a connection task.
 pub(super) enum WsCommand {
     /// Write these frames, then report the batch drained.
@@ -48,8 +53,10 @@ pub(super) async fn run<R, D>(
             return;
         }
     };
-    let config =
-        WebSocketConfig::default().max_message_size(Some(max_payload)).max_frame_size(Some(max_payload));
+    let config = WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
+        .max_message_size(Some(max_payload))
+        .max_frame_size(Some(max_payload));
     let socket = WebSocketStream::from_raw_socket(FuturesIo(upgraded), Role::Server, Some(config)).await;
     let (commands, mut inbox) = mpsc::unbounded();
     let conn = shared.with_state(|state| {
