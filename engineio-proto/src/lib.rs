@@ -35,11 +35,13 @@ mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzz;
+mod id_hash;
 mod packet;
 mod payload;
 pub mod server;
 
 pub use bytestring::ByteString;
 pub use error::DecodeError;
+pub use id_hash::{IdHasher, IdMap, IdSet};
 pub use packet::{Data, Frame, Packet, PacketType};
 pub use payload::{PayloadDecoder, PayloadFormat, SEPARATOR, decode_payload, encode_payload};

@@ -41,7 +41,7 @@ mod session;
 mod sid;
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -54,7 +54,7 @@ pub use request::{ErrorCode, TransportKind};
 pub use response::Response;
 pub use sid::Sid;
 
-use crate::{Data, Frame, Packet};
+use crate::{Data, Frame, IdMap, Packet};
 use request::EngineQuery;
 use session::{PollAnswer, Session};
 
@@ -315,9 +315,9 @@ pub enum SendError {
 pub struct Server {
     config: ServerConfig,
     sids: SidSource,
-    sessions: HashMap<Sid, Session>,
-    polls: HashMap<PollId, Sid>,
-    conns: HashMap<ConnId, Sid>,
+    sessions: IdMap<Sid, Session>,
+    polls: IdMap<PollId, Sid>,
+    conns: IdMap<ConnId, Sid>,
     timers: BinaryHeap<Reverse<(Instant, Sid)>>,
     outputs: VecDeque<Output>,
     next_id: u64,
@@ -335,9 +335,9 @@ impl Server {
         Server {
             config,
             sids,
-            sessions: HashMap::new(),
-            polls: HashMap::new(),
-            conns: HashMap::new(),
+            sessions: IdMap::default(),
+            polls: IdMap::default(),
+            conns: IdMap::default(),
             timers: BinaryHeap::new(),
             outputs: VecDeque::new(),
             next_id: 0,

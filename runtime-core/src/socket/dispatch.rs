@@ -1,6 +1,6 @@
 //! The dispatcher task: runs every handler, in the order the events happened.
 
-use std::collections::HashMap;
+use engineio_proto::IdMap;
 use std::sync::Arc;
 
 use futures_channel::mpsc;
@@ -18,12 +18,12 @@ struct Decided<R> {
     handlers: NamespaceHandlers<R>,
 }
 
-type Sockets<R> = HashMap<SocketId, Arc<SocketInner<R>>>;
+type Sockets<R> = IdMap<SocketId, Arc<SocketInner<R>>>;
 
 /// Runs until the server is gone.
 pub(super) async fn run<R: Runtime>(io: SocketIo<R>, mut events: mpsc::UnboundedReceiver<Event>) {
     let (decided_tx, mut decided) = mpsc::unbounded::<Decided<R>>();
-    let mut sockets = Sockets::new();
+    let mut sockets = Sockets::default();
     loop {
         select_biased! {
             // Middleware verdicts first: a verdict precedes any event of its socket.

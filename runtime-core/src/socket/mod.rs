@@ -11,6 +11,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use engineio_proto::IdMap;
 use engineio_proto::server::{Handshake, ServerConfig};
 use futures_channel::oneshot;
 use socketio_proto::server::{AckError, Event, Server, SocketConfig, SocketId};
@@ -62,7 +63,7 @@ impl Traced for Event {
 }
 
 /// Who waits for which ack: `(socket, ack id)` to the waiting emit.
-pub(crate) type AckWaiters = HashMap<(SocketId, u64), oneshot::Sender<Result<Payload, AckError>>>;
+pub(crate) type AckWaiters = IdMap<(SocketId, u64), oneshot::Sender<Result<Payload, AckError>>>;
 
 /// A middleware's refusal: the client gets CONNECT_ERROR with this message and data.
 #[derive(Debug, Clone, PartialEq, Eq)]

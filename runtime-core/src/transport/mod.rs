@@ -6,10 +6,10 @@ mod serve;
 mod timer;
 mod ws;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
+use engineio_proto::IdMap;
 use engineio_proto::server::{ConnId, Endpoint, Handshake, Output, PollId, Response};
 use futures_channel::{mpsc, oneshot};
 
@@ -44,8 +44,8 @@ pub(crate) struct Shared<D: Endpoint> {
 /// Everything behind the lock: the state machine and where its outputs go.
 pub(crate) struct State<D: Endpoint> {
     pub(crate) endpoint: D,
-    polls: HashMap<PollId, oneshot::Sender<Response>>,
-    conns: HashMap<ConnId, mpsc::UnboundedSender<WsCommand>>,
+    polls: IdMap<PollId, oneshot::Sender<Response>>,
+    conns: IdMap<ConnId, mpsc::UnboundedSender<WsCommand>>,
     events: mpsc::UnboundedSender<D::Event>,
     /// The deadline the timer task sleeps until.
     timer_armed: Option<Instant>,
@@ -106,7 +106,7 @@ where
     ) -> (Arc<Self>, mpsc::UnboundedReceiver<D::Event>) {
         let (events, receiver) = mpsc::unbounded();
         let state =
-            State { endpoint, polls: HashMap::new(), conns: HashMap::new(), events, timer_armed: None };
+            State { endpoint, polls: IdMap::default(), conns: IdMap::default(), events, timer_armed: None };
         let (timer, wake) = mpsc::unbounded();
         let shared = Arc::new(Shared {
             state: Mutex::new(state),

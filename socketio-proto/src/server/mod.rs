@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use bytestring::ByteString;
 use engineio_proto::server::{CloseReason, Endpoint, Handshake, Output, SendError, Sid, SidSource};
-use engineio_proto::{Frame, server as engine};
+use engineio_proto::{Frame, IdMap, IdSet, server as engine};
 
 pub use rooms::{Adapter, MemoryAdapter, Room, Selector};
 
@@ -207,7 +207,7 @@ struct Socket {
     sid: Sid,
     namespace: Namespace,
     next_ack: u64,
-    acks: HashSet<u64>,
+    acks: IdSet<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -231,8 +231,8 @@ pub struct Server {
     dynamic: Option<DynamicNamespaces>,
     new_adapter: AdapterFactory,
     adapters: HashMap<Namespace, Box<dyn Adapter>>,
-    clients: HashMap<Sid, Client>,
-    sockets: HashMap<SocketId, Socket>,
+    clients: IdMap<Sid, Client>,
+    sockets: IdMap<SocketId, Socket>,
     timers: BinaryHeap<Reverse<(Instant, Timer)>>,
     outputs: VecDeque<Output<Event>>,
 }
@@ -258,8 +258,8 @@ impl Server {
             dynamic: None,
             new_adapter: Box::new(|_| Box::new(MemoryAdapter::default())),
             adapters: HashMap::new(),
-            clients: HashMap::new(),
-            sockets: HashMap::new(),
+            clients: IdMap::default(),
+            sockets: IdMap::default(),
             timers: BinaryHeap::new(),
             outputs: VecDeque::new(),
         }
@@ -325,7 +325,7 @@ impl Server {
         let id = self.new_socket_id();
         self.clients.get_mut(&sid)?.sockets.insert(namespace.clone(), id);
         self.sockets
-            .insert(id, Socket { sid, namespace: namespace.clone(), next_ack: 0, acks: HashSet::new() });
+            .insert(id, Socket { sid, namespace: namespace.clone(), next_ack: 0, acks: IdSet::default() });
         self.adapter(&namespace).join(id, ByteString::from(id.to_string()));
         let payload = format!(r#"{{"sid":"{id}"}}"#);
         let packet = Packet {

@@ -3,6 +3,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use engineio_proto::{IdMap, IdSet};
+
 use bytestring::ByteString;
 
 use super::SocketId;
@@ -54,8 +56,8 @@ pub trait Adapter: Send {
 /// Rooms held in memory: a room-to-sockets and a socket-to-rooms index.
 #[derive(Debug, Default)]
 pub struct MemoryAdapter {
-    members: HashMap<Room, HashSet<SocketId>>,
-    rooms: HashMap<SocketId, HashSet<Room>>,
+    members: HashMap<Room, IdSet<SocketId>>,
+    rooms: IdMap<SocketId, HashSet<Room>>,
 }
 
 impl Adapter for MemoryAdapter {
@@ -105,7 +107,12 @@ impl Adapter for MemoryAdapter {
         if selector.rooms.is_empty() {
             return self.rooms.keys().filter(|s| !excluded(s)).copied().collect();
         }
-        let mut seen = HashSet::new();
+        if let [room] = &selector.rooms[..] {
+            // One room holds each socket once: nothing to deduplicate.
+            let members = self.members.get(&**room).into_iter().flatten();
+            return members.filter(|s| !excluded(s)).copied().collect();
+        }
+        let mut seen = IdSet::default();
         selector
             .rooms
             .iter()
