@@ -108,9 +108,10 @@ fn millis(duration: Option<Duration>) -> String {
 }
 
 fn cell(unit: Unit, measured: &Measured) -> String {
-    match &measured.failure {
-        Some(_) => "FAILED".into(),
-        None => figure(unit, measured.value),
+    match (&measured.failure, &measured.probe_loss) {
+        (Some(_), _) => "FAILED".into(),
+        (None, Some(_)) => format!("{} (loses deeper)", figure(unit, measured.value)),
+        (None, None) => figure(unit, measured.value),
     }
 }
 
@@ -173,7 +174,8 @@ pub fn table(rows: &[Row]) -> String {
         .iter()
         .flat_map(|row| {
             row.cells.iter().filter_map(move |(peer, m)| {
-                m.failure.as_ref().map(|f| format!("- {} on {}: {f}", row.name, peer.name()))
+                let what = m.failure.as_ref().or(m.probe_loss.as_ref())?;
+                Some(format!("- {} on {}: {what}", row.name, peer.name()))
             })
         })
         .collect();

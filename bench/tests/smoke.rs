@@ -13,6 +13,9 @@ fn every_scenario_completes_without_loss_on_every_server() {
     for row in &rows {
         for (peer, measured) in &row.cells {
             assert_eq!(measured.failure, None, "{} on {}", row.name, peer.name());
+            if peer.ours() {
+                assert_eq!(measured.probe_loss, None, "{} on {}", row.name, peer.name());
+            }
             // Memory may not grow by a page for a few clients; rates must be positive.
             if matches!(row.unit, Unit::PerSecond) {
                 assert!(measured.value > 0.0, "{} on {}: nothing measured", row.name, peer.name());
