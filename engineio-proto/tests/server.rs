@@ -719,3 +719,22 @@ fn an_upgrade_under_way_completes_after_a_server_close() {
         ]
     );
 }
+
+#[test]
+fn a_handshake_keeps_no_view_into_the_request_buffer() {
+    // Servers parse headers as views into their read buffer; a session keeps its handshake
+    // for life and must not pin that buffer.
+    let mut h = Harness::new(config());
+    let buffer = Bytes::from(vec![b'x'; 8192]);
+    let value = http::HeaderValue::from_maybe_shared(buffer.slice(0..16)).unwrap();
+    let (parts, ()) = http::Request::get("/engine.io/?EIO=4&transport=polling")
+        .header("x-token", value)
+        .body(())
+        .unwrap()
+        .into_parts();
+    let Handled::Incoming(incoming) = h.server.handle_request(h.now, &parts, None) else { panic!() };
+    drop(parts);
+    assert_eq!(incoming.handshake().headers["x-token"], "xxxxxxxxxxxxxxxx");
+    assert!(buffer.is_unique(), "the handshake still points into the request buffer");
+    let _ = h.server.accept(h.now, incoming);
+}

@@ -84,6 +84,25 @@ pub struct Handshake {
     pub at: Instant,
 }
 
+/// A copy of `uri` that owns its bytes. An HTTP server's parsed request points into its
+/// read buffer (hyper's is 8 KiB or more); a session keeps its handshake for its whole life,
+/// and must not keep that buffer with it.
+fn detached_uri(uri: &Uri) -> Uri {
+    Uri::try_from(uri.to_string()).unwrap_or_else(|_| uri.clone())
+}
+
+/// A copy of `headers` that owns its bytes (see [`detached_uri`]).
+fn detached_headers(headers: &HeaderMap) -> HeaderMap {
+    let mut detached = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let mut copy = http::HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+        copy.set_sensitive(value.is_sensitive());
+        let name = http::HeaderName::from_bytes(name.as_str().as_bytes()).unwrap_or_else(|_| name.clone());
+        detached.append(name, copy);
+    }
+    detached
+}
+
 /// What the adapter must do with a request.
 #[must_use]
 #[derive(Debug)]
@@ -406,8 +425,8 @@ impl Server {
                 return fail(ErrorCode::UnsupportedProtocolVersion, cors);
             }
             let handshake = Handshake {
-                uri: request.uri.clone(),
-                headers: request.headers.clone(),
+                uri: detached_uri(&request.uri),
+                headers: detached_headers(&request.headers),
                 remote,
                 transport,
                 at: now,
