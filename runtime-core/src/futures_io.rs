@@ -1,5 +1,6 @@
-//! hyper's IO traits seen as `futures-io`, for async-tungstenite: an upgraded HTTP
-//! connection on the server, a plain TCP stream on the client.
+//! Between hyper's IO traits and `futures-io`: hyper streams seen as `futures-io` for
+//! async-tungstenite ([`FuturesIo`]: an upgraded HTTP connection on the server, a plain TCP
+//! stream on the client), and `futures-io` sockets seen by hyper ([`HyperIo`]).
 
 use std::io;
 use std::pin::Pin;
@@ -40,5 +41,74 @@ impl<T: hyper::rt::Write + Unpin> futures_io::AsyncWrite for FuturesIo<T> {
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         hyper::rt::Write::poll_shutdown(Pin::new(&mut self.get_mut().0), cx)
+    }
+}
+
+/// A `futures-io` stream that hyper reads and writes (the other direction): what a runtime
+/// whose sockets speak `futures-io` hands hyper.
+///
+/// hyper reads into uninitialised memory, which safe code may not hand to a `futures-io`
+/// reader; zero-filling hyper's whole buffer before each read, as adapters commonly do,
+/// costs a memset of 8 KiB or more per read and keeps that buffer resident for every idle
+/// connection. Instead, each read goes into a per-thread scratch buffer and only the bytes
+/// read are copied into hyper's.
+#[derive(Debug)]
+pub struct HyperIo<T>(pub T);
+
+/// The most one read takes.
+const SCRATCH: usize = 16 * 1024;
+
+thread_local! {
+    static SCRATCH_BUFFER: std::cell::RefCell<Box<[u8]>> =
+        std::cell::RefCell::new(vec![0; SCRATCH].into_boxed_slice());
+}
+
+impl<T: futures_io::AsyncRead + Unpin> hyper::rt::Read for HyperIo<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        let inner = &mut self.get_mut().0;
+        SCRATCH_BUFFER.with_borrow_mut(|scratch| {
+            let len = buf.remaining().min(scratch.len());
+            let Some(scratch) = scratch.get_mut(..len) else {
+                return Poll::Ready(Ok(()));
+            };
+            match Pin::new(inner).poll_read(cx, scratch) {
+                Poll::Ready(Ok(n)) => {
+                    buf.put_slice(scratch.get(..n).unwrap_or_default());
+                    Poll::Ready(Ok(()))
+                }
+                Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+    }
+}
+
+impl<T: futures_io::AsyncWrite + Unpin> hyper::rt::Write for HyperIo<T> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().0).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_close(cx)
     }
 }

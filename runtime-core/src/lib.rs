@@ -32,6 +32,7 @@ pub mod socket;
 mod transport;
 
 pub use error::Error;
+pub use futures_io::HyperIo;
 pub use runtime::Runtime;
 
 pub use engineio_proto;

@@ -34,9 +34,8 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use smol::net::{TcpListener, TcpStream};
-use smol_hyper::rt::FuturesIo;
 
-pub use socketio_runtime::Runtime;
+pub use socketio_runtime::{HyperIo, Runtime};
 
 socketio_runtime::runtime_api!(crate::Smol);
 
@@ -46,7 +45,7 @@ pub struct Smol;
 
 impl Runtime for Smol {
     type Listener = TcpListener;
-    type Stream = FuturesIo<TcpStream>;
+    type Stream = HyperIo<TcpStream>;
 
     fn spawn(task: impl Future<Output = ()> + Send + 'static) {
         smol::spawn(task).detach();
@@ -66,12 +65,12 @@ impl Runtime for Smol {
     async fn accept(listener: &TcpListener) -> io::Result<(Self::Stream, SocketAddr)> {
         let (stream, remote) = listener.accept().await?;
         stream.set_nodelay(true)?;
-        Ok((FuturesIo::new(stream), remote))
+        Ok((HyperIo(stream), remote))
     }
 
     async fn connect(addr: String) -> io::Result<Self::Stream> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
-        Ok(FuturesIo::new(stream))
+        Ok(HyperIo(stream))
     }
 }
