@@ -108,9 +108,12 @@ fn millis(duration: Option<Duration>) -> String {
 }
 
 fn cell(unit: Unit, measured: &Measured) -> String {
-    match (&measured.failure, &measured.probe_loss) {
+    match (&measured.failure, &measured.probe_failure) {
         (Some(_), _) => "FAILED".into(),
-        (None, Some(_)) => format!("{} (loses deeper)", figure(unit, measured.value)),
+        (None, Some(why)) if why.contains("stalled") => {
+            format!("{} (stalled deeper)", figure(unit, measured.value))
+        }
+        (None, Some(_)) => format!("{} (lost deeper)", figure(unit, measured.value)),
         (None, None) => figure(unit, measured.value),
     }
 }
@@ -174,7 +177,7 @@ pub fn table(rows: &[Row]) -> String {
         .iter()
         .flat_map(|row| {
             row.cells.iter().filter_map(move |(peer, m)| {
-                let what = m.failure.as_ref().or(m.probe_loss.as_ref())?;
+                let what = m.failure.as_ref().or(m.probe_failure.as_ref())?;
                 Some(format!("- {} on {}: {what}", row.name, peer.name()))
             })
         })

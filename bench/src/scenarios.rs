@@ -81,8 +81,10 @@ pub struct Measured {
     pub load_cpu: f64,
     /// Why the figure does not count: lost, duplicated or reordered messages, failed connections.
     pub failure: Option<String>,
-    /// Messages lost in the deeper loss probe after the figure was measured.
-    pub probe_loss: Option<String>,
+    /// What went wrong in the deeper window after the figure was measured: messages lost
+    /// (a receiver saw a gap), or a stall (nothing completed for a while: lost at the tail,
+    /// or a server that handles every queued broadcast before writing any).
+    pub probe_failure: Option<String>,
 }
 
 /// CPU use of the server and of this process between two points.
@@ -244,11 +246,11 @@ impl Sender {
     async fn progress(&self) -> Result<(), String> {
         let errors = self.fanout.errors.load(Ordering::Relaxed);
         if errors > 0 {
-            return Err(format!("{errors} messages lost, duplicated or out of order"));
+            return Err(format!("lost: {errors} messages missing, duplicated or out of order"));
         }
         tokio::time::timeout(STALL, self.fanout.progress.notified())
             .await
-            .map_err(|_| format!("stalled: broadcasts not delivered to every receiver within {STALL:?}"))
+            .map_err(|_| format!("stalled: no broadcast reached every receiver for {STALL:?} (lost or slow)"))
     }
 
     /// Keeps `window` broadcasts in flight for `phase`; deliveries per second.
@@ -347,7 +349,7 @@ async fn fanout_inner(
         }
         Err(loss) => {
             eprintln!("  window {probe}: {loss}");
-            measured.probe_loss = Some(format!("window {probe}: {loss}"));
+            measured.probe_failure = Some(format!("window {probe}: {loss}"));
         }
     }
     tasks.abort_all();
@@ -359,7 +361,7 @@ fn check_delivery(fanout: &Fanout, sent: u64) -> Result<(), String> {
     let short = fanout.expected.iter().filter(|e| e.load(Ordering::Relaxed) != sent).count();
     let errors = fanout.errors.load(Ordering::Relaxed);
     if errors > 0 || short > 0 {
-        return Err(format!("{errors} messages out of order or duplicated, {short} receivers short"));
+        return Err(format!("lost: {errors} messages out of order or duplicated, {short} receivers short"));
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ fn every_scenario_completes_without_loss_on_every_server() {
         for (peer, measured) in &row.cells {
             assert_eq!(measured.failure, None, "{} on {}", row.name, peer.name());
             if peer.ours() {
-                assert_eq!(measured.probe_loss, None, "{} on {}", row.name, peer.name());
+                assert_eq!(measured.probe_failure, None, "{} on {}", row.name, peer.name());
             }
             // Memory may not grow by a page for a few clients; rates must be positive.
             if matches!(row.unit, Unit::PerSecond) {
