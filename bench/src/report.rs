@@ -36,9 +36,9 @@ enum Scenario {
     Connect,
 }
 
-/// Runs every scenario on every peer in `peers`, each on a fresh server pinned to
-/// `server_core`; progress goes to stderr.
-pub fn run(settings: &Settings, peers: &[Peer], server_core: Option<usize>) -> Vec<Row> {
+/// Runs every scenario whose name contains `only` (all without it) on every peer in
+/// `peers`, each on a fresh server pinned to `server_core`; progress goes to stderr.
+pub fn run(settings: &Settings, peers: &[Peer], server_core: Option<usize>, only: Option<&str>) -> Vec<Row> {
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
     let mut scenarios: Vec<(String, Scenario)> = settings
@@ -57,6 +57,7 @@ pub fn run(settings: &Settings, peers: &[Peer], server_core: Option<usize>) -> V
     ));
     scenarios.push(("connects/s over websocket".into(), Scenario::Connect));
 
+    scenarios.retain(|(name, _)| only.is_none_or(|only| name.contains(only)));
     scenarios
         .into_iter()
         .map(|(name, scenario)| {

@@ -8,7 +8,7 @@ use e2e_bench::servers::{self, Peer};
 #[test]
 fn every_scenario_completes_without_loss_on_every_server() {
     servers::build_servers().expect("the benchmark servers build");
-    let rows = report::run(&Settings::smoke(), &Peer::ALL, None);
+    let rows = report::run(&Settings::smoke(), &Peer::ALL, None, None);
     assert_eq!(rows.len(), 5, "fan-out (one size), echo, two memory rows, connects");
     for row in &rows {
         for (peer, measured) in &row.cells {

@@ -140,11 +140,25 @@ fn normalize_path(path: &str) -> String {
     format!("{}/", path.trim_end_matches('/'))
 }
 
-/// 128 bits from the operating system's CSPRNG, for session and socket ids.
+/// 128 bits from the operating system's CSPRNG, for session and socket ids. Fetched 64
+/// ids at a time per thread: each id is still fresh OS randomness, used once, and a connect
+/// costs no `getrandom` call of its own.
 pub(crate) fn random_u128() -> u128 {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).expect("the operating system's random source is unavailable");
-    u128::from_ne_bytes(bytes)
+    thread_local! {
+        static POOL: std::cell::RefCell<(Box<[u8; 1024]>, usize)> = std::cell::RefCell::new((Box::new([0; 1024]), 1024));
+    }
+    POOL.with_borrow_mut(|(pool, used)| {
+        if *used + 16 > pool.len() {
+            getrandom::fill(&mut pool[..]).expect("the operating system's random source is unavailable");
+            *used = 0;
+        }
+        let mut id = [0u8; 16];
+        id.copy_from_slice(pool.get(*used..*used + 16).unwrap_or(&[0; 16]));
+        // Each id is handed out once.
+        pool.get_mut(*used..*used + 16).into_iter().for_each(|taken| taken.fill(0));
+        *used += 16;
+        u128::from_ne_bytes(id)
+    })
 }
 
 /// The HTTP entry points of a server type `$server<R>` holding `shared: Arc<Shared<_>>`:
@@ -297,3 +311,13 @@ macro_rules! engine_builder_methods {
     };
 }
 pub(crate) use engine_builder_methods;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn pooled_ids_never_repeat_across_refills() {
+        let ids: std::collections::HashSet<u128> = (0..1000).map(|_| super::random_u128()).collect();
+        assert_eq!(ids.len(), 1000);
+        assert!(!ids.contains(&0));
+    }
+}
