@@ -99,12 +99,20 @@ fn build(package: &str, kind: &str, example: &str) -> PathBuf {
         .output()
         .expect("running cargo build");
     assert!(output.status.success(), "building {package} example {example} failed");
-    let path = String::from_utf8_lossy(&output.stdout)
+    let built_path = String::from_utf8_lossy(&output.stdout)
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .filter(|message| message["target"]["name"] == example)
         .find_map(|message| message["executable"].as_str().map(PathBuf::from))
         .unwrap_or_else(|| panic!("cargo reported no executable for {example}"));
+    // Both runtime crates have examples of the same names, which cargo links to one path
+    // (target/debug/examples/chat): keep this package's build apart before the other's
+    // replaces it.
+    let dir = built_path.parent().expect("a binary has a folder").join("interop").join(package);
+    std::fs::create_dir_all(&dir).expect("creating the folder for the built examples");
+    let path = dir.join(example);
+    let _ = std::fs::remove_file(&path);
+    std::fs::copy(&built_path, &path).unwrap_or_else(|e| panic!("copying {example} of {package}: {e}"));
     built.insert(key, path.clone());
     path
 }

@@ -41,3 +41,17 @@ fn websocket_only() {
 fn polling_then_upgrade() {
     check("upgrade", "polling", "websocket");
 }
+
+#[test]
+fn each_runtime_runs_its_own_example_binary() {
+    // The runtime crates' examples share names, and cargo links both to one path; the
+    // suites must still run each runtime's own build.
+    let binaries: Vec<Vec<u8>> = RUNTIMES
+        .iter()
+        .map(|runtime| {
+            std::fs::read(interop_tests::example::example_binary(runtime, "engineio_echo")).unwrap()
+        })
+        .collect();
+    assert_eq!(binaries.len(), 2);
+    assert_ne!(binaries[0], binaries[1], "both runtimes ran the same binary");
+}
