@@ -147,7 +147,9 @@ impl<R: Runtime> Io<R> {
 }
 
 /// Sends `request` on a pooled connection (a new one if none is ready) and reads the whole
-/// response; the connection goes back to the pool afterwards.
+/// response; the connection goes back to the pool afterwards. When a pooled connection
+/// fails before the request left (the server closed it while it sat idle), the request goes
+/// again on a new connection.
 async fn send<R: Runtime>(
     pool: &Pool,
     authority: String,
@@ -158,21 +160,53 @@ async fn send<R: Runtime>(
         pool.retain(|sender| !sender.is_closed());
         pool.pop()
     };
-    let mut sender = match idle {
-        Some(sender) => sender,
+    let (sender, response) = match idle {
+        Some(mut sender) => match try_send(&mut sender, request).await {
+            Ok(response) => (sender, response),
+            Err(Failed { unsent: Some(request), .. }) => {
+                let mut sender = open::<R>(authority).await?;
+                let response = try_send(&mut sender, request).await.map_err(|failed| failed.error)?;
+                (sender, response)
+            }
+            Err(failed) => return Err(failed.error),
+        },
         None => {
-            let stream = R::connect(authority).await.map_err(|e| e.to_string())?;
-            let (sender, connection) = http1::handshake(stream).await.map_err(|e| e.to_string())?;
-            R::spawn(async move {
-                let _ = connection.await;
-            });
-            sender
+            let mut sender = open::<R>(authority).await?;
+            let response = try_send(&mut sender, request).await.map_err(|failed| failed.error)?;
+            (sender, response)
         }
     };
-    sender.ready().await.map_err(|e| e.to_string())?;
-    let response = sender.send_request(request).await.map_err(|e| e.to_string())?;
     let status = response.status().as_u16();
     let body = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
     pool.lock().unwrap_or_else(PoisonError::into_inner).push(sender);
     Ok((status, body))
+}
+
+/// A request that failed, given back if it never left.
+struct Failed {
+    unsent: Option<http::Request<Full<Bytes>>>,
+    error: String,
+}
+
+async fn try_send(
+    sender: &mut SendRequest<Full<Bytes>>,
+    request: http::Request<Full<Bytes>>,
+) -> Result<http::Response<hyper::body::Incoming>, Failed> {
+    if let Err(error) = sender.ready().await {
+        return Err(Failed { unsent: Some(request), error: error.to_string() });
+    }
+    sender
+        .try_send_request(request)
+        .await
+        .map_err(|mut failed| Failed { unsent: failed.take_message(), error: failed.error().to_string() })
+}
+
+/// A new HTTP/1.1 connection to the server, its IO running on its own task.
+async fn open<R: Runtime>(authority: String) -> Result<SendRequest<Full<Bytes>>, String> {
+    let stream = R::connect(authority).await.map_err(|e| e.to_string())?;
+    let (sender, connection) = http1::handshake(stream).await.map_err(|e| e.to_string())?;
+    R::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(sender)
 }
