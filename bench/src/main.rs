@@ -28,6 +28,6 @@ fn main() -> std::io::Result<()> {
         None => eprintln!("not pinned: servers and load generator share the cores"),
     }
     let rows = report::run(&settings, &peers, server_core, only);
-    println!("{}", report::table(&rows));
+    println!("{}", report::table(&rows, settings.common_rate));
     Ok(())
 }

@@ -120,8 +120,9 @@ fn cell(unit: Unit, measured: &Measured) -> String {
 }
 
 /// The table, as Markdown: one row per scenario, a column per server, our ratio to each
-/// peer, then latencies and CPU use, then what failed and why.
-pub fn table(rows: &[Row]) -> String {
+/// peer, then latencies (fan-out also at `common_rate` deliveries per second on every
+/// server) and CPU use, then what failed and why.
+pub fn table(rows: &[Row], common_rate: f64) -> String {
     let mut out = String::new();
     let Some(first) = rows.first() else {
         return out;
@@ -172,6 +173,18 @@ pub fn table(rows: &[Row]) -> String {
             format!("{} / {} ms, cpu {:.2} / {:.2}", millis(m.p50), millis(m.p99), m.server_cpu, m.load_cpu)
         }));
         line(&mut out, &cells);
+        if row.cells.iter().any(|(_, m)| m.common.is_some()) {
+            let mut cells = vec![format!(
+                "{}, latency at {} deliveries/s on every server",
+                row.name,
+                figure(row.unit, common_rate)
+            )];
+            cells.extend(row.cells.iter().map(|(_, m)| match m.common {
+                Some((p50, p99)) => format!("{} / {} ms", millis(Some(p50)), millis(Some(p99))),
+                None => "-".into(),
+            }));
+            line(&mut out, &cells);
+        }
     }
 
     let failures: Vec<String> = rows

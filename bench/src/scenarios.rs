@@ -26,6 +26,9 @@ pub struct Settings {
     pub probe_window: u64,
     /// How long each measuring phase sends.
     pub phase: Duration,
+    /// Fan-out deliveries per second of the latency phase every server runs at the same
+    /// rate (below the slowest server's saturation), so that latencies compare.
+    pub common_rate: f64,
     /// Echo clients, one `emitWithAck` outstanding each.
     pub echo_clients: usize,
     /// Idle WebSocket clients for the memory row.
@@ -44,6 +47,7 @@ impl Settings {
             windows: vec![1, 8, 64],
             probe_window: 512,
             phase: Duration::from_secs(3),
+            common_rate: 20_000.0,
             echo_clients: 100,
             memory_websocket: 10_000,
             memory_polling: 2_000,
@@ -58,6 +62,7 @@ impl Settings {
             windows: vec![1, 4],
             probe_window: 16,
             phase: Duration::from_millis(300),
+            common_rate: 2_000.0,
             echo_clients: 5,
             memory_websocket: 20,
             memory_polling: 10,
@@ -75,6 +80,8 @@ pub struct Measured {
     pub p50: Option<Duration>,
     /// 99th percentile latency, where the row has one.
     pub p99: Option<Duration>,
+    /// Fan-out latency at [`Settings::common_rate`]: median and 99th percentile.
+    pub common: Option<(Duration, Duration)>,
     /// The server's CPU use while measuring, in cores.
     pub server_cpu: f64,
     /// The load generator's CPU use while measuring, in cores.
@@ -168,9 +175,12 @@ struct Fanout {
     completed: AtomicU64,
     /// When the last one was, in nanoseconds since `base`.
     last_completion: AtomicU64,
-    /// Latency is recorded from this sequence number on.
+    /// Latency is recorded from this sequence number on, into `latency`.
     latency_from: AtomicU64,
     latency: Histogram,
+    /// From this one on, into `common` (the phase at the common rate).
+    common_from: AtomicU64,
+    common: Histogram,
     /// Messages out of order, duplicated or missing, and receivers that failed.
     errors: AtomicU64,
     /// The next sequence number each receiver expects.
@@ -201,8 +211,11 @@ async fn receive(fanout: Arc<Fanout>, index: usize, mut reader: ws::Reader, writ
         if let Some(slot) = fanout.expected.get(index) {
             slot.store(expected, Ordering::Relaxed);
         }
-        if seq >= fanout.latency_from.load(Ordering::Relaxed) {
-            fanout.latency.record(fanout.nanos().saturating_sub(sent));
+        let latency = fanout.nanos().saturating_sub(sent);
+        if seq >= fanout.common_from.load(Ordering::Relaxed) {
+            fanout.common.record(latency);
+        } else if seq >= fanout.latency_from.load(Ordering::Relaxed) {
+            fanout.latency.record(latency);
         }
         let count = fanout.counts.get(usize::try_from(seq).unwrap_or(usize::MAX));
         if count.is_some_and(|c| c.fetch_add(1, Ordering::Relaxed) + 1 == fanout.receivers) {
@@ -269,9 +282,10 @@ impl Sender {
         Ok(deliveries as f64 / (elapsed as f64 / 1e9).max(1e-9))
     }
 
-    /// Sends at `rate` broadcasts per second for `phase`, recording delivery latency.
-    async fn paced(&mut self, rate: f64, phase: Duration) -> Result<(), String> {
-        self.fanout.latency_from.store(self.next, Ordering::Relaxed);
+    /// Sends at `rate` broadcasts per second for `phase`; receivers record the latency of
+    /// broadcasts from the next one on, as `from` marks.
+    async fn paced(&mut self, rate: f64, phase: Duration, from: &AtomicU64) -> Result<(), String> {
+        from.store(self.next, Ordering::Relaxed);
         let interval = Duration::from_secs_f64(1.0 / rate.max(1.0));
         let start = tokio::time::Instant::now();
         let mut at = start;
@@ -308,6 +322,8 @@ async fn fanout_inner(
         last_completion: AtomicU64::new(0),
         latency_from: AtomicU64::new(u64::MAX),
         latency: Histogram::default(),
+        common_from: AtomicU64::new(u64::MAX),
+        common: Histogram::default(),
         errors: AtomicU64::new(0),
         expected: (0..receivers).map(|_| AtomicU64::new(0)).collect(),
         progress: Notify::new(),
@@ -333,11 +349,16 @@ async fn fanout_inner(
     watch.finish(server, measured);
     measured.value = best;
     sender
-        .paced(best / 2.0 / receivers as f64, settings.phase)
+        .paced(best / 2.0 / receivers as f64, settings.phase, &fanout.latency_from)
         .await
         .map_err(|e| format!("at half rate: {e}"))?;
     measured.p50 = fanout.latency.quantile(500);
     measured.p99 = fanout.latency.quantile(990);
+    sender
+        .paced(settings.common_rate / receivers as f64, settings.phase, &fanout.common_from)
+        .await
+        .map_err(|e| format!("at the common rate: {e}"))?;
+    measured.common = fanout.common.quantile(500).zip(fanout.common.quantile(990));
     check_delivery(&fanout, sender.next)?;
 
     let probe = settings.probe_window;

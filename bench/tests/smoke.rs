@@ -16,12 +16,15 @@ fn every_scenario_completes_without_loss_on_every_server() {
             if peer.ours() {
                 assert_eq!(measured.probe_failure, None, "{} on {}", row.name, peer.name());
             }
+            if row.name.starts_with("fan-out") {
+                assert!(measured.common.is_some(), "{} on {}: no common-rate latency", row.name, peer.name());
+            }
             // Memory may not grow by a page for a few clients; rates must be positive.
             if matches!(row.unit, Unit::PerSecond) {
                 assert!(measured.value > 0.0, "{} on {}: nothing measured", row.name, peer.name());
             }
         }
     }
-    let table = report::table(&rows);
+    let table = report::table(&rows, Settings::smoke().common_rate);
     assert!(table.contains("| fan-out, 20 receivers (deliveries/s) |"), "{table}");
 }
