@@ -1,5 +1,6 @@
 //! Socket.IO on smol: the servers and the client of [`socketio_runtime`] on smol's executor,
-//! `async-io` timers and `async-net` TCP. No tokio anywhere in the tree.
+//! `async-io` timers and `async-net` TCP. No tokio executor, reactor or timer in the tree
+//! (hyper itself brings only tokio's `sync` channels, which run on any executor).
 //!
 //! The Socket.IO tutorial chat, in Rust: every `chat message` goes to everyone, and the
 //! official JavaScript client (`io()` in the browser, `socket.io-client` in Node) just works.
