@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::scenarios::{self, Measured, Settings};
+use crate::scenarios::{self, Measured, ProbeFailure, Settings};
 use crate::servers::{Peer, Server};
 
 /// One row of the table: a scenario's figure on every server.
@@ -111,10 +111,10 @@ fn millis(duration: Option<Duration>) -> String {
 fn cell(unit: Unit, measured: &Measured) -> String {
     match (&measured.failure, &measured.probe_failure) {
         (Some(_), _) => "FAILED".into(),
-        (None, Some(why)) if why.contains("stalled") => {
+        (None, Some(ProbeFailure::Stalled(_))) => {
             format!("{} (stalled deeper)", figure(unit, measured.value))
         }
-        (None, Some(_)) => format!("{} (lost deeper)", figure(unit, measured.value)),
+        (None, Some(ProbeFailure::Lost(_))) => format!("{} (lost deeper)", figure(unit, measured.value)),
         (None, None) => figure(unit, measured.value),
     }
 }
@@ -191,7 +191,7 @@ pub fn table(rows: &[Row], common_rate: f64) -> String {
         .iter()
         .flat_map(|row| {
             row.cells.iter().filter_map(move |(peer, m)| {
-                let what = m.failure.as_ref().or(m.probe_failure.as_ref())?;
+                let what = m.failure.clone().or_else(|| m.probe_failure.as_ref().map(ToString::to_string))?;
                 Some(format!("- {} on {}: {what}", row.name, peer.name()))
             })
         })

@@ -88,10 +88,26 @@ pub struct Measured {
     pub load_cpu: f64,
     /// Why the figure does not count: lost, duplicated or reordered messages, failed connections.
     pub failure: Option<String>,
-    /// What went wrong in the deeper window after the figure was measured: messages lost
-    /// (a receiver saw a gap), or a stall (nothing completed for a while: lost at the tail,
-    /// or a server that handles every queued broadcast before writing any).
-    pub probe_failure: Option<String>,
+    /// What went wrong in the deeper window after the figure was measured.
+    pub probe_failure: Option<ProbeFailure>,
+}
+
+/// How the deeper fan-out window failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeFailure {
+    /// A receiver saw a gap, a duplicate or a reordering, or came up short.
+    Lost(String),
+    /// Nothing completed for a while with no gap seen: lost at the tail, or a server that
+    /// handles every queued broadcast before writing any.
+    Stalled(String),
+}
+
+impl std::fmt::Display for ProbeFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProbeFailure::Lost(what) | ProbeFailure::Stalled(what) => f.write_str(what),
+        }
+    }
 }
 
 /// CPU use of the server and of this process between two points.
@@ -370,7 +386,11 @@ async fn fanout_inner(
         }
         Err(loss) => {
             eprintln!("  window {probe}: {loss}");
-            measured.probe_failure = Some(format!("window {probe}: {loss}"));
+            let what = format!("window {probe}: {loss}");
+            // A loss is a gap (or duplicate) some receiver saw; without one, it stalled.
+            let lost = fanout.errors.load(Ordering::Relaxed) > 0;
+            measured.probe_failure =
+                Some(if lost { ProbeFailure::Lost(what) } else { ProbeFailure::Stalled(what) });
         }
     }
     tasks.abort_all();
