@@ -27,6 +27,7 @@
 // Decoders face hostile input: no indexing that could panic.
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
+pub mod args;
 pub mod client;
 mod decoder;
 mod error;
@@ -39,7 +40,9 @@ mod packet;
 mod payload;
 pub mod server;
 mod value;
+mod value_serde;
 
+pub use args::{Args, RawArgs};
 pub use decoder::{DecodeLimits, Decoder};
 pub use error::{DecodeError, EncodeError};
 pub use namespace::Namespace;

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use bytestring::ByteString;
 use serde::{Serialize, de::DeserializeOwned};
 
+use crate::args::{Args, ArgsDeserializer, ArgsWriter, RawArgs};
 use crate::json_scan::{self, JsonError};
 use crate::value::{json_string_len, write_json_string};
 use crate::{DecodeError, EncodeError, Value};
@@ -27,11 +28,11 @@ pub fn is_reserved_event(name: &str) -> bool {
 /// ```
 /// use socketio_proto::Payload;
 ///
-/// let payload = Payload::event("chat message", &("hello",)).unwrap();
+/// let payload = Payload::event("chat message", &"hello").unwrap();
 /// assert_eq!(payload.json(), r#"["chat message","hello"]"#);
 /// assert_eq!(payload.event_name().as_deref(), Some("chat message"));
-/// let (name, text): (String, String) = payload.deserialize().unwrap();
-/// assert_eq!((name.as_str(), text.as_str()), ("chat message", "hello"));
+/// let text: String = payload.args().unwrap();
+/// assert_eq!(text, "hello");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Payload {
@@ -66,37 +67,19 @@ impl Payload {
         Payload { json: json.into(), attachments }
     }
 
-    /// The payload of an event: `[name, ...args]`, where `args` serializes to a JSON array
-    /// (a tuple, a slice, a `Vec`), or to `null` (`()`) for no arguments.
-    pub fn event<T: Serialize + ?Sized>(name: &str, args: &T) -> Result<Self, EncodeError> {
-        check_event_name(name)?;
-        let args = serde_json::to_string(args)?;
-        let inner = if args == "null" {
-            ""
-        } else {
-            args.strip_prefix('[')
-                .and_then(|rest| rest.strip_suffix(']'))
-                .ok_or(EncodeError::ArgumentsNotArray)?
-        };
-        Ok(Payload { json: event_json(name, inner).into(), attachments: Vec::new() })
+    /// The payload of an event: `[name, ...args]`, with the [arguments rule](crate::args):
+    /// a tuple spreads into several arguments, `()` is none, any other value is one argument;
+    /// binary data inside goes as attachments.
+    pub fn event<A: Args + ?Sized>(name: &str, args: &A) -> Result<Self, EncodeError> {
+        args.event_payload(name)
     }
 
-    /// The payload of an event with dynamic arguments that may hold binary data.
-    pub fn event_values(name: &str, args: &[Value]) -> Result<Self, EncodeError> {
-        check_event_name(name)?;
-        let mut numbered = 0;
-        let len =
-            2 + json_string_len(name) + args.iter().map(|a| 1 + a.json_len(&mut numbered)).sum::<usize>();
-        let mut json = String::with_capacity(len);
-        let mut attachments = Vec::new();
-        json.push('[');
-        write_json_string(&mut json, name);
-        for arg in args {
-            json.push(',');
-            arg.write_json(&mut json, &mut attachments);
-        }
-        json.push(']');
-        Ok(Payload { json: json.into(), attachments })
+    /// Takes the output of the argument encoder.
+    pub(crate) fn from_writer(writer: ArgsWriter) -> Result<Self, EncodeError> {
+        let json = String::from_utf8(writer.json).map_err(|_| {
+            <serde_json::Error as serde::ser::Error>::custom("the encoder wrote invalid UTF-8")
+        })?;
+        Ok(Payload { json: json.into(), attachments: writer.attachments })
     }
 
     /// The arguments of an event payload (`[name, ...args]` becomes `[...args]`), without
@@ -120,9 +103,33 @@ impl Payload {
             .unwrap_or_else(|| Payload { json: ByteString::from_static("[]"), attachments: Vec::new() })
     }
 
-    /// An event's arguments, typed (usually a tuple, one element per argument).
+    /// An event's arguments, typed, with the [arguments rule](crate::args): a tuple takes one
+    /// argument per element, `()` none, any other type the first argument. Binary
+    /// attachments fill `bytes::Bytes` (or `Vec<u8>`) fields.
     pub fn args<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        self.args_or_empty().deserialize()
+        self.read_args(true)
+    }
+
+    /// The arguments of an array payload (an ack's, `[...args]`), typed with the same rule
+    /// as [`Payload::args`].
+    pub fn array_args<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        self.read_args(false)
+    }
+
+    fn read_args<T: DeserializeOwned>(&self, skip_name: bool) -> Result<T, serde_json::Error> {
+        if self.attachments.is_empty() {
+            let mut json = serde_json::Deserializer::from_str(&self.json);
+            let value = T::deserialize(ArgsDeserializer { inner: &mut json, skip_name })?;
+            json.end()?;
+            return Ok(value);
+        }
+        let value = self.to_value().map_err(|e| <serde_json::Error as serde::de::Error>::custom(e))?;
+        T::deserialize(ArgsDeserializer { inner: value, skip_name })
+    }
+
+    /// An event's arguments as they are, to forward without parsing (see [`RawArgs`]).
+    pub fn raw_args(&self) -> RawArgs {
+        RawArgs::new(self.args_or_empty())
     }
 
     /// An event's arguments as dynamic values, binary attachments in place.
@@ -133,17 +140,9 @@ impl Payload {
         }
     }
 
-    /// The arguments of an ack: `args` serializes to a JSON array (a tuple, slice, `Vec`),
-    /// or to `null` (`()`) for none.
-    pub fn ack_args<T: Serialize + ?Sized>(args: &T) -> Result<Self, EncodeError> {
-        let json = serde_json::to_string(args)?;
-        if json == "null" {
-            return Ok(Payload { json: ByteString::from_static("[]"), attachments: Vec::new() });
-        }
-        if !(json.starts_with('[') && json.ends_with(']')) {
-            return Err(EncodeError::ArgumentsNotArray);
-        }
-        Ok(Payload { json: json.into(), attachments: Vec::new() })
+    /// The payload of an ack (`[...args]`), with the [arguments rule](crate::args).
+    pub fn ack_args<A: Args + ?Sized>(args: &A) -> Result<Self, EncodeError> {
+        args.ack_payload()
     }
 
     /// The payload of event `name` whose arguments are the array `args` (see
@@ -211,7 +210,7 @@ pub(crate) fn string_at(json: &str, range: std::ops::Range<usize>, escaped: bool
     serde_json::from_str::<String>(quoted).ok().map(Cow::Owned)
 }
 
-fn check_event_name(name: &str) -> Result<(), EncodeError> {
+pub(crate) fn check_event_name(name: &str) -> Result<(), EncodeError> {
     if is_reserved_event(name) { Err(EncodeError::ReservedEventName(name.to_owned())) } else { Ok(()) }
 }
 

@@ -31,8 +31,10 @@ fn ns(name: &str) -> Namespace {
     Namespace::new(name.to_owned()).unwrap()
 }
 
+/// Event `name` with one argument per element of `args`.
 fn event(name: &str, args: &[i32]) -> Payload {
-    Payload::event(name, args).unwrap()
+    let args = socketio_proto::Value::Array(args.iter().map(|&a| a.into()).collect());
+    Payload::event_with_args(name, &Payload::from_value(&args)).unwrap()
 }
 
 impl Pair {
@@ -251,10 +253,10 @@ fn events_and_acks_both_ways_with_binary() {
     pair.manager.open_socket(Namespace::main(), None);
     pair.drive();
     pair.take();
-    let args = [Value::from("file"), Value::Binary(Bytes::from_static(b"\x01\x02"))];
+    let args = ("file", Value::Binary(Bytes::from_static(b"\x01\x02")));
     let id = pair
         .manager
-        .emit_with_ack(pair.now, &Namespace::main(), Payload::event_values("upload", &args).unwrap(), None)
+        .emit_with_ack(pair.now, &Namespace::main(), Payload::event("upload", &args).unwrap(), None)
         .unwrap();
     pair.drive();
     let [server::Event::Message { socket, payload, ack: Some(ack) }] = pair.server_events.as_slice() else {

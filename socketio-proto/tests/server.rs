@@ -136,8 +136,10 @@ fn ns(name: &str) -> Namespace {
     Namespace::new(name.to_owned()).unwrap()
 }
 
+/// Event `name` with one argument per element of `args`.
 fn event(name: &str, args: &[i32]) -> Payload {
-    Payload::event(name, args).unwrap()
+    let args = socketio_proto::Value::Array(args.iter().map(|&a| a.into()).collect());
+    Payload::event_with_args(name, &Payload::from_value(&args)).unwrap()
 }
 
 #[test]
@@ -508,4 +510,80 @@ fn emitting_to_a_gone_socket_is_an_error() {
     let id = h.connect(conn, "/");
     h.frame(conn, "41");
     assert_eq!(h.server.emit(id, event("late", &[])), Err(socketio_proto::server::EmitError::Disconnected));
+}
+
+#[test]
+fn broadcast_with_ack_sends_one_frame_with_one_id_and_collects_every_answer() {
+    let mut h = Harness::new();
+    let conns: Vec<ConnId> = (0..3).map(|_| h.open()).collect();
+    let ids: Vec<SocketId> = conns.iter().map(|&c| h.connect(c, "/")).collect();
+    // A single emit's ack id is taken first: broadcast ids never collide with it.
+    let single = h.server.emit_with_ack(h.now, ids[0], event("one", &[]), None).unwrap();
+    h.pump();
+    h.take_sent(conns[0]);
+    let sent = h.server.broadcast_with_ack(
+        h.now,
+        &Namespace::main(),
+        &Selector::all(),
+        event("q", &[7]),
+        false,
+        Some(Duration::from_millis(500)),
+    );
+    h.pump();
+    assert_eq!(sent.recipients, 3);
+    assert_ne!(sent.id, single);
+    for &conn in &conns {
+        assert_eq!(h.take_sent(conn), [format!(r#"42{}["q",7]"#, sent.id)]);
+    }
+    h.frame(conns[1], &format!(r#"43{}["b"]"#, sent.id));
+    h.frame(conns[0], &format!(r#"43{}["a"]"#, sent.id));
+    h.frame(conns[0], &format!(r#"43{}["again"]"#, sent.id));
+    let events = h.take_events();
+    assert_eq!(events.len(), 2, "one answer per recipient: {events:?}");
+    assert!(
+        matches!(&events[0], Event::Ack { socket, id, payload } if *socket == ids[1] && *id == sent.id && payload.json() == r#"["b"]"#)
+    );
+    assert!(matches!(&events[1], Event::Ack { socket, .. } if *socket == ids[0]));
+    h.at(499);
+    assert!(h.take_events().is_empty());
+    h.at(500);
+    let events = h.take_events();
+    assert!(
+        matches!(events.as_slice(), [Event::AckFailed { socket, id, reason: AckError::Timeout }] if *socket == ids[2] && *id == sent.id),
+        "{events:?}"
+    );
+    h.frame(conns[2], &format!(r#"43{}["late"]"#, sent.id));
+    assert!(h.take_events().is_empty(), "a late answer is ignored");
+}
+
+#[test]
+fn broadcast_with_ack_fails_a_recipient_that_disconnects_and_counts_nobody_when_empty() {
+    let mut h = Harness::new();
+    let conn = h.open();
+    let id = h.connect(conn, "/");
+    let nobody = h.server.broadcast_with_ack(
+        h.now,
+        &Namespace::main(),
+        &Selector::to("empty"),
+        event("q", &[]),
+        false,
+        None,
+    );
+    assert_eq!(nobody.recipients, 0);
+    let sent = h.server.broadcast_with_ack(
+        h.now,
+        &Namespace::main(),
+        &Selector::all(),
+        event("q", &[]),
+        false,
+        None,
+    );
+    h.pump();
+    assert_eq!(sent.recipients, 1);
+    h.frame(conn, "41");
+    let events = h.take_events();
+    assert!(
+        matches!(&events[0], Event::AckFailed { socket, reason: AckError::Disconnected, .. } if *socket == id),
+        "{events:?}"
+    );
 }

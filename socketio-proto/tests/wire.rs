@@ -155,14 +155,14 @@ fn binary_ack() {
 
 #[test]
 fn encoding_binary_values_numbers_attachments_in_document_order() {
-    let args = [
+    let args = (
         Value::Object(vec![
             ("x".into(), Value::Binary(Bytes::from_static(b"a"))),
             ("y".into(), Value::Array(vec![Value::Binary(Bytes::from_static(b"b"))])),
         ]),
         Value::Binary(Bytes::from_static(b"c")),
-    ];
-    let packet = Packet::event(Namespace::main(), Payload::event_values("files", &args).unwrap());
+    );
+    let packet = Packet::event(Namespace::main(), Payload::event("files", &args).unwrap());
     assert_eq!(
         packet.to_text(),
         r#"53-["files",{"x":{"_placeholder":true,"num":0},"y":[{"_placeholder":true,"num":1}]},{"_placeholder":true,"num":2}]"#
@@ -176,14 +176,16 @@ fn encoding_binary_values_numbers_attachments_in_document_order() {
 fn reserved_event_names_are_refused_on_emit() {
     for name in socketio_proto::RESERVED_EVENTS {
         assert!(matches!(Payload::event(name, &()), Err(EncodeError::ReservedEventName(n)) if n == name));
-        assert!(matches!(Payload::event_values(name, &[]), Err(EncodeError::ReservedEventName(_))));
+        assert!(matches!(Payload::event(name, &"x"), Err(EncodeError::ReservedEventName(_))));
     }
     assert!(Payload::event("error", &()).is_ok());
 }
 
 #[test]
-fn event_arguments_must_be_an_array() {
-    assert!(matches!(Payload::event("x", &"not an array"), Err(EncodeError::ArgumentsNotArray)));
+fn one_value_is_one_argument_and_a_tuple_spreads() {
+    assert_eq!(Payload::event("x", &"one").unwrap().json(), r#"["x","one"]"#);
+    assert_eq!(Payload::event("x", &("a", 2)).unwrap().json(), r#"["x","a",2]"#);
+    assert_eq!(Payload::event("x", &["a", "b"][..]).unwrap().json(), r#"["x",["a","b"]]"#);
 }
 
 #[test]
@@ -211,7 +213,7 @@ fn event_arguments_are_forwarded_without_parsing() {
     assert!(Payload::from_json("[]").unwrap().event_args().is_none());
     assert!(Payload::from_json("{}").unwrap().event_args().is_none());
 
-    let binary = Payload::event_values("file", &[Value::Binary(Bytes::from_static(b"\x01"))]).unwrap();
+    let binary = Payload::event("file", &Value::Binary(Bytes::from_static(b"\x01"))).unwrap();
     let args = binary.event_args().unwrap();
     assert_eq!(args.attachments(), binary.attachments());
     assert_eq!(args.to_value().unwrap(), Value::Array(vec![Value::Binary(Bytes::from_static(b"\x01"))]));

@@ -163,7 +163,8 @@ pub enum Event {
         /// The ack id to answer, if any.
         ack: Option<u64>,
     },
-    /// The answer to [`Server::emit_with_ack`].
+    /// The answer to [`Server::emit_with_ack`], or one recipient's answer to
+    /// [`Server::broadcast_with_ack`].
     Ack {
         /// The socket that answered.
         socket: SocketId,
@@ -206,7 +207,7 @@ struct Client {
 struct Socket {
     sid: Sid,
     namespace: Namespace,
-    next_ack: u64,
+    /// Acks this socket owes, single emits' and broadcasts' alike.
     acks: IdSet<u64>,
 }
 
@@ -214,6 +215,24 @@ struct Socket {
 enum Timer {
     Connect(Sid),
     Ack(SocketId, u64),
+    BroadcastAck(u64),
+}
+
+/// A broadcast that asked for acks: who still owes one.
+#[derive(Debug)]
+struct PendingBroadcast {
+    recipients: Vec<SocketId>,
+    remaining: usize,
+}
+
+/// What [`Server::broadcast_with_ack`] sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BroadcastAck {
+    /// The ack id every recipient answers with (one [`Event::Ack`] or [`Event::AckFailed`]
+    /// per recipient).
+    pub id: u64,
+    /// How many sockets it went to: how many answers or failures will come.
+    pub recipients: usize,
 }
 
 /// Which namespaces clients may connect to besides `/` and the declared ones.
@@ -233,6 +252,9 @@ pub struct Server {
     adapters: HashMap<Namespace, Box<dyn Adapter>>,
     clients: IdMap<Sid, Client>,
     sockets: IdMap<SocketId, Socket>,
+    /// Ack ids come from one counter, so one id can serve every recipient of a broadcast.
+    next_ack: u64,
+    broadcast_acks: IdMap<u64, PendingBroadcast>,
     timers: BinaryHeap<Reverse<(Instant, Timer)>>,
     outputs: VecDeque<Output<Event>>,
 }
@@ -260,6 +282,8 @@ impl Server {
             adapters: HashMap::new(),
             clients: IdMap::default(),
             sockets: IdMap::default(),
+            next_ack: 0,
+            broadcast_acks: IdMap::default(),
             timers: BinaryHeap::new(),
             outputs: VecDeque::new(),
         }
@@ -324,8 +348,7 @@ impl Server {
         }
         let id = self.new_socket_id();
         self.clients.get_mut(&sid)?.sockets.insert(namespace.clone(), id);
-        self.sockets
-            .insert(id, Socket { sid, namespace: namespace.clone(), next_ack: 0, acks: IdSet::default() });
+        self.sockets.insert(id, Socket { sid, namespace: namespace.clone(), acks: IdSet::default() });
         self.adapter(&namespace).join(id, ByteString::from(id.to_string()));
         let payload = format!(r#"{{"sid":"{id}"}}"#);
         let packet = Packet {
@@ -382,9 +405,9 @@ impl Server {
         payload: Payload,
         timeout: Option<Duration>,
     ) -> Result<u64, EmitError> {
+        let id = self.next_ack;
         let state = self.sockets.get_mut(&socket).ok_or(EmitError::Disconnected)?;
-        let id = state.next_ack;
-        state.next_ack += 1;
+        self.next_ack += 1;
         state.acks.insert(id);
         let (sid, packet) = (state.sid, Packet::event(state.namespace.clone(), payload).with_ack_id(id));
         self.send(sid, &packet)?;
@@ -426,6 +449,58 @@ impl Server {
             }
         }
         delivered
+    }
+
+    /// Emits an event asking every designated socket for an ack (`emitWithAck` on a
+    /// broadcast), encoded once with one ack id, as the reference does. Each recipient's
+    /// answer comes as an [`Event::Ack`] with that id; a recipient that disconnects, or has
+    /// not answered when `timeout` (if any) passes, comes as an [`Event::AckFailed`].
+    pub fn broadcast_with_ack(
+        &mut self,
+        now: Instant,
+        namespace: &Namespace,
+        selector: &Selector,
+        payload: Payload,
+        volatile: bool,
+        timeout: Option<Duration>,
+    ) -> BroadcastAck {
+        let id = self.next_ack;
+        self.next_ack += 1;
+        let targets = self.select(namespace, selector);
+        let encoded = EncodedPacket::new(&Packet::event(namespace.clone(), payload).with_ack_id(id));
+        let mut recipients = Vec::new();
+        for socket in targets {
+            let Some(sid) = self.sockets.get(&socket).map(|s| s.sid) else {
+                continue;
+            };
+            if volatile && !self.engine.is_writable(sid) {
+                continue;
+            }
+            if encoded.frames().all(|frame| self.engine.send_frame(sid, frame).is_ok()) {
+                if let Some(state) = self.sockets.get_mut(&socket) {
+                    state.acks.insert(id);
+                    recipients.push(socket);
+                }
+            }
+        }
+        let count = recipients.len();
+        if count > 0 {
+            self.broadcast_acks.insert(id, PendingBroadcast { recipients, remaining: count });
+            if let Some(timeout) = timeout {
+                self.timers.push(Reverse((now + timeout, Timer::BroadcastAck(id))));
+            }
+        }
+        BroadcastAck { id, recipients: count }
+    }
+
+    /// A recipient of broadcast `id` answered or failed: forget the broadcast after the last.
+    fn broadcast_answered(&mut self, id: u64) {
+        if let Some(pending) = self.broadcast_acks.get_mut(&id) {
+            pending.remaining = pending.remaining.saturating_sub(1);
+            if pending.remaining == 0 {
+                self.broadcast_acks.remove(&id);
+            }
+        }
     }
 
     fn send(&mut self, sid: Sid, packet: &Packet) -> Result<(), EmitError> {
@@ -538,6 +613,7 @@ impl Server {
         let mut acks: Vec<u64> = state.acks.into_iter().collect();
         acks.sort_unstable();
         for id in acks {
+            self.broadcast_answered(id);
             self.outputs.push_back(Output::Event(Event::AckFailed {
                 socket,
                 id,
@@ -645,6 +721,7 @@ impl Server {
                     .ack_id
                     .filter(|id| self.sockets.get_mut(&socket).is_some_and(|state| state.acks.remove(id)));
                 if let Some(id) = answered {
+                    self.broadcast_answered(id);
                     let payload =
                         packet.payload.unwrap_or_else(|| Payload::from_value(&crate::Value::Array(vec![])));
                     self.outputs.push_back(Output::Event(Event::Ack { socket, id, payload }));
@@ -670,6 +747,20 @@ impl Server {
                 if idle {
                     self.clients.remove(&sid);
                     self.engine.close(now, sid);
+                }
+            }
+            Timer::BroadcastAck(id) => {
+                let Some(pending) = self.broadcast_acks.remove(&id) else {
+                    return;
+                };
+                for socket in pending.recipients {
+                    if self.sockets.get_mut(&socket).is_some_and(|s| s.acks.remove(&id)) {
+                        self.outputs.push_back(Output::Event(Event::AckFailed {
+                            socket,
+                            id,
+                            reason: AckError::Timeout,
+                        }));
+                    }
                 }
             }
             Timer::Ack(socket, id) => {
