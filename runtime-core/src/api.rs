@@ -1,7 +1,7 @@
 //! The public API of a runtime crate, generated from its [`Runtime`](crate::Runtime) marker,
 //! so both runtime crates offer the same names without writing them twice.
 
-/// Declares the modules `socket`, `engine` and `client` of a runtime crate: this crate's
+/// Declares the modules `server`, `engine` and `client` of a runtime crate: this crate's
 /// types with the runtime marker filled in, under the same names.
 ///
 /// ```text
@@ -11,21 +11,21 @@
 macro_rules! runtime_api {
     ($runtime:ty) => {
         /// The Socket.IO server: namespaces, middleware, events, acks, rooms, broadcast.
-        pub mod socket {
-            pub use $crate::socket::{ConnectError, ConnectRequest, MiddlewareFuture, SocketInfo};
+        pub mod server {
+            pub use $crate::server::{ConnectError, ConnectRequest};
 
             /// A running Socket.IO server. Cheap to clone.
-            pub type SocketIo = $crate::socket::SocketIo<$runtime>;
+            pub type SocketIo = $crate::server::SocketIo<$runtime>;
             /// Settings of a [`SocketIo`] server.
-            pub type Builder = $crate::socket::Builder<$runtime>;
-            /// A namespace of a [`SocketIo`] server, to configure.
-            pub type NamespaceRef = $crate::socket::NamespaceRef<$runtime>;
+            pub type Builder = $crate::server::Builder<$runtime>;
+            /// A namespace of a [`SocketIo`] server: middleware, connection handler, broadcasts.
+            pub type NamespaceRef = $crate::server::NamespaceRef<$runtime>;
+            /// The dynamic namespaces of a [`SocketIo`] server.
+            pub type DynamicNamespaces = $crate::server::DynamicNamespaces<$runtime>;
             /// A client connected to a namespace. Cheap to clone.
-            pub type Socket = $crate::socket::Socket<$runtime>;
-            /// An event from a client: its name, arguments, and the ack it may wait for.
-            pub type Message = $crate::socket::Message<$runtime>;
+            pub type Socket = $crate::server::Socket<$runtime>;
             /// A selection of sockets in one namespace (`io.to(...)`, `socket.broadcast()`).
-            pub type BroadcastOperator = $crate::socket::BroadcastOperator<$runtime>;
+            pub type BroadcastOperator = $crate::server::BroadcastOperator<$runtime>;
         }
 
         /// The bare Engine.IO server: polling, WebSocket, upgrade.
@@ -40,7 +40,7 @@ macro_rules! runtime_api {
 
         /// The Socket.IO client: namespaces over one connection, acks, reconnection.
         pub mod client {
-            pub use $crate::client::{ClientMessage, ClientSocket};
+            pub use $crate::client::ClientSocket;
 
             /// How to connect. The defaults are the reference client's.
             pub type ClientBuilder = $crate::client::ClientBuilder<$runtime>;
@@ -48,6 +48,10 @@ macro_rules! runtime_api {
 
         pub use $crate::engineio_proto;
         pub use $crate::socketio_proto;
-        pub use $crate::{AllowRequest, BoxError, Error, RemoteAddr, ResponseBody};
+        pub use $crate::socketio_proto::{RawArgs, Spread, Value};
+        pub use $crate::{
+            AckError, AckFuture, AckResponses, AllowRequest, BoxError, BroadcastAckFuture, EmitError, Error,
+            HandlerOutput, Message, RemoteAddr, ResponseBody, html_page,
+        };
     };
 }

@@ -134,7 +134,7 @@ impl<R: Runtime> Builder<R> {
             max_payload: self.engine.max_payload,
             client_script: None,
         };
-        let server = Server::new(self.engine, Box::new(transport::random_u128));
+        let server = Server::new(self.engine, Box::new(crate::ids::random_u128));
         let (shared, receiver) = Shared::start::<R>(server, options);
         (EngineIo { shared, runtime: PhantomData }, Events { receiver })
     }

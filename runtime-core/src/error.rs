@@ -1,18 +1,52 @@
-//! The errors of the application-facing API.
+//! The errors of the application-facing API, shared by the server and the client.
 
 use socketio_proto::EncodeError;
-use socketio_proto::server::{AckError, EmitError};
+pub use socketio_proto::server::EmitError;
 
-/// Why an emit or an ack failed.
+/// Why an `emit_with_ack` got no usable answer.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub enum AckError {
     /// The arguments could not be encoded, or the event name is reserved.
     #[error(transparent)]
     Encode(#[from] EncodeError),
-    /// The socket is gone, or its client stopped reading.
+    /// The event could not be sent.
     #[error(transparent)]
     Emit(#[from] EmitError),
-    /// The ack never came.
-    #[error("no ack: {0:?}")]
-    Ack(AckError),
+    /// No answer within the timeout.
+    #[error("no ack within the timeout")]
+    Timeout,
+    /// The socket disconnected before answering.
+    #[error("the socket disconnected before answering")]
+    Disconnected,
+    /// The answer's arguments are not of the type asked for.
+    #[error("the ack's arguments do not fit the type asked for: {0}")]
+    Decode(#[from] serde_json::Error),
+}
+
+impl From<socketio_proto::server::AckError> for AckError {
+    fn from(error: socketio_proto::server::AckError) -> Self {
+        match error {
+            socketio_proto::server::AckError::Timeout => AckError::Timeout,
+            socketio_proto::server::AckError::Disconnected => AckError::Disconnected,
+        }
+    }
+}
+
+/// What an emit, an ack, or reading arguments can fail with. Handlers may return
+/// `Result<(), Error>`, so `?` works on all of them.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Arguments, auth or a namespace name could not be encoded, or the event name is
+    /// reserved.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    /// The event could not be sent.
+    #[error(transparent)]
+    Emit(#[from] EmitError),
+    /// An ack did not come.
+    #[error(transparent)]
+    Ack(#[from] AckError),
+    /// Received arguments do not fit the type asked for.
+    #[error("the arguments do not fit the type asked for: {0}")]
+    Args(#[from] serde_json::Error),
 }

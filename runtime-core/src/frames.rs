@@ -5,6 +5,11 @@ use async_tungstenite::tungstenite::{Message, Utf8Bytes};
 use bytes::Bytes;
 use engineio_proto::{ByteString, Frame};
 
+/// How much tungstenite reads at once. It zero-fills this much before every read and keeps
+/// it resident, so its default (128 KiB) costs a 128 KiB memset per message and 128 KiB per
+/// idle connection; larger messages still arrive, in more reads.
+pub(crate) const READ_BUFFER: usize = 2048;
+
 /// What a received WebSocket message means to Engine.IO.
 pub(crate) enum Received {
     /// An Engine.IO frame.

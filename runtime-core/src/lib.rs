@@ -6,9 +6,9 @@
 //! [`Runtime`] (spawn, sleep, TCP) and names this crate's types with its marker filled in, so
 //! both offer the same servers and client with the same names.
 //!
-//! - [`socket::SocketIo`]: the Socket.IO server: namespaces ([`socket::SocketIo::of`]),
-//!   middleware, events and acks ([`socket::Socket`], [`socket::Message`]), rooms and
-//!   broadcast ([`socket::BroadcastOperator`]).
+//! - [`server::SocketIo`]: the Socket.IO server: namespaces ([`server::SocketIo::of`]),
+//!   middleware, async event handlers and acks ([`server::Socket`], [`Message`]), rooms and
+//!   broadcast ([`server::BroadcastOperator`]).
 //! - [`engine::EngineIo`]: the bare Engine.IO server (polling, WebSocket, upgrade).
 //! - [`client::ClientBuilder`]: the Socket.IO client.
 //!
@@ -16,25 +16,36 @@
 //! routes) or mount as a `tower::Service` in a hyper or axum application. `RUST_LOG=debug`
 //! (with a `tracing` subscriber) shows handshakes, upgrades and disconnects with their reasons.
 //!
+//! Arguments follow one rule everywhere (emits, acks, broadcasts, the client): one value is
+//! one argument, a tuple several, `()` none; see [`socketio_proto::args`].
+//!
 //! Under the hood, one lock guards the sans-IO state machine and is never held across an
-//! await; each WebSocket has one task, handlers run on one dispatcher task in the order
-//! events happened, and a broadcast is encoded once for all its recipients.
+//! await; each WebSocket has one task, handlers start on one dispatcher task in the order
+//! events happened (one that awaits does not hold up others), and a broadcast is encoded
+//! once for all its recipients.
 #![forbid(unsafe_code)]
 
+mod ack;
 mod api;
 pub mod client;
 pub mod engine;
 mod error;
 mod frames;
 mod futures_io;
+mod handler;
+mod ids;
+mod message;
 mod runtime;
-pub mod socket;
+pub mod server;
 mod transport;
 
-pub use error::Error;
+pub use ack::{AckFuture, AckResponses, BroadcastAckFuture};
+pub use error::{AckError, EmitError, Error};
 pub use futures_io::HyperIo;
+pub use handler::HandlerOutput;
+pub use message::Message;
 pub use runtime::Runtime;
 
 pub use engineio_proto;
 pub use socketio_proto;
-pub use transport::{AllowRequest, BoxError, RemoteAddr, ResponseBody};
+pub use transport::{AllowRequest, BoxError, RemoteAddr, ResponseBody, html_page};

@@ -16,6 +16,6 @@ fn main() -> std::io::Result<()> {
         let io = chat::server();
         let listener = smol::net::TcpListener::bind(common::addr()).await?;
         println!("chat on http://{}/", common::addr());
-        io.serve_with(listener, chat::page).await
+        io.serve_with(listener, rt::html_page(chat::PAGE)).await
     })
 }

@@ -6,16 +6,15 @@
 //! official JavaScript client (`io()` in the browser, `socket.io-client` in Node) just works.
 //!
 //! ```no_run
-//! use socketio_smol::socket::SocketIo;
+//! use socketio_smol::server::SocketIo;
 //!
 //! fn main() -> std::io::Result<()> {
 //!     smol::block_on(async {
-//!         let io = SocketIo::builder().build();
-//!         io.of("/").on_connection(|socket, _auth| {
-//!             socket.on("chat message", |socket, message| {
-//!                 if let Ok((text,)) = message.args::<(String,)>() {
-//!                     let _ = socket.io().emit("chat message", &(text,));
-//!                 }
+//!         let io = SocketIo::new();
+//!         io.on_connection(async |socket| {
+//!             socket.on("chat message", async |socket, message| {
+//!                 let text: String = message.args()?;
+//!                 socket.io().emit("chat message", &text)
 //!             });
 //!         });
 //!         io.listen("127.0.0.1:3000").await
@@ -23,7 +22,7 @@
 //! }
 //! ```
 //!
-//! The names are those of `socketio-tokio`: [`socket::SocketIo`], [`engine::EngineIo`],
+//! The names are those of `socketio-tokio`: [`server::SocketIo`], [`engine::EngineIo`],
 //! [`client::ClientBuilder`] and their handles. Tasks run on smol's global executor
 //! (`SMOL_THREADS` sets its thread count); this crate only says how to spawn, sleep and use
 //! TCP on smol ([`Smol`]).

@@ -16,5 +16,5 @@ async fn main() -> std::io::Result<()> {
     let io = chat::server();
     let listener = tokio::net::TcpListener::bind(common::addr()).await?;
     println!("chat on http://{}/", common::addr());
-    io.serve_with(listener, chat::page).await
+    io.serve_with(listener, rt::html_page(chat::PAGE)).await
 }

@@ -5,29 +5,27 @@
 //! official JavaScript client (`io()` in the browser, `socket.io-client` in Node) just works.
 //!
 //! ```no_run
-//! use socketio_tokio::socket::SocketIo;
+//! use socketio_tokio::server::SocketIo;
 //!
 //! #[tokio::main]
 //! async fn main() -> std::io::Result<()> {
-//!     let io = SocketIo::builder().build();
-//!     io.of("/").on_connection(|socket, _auth| {
-//!         let _ = socket.broadcast().emit("notice", &("a user connected",));
-//!         socket.on("chat message", |socket, message| {
-//!             if let Ok((text,)) = message.args::<(String,)>() {
-//!                 let _ = socket.io().emit("chat message", &(text,));
-//!             }
+//!     let io = SocketIo::new();
+//!     io.on_connection(async |socket| {
+//!         socket.broadcast().emit("notice", &"a user connected")?;
+//!         socket.on("chat message", async |socket, message| {
+//!             let text: String = message.args()?;
+//!             socket.io().emit("chat message", &text)
 //!         });
-//!         socket.on_disconnect(|socket, reason, _rooms| {
-//!             println!("{} left: {reason}", socket.id());
-//!         });
+//!         socket.on_disconnect(async |socket, reason| println!("{} left: {reason}", socket.id()));
+//!         Ok(())
 //!     });
 //!     io.listen("127.0.0.1:3000").await
 //! }
 //! ```
 //!
-//! - [`socket::SocketIo`]: the Socket.IO server: namespaces ([`socket::SocketIo::of`]),
-//!   middleware, events and acks ([`socket::Socket`], [`socket::Message`]), rooms and
-//!   broadcast ([`socket::BroadcastOperator`]).
+//! - [`server::SocketIo`]: the Socket.IO server: namespaces ([`server::SocketIo::of`]),
+//!   middleware, async event handlers and acks ([`server::Socket`], [`Message`]), rooms and
+//!   broadcast ([`server::BroadcastOperator`]).
 //! - [`engine::EngineIo`]: the bare Engine.IO server (polling, WebSocket, upgrade).
 //! - [`client::ClientBuilder`]: the client.
 //!

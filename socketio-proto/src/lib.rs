@@ -42,7 +42,7 @@ pub mod server;
 mod value;
 mod value_serde;
 
-pub use args::{Args, RawArgs};
+pub use args::{Args, RawArgs, Spread};
 pub use decoder::{DecodeLimits, Decoder};
 pub use error::{DecodeError, EncodeError};
 pub use namespace::Namespace;

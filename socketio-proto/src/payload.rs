@@ -74,6 +74,25 @@ impl Payload {
         args.event_payload(name)
     }
 
+    /// The payload of an event with dynamic arguments, one per element of `args`; binary
+    /// values go as attachments without being copied.
+    pub fn event_values(name: &str, args: &[Value]) -> Result<Self, EncodeError> {
+        check_event_name(name)?;
+        let mut numbered = 0;
+        let len =
+            2 + json_string_len(name) + args.iter().map(|a| 1 + a.json_len(&mut numbered)).sum::<usize>();
+        let mut json = String::with_capacity(len);
+        let mut attachments = Vec::new();
+        json.push('[');
+        write_json_string(&mut json, name);
+        for arg in args {
+            json.push(',');
+            arg.write_json(&mut json, &mut attachments);
+        }
+        json.push(']');
+        Ok(Payload { json: json.into(), attachments })
+    }
+
     /// Takes the output of the argument encoder.
     pub(crate) fn from_writer(writer: ArgsWriter) -> Result<Self, EncodeError> {
         let json = String::from_utf8(writer.json).map_err(|_| {
@@ -123,7 +142,7 @@ impl Payload {
             json.end()?;
             return Ok(value);
         }
-        let value = self.to_value().map_err(|e| <serde_json::Error as serde::de::Error>::custom(e))?;
+        let value = self.to_value().map_err(<serde_json::Error as serde::de::Error>::custom)?;
         T::deserialize(ArgsDeserializer { inner: value, skip_name })
     }
 

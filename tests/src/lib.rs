@@ -8,3 +8,8 @@ pub mod node;
 pub mod python;
 pub mod raw;
 pub mod strategies;
+
+/// The README's code blocks, compiled as doctests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

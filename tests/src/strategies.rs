@@ -82,7 +82,7 @@ pub fn socket_packet() -> impl Strategy<Value = Packet> {
         (namespace(), event_name(), args(), proptest::option::of(ack_id())).prop_map(
             |(ns, name, args, id): (Namespace, String, Vec<Value>, Option<u64>)| Packet {
                 ack_id: id,
-                payload: Payload::event_values(&name, &args).ok(),
+                payload: Payload::event(&name, &socketio_proto::Spread(args.clone())).ok(),
                 ..Packet::new(PacketKind::Event, ns)
             }
         ),

@@ -9,106 +9,81 @@ use std::time::Duration;
 use serde_json::{Value as Json, json};
 
 use crate::rt::engineio_proto::server::Cors;
-use crate::rt::socket::{ConnectError, Socket, SocketIo};
-use crate::rt::socketio_proto::Payload;
-use crate::rt::{Rt, Runtime};
+use crate::rt::server::{ConnectError, Socket, SocketIo};
+use crate::rt::{Error, Rt, Runtime, Spread};
 
-fn payload(json: Json) -> Payload {
-    Payload::from_json(json.to_string()).expect("serde_json writes JSON")
-}
-
-fn setup(socket: &Socket, auth: Option<Payload>, reasons: Arc<Mutex<Vec<String>>>) {
-    let auth = auth.map_or(json!({}), |a| a.deserialize().unwrap_or(Json::Null));
-    let _ = socket.emit("auth", &(auth,));
-    socket.on("message", |socket, message| {
-        if let Ok(back) = Payload::event_with_args("message-back", &message.args_payload()) {
-            let _ = socket.emit_payload(back);
-        }
+fn setup(socket: Socket, reasons: Arc<Mutex<Vec<String>>>) -> Result<(), Error> {
+    let auth: Option<Json> = socket.auth()?;
+    socket.emit("auth", &auth.unwrap_or_else(|| json!({})))?;
+    socket.on("message", async |socket, message| socket.emit("message-back", &message.raw_args()));
+    socket.on("message-with-ack", async |_, message| message.ack(&message.raw_args()));
+    socket.on("join", async |socket, message| {
+        socket.join(message.args::<String>()?);
+        message.ack(&())
     });
-    socket.on("message-with-ack", |_, message| {
-        let _ = message.ack_payload(message.args_payload());
+    socket.on("leave", async |socket, message| {
+        socket.leave(&message.args::<String>()?);
+        message.ack(&())
     });
-    socket.on("join", |socket, message| {
-        if let Ok((room,)) = message.args::<(String,)>() {
-            socket.join(room);
-        }
-        let _ = message.ack(&());
-    });
-    socket.on("leave", |socket, message| {
-        if let Ok((room,)) = message.args::<(String,)>() {
-            socket.leave(&room);
-        }
-        let _ = message.ack(&());
-    });
-    socket.on("rooms", |socket, message| {
+    socket.on("rooms", async |socket, message| {
         let mut rooms: Vec<String> = socket.rooms().iter().map(ToString::to_string).collect();
         rooms.sort();
-        let _ = message.ack(&(rooms,));
+        message.ack(&rooms)
     });
-    socket.on("to-room", |socket, message| {
-        if let Ok((room, text)) = message.args::<(String, Json)>() {
-            let _ = socket.io().to(room).emit("room-message", &(text,));
-        }
+    socket.on("to-room", async |socket, message| {
+        let (room, text): (String, Json) = message.args()?;
+        socket.io().to(room).emit("room-message", &text)
     });
-    socket.on("broadcast", |socket, message| {
-        if let Ok(payload) = Payload::event_with_args("broadcast-message", &message.args_payload()) {
-            socket.broadcast().emit_payload(payload);
-        }
+    socket.on("broadcast", async |socket, message| {
+        socket.broadcast().emit("broadcast-message", &message.raw_args())
     });
-    socket.on("except-room", |socket, message| {
-        if let Ok((room, text)) = message.args::<(String, Json)>() {
-            let _ =
-                socket.io().to_all(socket.namespace().clone()).except(room).emit("except-message", &(text,));
-        }
+    socket.on("except-room", async |socket, message| {
+        let (room, text): (String, Json) = message.args()?;
+        socket.nsp().except(room).emit("except-message", &text)
     });
-    socket.on("volatile", |socket, message| {
-        let count = message.args::<(u32,)>().map_or(0, |(n,)| n);
+    socket.on("volatile", async |socket, message| {
+        let count: u32 = message.args().unwrap_or(0);
         for i in 0..count {
-            let _ = socket.io().to(socket.id().to_string()).volatile().emit("volatile-message", &(i,));
+            socket.nsp().to(socket.id()).volatile().emit("volatile-message", &i)?;
         }
-        let _ = message.ack(&());
+        message.ack(&())
     });
-    socket.on("fetch", |socket, message| {
-        if let Ok((room,)) = message.args::<(String,)>() {
-            let mut ids: Vec<String> =
-                socket.io().to(room).fetch_sockets().into_iter().map(|s| s.id.to_string()).collect();
-            ids.sort();
-            let _ = message.ack(&(ids,));
-        }
+    socket.on("fetch", async |socket, message| {
+        let room: String = message.args()?;
+        let mut ids: Vec<String> =
+            socket.io().to(room).fetch_sockets().iter().map(|s| s.id().to_string()).collect();
+        ids.sort();
+        message.ack(&ids)
     });
-    socket.on("ask", |socket, message| {
-        let args = message.args_payload();
-        Rt::spawn(async move {
-            let question = Payload::event_with_args("question", &args).expect("not reserved");
-            let answer = socket.emit_with_ack(question, Some(Duration::from_secs(5))).await;
-            let reply = match answer {
-                Ok(answer) => answer.deserialize::<Json>().unwrap_or(Json::Null),
-                Err(error) => json!({ "error": error.to_string() }),
-            };
-            let _ = socket.emit("answer-received", &(reply,));
-        });
+    socket.on("ask", async |socket, message| {
+        let answer = socket
+            .timeout(Duration::from_secs(5))
+            .emit_with_ack::<Spread<Vec<Json>>>("question", &message.raw_args())
+            .await;
+        let reply = match answer {
+            Ok(Spread(answer)) => Json::Array(answer),
+            Err(error) => json!({ "error": error.to_string() }),
+        };
+        socket.emit("answer-received", &reply)
     });
-    socket.on("ask-nobody", |socket, _| {
-        Rt::spawn(async move {
-            let question = payload(json!(["unanswered"]));
-            let result = socket.emit_with_ack(question, Some(Duration::from_millis(200))).await;
-            let _ = socket.emit("ask-result", &(result.is_err(),));
-        });
+    socket.on("ask-nobody", async |socket, _| {
+        let result = socket.timeout(Duration::from_millis(200)).emit_with_ack::<()>("unanswered", &()).await;
+        socket.emit("ask-result", &result.is_err())
     });
-    socket.on("sequence", |socket, message| {
-        let count = message.args::<(u32,)>().map_or(0, |(n,)| n);
+    socket.on("sequence", async |socket, message| {
+        let count: u32 = message.args().unwrap_or(0);
         for i in 0..count {
-            let _ = socket.emit("seq", &(i,));
+            socket.emit("seq", &i)?;
         }
+        Ok(())
     });
-    socket.on("disconnect-me", |socket, message| {
-        let close = message.args::<(bool,)>().is_ok_and(|(close,)| close);
-        socket.disconnect(close);
+    socket.on("disconnect-me", async |socket, message| {
+        if message.args::<bool>().unwrap_or(false) { socket.close() } else { socket.disconnect() }
     });
     let recorded = reasons.clone();
-    socket.on("reasons", move |_, message| {
+    socket.on("reasons", async move |_, message| {
         let reasons = recorded.lock().map(|r| r.clone()).unwrap_or_default();
-        let _ = message.ack(&(reasons,));
+        message.ack(&reasons)
     });
     let counter = Arc::new(Mutex::new(0u32));
     let seen = counter.clone();
@@ -117,12 +92,12 @@ fn setup(socket: &Socket, auth: Option<Payload>, reasons: Arc<Mutex<Vec<String>>
             *n += 1;
         }
     });
-    socket.on("count", move |_, message| {
+    socket.on("count", async move |_, message| {
         let n = counter.lock().map_or(0, |n| *n);
-        let _ = message.ack(&(n,));
+        message.ack(&n)
     });
-    socket.on_disconnect(move |socket, reason, rooms| {
-        let own = rooms.iter().any(|r| **r == *socket.id().to_string());
+    socket.on_disconnect(async move |socket, reason| {
+        let own = socket.rooms().iter().any(|r| **r == *socket.id().to_string());
         if let Ok(mut reasons) = reasons.lock() {
             reasons.push(format!(
                 "{}:{reason}:{}",
@@ -131,6 +106,7 @@ fn setup(socket: &Socket, auth: Option<Payload>, reasons: Arc<Mutex<Vec<String>>
             ));
         }
     });
+    Ok(())
 }
 
 /// The server with its handlers, not yet listening.
@@ -145,30 +121,32 @@ pub(crate) fn server() -> SocketIo {
 
     let main_reasons = reasons.clone();
     io.of("/")
-        .use_middleware(|request| async move {
-            let token =
-                request.auth.as_ref().and_then(|a| a.deserialize::<Json>().ok()).map(|a| a["token"].clone());
-            if token == Some(json!("bad")) {
-                Err(ConnectError::new("not authorized").with_data(payload(json!({ "reason": "bad token" }))))
+        .use_middleware(async |request| {
+            let auth: Option<Json> = request.auth().unwrap_or_default();
+            if auth.is_some_and(|auth| auth["token"] == "bad") {
+                Err(ConnectError::new("not authorized").with_data(&json!({ "reason": "bad token" })))
             } else {
                 Ok(())
             }
         })
-        .on_connection(move |socket, auth| setup(&socket, auth, main_reasons.clone()));
+        .on_connection(async move |socket| setup(socket, main_reasons));
     let custom_reasons = reasons.clone();
-    io.of("/custom").on_connection(move |socket, auth| setup(&socket, auth, custom_reasons.clone()));
+    io.of("custom").on_connection(async move |socket| setup(socket, custom_reasons));
     let admin_reasons = reasons.clone();
     io.of("/admin")
-        .use_middleware(|request| async move {
+        .use_middleware(async |request| {
             Rt::sleep_until(std::time::Instant::now() + Duration::from_millis(20)).await;
-            let role =
-                request.auth.as_ref().and_then(|a| a.deserialize::<Json>().ok()).map(|a| a["role"].clone());
-            if role == Some(json!("admin")) { Ok(()) } else { Err(ConnectError::new("admins only")) }
+            let auth: Option<Json> = request.auth().unwrap_or_default();
+            if auth.is_some_and(|auth| auth["role"] == "admin") {
+                Ok(())
+            } else {
+                Err(ConnectError::new("admins only"))
+            }
         })
-        .on_connection(move |socket, auth| setup(&socket, auth, admin_reasons.clone()));
+        .on_connection(async move |socket| setup(socket, admin_reasons));
     let dynamic_reasons = reasons;
     io.dynamic_namespaces(|name| name.starts_with("/dynamic-"))
-        .on_connection(move |socket, auth| setup(&socket, auth, dynamic_reasons.clone()));
+        .on_connection(async move |socket| setup(socket, dynamic_reasons));
     io
 }
 

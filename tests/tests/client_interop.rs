@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use interop_tests::example::{Server, free_port};
 use interop_tests::{node, python};
 use serde_json::{Value as Json, json};
-use socketio_proto::{Payload, Value};
+use socketio_proto::{Spread, Value};
 use socketio_runtime::Runtime;
 use socketio_runtime::client::{ClientBuilder, ClientSocket};
 use socketio_smol::Smol;
@@ -84,9 +84,9 @@ impl Recorder {
         for event in events {
             let tx = tx.clone();
             let name = (*event).to_owned();
-            socket.on(event, move |_, message| {
+            socket.on(event, async move |_, message| {
                 let args = message.values().map(|v| interop_tests::describe::value_json(&Value::Array(v)));
-                let _ = tx.unbounded_send((name.clone(), args.unwrap_or(Json::Null)));
+                tx.unbounded_send((name.clone(), args.unwrap_or(Json::Null))).ok();
             });
         }
         Recorder { inbox, what: format!("{} {:?}", socket.namespace(), events) }
@@ -122,19 +122,20 @@ async fn scenarios<R: Runtime>(peer: Peer, mode: &str) {
     // Auth round trip, events with binary, acks both ways, multiplexed namespace.
     let socket = client::<R>(&url, mode).auth(&json!({ "token": "rust" })).unwrap().build();
     let mut events = Recorder::on(&socket, &["auth", "message-back", "answer-received", "room-message"]);
-    socket.on("question", |_, message| {
-        let (a, b): (i64, i64) = message.args().unwrap_or((0, 0));
-        let _ = message.ack(&("answer", a + b));
+    socket.on("question", async |_, message| {
+        let (a, b): (i64, i64) = message.args()?;
+        message.ack(&("answer", a + b))
     });
     socket.connect();
     assert_eq!(events.next::<R>("auth").await, json!([{ "token": "rust" }]), "{what}");
     let args = [Value::from(1), Value::from("two"), Value::Binary(bytes::Bytes::from_static(b"\x03\x04"))];
-    socket.emit_values("message", &args).unwrap();
+    socket.emit("message", &Spread(args.to_vec())).unwrap();
     assert_eq!(events.next::<R>("message-back").await, json!([1, "two", { "$bin": "AwQ=" }]), "{what}");
     let ack = socket
-        .emit_with_ack(Payload::event("message-with-ack", &("x", 2)).unwrap(), Some(Duration::from_secs(5)))
+        .timeout(Duration::from_secs(5))
+        .emit_with_ack::<Spread<Json>>("message-with-ack", &("x", 2))
         .await;
-    assert_eq!(ack.unwrap().deserialize::<Json>().unwrap(), json!(["x", 2]), "{what}");
+    assert_eq!(ack.unwrap().0, json!(["x", 2]), "{what}");
     socket.emit("ask", &(2, 3)).unwrap();
     assert_eq!(
         events.next::<R>("answer-received").await,
@@ -142,14 +143,13 @@ async fn scenarios<R: Runtime>(peer: Peer, mode: &str) {
         "{what}: the server asked our client"
     );
 
-    let custom = socket.socket("/custom", None).unwrap();
+    let custom = socket.socket("/custom").unwrap();
     let mut custom_events = Recorder::on(&custom, &["auth"]);
     custom.connect();
     assert_eq!(custom_events.next::<R>("auth").await, json!([{}]), "{what}");
 
     // Rooms: a broadcast from another client reaches this one.
-    let ack =
-        socket.emit_with_ack(Payload::event("join", &("red",)).unwrap(), Some(Duration::from_secs(5))).await;
+    let ack = socket.timeout(Duration::from_secs(5)).emit_with_ack::<()>("join", &"red").await;
     assert!(ack.is_ok(), "{what}: {ack:?}");
     let other = client::<R>(&url, mode).connect();
     other.emit("to-room", &("red", "hi red")).unwrap();
@@ -267,8 +267,8 @@ async fn retry_mode<R: Runtime>() {
     socket.connect();
     events.next::<R>("auth").await;
     // Acked by the server: resolves once.
-    let answer = socket.emit_with_ack(Payload::event("message-with-ack", &("a",)).unwrap(), None).await;
-    assert_eq!(answer.unwrap().deserialize::<Json>().unwrap(), json!(["a"]));
+    let answer = socket.emit_with_ack::<Spread<Json>>("message-with-ack", &"a").await;
+    assert_eq!(answer.unwrap().0, json!(["a"]));
     // Never acked ("message" handlers do not ack): sent 1 + 3 times, then dropped.
     socket.emit("message", &("unacked",)).unwrap();
     for _ in 0..4 {

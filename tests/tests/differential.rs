@@ -47,7 +47,8 @@ fn engine_corpus() -> Vec<engineio_proto::Packet> {
 
 fn socket_corpus() -> Vec<Packet> {
     let admin = Namespace::new("/admin").unwrap();
-    let event = |name: &str, args: &[Value]| Payload::event_values(name, args).unwrap();
+    let event =
+        |name: &str, args: &[Value]| Payload::event(name, &socketio_proto::Spread(args.to_vec())).unwrap();
     let mut corpus = vec![
         Packet::new(PacketKind::Connect, Namespace::main()),
         Packet::new(PacketKind::Connect, admin.clone()),

@@ -10,7 +10,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use interop_tests::raw;
 use socketio_tokio::engine::EngineIo;
-use socketio_tokio::socket::SocketIo;
+use socketio_tokio::server::SocketIo;
 use tower_service::Service;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -59,12 +59,8 @@ async fn engine_mounts_next_to_other_routes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn socketio_mounts_as_a_tower_service() {
-    let io = SocketIo::builder().build();
-    io.of("/").on_connection(|socket, _| {
-        socket.on("ping", |_, message| {
-            let _ = message.ack(&("pong",));
-        });
-    });
+    let io = SocketIo::new();
+    io.on_connection(async |socket| socket.on("ping", async |_, message| message.ack(&"pong")));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {

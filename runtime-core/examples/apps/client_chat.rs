@@ -8,17 +8,16 @@ use crate::rt::client::{ClientBuilder, ClientSocket};
 /// The client of the chat at `url` with its handlers, connecting.
 pub(crate) fn connect(url: &str) -> ClientSocket {
     let socket = ClientBuilder::new(url).build();
-    socket.on("chat message", |_, message| {
-        if let Ok((text,)) = message.args::<(String,)>() {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{text}");
-            let _ = out.flush();
-        }
+    socket.on("chat message", async |_, message| {
+        let text: String = message.args()?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{text}").and_then(|()| out.flush()).ok();
+        Ok(())
     });
-    socket.on("notice", |_, message| {
-        if let Ok((text,)) = message.args::<(String,)>() {
-            eprintln!("* {text}");
-        }
+    socket.on("notice", async |_, message| {
+        let text: String = message.args()?;
+        eprintln!("* {text}");
+        Ok(())
     });
     let server = url.to_owned();
     socket.on_connect(move |_, sid| eprintln!("connected to {server} as {sid}"));

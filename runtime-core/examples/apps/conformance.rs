@@ -7,14 +7,14 @@
 
 use std::time::Duration;
 
+use crate::rt::Error;
 use crate::rt::engineio_proto::server::Cors;
-use crate::rt::socket::{Socket, SocketIo};
-use crate::rt::socketio_proto::Payload;
+use crate::rt::server::{Socket, SocketIo};
 
-fn emit_auth(socket: &Socket, auth: Option<Payload>) {
-    let auth = auth.unwrap_or_else(|| Payload::from_json("{}").unwrap_or_else(|_| unreachable!()));
-    let args = Payload::from_json(format!("[{}]", auth.json())).expect("an object is a valid argument");
-    let _ = socket.emit_payload(Payload::event_with_args("auth", &args).expect("not reserved"));
+/// Sends the client's auth object back, `{}` when it sent none.
+async fn emit_auth(socket: Socket) -> Result<(), Error> {
+    let auth: Option<serde_json::Value> = socket.auth()?;
+    socket.emit("auth", &auth.unwrap_or_else(|| serde_json::json!({})))
 }
 
 /// The server with its handlers, not yet listening.
@@ -27,17 +27,11 @@ pub(crate) fn server() -> SocketIo {
         .cors(Cors::any())
         .build();
 
-    io.of("/").on_connection(|socket, auth| {
-        emit_auth(&socket, auth);
-        socket.on("message", |socket, message| {
-            if let Ok(payload) = Payload::event_with_args("message-back", &message.args_payload()) {
-                let _ = socket.emit_payload(payload);
-            }
-        });
-        socket.on("message-with-ack", |_, message| {
-            let _ = message.ack_payload(message.args_payload());
-        });
+    io.on_connection(async |socket| {
+        socket.on("message", async |socket, message| socket.emit("message-back", &message.raw_args()));
+        socket.on("message-with-ack", async |_, message| message.ack(&message.raw_args()));
+        emit_auth(socket).await
     });
-    io.of("/custom").on_connection(|socket, auth| emit_auth(&socket, auth));
+    io.of("/custom").on_connection(emit_auth);
     io
 }

@@ -94,7 +94,7 @@ impl<R: Runtime> Io<R> {
                 return;
             };
             let config = WebSocketConfig::default()
-                .read_buffer_size(crate::transport::READ_BUFFER)
+                .read_buffer_size(crate::frames::READ_BUFFER)
                 .max_message_size(Some(max_message));
             let connected = match R::connect(authority).await {
                 Ok(stream) => {

@@ -5,13 +5,13 @@
 //!
 //! # fn run<R: Runtime>() -> Result<(), socketio_runtime::Error> {
 //! let socket = ClientBuilder::<R>::new("http://127.0.0.1:3000").build();
-//! socket.on("chat message", |_, message| {
-//!     if let Ok((text,)) = message.args::<(String,)>() {
-//!         println!("{text}");
-//!     }
+//! socket.on("chat message", async |_, message| {
+//!     let text: String = message.args()?;
+//!     println!("{text}");
+//!     Ok(())
 //! });
 //! socket.connect();
-//! socket.emit("chat message", &("hello",))?;
+//! socket.emit("chat message", &"hello")?;
 //! # Ok(()) }
 //! ```
 
@@ -30,12 +30,15 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use socketio_proto::client::{self as proto, DisconnectReason, Manager, ManagerConfig};
 use socketio_proto::server::AckError;
-use socketio_proto::{Namespace, Payload, Value};
+use socketio_proto::{Args, Namespace, Payload};
 
-use crate::{Error, Runtime};
+use crate::ack::AckFuture;
+use crate::handler::{BoxFuture, HandlerOutput, Running, contained, start};
+use crate::{EmitError, Error, Message, Runtime};
 use io::{Io, IoEvent, WsCommand};
 
-type EventHandler = Arc<dyn Fn(&ClientSocket, ClientMessage) + Send + Sync>;
+type EventHandler = Arc<dyn Fn(ClientSocket, Message) -> BoxFuture + Send + Sync>;
+type AnyHook = Arc<dyn Fn(&ClientSocket, &Message) + Send + Sync>;
 type ConnectHandler = Arc<dyn Fn(&ClientSocket, &str) + Send + Sync>;
 type DisconnectHandler = Arc<dyn Fn(&ClientSocket, &DisconnectReason) + Send + Sync>;
 type ErrorHandler = Arc<dyn Fn(&ClientSocket, Option<&Payload>) + Send + Sync>;
@@ -44,7 +47,7 @@ type AttemptHandler = Arc<dyn Fn(u32) + Send + Sync>;
 #[derive(Default)]
 struct SocketHandlers {
     events: HashMap<String, EventHandler>,
-    any: Vec<EventHandler>,
+    any: Vec<AnyHook>,
     connect: Vec<ConnectHandler>,
     disconnect: Vec<DisconnectHandler>,
     connect_error: Vec<ErrorHandler>,
@@ -192,7 +195,7 @@ impl<R: Runtime> ClientBuilder<R> {
         let handlers = Arc::new(Mutex::new(Handlers::default()));
         let base = Base::new(&self.url, &self.path);
         let max_message = 100 * 1024 * 1024;
-        let manager = Manager::new(Instant::now(), self.config, Box::new(random_unit));
+        let manager = Manager::new(Instant::now(), self.config, Box::new(crate::ids::random_unit));
         let auth = self.auth_provider.as_ref().map_or(self.auth, |provide| provide());
         let task = Task {
             manager,
@@ -201,9 +204,17 @@ impl<R: Runtime> ClientBuilder<R> {
             commands: commands.clone(),
             max_message,
             auth_provider: self.auth_provider,
+            attempts: 0,
         };
         R::spawn(task.run::<R>(inbox, self.headers));
-        ClientSocket { namespace: Namespace::main(), auth, commands, handlers }
+        ClientSocket {
+            namespace: Namespace::main(),
+            auth,
+            commands,
+            handlers,
+            timeout: None,
+            volatile: false,
+        }
     }
 
     /// [`ClientBuilder::build`] then [`ClientSocket::connect`]: for when no handler must see
@@ -240,11 +251,6 @@ impl Base {
     }
 }
 
-/// A uniform float in [0, 1) from the operating system's random source.
-fn random_unit() -> f64 {
-    (crate::transport::random_u128() >> 75) as f64 / (1u64 << 53) as f64
-}
-
 /// A client socket: one namespace over the client's shared connection. Cheap to clone.
 #[derive(Clone)]
 pub struct ClientSocket {
@@ -252,6 +258,8 @@ pub struct ClientSocket {
     auth: Option<Payload>,
     commands: mpsc::UnboundedSender<Command>,
     handlers: Arc<Mutex<Handlers>>,
+    timeout: Option<Duration>,
+    volatile: bool,
 }
 
 impl ClientSocket {
@@ -263,10 +271,8 @@ impl ClientSocket {
         f(self.handlers().sockets.entry(self.namespace.clone()).or_default())
     }
 
-    fn command(&self, command: Command) -> Result<(), Error> {
-        self.commands
-            .unbounded_send(command)
-            .map_err(|_| Error::Emit(socketio_proto::server::EmitError::Disconnected))
+    fn command(&self, command: Command) -> Result<(), EmitError> {
+        self.commands.unbounded_send(command).map_err(|_| EmitError::Disconnected)
     }
 
     /// Its namespace.
@@ -280,21 +286,38 @@ impl ClientSocket {
         let _ = self.command(Command::Open(self.namespace.clone(), self.auth.clone()));
     }
 
-    /// The socket of another namespace over the same connection (multiplexed), not yet
-    /// connected: register its handlers, then [`ClientSocket::connect`].
-    pub fn socket(&self, namespace: &str, auth: Option<Payload>) -> Result<ClientSocket, Error> {
-        let namespace = Namespace::new(namespace.to_owned())?;
-        Ok(ClientSocket { namespace, auth, ..self.clone() })
+    /// The socket of another namespace (`"/admin"`, or `"admin"`) over the same
+    /// connection, not yet connected: register its handlers, then
+    /// [`ClientSocket::connect`].
+    pub fn socket(&self, namespace: &str) -> Result<ClientSocket, Error> {
+        let name = if namespace.starts_with('/') { namespace.to_owned() } else { format!("/{namespace}") };
+        let namespace = Namespace::new(name)?;
+        Ok(ClientSocket { namespace, auth: None, timeout: None, volatile: false, ..self.clone() })
     }
 
-    /// Handles event `event` from the server.
-    pub fn on(&self, event: &str, handler: impl Fn(&ClientSocket, ClientMessage) + Send + Sync + 'static) {
-        self.socket_handlers(|h| h.events.insert(event.to_owned(), Arc::new(handler)));
+    /// The same socket sending `auth` with its CONNECT (for a socket of
+    /// [`ClientSocket::socket`], before connecting it).
+    pub fn with_auth<T: Serialize + ?Sized>(self, auth: &T) -> Result<ClientSocket, Error> {
+        Ok(ClientSocket { auth: Some(Payload::from_serialize(auth)?), ..self })
     }
 
-    /// Sees every event before its handler.
-    pub fn on_any(&self, handler: impl Fn(&ClientSocket, ClientMessage) + Send + Sync + 'static) {
-        self.socket_handlers(|h| h.any.push(Arc::new(handler)));
+    /// Handles event `event` from the server: `handler` gets this socket and the
+    /// [`Message`], and may return `()` or a `Result` (an error is logged). Handlers
+    /// start in the order events arrived; one that awaits does not hold up the next.
+    pub fn on<F, Fut>(&self, event: &str, handler: F)
+    where
+        F: FnOnce(ClientSocket, Message) -> Fut + Clone + Send + Sync + 'static,
+        Fut: std::future::Future + Send + 'static,
+        Fut::Output: HandlerOutput,
+    {
+        let handler: EventHandler =
+            Arc::new(move |socket, message| contained("event", handler.clone()(socket, message)));
+        self.socket_handlers(|h| h.events.insert(event.to_owned(), handler));
+    }
+
+    /// Sees every event before its handler (`onAny`).
+    pub fn on_any(&self, hook: impl Fn(&ClientSocket, &Message) + Send + Sync + 'static) {
+        self.socket_handlers(|h| h.any.push(Arc::new(hook)));
     }
 
     /// Runs on every (re)connection, with the socket id.
@@ -332,30 +355,43 @@ impl ClientSocket {
 
     /// The auth sent on the next CONNECT (after a reconnection).
     pub fn set_auth<T: Serialize + ?Sized>(&self, auth: &T) -> Result<(), Error> {
-        self.command(Command::SetAuth(self.namespace.clone(), Some(Payload::from_serialize(auth)?)))
+        Ok(self.command(Command::SetAuth(self.namespace.clone(), Some(Payload::from_serialize(auth)?)))?)
     }
 
-    /// Emits `event` with `args` (a tuple, slice or `Vec`; `()` for none). Buffered while
-    /// disconnected.
-    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), Error> {
-        self.emit_payload(Payload::event(event, args)?, false)
+    /// Emits `event`; `args` follow the [arguments rule](socketio_proto::args): one value
+    /// is one argument, a tuple several, `()` none. Buffered while disconnected, unless
+    /// [volatile](ClientSocket::volatile).
+    pub fn emit<A: Args + ?Sized>(&self, event: &str, args: &A) -> Result<(), Error> {
+        let payload = args.event_payload(event)?;
+        Ok(self.command(Command::Emit(self.namespace.clone(), payload, self.volatile))?)
     }
 
-    /// Emits dynamic arguments, binary ones as attachments.
-    pub fn emit_values(&self, event: &str, args: &[Value]) -> Result<(), Error> {
-        self.emit_payload(Payload::event_values(event, args)?, false)
+    /// This socket, dropping its emits while disconnected instead of buffering them.
+    pub fn volatile(&self) -> ClientSocket {
+        ClientSocket { volatile: true, ..self.clone() }
     }
 
-    /// Emits a ready event payload; a `volatile` one is dropped while disconnected.
-    pub fn emit_payload(&self, payload: Payload, volatile: bool) -> Result<(), Error> {
-        self.command(Command::Emit(self.namespace.clone(), payload, volatile))
+    /// This socket with a deadline for [`ClientSocket::emit_with_ack`].
+    pub fn timeout(&self, timeout: Duration) -> ClientSocket {
+        ClientSocket { timeout: Some(timeout), ..self.clone() }
     }
 
-    /// Emits and waits for the server's ack (its arguments as an array), or the timeout.
-    pub async fn emit_with_ack(&self, payload: Payload, timeout: Option<Duration>) -> Result<Payload, Error> {
+    /// Emits and waits for the server's ack, read as `T`; fails after the
+    /// [timeout](ClientSocket::timeout), if one is set.
+    pub fn emit_with_ack<T: DeserializeOwned>(
+        &self,
+        event: &str,
+        args: &(impl Args + ?Sized),
+    ) -> AckFuture<T> {
+        let payload = match args.event_payload(event) {
+            Ok(payload) => payload,
+            Err(error) => return AckFuture::failed(error),
+        };
         let (waiter, answer) = oneshot::channel();
-        self.command(Command::EmitWithAck(self.namespace.clone(), payload, timeout, waiter))?;
-        answer.await.map_err(|_| Error::Ack(AckError::Disconnected))?.map_err(Error::Ack)
+        match self.command(Command::EmitWithAck(self.namespace.clone(), payload, self.timeout, waiter)) {
+            Ok(()) => AckFuture::waiting(answer),
+            Err(error) => AckFuture::failed(error),
+        }
     }
 
     /// Leaves this namespace (the connection stays for the others).
@@ -369,53 +405,6 @@ impl ClientSocket {
     }
 }
 
-/// An event from the server.
-pub struct ClientMessage {
-    payload: Payload,
-    ack: Option<u64>,
-    socket: ClientSocket,
-}
-
-impl ClientMessage {
-    /// The event name.
-    pub fn name(&self) -> Option<std::borrow::Cow<'_, str>> {
-        self.payload.event_name()
-    }
-
-    /// The whole payload, `[name, ...args]`.
-    pub fn payload(&self) -> &Payload {
-        &self.payload
-    }
-
-    /// The arguments as an array payload, unparsed.
-    pub fn args_payload(&self) -> Payload {
-        self.payload.args_or_empty()
-    }
-
-    /// The arguments, typed (usually a tuple).
-    pub fn args<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        self.payload.args()
-    }
-
-    /// The arguments as dynamic values, binary in place.
-    pub fn values(&self) -> Result<Vec<Value>, socketio_proto::DecodeError> {
-        self.payload.arg_values()
-    }
-
-    /// Answers the server's ack with `args` (a tuple, slice or `Vec`); nothing if none asked.
-    pub fn ack<T: Serialize + ?Sized>(&self, args: &T) -> Result<(), Error> {
-        self.ack_payload(Payload::ack_args(args)?)
-    }
-
-    /// Answers with an array payload as it is.
-    pub fn ack_payload(&self, args: Payload) -> Result<(), Error> {
-        match self.ack {
-            Some(id) => self.socket.command(Command::Ack(self.socket.namespace.clone(), id, args)),
-            None => Ok(()),
-        }
-    }
-}
-
 /// The task that owns the manager.
 struct Task {
     manager: Manager,
@@ -424,6 +413,8 @@ struct Task {
     commands: mpsc::UnboundedSender<Command>,
     max_message: usize,
     auth_provider: Option<AuthProvider>,
+    /// The attempt count of the reconnection under way.
+    attempts: u32,
 }
 
 impl Task {
@@ -438,12 +429,17 @@ impl Task {
         let mut pending: HashMap<engine::WsId, Vec<WsCommand>> = HashMap::new();
         let mut waiters: HashMap<(Namespace, u64), oneshot::Sender<Result<Payload, AckError>>> =
             HashMap::new();
+        let mut running = Running::new();
+        let mut started = Vec::new();
         loop {
             while let Some(output) = self.manager.poll_output() {
                 match output {
                     proto::Output::Io(output) => self.io(&io, output, &mut sockets, &mut pending),
-                    proto::Output::Event(event) => self.dispatch(event, &mut waiters),
+                    proto::Output::Event(event) => started.extend(self.dispatch(event, &mut waiters)),
                 }
+            }
+            for handler in started.drain(..) {
+                start(&mut running, handler).await;
             }
             if self.manager.is_closed() && sockets.is_empty() {
                 // Closed for good: later commands fail, as the handles' channel is gone.
@@ -475,6 +471,7 @@ impl Task {
                     }
                 }
                 () = sleep => self.manager.handle_timeout(Instant::now()),
+                () = running.select_next_some() => {}
             }
         }
     }
@@ -532,14 +529,17 @@ impl Task {
             auth: None,
             commands: self.commands.clone(),
             handlers: self.handlers.clone(),
+            timeout: None,
+            volatile: false,
         }
     }
 
+    /// Runs the hooks of `event`; returns the event handler it started, if any.
     fn dispatch(
         &mut self,
         event: proto::Event,
         waiters: &mut HashMap<(Namespace, u64), oneshot::Sender<Result<Payload, AckError>>>,
-    ) {
+    ) -> Option<BoxFuture> {
         let handlers = self.handlers.clone();
         let lock = || handlers.lock().unwrap_or_else(PoisonError::into_inner);
         match event {
@@ -572,14 +572,20 @@ impl Task {
                     )
                 };
                 let socket = self.socket(namespace);
+                let responder = ack.map(|id| {
+                    let (commands, namespace) = (self.commands.clone(), socket.namespace.clone());
+                    Box::new(move |args| {
+                        commands
+                            .unbounded_send(Command::Ack(namespace, id, args))
+                            .map_err(|_| EmitError::Disconnected)
+                    }) as crate::message::Responder
+                });
+                let message = Message::new(payload, responder);
                 for hook in any {
-                    hook(
-                        &socket,
-                        ClientMessage { payload: payload.clone(), ack: None, socket: socket.clone() },
-                    );
+                    hook(&socket, &message);
                 }
                 if let Some(handler) = handler {
-                    handler(&socket, ClientMessage { payload, ack, socket: socket.clone() });
+                    return Some(handler(socket, message));
                 }
             }
             proto::Event::Ack { namespace, id, payload } => {
@@ -594,6 +600,7 @@ impl Task {
             }
             proto::Event::ReconnectAttempt(n) => {
                 tracing::debug!(attempt = n, "reconnecting");
+                self.attempts = n;
                 if let Some(provide) = &self.auth_provider {
                     self.manager.set_auth(&Namespace::main(), provide());
                 }
@@ -603,9 +610,11 @@ impl Task {
             proto::Event::ReconnectError(reason) => tracing::debug!(%reason, "reconnection attempt failed"),
             proto::Event::ReconnectFailed => {
                 waiters.drain().for_each(|(_, w)| drop(w.send(Err(AckError::Disconnected))));
-                lock().reconnect_failed.clone().iter().for_each(|f| f(0));
+                let attempts = self.attempts;
+                lock().reconnect_failed.clone().iter().for_each(|f| f(attempts));
             }
         }
+        None
     }
 }
 

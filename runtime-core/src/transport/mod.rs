@@ -16,8 +16,8 @@ use futures_channel::{mpsc, oneshot};
 use crate::Runtime;
 
 pub use self::http::{BoxError, RemoteAddr, ResponseBody};
+pub use serve::html_page;
 pub(crate) use serve::{not_found, serve_with};
-pub(crate) use ws::READ_BUFFER;
 use ws::WsCommand;
 
 /// Decides whether a handshake may open a session: `Err(message)` refuses it with HTTP 403
@@ -140,27 +140,6 @@ fn normalize_path(path: &str) -> String {
     format!("{}/", path.trim_end_matches('/'))
 }
 
-/// 128 bits from the operating system's CSPRNG, for session and socket ids. Fetched 64
-/// ids at a time per thread: each id is still fresh OS randomness, used once, and a connect
-/// costs no `getrandom` call of its own.
-pub(crate) fn random_u128() -> u128 {
-    thread_local! {
-        static POOL: std::cell::RefCell<(Box<[u8; 1024]>, usize)> = std::cell::RefCell::new((Box::new([0; 1024]), 1024));
-    }
-    POOL.with_borrow_mut(|(pool, used)| {
-        if *used + 16 > pool.len() {
-            getrandom::fill(&mut pool[..]).expect("the operating system's random source is unavailable");
-            *used = 0;
-        }
-        let mut id = [0u8; 16];
-        id.copy_from_slice(pool.get(*used..*used + 16).unwrap_or(&[0; 16]));
-        // Each id is handed out once.
-        pool.get_mut(*used..*used + 16).into_iter().for_each(|taken| taken.fill(0));
-        *used += 16;
-        u128::from_ne_bytes(id)
-    })
-}
-
 /// The HTTP entry points of a server type `$server<R>` holding `shared: Arc<Shared<_>>`:
 /// `handle`, `listen`, `serve`, `serve_with`, `path`, and `tower::Service`.
 macro_rules! http_entry_points {
@@ -196,6 +175,16 @@ macro_rules! http_entry_points {
                     $crate::transport::not_found,
                 )
                 .await
+            }
+
+            /// Binds `addr` (`host:port`) and serves, handing requests outside this
+            /// server's path to `app` (see [`serve_with`](Self::serve_with)).
+            pub async fn listen_with<F, Fut>(self, addr: impl Into<String>, app: F) -> ::std::io::Result<()>
+            where
+                F: Fn(::http::Request<::hyper::body::Incoming>) -> Fut + Clone + Send + Sync + 'static,
+                Fut: ::std::future::Future<Output = ::http::Response<$crate::ResponseBody>> + Send + 'static,
+            {
+                self.serve_with(R::bind(addr.into()).await?, app).await
             }
 
             /// Serves connections from `listener`, handing requests outside this server's
@@ -316,7 +305,7 @@ pub(crate) use engine_builder_methods;
 mod tests {
     #[test]
     fn pooled_ids_never_repeat_across_refills() {
-        let ids: std::collections::HashSet<u128> = (0..1000).map(|_| super::random_u128()).collect();
+        let ids: std::collections::HashSet<u128> = (0..1000).map(|_| crate::ids::random_u128()).collect();
         assert_eq!(ids.len(), 1000);
         assert!(!ids.contains(&0));
     }

@@ -59,11 +59,43 @@ where
     }
 }
 
-/// Answers 404.
-pub(crate) async fn not_found(_: http::Request<Incoming>) -> http::Response<ResponseBody> {
+/// An application for `serve_with` / `listen_with`: answers `GET /` with the HTML page
+/// `html`, and 404 elsewhere.
+///
+/// ```no_run
+/// # async fn run<R: socketio_runtime::Runtime>(io: socketio_runtime::server::SocketIo<R>) -> std::io::Result<()> {
+/// io.listen_with("127.0.0.1:3000", socketio_runtime::html_page("<h1>hello</h1>")).await
+/// # }
+/// ```
+pub fn html_page(
+    html: &'static str,
+) -> impl Fn(http::Request<Incoming>) -> std::future::Ready<http::Response<ResponseBody>>
++ Clone
++ Send
++ Sync
++ 'static {
+    move |request| {
+        if request.uri().path() != "/" {
+            return std::future::ready(not_found_response());
+        }
+        let mut response =
+            http::Response::new(ResponseBody::from(bytes::Bytes::from_static(html.as_bytes())));
+        response
+            .headers_mut()
+            .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/html; charset=utf-8"));
+        std::future::ready(response)
+    }
+}
+
+fn not_found_response() -> http::Response<ResponseBody> {
     let mut response = http::Response::new(ResponseBody::default());
     *response.status_mut() = http::StatusCode::NOT_FOUND;
     response
+}
+
+/// Answers 404.
+pub(crate) async fn not_found(_: http::Request<Incoming>) -> http::Response<ResponseBody> {
+    not_found_response()
 }
 
 /// Accept errors that concern one connection (or a passing shortage), not the listener.

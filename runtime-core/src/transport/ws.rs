@@ -22,11 +22,6 @@ use crate::futures_io::FuturesIo;
 /// How long to wait for the peer's answer to our close frame.
 const CLOSE_HANDSHAKE: Duration = Duration::from_secs(2);
 
-/// How much tungstenite reads at once. It zero-fills this much before every read and keeps
-/// it resident, so its default (128 KiB) costs a 128 KiB memset per message and 128 KiB per
-/// idle connection; larger messages still arrive, in more reads.
-pub(crate) const READ_BUFFER: usize = 2048;
-
 /// What the state machine asks of a connection task.
 pub(super) enum WsCommand {
     /// Write these frames, then report the batch drained.
@@ -54,7 +49,7 @@ pub(super) async fn run<R, D>(
         }
     };
     let config = WebSocketConfig::default()
-        .read_buffer_size(READ_BUFFER)
+        .read_buffer_size(crate::frames::READ_BUFFER)
         .max_message_size(Some(max_payload))
         .max_frame_size(Some(max_payload));
     let socket = WebSocketStream::from_raw_socket(FuturesIo(upgraded), Role::Server, Some(config)).await;

@@ -106,6 +106,9 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for ArgsDeserializer<D> {
         name: &'static str,
         visitor: V,
     ) -> Result<V::Value, D::Error> {
+        if name == super::SPREAD {
+            return self.inner.deserialize_seq(Rest { visitor, skip_name: self.skip_name });
+        }
         self.first(visitor, Hint::NewtypeStruct(name))
     }
 
@@ -176,6 +179,28 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Spread<V> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<V::Value, A::Error> {
         skip_name(&mut seq, self.skip_name)?;
         let value = self.visitor.visit_seq(&mut seq)?;
+        drain(&mut seq)?;
+        Ok(value)
+    }
+}
+
+/// Hands every argument to a [`Spread`](super::Spread) as one sequence.
+struct Rest<V> {
+    visitor: V,
+    skip_name: bool,
+}
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for Rest<V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of arguments")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<V::Value, A::Error> {
+        skip_name(&mut seq, self.skip_name)?;
+        let value =
+            self.visitor.visit_newtype_struct(serde::de::value::SeqAccessDeserializer::new(&mut seq))?;
         drain(&mut seq)?;
         Ok(value)
     }

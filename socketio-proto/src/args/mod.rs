@@ -32,6 +32,8 @@ mod encode;
 mod shape;
 
 use serde::Serialize;
+use serde::de::{Deserialize, Deserializer, Visitor};
+use serde::ser::{SerializeTuple, Serializer};
 
 pub(crate) use decode::ArgsDeserializer;
 pub(crate) use encode::ArgsWriter;
@@ -91,5 +93,53 @@ impl Args for RawArgs {
 
     fn ack_payload(&self) -> Result<Payload, EncodeError> {
         Ok(self.0.clone())
+    }
+}
+
+/// Every argument as one sequence: received, `Spread<Vec<T>>` reads all the arguments
+/// (where a `Vec<T>` alone would read the first argument as a list); sent, `Spread(vec)`
+/// sends each element as its own argument.
+///
+/// ```
+/// use socketio_proto::{Payload, args::Spread};
+///
+/// let payload = Payload::event("e", &Spread(vec![1, 2, 3]))?;
+/// assert_eq!(payload.json(), r#"["e",1,2,3]"#);
+/// let Spread(all): Spread<Vec<u32>> = payload.args()?;
+/// assert_eq!(all, [1, 2, 3]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Spread<T>(pub T);
+
+/// The newtype name the argument reader recognises.
+pub(crate) const SPREAD: &str = "$socketio::Spread";
+
+impl<T: Serialize> Serialize for Spread<Vec<T>> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut tuple = serializer.serialize_tuple(self.0.len())?;
+        for item in &self.0 {
+            tuple.serialize_element(item)?;
+        }
+        tuple.end()
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spread<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SpreadVisitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for SpreadVisitor<T> {
+            type Value = Spread<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("arguments")
+            }
+            fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Spread<T>, D::Error> {
+                T::deserialize(d).map(Spread)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Spread<T>, A::Error> {
+                T::deserialize(serde::de::value::SeqAccessDeserializer::new(seq)).map(Spread)
+            }
+        }
+        deserializer.deserialize_newtype_struct(SPREAD, SpreadVisitor(std::marker::PhantomData))
     }
 }

@@ -12,6 +12,13 @@ use super::SocketId;
 /// A room name. Every socket is also in the room named by its own id.
 pub type Room = ByteString;
 
+impl From<SocketId> for Room {
+    /// The room only this socket is in.
+    fn from(socket: SocketId) -> Room {
+        Room::from(socket.to_string())
+    }
+}
+
 /// Which sockets of a namespace an operation targets.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Selector {

@@ -6,25 +6,19 @@
 //! - `fanout` with one argument: emits `tick` with it to the room.
 //! - `echo` with arguments (acked): acks with the same arguments.
 
-use crate::rt::socket::SocketIo;
-use crate::rt::socketio_proto::Payload;
+use crate::rt::server::SocketIo;
 
 /// The server with its handlers, default settings, not yet listening.
 pub(crate) fn server() -> SocketIo {
-    let io = SocketIo::builder().build();
-    io.of("/").on_connection(|socket, _| {
-        socket.on("join", |socket, message| {
+    let io = SocketIo::new();
+    io.on_connection(async |socket| {
+        socket.on("join", async |socket, message| {
             socket.join("bench");
-            let _ = message.ack(&());
+            message.ack(&())
         });
-        socket.on("fanout", |socket, message| {
-            if let Ok(tick) = Payload::event_with_args("tick", &message.args_payload()) {
-                socket.io().to("bench").emit_payload(tick);
-            }
-        });
-        socket.on("echo", |_, message| {
-            let _ = message.ack_payload(message.args_payload());
-        });
+        socket
+            .on("fanout", async |socket, message| socket.io().to("bench").emit("tick", &message.raw_args()));
+        socket.on("echo", async |_, message| message.ack(&message.raw_args()));
     });
     io
 }

@@ -1,0 +1,122 @@
+//! The dispatcher task: starts every handler in the order the events happened, and drives
+//! the ones that wait (an ack, a database) together, so none holds up another.
+
+use std::sync::Arc;
+
+use futures_channel::mpsc;
+use futures_util::{StreamExt, select_biased};
+use socketio_proto::server::{Connecting, Event};
+
+use super::{ConnectError, ConnectRequest, NamespaceHandlers, Socket, SocketInner, SocketIo, lock};
+use crate::handler::{BoxFuture, Running, start};
+use crate::{Message, Runtime};
+
+/// A namespace connection whose middleware finished.
+struct Decided<R> {
+    connecting: Connecting,
+    verdict: Result<(), ConnectError>,
+    handlers: NamespaceHandlers<R>,
+}
+
+/// Runs until the server is gone.
+pub(super) async fn run<R: Runtime>(io: SocketIo<R>, mut events: mpsc::UnboundedReceiver<Event>) {
+    let (decided_tx, mut decided) = mpsc::unbounded::<Decided<R>>();
+    let mut running = Running::new();
+    loop {
+        let started = select_biased! {
+            // Middleware verdicts first: a verdict precedes any event of its socket.
+            done = decided.select_next_some() => finish_connect(&io, done),
+            event = events.next() => match event {
+                Some(event) => on_event(&io, &decided_tx, event),
+                None => return,
+            },
+            () = running.select_next_some() => Vec::new(),
+        };
+        for handler in started {
+            start(&mut running, handler).await;
+        }
+    }
+}
+
+/// Handles one event; returns the handlers it started.
+fn on_event<R: Runtime>(
+    io: &SocketIo<R>,
+    decided: &mpsc::UnboundedSender<Decided<R>>,
+    event: Event,
+) -> Vec<BoxFuture> {
+    match event {
+        Event::Connecting(connecting) => {
+            let handlers = io.registry().handlers(connecting.namespace());
+            if handlers.middleware.is_empty() {
+                return finish_connect(io, Decided { connecting, verdict: Ok(()), handlers });
+            }
+            let request = ConnectRequest {
+                namespace: connecting.namespace().clone(),
+                auth: connecting.auth().cloned(),
+                handshake: connecting.handshake().clone(),
+            };
+            let decided = decided.clone();
+            R::spawn(async move {
+                let mut verdict = Ok(());
+                for middleware in &handlers.middleware {
+                    verdict = middleware(request.clone()).await;
+                    if verdict.is_err() {
+                        break;
+                    }
+                }
+                let _ = decided.unbounded_send(Decided { connecting, verdict, handlers });
+            });
+            Vec::new()
+        }
+        Event::Message { socket, payload, ack } => {
+            let Some(inner) = io.live().get(&socket).cloned() else {
+                return Vec::new();
+            };
+            let responder = ack.map(|id| {
+                let shared = io.shared.clone();
+                Box::new(move |args| shared.with_state(|state| state.endpoint.ack(socket, id, args)))
+                    as crate::message::Responder
+            });
+            Socket::new(inner, io.clone()).dispatch(Message::new(payload, responder)).into_iter().collect()
+        }
+        Event::Ack { socket, id, payload } => {
+            lock(&io.acks).settle(socket, id, Ok(payload));
+            Vec::new()
+        }
+        Event::AckFailed { socket, id, reason } => {
+            lock(&io.acks).settle(socket, id, Err(reason));
+            Vec::new()
+        }
+        Event::Disconnected { socket, reason, rooms, .. } => match io.live().remove(&socket) {
+            Some(inner) => Socket::new(inner, io.clone()).disconnected(reason, rooms),
+            None => Vec::new(),
+        },
+    }
+}
+
+/// Accepts or rejects after the middleware, then starts the connection handler before
+/// anything else: the client cannot send an event before it got the CONNECT answer.
+fn finish_connect<R: Runtime>(io: &SocketIo<R>, decided: Decided<R>) -> Vec<BoxFuture> {
+    let Decided { connecting, verdict, handlers } = decided;
+    let namespace = connecting.namespace().clone();
+    let auth = connecting.auth().cloned();
+    let handshake = connecting.handshake().clone();
+    let live = io.live.clone();
+    let accepted = io.shared.with_state(|state| match verdict {
+        Ok(()) => {
+            let id = state.endpoint.accept(connecting)?;
+            // Registered under the state lock: its first event finds it.
+            let inner = Arc::new(SocketInner::new(id, namespace, handshake, auth));
+            lock(&live).insert(id, inner.clone());
+            Some(inner)
+        }
+        Err(error) => {
+            state.endpoint.reject(connecting, &error.message, error.data.as_ref());
+            None
+        }
+    });
+    match (accepted, handlers.on_connection) {
+        (Some(inner), Some(on_connection)) => vec![on_connection(Socket::new(inner, io.clone()))],
+        _ => Vec::new(),
+    }
+}

@@ -1,0 +1,508 @@
+//! The Socket.IO server: namespaces, middleware, events, acks, rooms, broadcast.
+//!
+//! ```no_run
+//! use socketio_runtime::{Runtime, server::SocketIo};
+//!
+//! # async fn run<R: Runtime>() -> std::io::Result<()> {
+//! let io = SocketIo::<R>::new();
+//! io.on_connection(async |socket| {
+//!     socket.on("chat message", async |socket, message| {
+//!         let text: String = message.args()?;
+//!         socket.io().emit("chat message", &text)?;
+//!         Ok(())
+//!     });
+//! });
+//! io.listen("127.0.0.1:3000").await
+//! # }
+//! ```
+
+mod broadcast;
+mod dispatch;
+mod socket;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use engineio_proto::IdMap;
+use engineio_proto::server::{Handshake, ServerConfig};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use socketio_proto::server::{Event, Room, Selector, Server, SocketConfig, SocketId};
+use socketio_proto::{Args, Namespace, Payload};
+
+pub use broadcast::BroadcastOperator;
+pub use socket::Socket;
+pub(crate) use socket::SocketInner;
+
+use crate::ack::{AckWaiters, BroadcastAckFuture};
+use crate::handler::{BoxFuture, HandlerOutput, contained};
+use crate::transport::{self, AllowRequest, Options, Shared, Traced};
+use crate::{Error, Runtime};
+
+/// Locks `mutex`, whatever a panicking holder left behind.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The connected sockets, by id.
+type LiveSockets<R> = IdMap<SocketId, Arc<SocketInner<R>>>;
+
+/// A running Socket.IO server. Cheap to clone.
+///
+/// Broadcasts from the server (`io.emit`, `io.to(room)`, ...) target the main namespace;
+/// [`SocketIo::of`] gives the same operations on another.
+pub struct SocketIo<R> {
+    pub(crate) shared: Arc<Shared<Server>>,
+    registry: Arc<Mutex<Registry<R>>>,
+    pub(crate) acks: Arc<Mutex<AckWaiters>>,
+    live: Arc<Mutex<LiveSockets<R>>>,
+    /// How many sockets have `on_any_outgoing` hooks: broadcasts look for them only then.
+    outgoing_hooks: Arc<AtomicIsize>,
+    runtime: PhantomData<R>,
+}
+
+impl<R> Clone for SocketIo<R> {
+    fn clone(&self) -> Self {
+        SocketIo {
+            shared: self.shared.clone(),
+            registry: self.registry.clone(),
+            acks: self.acks.clone(),
+            live: self.live.clone(),
+            outgoing_hooks: self.outgoing_hooks.clone(),
+            runtime: PhantomData,
+        }
+    }
+}
+
+impl Traced for Event {
+    fn trace(&self) {
+        match self {
+            Event::Connecting(connecting) => {
+                tracing::debug!(namespace = %connecting.namespace(), "socket connecting");
+            }
+            Event::Disconnected { socket, namespace, reason, .. } => {
+                tracing::debug!(%socket, %namespace, %reason, "socket disconnected");
+            }
+            Event::Message { .. } | Event::Ack { .. } | Event::AckFailed { .. } => {}
+        }
+    }
+}
+
+/// A middleware's refusal: the client gets CONNECT_ERROR with this message and data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectError {
+    /// The error message (`err.message` on the client).
+    pub message: String,
+    /// Extra data (`err.data` on the client).
+    pub data: Option<Payload>,
+}
+
+impl ConnectError {
+    /// A refusal with `message` and no data.
+    pub fn new(message: impl Into<String>) -> Self {
+        ConnectError { message: message.into(), data: None }
+    }
+
+    /// The same refusal carrying `data` (any serializable value).
+    pub fn with_data<T: Serialize + ?Sized>(self, data: &T) -> Self {
+        match Payload::from_serialize(data) {
+            Ok(data) => ConnectError { data: Some(data), ..self },
+            Err(error) => {
+                tracing::warn!(%error, "a connect error's data could not be encoded; sent without it");
+                self
+            }
+        }
+    }
+}
+
+/// What a middleware sees of a connecting client.
+#[derive(Debug, Clone)]
+pub struct ConnectRequest {
+    /// The namespace asked for.
+    pub namespace: Namespace,
+    /// The CONNECT packet's auth payload.
+    pub auth: Option<Payload>,
+    /// The request that opened the connection: headers, query, remote address.
+    pub handshake: Arc<Handshake>,
+}
+
+impl ConnectRequest {
+    /// The auth object read as `T`; a missing one reads as JSON `null`.
+    pub fn auth<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        match &self.auth {
+            Some(auth) => auth.deserialize(),
+            None => serde_json::from_str("null"),
+        }
+    }
+}
+
+type MiddlewareFuture = std::pin::Pin<Box<dyn Future<Output = Result<(), ConnectError>> + Send>>;
+type Middleware = Arc<dyn Fn(ConnectRequest) -> MiddlewareFuture + Send + Sync>;
+type ConnectionHandler<R> = Arc<dyn Fn(Socket<R>) -> BoxFuture + Send + Sync>;
+
+/// Middleware and connection handler of a namespace.
+pub(crate) struct NamespaceHandlers<R> {
+    middleware: Vec<Middleware>,
+    on_connection: Option<ConnectionHandler<R>>,
+}
+
+impl<R> Default for NamespaceHandlers<R> {
+    fn default() -> Self {
+        NamespaceHandlers { middleware: Vec::new(), on_connection: None }
+    }
+}
+
+impl<R> Clone for NamespaceHandlers<R> {
+    fn clone(&self) -> Self {
+        NamespaceHandlers { middleware: self.middleware.clone(), on_connection: self.on_connection.clone() }
+    }
+}
+
+/// Handlers of every namespace.
+pub(crate) struct Registry<R> {
+    namespaces: HashMap<Namespace, NamespaceHandlers<R>>,
+    dynamic: Option<NamespaceHandlers<R>>,
+}
+
+impl<R> Default for Registry<R> {
+    fn default() -> Self {
+        Registry { namespaces: HashMap::new(), dynamic: None }
+    }
+}
+
+impl<R> Registry<R> {
+    fn handlers(&self, namespace: &Namespace) -> NamespaceHandlers<R> {
+        self.namespaces.get(namespace).or(self.dynamic.as_ref()).cloned().unwrap_or_default()
+    }
+}
+
+/// The broadcast operations of a namespace handle, written once for [`SocketIo`] (the
+/// main namespace) and [`NamespaceRef`].
+macro_rules! broadcast_operations {
+    () => {
+        /// Targets the sockets in `room` (a socket id is a room too).
+        pub fn to(&self, room: impl Into<Room>) -> BroadcastOperator<R> {
+            self.operator().to(room)
+        }
+
+        /// Targets every socket except those in `room`.
+        pub fn except(&self, room: impl Into<Room>) -> BroadcastOperator<R> {
+            self.operator().except(room)
+        }
+
+        /// Targets every socket, skipping those that cannot take an event right now.
+        pub fn volatile(&self) -> BroadcastOperator<R> {
+            self.operator().volatile()
+        }
+
+        /// Targets this server's sockets only (see [`BroadcastOperator::local`]).
+        pub fn local(&self) -> BroadcastOperator<R> {
+            self.operator().local()
+        }
+
+        /// Targets every socket, with a deadline for
+        /// [`emit_with_ack`](BroadcastOperator::emit_with_ack).
+        pub fn timeout(&self, timeout: Duration) -> BroadcastOperator<R> {
+            self.operator().timeout(timeout)
+        }
+
+        /// Emits to every socket, encoded once; `args` follow the
+        /// [arguments rule](socketio_proto::args).
+        pub fn emit<A: Args + ?Sized>(&self, event: &str, args: &A) -> Result<(), Error> {
+            self.operator().emit(event, args)
+        }
+
+        /// Emits to every socket asking each for an ack (see
+        /// [`BroadcastOperator::emit_with_ack`]).
+        pub fn emit_with_ack<T: DeserializeOwned>(
+            &self,
+            event: &str,
+            args: &(impl Args + ?Sized),
+        ) -> BroadcastAckFuture<T> {
+            self.operator().emit_with_ack(event, args)
+        }
+
+        /// Every socket (`fetchSockets`).
+        pub fn fetch_sockets(&self) -> Vec<Socket<R>> {
+            self.operator().fetch_sockets()
+        }
+
+        /// Makes every socket join `room`.
+        pub fn sockets_join(&self, room: impl Into<Room>) {
+            self.operator().sockets_join(room)
+        }
+
+        /// Makes every socket leave `room`.
+        pub fn sockets_leave(&self, room: &str) {
+            self.operator().sockets_leave(room)
+        }
+
+        /// Disconnects every socket from the namespace.
+        pub fn disconnect_sockets(&self) {
+            self.operator().disconnect_sockets()
+        }
+    };
+}
+
+impl<R: Runtime> SocketIo<R> {
+    /// A server with the reference's defaults; its tasks start at once, so this must run
+    /// inside the runtime. [`SocketIo::builder`] for settings.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+
+    /// Starts configuring a server.
+    pub fn builder() -> Builder<R> {
+        Builder::default()
+    }
+
+    /// A namespace, opened on first use: `"/admin"`, or `"admin"` which means the same.
+    ///
+    /// # Panics
+    /// When `name` holds a `,`, which no namespace can.
+    pub fn of(&self, name: &str) -> NamespaceRef<R> {
+        let name = if name.starts_with('/') { name.to_owned() } else { format!("/{name}") };
+        let namespace = match Namespace::new(name) {
+            Ok(namespace) => namespace,
+            Err(error) => panic!("{error}"),
+        };
+        let declared = namespace.clone();
+        self.shared.with_state(|state| state.endpoint.declare(declared));
+        NamespaceRef { io: self.clone(), namespace }
+    }
+
+    /// Sets what runs when a socket joined the main namespace (`io.on("connection")`);
+    /// the same as `io.of("/").on_connection(handler)`.
+    pub fn on_connection<F, Fut>(&self, handler: F)
+    where
+        F: FnOnce(Socket<R>) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: HandlerOutput,
+    {
+        self.of("/").on_connection(handler);
+    }
+
+    /// Namespaces created on demand when `allow` accepts their name; they share the
+    /// middleware and connection handler set on the returned handle.
+    pub fn dynamic_namespaces(&self, allow: impl Fn(&str) -> bool + Send + 'static) -> DynamicNamespaces<R> {
+        self.shared.with_state(|state| state.endpoint.allow_dynamic(Box::new(move |n| allow(n.as_str()))));
+        DynamicNamespaces { io: self.clone() }
+    }
+
+    broadcast_operations!();
+
+    /// Closes every socket's whole connection.
+    pub fn close_sockets(&self) {
+        self.operator().close_sockets()
+    }
+
+    fn operator(&self) -> BroadcastOperator<R> {
+        BroadcastOperator::new(self.clone(), Namespace::main(), Selector::all())
+    }
+
+    /// How many sockets are connected, across namespaces.
+    pub fn socket_count(&self) -> usize {
+        self.shared.with_state(|state| state.endpoint.socket_count())
+    }
+
+    fn registry(&self) -> MutexGuard<'_, Registry<R>> {
+        lock(&self.registry)
+    }
+
+    pub(crate) fn live(&self) -> MutexGuard<'_, LiveSockets<R>> {
+        lock(&self.live)
+    }
+
+    pub(crate) fn outgoing_hooks(&self, change: isize) {
+        self.outgoing_hooks.fetch_add(change, Ordering::Relaxed);
+    }
+
+    /// Runs the `on_any_outgoing` hooks of a broadcast's recipients, if any socket has one.
+    pub(crate) fn notify_outgoing(&self, namespace: &Namespace, selector: &Selector, payload: &Payload) {
+        if self.outgoing_hooks.load(Ordering::Relaxed) <= 0 {
+            return;
+        }
+        let ids = self.shared.with_state(|state| state.endpoint.select(namespace, selector));
+        let hooked: Vec<_> = {
+            let live = self.live();
+            ids.iter().filter_map(|id| live.get(id)).filter(|s| s.has_outgoing_hooks()).cloned().collect()
+        };
+        for inner in hooked {
+            Socket::new(inner, self.clone()).outgoing(payload);
+        }
+    }
+}
+
+transport::http_entry_points!(SocketIo);
+
+/// A namespace of a [`SocketIo`] server: its middleware, its connection handler, and
+/// broadcasts to its sockets. Cheap to clone.
+#[derive(Clone)]
+pub struct NamespaceRef<R> {
+    io: SocketIo<R>,
+    namespace: Namespace,
+}
+
+impl<R: Runtime> NamespaceRef<R> {
+    /// Its name.
+    pub fn name(&self) -> &Namespace {
+        &self.namespace
+    }
+
+    /// Adds a middleware (`io.use`): it runs, in order with the others, before a client
+    /// joins the namespace, and may refuse it with a [`ConnectError`].
+    pub fn use_middleware<F, Fut>(&self, middleware: F) -> &Self
+    where
+        F: FnOnce(ConnectRequest) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
+    {
+        let middleware = boxed_middleware(middleware);
+        let mut registry = self.io.registry();
+        registry.namespaces.entry(self.namespace.clone()).or_default().middleware.push(middleware);
+        drop(registry);
+        self
+    }
+
+    /// Sets what runs when a socket joined. The handler should register the socket's event
+    /// handlers before its first `.await`: events that arrive earlier find none.
+    pub fn on_connection<F, Fut>(&self, handler: F) -> &Self
+    where
+        F: FnOnce(Socket<R>) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: HandlerOutput,
+    {
+        let handler = boxed_connection_handler(handler);
+        self.io.registry().namespaces.entry(self.namespace.clone()).or_default().on_connection =
+            Some(handler);
+        self
+    }
+
+    broadcast_operations!();
+
+    fn operator(&self) -> BroadcastOperator<R> {
+        BroadcastOperator::new(self.io.clone(), self.namespace.clone(), Selector::all())
+    }
+}
+
+/// The namespaces [`SocketIo::dynamic_namespaces`] allows: their shared middleware and
+/// connection handler.
+pub struct DynamicNamespaces<R> {
+    io: SocketIo<R>,
+}
+
+impl<R: Runtime> DynamicNamespaces<R> {
+    /// Adds a middleware for every dynamic namespace (see [`NamespaceRef::use_middleware`]).
+    pub fn use_middleware<F, Fut>(&self, middleware: F) -> &Self
+    where
+        F: FnOnce(ConnectRequest) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
+    {
+        let middleware = boxed_middleware(middleware);
+        self.io.registry().dynamic.get_or_insert_with(Default::default).middleware.push(middleware);
+        self
+    }
+
+    /// Sets what runs when a socket joined a dynamic namespace.
+    pub fn on_connection<F, Fut>(&self, handler: F) -> &Self
+    where
+        F: FnOnce(Socket<R>) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: HandlerOutput,
+    {
+        let handler = boxed_connection_handler(handler);
+        self.io.registry().dynamic.get_or_insert_with(Default::default).on_connection = Some(handler);
+        self
+    }
+}
+
+fn boxed_middleware<F, Fut>(middleware: F) -> Middleware
+where
+    F: FnOnce(ConnectRequest) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
+{
+    Arc::new(move |request| Box::pin(middleware.clone()(request)))
+}
+
+fn boxed_connection_handler<R, F, Fut>(handler: F) -> ConnectionHandler<R>
+where
+    F: FnOnce(Socket<R>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: HandlerOutput,
+{
+    Arc::new(move |socket| contained("connection", handler.clone()(socket)))
+}
+
+/// Settings of a [`SocketIo`] server. The defaults are the reference server's.
+pub struct Builder<R> {
+    engine: ServerConfig,
+    socket: SocketConfig,
+    path: String,
+    allow_request: Option<AllowRequest>,
+    client_script: Option<bytes::Bytes>,
+    runtime: PhantomData<R>,
+}
+
+impl<R> Default for Builder<R> {
+    fn default() -> Self {
+        Builder {
+            engine: ServerConfig::default(),
+            socket: SocketConfig::default(),
+            path: "/socket.io/".into(),
+            allow_request: None,
+            client_script: None,
+            runtime: PhantomData,
+        }
+    }
+}
+
+impl<R: Runtime> Builder<R> {
+    transport::engine_builder_methods!();
+
+    /// How long a connection may stay without joining a namespace (default 45 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.socket.connect_timeout = timeout;
+        self
+    }
+
+    /// Most binary attachments per packet (default 10).
+    pub fn max_attachments(mut self, count: usize) -> Self {
+        self.socket.limits.max_attachments = count;
+        self
+    }
+
+    /// Serves this browser client script (`socket.io.min.js` of the `socket.io-client`
+    /// package) at `<path>socket.io.js`, as the reference server does. The alternative is
+    /// the CDN: `<script src="https://cdn.socket.io/4.8.1/socket.io.min.js">`.
+    pub fn serve_client(mut self, script: impl Into<bytes::Bytes>) -> Self {
+        self.client_script = Some(script.into());
+        self
+    }
+
+    /// Creates the server and starts its tasks. Must run inside the runtime.
+    pub fn build(self) -> SocketIo<R> {
+        let options = Options {
+            path: self.path,
+            allow_request: self.allow_request,
+            max_payload: self.engine.max_payload,
+            client_script: self.client_script,
+        };
+        let engine = engineio_proto::server::Server::new(self.engine, Box::new(crate::ids::random_u128));
+        let server = Server::new(engine, self.socket, Box::new(crate::ids::random_u128));
+        let (shared, events) = Shared::start::<R>(server, options);
+        let io = SocketIo {
+            shared,
+            registry: Arc::default(),
+            acks: Arc::default(),
+            live: Arc::default(),
+            outgoing_hooks: Arc::default(),
+            runtime: PhantomData,
+        };
+        R::spawn(dispatch::run(io.clone(), events));
+        io
+    }
+}
