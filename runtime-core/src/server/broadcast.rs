@@ -17,7 +17,7 @@ use crate::{Error, Runtime};
 /// they chain; the ones that act (`emit`, `fetch_sockets`, ...) end the chain.
 ///
 /// ```no_run
-/// # fn f<R: socketio_runtime::Runtime>(io: socketio_runtime::server::SocketIo<R>) -> Result<(), socketio_runtime::EmitError> {
+/// # fn f<R: socketio_runtime::Runtime>(io: socketio_runtime::server::SocketIo<R>) -> Result<(), socketio_runtime::Error> {
 /// io.to("room1").to("room2").except("room3").emit("news", &"hello")?;
 /// # Ok(()) }
 /// ```

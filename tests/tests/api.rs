@@ -1,0 +1,202 @@
+//! The application API end to end, on real sockets: our server on tokio, our client on the
+//! same runtime. What the interop suites cannot show: handlers that await, broadcasts that
+//! ask for acks, hooks on broadcasts, binary inside typed data.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_channel::{mpsc, oneshot};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use socketio_tokio::Runtime;
+use socketio_tokio::client::{ClientBuilder, ClientSocket};
+use socketio_tokio::server::SocketIo;
+use socketio_tokio::{AckResponses, Tokio};
+
+/// A server on a free port, serving in the background; its URL.
+async fn serve(io: &SocketIo) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(io.clone().serve(listener));
+    url
+}
+
+/// A client of `url` over WebSocket, connected once `connect` is called.
+fn client(url: &str) -> ClientSocket {
+    ClientBuilder::new(url).transports(false, true).reconnection(false).build()
+}
+
+/// Connects `socket` and waits for the CONNECT answer.
+async fn connected(socket: &ClientSocket) {
+    let (tx, mut rx) = mpsc::unbounded();
+    socket.on_connect(move |_, _| drop(tx.unbounded_send(())));
+    socket.connect();
+    within(rx.next()).await;
+}
+
+/// `future`, or a panic after 10 s.
+async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(10), future).await.expect("in time")
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+#[test]
+fn a_handler_that_waits_holds_up_no_other_socket() {
+    runtime().block_on(async {
+        let io = SocketIo::new();
+        let gate: Arc<Mutex<Option<oneshot::Sender<()>>>> = Arc::default();
+        let (waiting_tx, waiting) = oneshot::channel::<oneshot::Receiver<()>>();
+        let waiting_tx = Arc::new(Mutex::new(Some(waiting_tx)));
+        let opened = gate.clone();
+        io.on_connection(async move |socket| {
+            let (gate, waiting_tx) = (opened.clone(), waiting_tx.clone());
+            // "wait" blocks until another socket sends "release".
+            socket.on("wait", async move |socket, _| {
+                let (tx, rx) = oneshot::channel();
+                *gate.lock().unwrap() = Some(tx);
+                let waiting = waiting_tx.lock().unwrap().take();
+                if let Some(waiting) = waiting {
+                    let (done_tx, done_rx) = oneshot::channel();
+                    waiting.send(done_rx).ok();
+                    rx.await.ok();
+                    done_tx.send(()).ok();
+                }
+                socket.emit("released", &())
+            });
+            let gate = opened.clone();
+            socket.on("release", async move |_, _| {
+                if let Some(tx) = gate.lock().unwrap().take() {
+                    tx.send(()).ok();
+                }
+            });
+        });
+        let url = serve(&io).await;
+        let (first, second) = (client(&url), client(&url));
+        let (released_tx, mut released) = mpsc::unbounded();
+        first.on("released", async move |_, _| drop(released_tx.unbounded_send(())));
+        connected(&first).await;
+        connected(&second).await;
+        first.emit("wait", &()).unwrap();
+        let _done = within(waiting).await;
+        // The first socket's handler is suspended; the second socket's still runs.
+        second.emit("release", &()).unwrap();
+        within(released.next()).await;
+    });
+}
+
+#[test]
+fn handlers_of_one_socket_start_in_the_order_of_its_events() {
+    runtime().block_on(async {
+        let io = SocketIo::new();
+        let started: Arc<Mutex<Vec<u32>>> = Arc::default();
+        let log = started.clone();
+        io.on_connection(async move |socket| {
+            let log = log.clone();
+            socket.on("n", async move |socket, message| {
+                let n: u32 = message.args()?;
+                log.lock().unwrap().push(n);
+                // Later handlers start while this one waits.
+                Tokio::sleep_until(Instant::now() + Duration::from_millis(u64::from(50 - n))).await;
+                if n == 49 {
+                    socket.emit("done", &())?;
+                }
+                Ok(())
+            });
+        });
+        let url = serve(&io).await;
+        let socket = client(&url);
+        let (done_tx, mut done) = mpsc::unbounded();
+        socket.on("done", async move |_, _| drop(done_tx.unbounded_send(())));
+        connected(&socket).await;
+        for n in 0..50u32 {
+            socket.emit("n", &n).unwrap();
+        }
+        within(done.next()).await;
+        assert_eq!(*started.lock().unwrap(), (0..50).collect::<Vec<_>>());
+    });
+}
+
+#[test]
+fn a_broadcast_with_acks_collects_every_answer_and_counts_the_silent() {
+    runtime().block_on(async {
+        let io = SocketIo::new();
+        io.on_connection(async |socket| socket.join("voters"));
+        let url = serve(&io).await;
+        let mut clients = Vec::new();
+        for answer in [Some(true), Some(false), None] {
+            let socket = client(&url);
+            socket.on("vote", async move |_, message| match answer {
+                Some(answer) => message.ack(&answer),
+                None => Ok(()),
+            });
+            connected(&socket).await;
+            clients.push(socket);
+        }
+        let votes: AckResponses<bool> =
+            within(io.to("voters").timeout(Duration::from_millis(300)).emit_with_ack("vote", &1))
+                .await
+                .unwrap();
+        let mut answers = votes.answers.clone();
+        answers.sort();
+        assert_eq!((answers, votes.missing, votes.malformed), (vec![false, true], 1, 0));
+        // Nobody selected: resolves at once, empty.
+        let none: AckResponses<bool> = within(io.to("nobody").emit_with_ack("vote", &1)).await.unwrap();
+        assert_eq!((none.answers.len(), none.missing), (0, 0));
+    });
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Upload {
+    name: String,
+    data: Bytes,
+}
+
+#[test]
+fn binary_inside_typed_data_crosses_the_wire_both_ways() {
+    runtime().block_on(async {
+        let io = SocketIo::new();
+        io.on_connection(async |socket| {
+            socket.on("upload", async |_, message| {
+                let upload: Upload = message.args()?;
+                message.ack(&Upload { name: upload.name.to_uppercase(), data: upload.data })
+            });
+        });
+        let url = serve(&io).await;
+        let socket = client(&url);
+        connected(&socket).await;
+        let sent = Upload { name: "file".into(), data: Bytes::from_static(&[0, 1, 2, 255]) };
+        let back: Upload = within(socket.emit_with_ack("upload", &sent)).await.unwrap();
+        assert_eq!(back, Upload { name: "FILE".into(), data: sent.data });
+    });
+}
+
+#[test]
+fn outgoing_hooks_see_broadcasts_and_data_travels_with_fetched_sockets() {
+    runtime().block_on(async {
+        let io = SocketIo::new();
+        let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+        let log = seen.clone();
+        io.on_connection(async move |socket| {
+            socket.set_data(String::from("alice"));
+            let log = log.clone();
+            socket.on_any_outgoing(move |_, payload| log.lock().unwrap().push(payload.json().to_string()));
+        });
+        let url = serve(&io).await;
+        let socket = client(&url);
+        let (news_tx, mut news) = mpsc::unbounded();
+        socket.on("news", async move |_, message| drop(news_tx.unbounded_send(message.args::<String>())));
+        connected(&socket).await;
+        io.emit("news", &"hello").unwrap();
+        assert_eq!(within(news.next()).await.unwrap().unwrap(), "hello");
+        assert_eq!(*seen.lock().unwrap(), [r#"["news","hello"]"#]);
+        let fetched = io.fetch_sockets();
+        assert_eq!(fetched.len(), 1);
+        assert_eq!(fetched[0].data::<String>().as_deref(), Some("alice"));
+        fetched[0].emit("news", &"direct").unwrap();
+        assert_eq!(within(news.next()).await.unwrap().unwrap(), "direct");
+    });
+}
