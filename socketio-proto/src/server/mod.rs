@@ -434,21 +434,31 @@ impl Server {
         payload: Payload,
         volatile: bool,
     ) -> usize {
-        let targets = self.select(namespace, selector);
         let encoded = EncodedPacket::new(&Packet::event(namespace.clone(), payload));
-        let mut delivered = 0;
-        for socket in targets {
-            let Some(sid) = self.sockets.get(&socket).map(|s| s.sid) else {
-                continue;
+        self.send_to_selection(namespace, selector, &encoded, volatile).len()
+    }
+
+    /// Sends one encoded packet to the designated sockets; returns those it went to (the
+    /// selection's own vector, filtered in place: no second allocation per broadcast).
+    fn send_to_selection(
+        &mut self,
+        namespace: &Namespace,
+        selector: &Selector,
+        encoded: &EncodedPacket,
+        volatile: bool,
+    ) -> Vec<SocketId> {
+        let mut targets = self.select(namespace, selector);
+        let (sockets, engine) = (&self.sockets, &mut self.engine);
+        targets.retain(|socket| {
+            let Some(sid) = sockets.get(socket).map(|s| s.sid) else {
+                return false;
             };
-            if volatile && !self.engine.is_writable(sid) {
-                continue;
+            if volatile && !engine.is_writable(sid) {
+                return false;
             }
-            if encoded.frames().all(|frame| self.engine.send_frame(sid, frame).is_ok()) {
-                delivered += 1;
-            }
-        }
-        delivered
+            encoded.frames().all(|frame| engine.send_frame(sid, frame).is_ok())
+        });
+        targets
     }
 
     /// Emits an event asking every designated socket for an ack (`emitWithAck` on a
@@ -466,21 +476,11 @@ impl Server {
     ) -> BroadcastAck {
         let id = self.next_ack;
         self.next_ack += 1;
-        let targets = self.select(namespace, selector);
         let encoded = EncodedPacket::new(&Packet::event(namespace.clone(), payload).with_ack_id(id));
-        let mut recipients = Vec::new();
-        for socket in targets {
-            let Some(sid) = self.sockets.get(&socket).map(|s| s.sid) else {
-                continue;
-            };
-            if volatile && !self.engine.is_writable(sid) {
-                continue;
-            }
-            if encoded.frames().all(|frame| self.engine.send_frame(sid, frame).is_ok()) {
-                if let Some(state) = self.sockets.get_mut(&socket) {
-                    state.acks.insert(id);
-                    recipients.push(socket);
-                }
+        let recipients = self.send_to_selection(namespace, selector, &encoded, volatile);
+        for socket in &recipients {
+            if let Some(state) = self.sockets.get_mut(socket) {
+                state.acks.insert(id);
             }
         }
         let count = recipients.len();
