@@ -9,7 +9,7 @@ use smol::io::AsyncBufReadExt;
 use smol::stream::StreamExt;
 use socketio_smol as rt;
 
-#[path = "../../runtime-core/examples/apps/client_chat.rs"]
+#[path = "../../socketio-runtime/examples/apps/client_chat.rs"]
 mod client_chat;
 
 fn main() -> Result<(), rt::Error> {

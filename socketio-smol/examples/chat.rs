@@ -5,9 +5,9 @@
 
 use socketio_smol as rt;
 
-#[path = "../../runtime-core/examples/apps/chat.rs"]
+#[path = "../../socketio-runtime/examples/apps/chat.rs"]
 mod chat;
-#[path = "../../runtime-core/examples/apps/common.rs"]
+#[path = "../../socketio-runtime/examples/apps/common.rs"]
 mod common;
 
 fn main() -> std::io::Result<()> {

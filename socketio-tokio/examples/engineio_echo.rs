@@ -6,9 +6,9 @@
 
 use socketio_tokio as rt;
 
-#[path = "../../runtime-core/examples/apps/common.rs"]
+#[path = "../../socketio-runtime/examples/apps/common.rs"]
 mod common;
-#[path = "../../runtime-core/examples/apps/echo.rs"]
+#[path = "../../socketio-runtime/examples/apps/echo.rs"]
 mod echo;
 
 #[tokio::main(flavor = "current_thread")]

@@ -8,7 +8,7 @@
 use socketio_tokio as rt;
 use tokio::io::AsyncBufReadExt;
 
-#[path = "../../runtime-core/examples/apps/client_chat.rs"]
+#[path = "../../socketio-runtime/examples/apps/client_chat.rs"]
 mod client_chat;
 
 #[tokio::main(flavor = "current_thread")]

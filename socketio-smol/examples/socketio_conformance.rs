@@ -5,9 +5,9 @@
 
 use socketio_smol as rt;
 
-#[path = "../../runtime-core/examples/apps/common.rs"]
+#[path = "../../socketio-runtime/examples/apps/common.rs"]
 mod common;
-#[path = "../../runtime-core/examples/apps/conformance.rs"]
+#[path = "../../socketio-runtime/examples/apps/conformance.rs"]
 mod conformance;
 
 fn main() -> std::io::Result<()> {
