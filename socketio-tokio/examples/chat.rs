@@ -5,6 +5,8 @@
 
 use socketio_tokio as rt;
 
+#[path = "../../socketio-runtime/examples/apps/browser_client.rs"]
+mod browser_client;
 #[path = "../../socketio-runtime/examples/apps/chat.rs"]
 mod chat;
 #[path = "../../socketio-runtime/examples/apps/common.rs"]

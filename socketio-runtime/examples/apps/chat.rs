@@ -33,11 +33,7 @@ fn online(io: &SocketIo) -> Vec<String> {
 
 /// The chat server with its handlers, not yet listening.
 pub(crate) fn server() -> SocketIo {
-    let mut builder = SocketIo::builder();
-    if let Some(script) = client_script() {
-        builder = builder.serve_client(script);
-    }
-    let io = builder.build();
+    let io = crate::browser_client::serving_browser_client(SocketIo::builder()).build();
 
     io.on_connection(async |socket| {
         let name = chosen_nickname(&socket);
@@ -77,21 +73,4 @@ fn chosen_nickname(socket: &Socket) -> String {
     let chosen = socket.auth::<Auth>().map(|auth| auth.nickname).unwrap_or_default();
     let chosen: String = chosen.chars().filter(|c| !c.is_whitespace()).take(24).collect();
     if chosen.is_empty() { format!("guest-{}", &socket.id().to_string()[..4]) } else { chosen }
-}
-
-fn client_script() -> Option<Vec<u8>> {
-    let path = std::env::var("SOCKET_IO_CLIENT_JS").unwrap_or_else(|_| {
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../tests/js/node_modules/socket.io-client/dist/socket.io.min.js"
-        )
-        .into()
-    });
-    match std::fs::read(&path) {
-        Ok(script) => Some(script),
-        Err(error) => {
-            eprintln!("cannot read the browser client at {path} ({error}); run `npm ci` in tests/js");
-            None
-        }
-    }
 }
