@@ -38,6 +38,7 @@ pub mod fuzz;
 mod id_hash;
 mod packet;
 mod payload;
+mod percent;
 pub mod server;
 
 pub use bytestring::ByteString;

@@ -52,8 +52,11 @@ impl Pair {
         }
     }
 
-    fn parts(method: &str, query: &str, websocket: bool) -> http::request::Parts {
-        let mut builder = http::Request::builder().method(method).uri(format!("/engine.io/?{query}"));
+    /// The request head for `target` (`/path?query`, or a `ws://host/path?query` URL).
+    fn parts(method: &str, target: &str, websocket: bool) -> http::request::Parts {
+        let target = target.strip_prefix("ws://localhost:80").unwrap_or(target);
+        assert!(target.starts_with("/engine.io/?"), "{target}");
+        let mut builder = http::Request::builder().method(method).uri(target);
         if websocket {
             builder = builder.header("upgrade", "websocket").header("connection", "Upgrade");
         }
@@ -81,9 +84,9 @@ impl Pair {
     fn on_client_output(&mut self, output: client::Output) {
         let now = self.now;
         match output {
-            client::Output::Http { id, method, query, body } => {
+            client::Output::Http { id, method, target, body } => {
                 let method = if method == Method::Get { "GET" } else { "POST" };
-                let handled = self.server.handle_request(now, &Self::parts(method, &query, false), None);
+                let handled = self.server.handle_request(now, &Self::parts(method, &target, false), None);
                 let handled = match handled {
                     Handled::Incoming(incoming) => self.server.accept(now, incoming),
                     other => other,
@@ -100,12 +103,12 @@ impl Pair {
                     other => panic!("unexpected {other:?}"),
                 }
             }
-            client::Output::WsConnect { id, query } => {
+            client::Output::WsConnect { id, url } => {
                 if self.refuse_websocket {
                     self.client.handle_ws_closed(now, id);
                     return;
                 }
-                match self.server.handle_request(now, &Self::parts("GET", &query, true), None) {
+                match self.server.handle_request(now, &Self::parts("GET", &url, true), None) {
                     Handled::WebSocket(ticket) => {
                         let conn = self.server.ws_opened(now, ticket);
                         self.ws.insert(id, conn);
@@ -346,4 +349,32 @@ fn refused_handshakes_are_transport_errors() {
         client.poll_output(),
         Some(client::Output::Event(client::Event::Closed(CloseReason::TransportError(_))))
     ));
+}
+
+#[test]
+fn requests_go_to_the_configured_server_path_and_query() {
+    let mut config = ClientConfig::from_url("https://example.com:8443/ignored?v=1").unwrap();
+    config.path = "/realtime".into();
+    config.add_query("name", "Zoë & co");
+    let mut client = Client::new(config.clone());
+    let Some(client::Output::Http { target, .. }) = client.poll_output() else { panic!() };
+    assert_eq!(target, "/realtime/?EIO=4&transport=polling&v=1&name=Zo%C3%AB%20%26%20co");
+    let mut client = Client::new(ClientConfig { polling: false, ..config });
+    let Some(client::Output::WsConnect { url, .. }) = client.poll_output() else { panic!() };
+    assert_eq!(
+        url,
+        "wss://example.com:8443/realtime/?EIO=4&transport=websocket&v=1&name=Zo%C3%AB%20%26%20co"
+    );
+}
+
+#[test]
+fn a_websocket_message_over_the_limit_fails_the_session() {
+    let mut pair = Pair::new(ClientConfig { polling: false, max_message: 64, ..ClientConfig::default() });
+    pair.drive();
+    let id = *pair.ws.keys().next().expect("the session's websocket");
+    pair.client.handle_ws_too_large(pair.now, id);
+    pair.drive();
+    let failed = client::Event::Closed(CloseReason::TransportError("message over 64 bytes".into()));
+    assert!(pair.client_events.contains(&failed), "{:?}", pair.client_events);
+    assert!(!pair.client.is_open());
 }

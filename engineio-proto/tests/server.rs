@@ -546,6 +546,26 @@ fn oversized_websocket_messages_close_with_1009() {
 }
 
 #[test]
+fn a_message_the_adapter_refused_for_its_size_closes_with_1009() {
+    let mut h = Harness::new(config());
+    let (sid, conn) = h.open_websocket();
+    h.log();
+    h.server.handle_ws_too_large(h.now, conn);
+    assert_eq!(h.log(), ["ws close 1009", "closed: transport error"]);
+    assert_eq!(h.server.transport(sid), None);
+}
+
+#[test]
+fn an_oversized_probe_abandons_the_upgrade_and_keeps_the_polling_session() {
+    let mut h = Harness::new(config());
+    let (sid, _) = h.open_polling();
+    let conn = h.upgrade(sid);
+    h.server.handle_ws_too_large(h.now, conn);
+    assert_eq!(h.log(), ["ws close 1009"]);
+    assert_eq!(h.server.transport(sid), Some(engineio_proto::server::TransportKind::Polling));
+}
+
+#[test]
 fn garbage_websocket_frames_close_that_session_only() {
     let mut h = Harness::new(config());
     let (_, bad) = h.open_websocket();

@@ -77,8 +77,11 @@ impl Pair {
         }
     }
 
-    fn parts(method: &str, query: &str, websocket: bool) -> http::request::Parts {
-        let mut builder = http::Request::builder().method(method).uri(format!("/socket.io/?{query}"));
+    /// The request head for `target` (`/path?query`, or a `ws://host/path?query` URL).
+    fn parts(method: &str, target: &str, websocket: bool) -> http::request::Parts {
+        let target = target.strip_prefix("ws://localhost:80").unwrap_or(target);
+        assert!(target.starts_with("/socket.io/?"), "{target}");
+        let mut builder = http::Request::builder().method(method).uri(target);
         if websocket {
             builder = builder.header("upgrade", "websocket").header("connection", "Upgrade");
         }
@@ -106,13 +109,13 @@ impl Pair {
         let now = self.now;
         match output {
             client::Output::Event(event) => self.events.push(event),
-            client::Output::Io(eclient::Output::Http { id, method, query, body }) => {
+            client::Output::Io(eclient::Output::Http { id, method, target, body }) => {
                 if self.down {
                     return self.manager.handle_response(now, id, Err("connection refused".into()));
                 }
                 let method = if method == Method::Get { "GET" } else { "POST" };
                 let engine = self.server.engine();
-                let handled = match engine.handle_request(now, &Self::parts(method, &query, false), None) {
+                let handled = match engine.handle_request(now, &Self::parts(method, &target, false), None) {
                     Handled::Incoming(incoming) => engine.accept(now, incoming),
                     other => other,
                 };
@@ -128,12 +131,12 @@ impl Pair {
                     other => panic!("unexpected {other:?}"),
                 }
             }
-            client::Output::Io(eclient::Output::WsConnect { id, query }) => {
+            client::Output::Io(eclient::Output::WsConnect { id, url }) => {
                 if self.down {
                     return self.manager.handle_ws_closed(now, id);
                 }
                 let engine = self.server.engine();
-                let handled = match engine.handle_request(now, &Self::parts("GET", &query, true), None) {
+                let handled = match engine.handle_request(now, &Self::parts("GET", &url, true), None) {
                     Handled::Incoming(incoming) => engine.accept(now, incoming),
                     other => other,
                 };
@@ -295,10 +298,11 @@ fn refused_namespaces_report_the_error() {
     pair.manager.open_socket(ns("/admin"), None);
     pair.drive();
     let events = pair.take();
-    let [client::Event::ConnectError { payload: Some(payload), .. }] = events.as_slice() else {
-        panic!("{events:?}")
-    };
+    let [client::Event::ConnectError { error, .. }] = events.as_slice() else { panic!("{events:?}") };
+    let client::ConnectFailure::Refused(Some(payload)) = error else { panic!("{error:?}") };
     assert_eq!(payload.json(), r#"{"message":"refused","data":{"why":"no"}}"#);
+    assert_eq!(error.message(), "refused");
+    assert_eq!(error.data::<serde_json::Value>(), Some(serde_json::json!({ "why": "no" })));
     // The session itself is fine: other namespaces connect.
     pair.manager.open_socket(Namespace::main(), None);
     pair.drive();
@@ -406,7 +410,7 @@ fn acks_time_out_even_while_disconnected() {
 #[test]
 fn a_dead_server_triggers_reconnection() {
     let mut pair = Pair::new(ManagerConfig {
-        engine: ClientConfig { upgrade: false, ..ClientConfig::default() },
+        engine: ClientConfig { upgrade: false, ..ManagerConfig::default().engine },
         ..ManagerConfig::default()
     });
     pair.manager.open_socket(Namespace::main(), None);
@@ -500,4 +504,21 @@ fn retry_mode_resends_until_acked_one_at_a_time() {
         pair.take().iter().all(|e| !matches!(e, client::Event::AckFailed { .. })),
         "plain emits report nothing"
     );
+}
+
+#[test]
+fn a_failed_connection_is_a_connect_error_for_sockets_still_joining() {
+    let mut pair = Pair::new(ManagerConfig { reconnection: false, ..ManagerConfig::default() });
+    pair.down = true;
+    pair.manager.open_socket(ns("/admin"), None);
+    pair.drive();
+    let events = pair.take();
+    let [client::Event::ConnectError { namespace, error: client::ConnectFailure::Transport(reason) }] =
+        events.as_slice()
+    else {
+        panic!("{events:?}")
+    };
+    assert_eq!(namespace.as_str(), "/admin");
+    assert!(matches!(reason, CloseReason::TransportError(_)), "{reason:?}");
+    assert!(pair.manager.is_closed());
 }

@@ -41,6 +41,8 @@ macro_rules! runtime_api {
         /// The Socket.IO client: namespaces over one connection, acks, reconnection.
         pub mod client {
             pub use $crate::client::ClientSocket;
+            pub use $crate::engineio_proto::client::UrlError;
+            pub use $crate::socketio_proto::client::{ConnectFailure, DisconnectReason};
 
             /// How to connect. The defaults are the reference client's.
             pub type ClientBuilder = $crate::client::ClientBuilder<$runtime>;
@@ -51,7 +53,7 @@ macro_rules! runtime_api {
         pub use $crate::socketio_proto::{RawArgs, Spread, Value};
         pub use $crate::{
             AckError, AckFuture, AckResponses, AllowRequest, BoxError, BroadcastAckFuture, EmitError, Error,
-            HandlerOutput, Message, RemoteAddr, ResponseBody, html_page,
+            HandlerOutput, Message, RemoteAddr, ResponseBody, Transports, html_page,
         };
     };
 }

@@ -49,4 +49,7 @@ pub enum Error {
     /// Received arguments do not fit the type asked for.
     #[error("the arguments do not fit the type asked for: {0}")]
     Args(#[from] serde_json::Error),
+    /// A client was given a URL it cannot use.
+    #[error(transparent)]
+    Url(#[from] engineio_proto::client::UrlError),
 }

@@ -30,7 +30,6 @@ mod api;
 pub mod client;
 pub mod engine;
 mod error;
-mod frames;
 mod futures_io;
 mod handler;
 mod ids;
@@ -38,6 +37,8 @@ mod message;
 mod runtime;
 pub mod server;
 mod transport;
+mod transports;
+mod websocket;
 
 pub use ack::{AckFuture, AckResponses, BroadcastAckFuture};
 pub use error::{AckError, EmitError, Error};
@@ -45,6 +46,7 @@ pub use futures_io::HyperIo;
 pub use handler::HandlerOutput;
 pub use message::Message;
 pub use runtime::Runtime;
+pub use transports::Transports;
 
 pub use engineio_proto;
 pub use socketio_proto;

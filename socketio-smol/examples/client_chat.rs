@@ -15,11 +15,11 @@ mod client_chat;
 fn main() -> Result<(), rt::Error> {
     let url = std::env::args().nth(1).unwrap_or_else(|| "http://127.0.0.1:3000".into());
     smol::block_on(async {
-        let socket = client_chat::connect(&url);
+        let socket = client_chat::connect(&url)?;
         let mut lines = smol::io::BufReader::new(smol::Unblock::new(std::io::stdin())).lines();
         while let Some(Ok(line)) = lines.next().await {
             if !line.is_empty() {
-                socket.emit("chat message", &(line,))?;
+                socket.emit("chat message", &line)?;
             }
         }
         // Give the last lines a moment to leave before closing.

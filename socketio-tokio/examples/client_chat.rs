@@ -14,11 +14,11 @@ mod client_chat;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), rt::Error> {
     let url = std::env::args().nth(1).unwrap_or_else(|| "http://127.0.0.1:3000".into());
-    let socket = client_chat::connect(&url);
+    let socket = client_chat::connect(&url)?;
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         if !line.is_empty() {
-            socket.emit("chat message", &(line,))?;
+            socket.emit("chat message", &line)?;
         }
     }
     // Give the last lines a moment to leave before closing.

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use socketio_tokio::Runtime;
 use socketio_tokio::client::{ClientBuilder, ClientSocket};
 use socketio_tokio::server::SocketIo;
-use socketio_tokio::{AckResponses, Tokio};
+use socketio_tokio::{AckResponses, Tokio, Transports};
 
 /// A server on a free port, serving in the background; its URL.
 async fn serve(io: &SocketIo) -> String {
@@ -24,7 +24,7 @@ async fn serve(io: &SocketIo) -> String {
 
 /// A client of `url` over WebSocket, connected once `connect` is called.
 fn client(url: &str) -> ClientSocket {
-    ClientBuilder::new(url).transports(false, true).reconnection(false).build()
+    ClientBuilder::new(url).unwrap().transports(Transports::WebSocket).no_reconnection().build()
 }
 
 /// Connects `socket` and waits for the CONNECT answer.
@@ -198,5 +198,60 @@ fn outgoing_hooks_see_broadcasts_and_data_travels_with_fetched_sockets() {
         assert_eq!(fetched[0].data::<String>().as_deref(), Some("alice"));
         fetched[0].emit("news", &"direct").unwrap();
         assert_eq!(within(news.next()).await.unwrap().unwrap(), "direct");
+    });
+}
+
+#[test]
+fn the_url_path_is_the_namespace_and_query_values_arrive_decoded() {
+    runtime().block_on(async {
+        let io = SocketIo::new();
+        io.of("admin").on_connection(async |socket| {
+            let query = (socket.handshake().query("v"), socket.handshake().query("name"));
+            socket.emit("query", &query)
+        });
+        let url = serve(&io).await;
+        let socket = ClientBuilder::new(&format!("{url}/admin?v=1"))
+            .unwrap()
+            .query("name", "Zoë & co=1")
+            .transports(Transports::Polling)
+            .no_reconnection()
+            .build();
+        assert_eq!(socket.namespace().as_str(), "/admin");
+        let (tx, mut rx) = mpsc::unbounded();
+        socket
+            .on("query", async move |_, message| drop(tx.unbounded_send(message.args::<(String, String)>())));
+        socket.connect();
+        let query = within(rx.next()).await.unwrap().unwrap();
+        assert_eq!(query, ("1".to_owned(), "Zoë & co=1".to_owned()));
+        assert!(matches!(
+            ClientBuilder::new("ftp://example.com"),
+            Err(socketio_tokio::Error::Url(socketio_tokio::client::UrlError::UnsupportedScheme(_)))
+        ));
+    });
+}
+
+#[test]
+fn a_message_over_the_client_limit_fails_the_connection() {
+    runtime().block_on(async {
+        let io = SocketIo::new();
+        io.on_connection(async |socket| socket.emit("big", &"x".repeat(10_000)));
+        let url = serve(&io).await;
+        for transports in [Transports::WebSocket, Transports::Polling] {
+            let socket = ClientBuilder::new(&url)
+                .unwrap()
+                .transports(transports)
+                .max_message_size(1_000)
+                .no_reconnection()
+                .build();
+            let (tx, mut rx) = mpsc::unbounded();
+            let big = tx.clone();
+            socket.on("big", async move |_, _| drop(big.unbounded_send("received".to_owned())));
+            let failed = tx.clone();
+            socket.on_connect_error(move |_, error| drop(failed.unbounded_send(error.message())));
+            socket.on_disconnect(move |_, reason| drop(tx.unbounded_send(reason.to_string())));
+            socket.connect();
+            let what = within(rx.next()).await.unwrap();
+            assert!(what.starts_with("transport error"), "{transports:?}: {what}");
+        }
     });
 }

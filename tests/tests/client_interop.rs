@@ -13,8 +13,8 @@ use interop_tests::example::{Server, free_port};
 use interop_tests::{node, python};
 use serde_json::{Value as Json, json};
 use socketio_proto::{Spread, Value};
-use socketio_runtime::Runtime;
 use socketio_runtime::client::{ClientBuilder, ClientSocket};
+use socketio_runtime::{Runtime, Transports};
 use socketio_smol::Smol;
 use socketio_tokio::Tokio;
 
@@ -106,12 +106,12 @@ impl Recorder {
 }
 
 fn client<R: Runtime>(url: &str, mode: &str) -> ClientBuilder<R> {
-    let (polling, websocket) = match mode {
-        "polling" => (true, false),
-        "websocket" => (false, true),
-        _ => (true, true),
+    let transports = match mode {
+        "polling" => Transports::Polling,
+        "websocket" => Transports::WebSocket,
+        _ => Transports::PollingAndWebSocket,
     };
-    ClientBuilder::new(url).transports(polling, websocket)
+    ClientBuilder::new(url).expect("a valid URL").transports(transports)
 }
 
 async fn scenarios<R: Runtime>(peer: Peer, mode: &str) {
@@ -158,14 +158,13 @@ async fn scenarios<R: Runtime>(peer: Peer, mode: &str) {
     // Middleware rejection with data.
     let refused = client::<R>(&url, mode).auth(&json!({ "token": "bad" })).unwrap().build();
     let (tx, mut rx) = mpsc::unbounded();
-    refused.on_connect_error(move |_, payload| {
-        let _ = tx.unbounded_send(payload.and_then(|p| p.deserialize::<Json>().ok()));
+    refused.on_connect_error(move |_, error| {
+        let _ = tx.unbounded_send((error.message(), error.data::<Json>()));
     });
     refused.connect();
-    let error = within::<R, _>(Duration::from_secs(10), "connect_error", rx.next()).await.flatten();
-    let error = error.unwrap_or(Json::Null);
-    assert_eq!(error["message"], "not authorized", "{what}: {error}");
-    assert_eq!(error["data"], json!({ "reason": "bad token" }), "{what}: {error}");
+    let (message, data) = within::<R, _>(Duration::from_secs(10), "connect_error", rx.next()).await.unwrap();
+    assert_eq!(message, "not authorized", "{what}");
+    assert_eq!(data, Some(json!({ "reason": "bad token" })), "{what}");
 
     // The server disconnects us.
     let (tx, mut rx) = mpsc::unbounded();
@@ -219,7 +218,8 @@ async fn reconnects<R: Runtime>() {
     let server = start(Peer::Node, port);
     let tokens = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
     let counter = tokens.clone();
-    let socket = ClientBuilder::<R>::new(server.url())
+    let socket = ClientBuilder::<R>::new(&server.url())
+        .expect("a valid URL")
         .reconnection_delay(Duration::from_millis(200))
         .reconnection_delay_max(Duration::from_millis(500))
         .auth_with(move || json!({ "token": counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 }))
@@ -262,7 +262,10 @@ fn retry_mode_against_the_node_server() {
 
 async fn retry_mode<R: Runtime>() {
     let server = start(Peer::Node, free_port());
-    let socket = ClientBuilder::<R>::new(server.url()).retries(3, Duration::from_millis(300)).build();
+    let socket = ClientBuilder::<R>::new(&server.url())
+        .expect("a valid URL")
+        .retries(3, Duration::from_millis(300))
+        .build();
     let mut events = Recorder::on(&socket, &["auth", "message-back"]);
     socket.connect();
     events.next::<R>("auth").await;

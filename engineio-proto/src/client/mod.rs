@@ -4,9 +4,9 @@
 //! Drive it like the server: after any input, drain [`Client::poll_output`], then sleep
 //! until [`Client::poll_timeout`] and call [`Client::handle_timeout`].
 //!
-//! - [`Output::Http`]: perform the request on `<path>?<query>`, then call
-//!   [`Client::handle_response`] with its status and body (or the failure).
-//! - [`Output::WsConnect`]: open a WebSocket on `<path>?<query>`, then call
+//! - [`Output::Http`]: perform the request, then call [`Client::handle_response`] with its
+//!   status and body (or the failure).
+//! - [`Output::WsConnect`]: open the WebSocket, then call
 //!   [`Client::handle_ws_open`] or [`Client::handle_ws_closed`]; feed its messages to
 //!   [`Client::handle_ws_frame`].
 //! - [`Output::WsSend`] / [`Output::WsClose`]: write frames, close.
@@ -24,7 +24,21 @@ use bytes::{Bytes, BytesMut};
 
 use crate::{Data, Frame, Packet, PacketType, PayloadFormat, decode_payload, encode_payload};
 
-/// Client settings.
+mod url;
+
+pub use url::{ServerUrl, UrlError, append_query};
+
+/// Client settings: where the server is, and how to reach it.
+///
+/// ```
+/// use engineio_proto::client::ClientConfig;
+///
+/// let mut config = ClientConfig::from_url("https://example.com:8443?v=2").unwrap();
+/// config.add_query("token", "a b");
+/// assert_eq!(config.authority, "example.com:8443");
+/// assert_eq!(config.path, "/engine.io/");
+/// assert_eq!(config.query, "v=2&token=a%20b");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientConfig {
     /// Whether to start with (or use) long-polling.
@@ -33,13 +47,61 @@ pub struct ClientConfig {
     pub websocket: bool,
     /// Whether a polling session upgrades to WebSocket when the server offers it.
     pub upgrade: bool,
-    /// Extra query parameters, already encoded (`key=value&...`), appended to every request.
+    /// Whether the connection uses TLS (`https`, `wss`).
+    pub secure: bool,
+    /// The server's `host:port`, what to connect to and the `Host` header.
+    pub authority: String,
+    /// The server's Engine.IO path (default `/engine.io/`; a trailing `/` is added when
+    /// missing, as the reference client does).
+    pub path: String,
+    /// Extra query parameters, already encoded (`key=value&...`), appended to every
+    /// request; [`ClientConfig::add_query`] encodes them.
     pub query: String,
+    /// The largest message or polling response accepted from the server, in bytes
+    /// (default 100 MB): the adapter stops reading past it and the transport fails.
+    pub max_message: usize,
 }
 
 impl Default for ClientConfig {
     fn default() -> Self {
-        ClientConfig { polling: true, websocket: true, upgrade: true, query: String::new() }
+        ClientConfig {
+            polling: true,
+            websocket: true,
+            upgrade: true,
+            secure: false,
+            authority: "localhost:80".into(),
+            path: "/engine.io/".into(),
+            query: String::new(),
+            max_message: 100_000_000,
+        }
+    }
+}
+
+impl ClientConfig {
+    /// The settings for the server at `url` (see [`ServerUrl`]); its query goes on every
+    /// request. The URL's path is not the Engine.IO path (set [`ClientConfig::path`]).
+    pub fn from_url(url: &str) -> Result<Self, UrlError> {
+        Ok(ClientConfig::for_server(&ServerUrl::parse(url)?))
+    }
+
+    /// The settings for the server at `url`.
+    pub fn for_server(url: &ServerUrl) -> Self {
+        ClientConfig {
+            secure: url.secure,
+            authority: url.authority(),
+            query: url.query.clone(),
+            ..ClientConfig::default()
+        }
+    }
+
+    /// Appends `key=value` to every request's query, percent-encoded.
+    pub fn add_query(&mut self, key: &str, value: &str) {
+        append_query(&mut self.query, key, value);
+    }
+
+    /// The path, ending in `/`.
+    fn normalized_path(&self) -> String {
+        format!("{}/", self.path.trim_end_matches('/'))
     }
 }
 
@@ -118,23 +180,25 @@ pub enum Event {
 /// Something for the adapter to do, or for the application to know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
-    /// Perform an HTTP request on `<path>?<query>`.
+    /// Perform an HTTP request (on [`ClientConfig::authority`], with TLS when
+    /// [`ClientConfig::secure`]).
     Http {
         /// Report the result with this id.
         id: RequestId,
         /// GET or POST.
         method: Method,
-        /// The query string.
-        query: String,
+        /// The request target: `<path>?<query>`.
+        target: String,
         /// The body (POST only; a text payload).
         body: Bytes,
     },
-    /// Open a WebSocket on `<path>?<query>`.
+    /// Open a WebSocket (on [`ClientConfig::authority`], with TLS when
+    /// [`ClientConfig::secure`]).
     WsConnect {
         /// Report on it with this id.
         id: WsId,
-        /// The query string.
-        query: String,
+        /// The WebSocket URL: `ws://<authority><path>?<query>` (`wss://` when secure).
+        url: String,
     },
     /// Write these frames, in order.
     WsSend {
@@ -219,8 +283,8 @@ impl Client {
             client.transport = Transport::Polling { get: Some(id), post: None };
         } else {
             let id = WsId(client.next_id());
-            let query = client.query("websocket");
-            client.outputs.push_back(Output::WsConnect { id, query });
+            let url = client.ws_url();
+            client.outputs.push_back(Output::WsConnect { id, url });
             client.transport = Transport::WebSocket { id };
         }
         client
@@ -261,9 +325,14 @@ impl Client {
 
     fn request(&mut self, method: Method, body: Bytes) -> RequestId {
         let id = RequestId(self.next_id());
-        let query = self.query("polling");
-        self.outputs.push_back(Output::Http { id, method, query, body });
+        let target = format!("{}?{}", self.config.normalized_path(), self.query("polling"));
+        self.outputs.push_back(Output::Http { id, method, target, body });
         id
+    }
+
+    fn ws_url(&self) -> String {
+        let scheme = if self.config.secure { "wss" } else { "ws" };
+        format!("{scheme}://{}{}?{}", self.config.authority, self.config.normalized_path(), self.query("websocket"))
     }
 
     // ---- inputs ----
@@ -346,6 +415,19 @@ impl Client {
         } else if self.upgrade.is_some_and(|u| u.ws() == id) {
             self.upgrade = None;
             self.after_polling_io();
+        }
+    }
+
+    /// A WebSocket message over [`ClientConfig::max_message`] arrived (the adapter read no
+    /// further): the session fails with a transport error, or the upgrade is abandoned.
+    pub fn handle_ws_too_large(&mut self, _now: Instant, id: WsId) {
+        if matches!(self.transport, Transport::WebSocket { id: t } if t == id) {
+            self.close_with(CloseReason::TransportError(format!(
+                "message over {} bytes",
+                self.config.max_message
+            )));
+        } else if self.upgrade.is_some_and(|u| u.ws() == id) {
+            self.abandon_upgrade();
         }
     }
 
@@ -433,9 +515,9 @@ impl Client {
         self.outputs.push_back(Output::Event(Event::Open(info)));
         if upgrade {
             let id = WsId(self.next_id());
-            let query = self.query("websocket");
+            let url = self.ws_url();
             self.upgrade = Some(Upgrade::Connecting(id));
-            self.outputs.push_back(Output::WsConnect { id, query });
+            self.outputs.push_back(Output::WsConnect { id, url });
         }
         self.flush();
     }

@@ -84,6 +84,24 @@ pub struct Handshake {
     pub at: Instant,
 }
 
+impl Handshake {
+    /// The value of query parameter `key`, percent-decoded (`+` is a space), as Node's
+    /// `socket.handshake.query[key]`.
+    ///
+    /// ```
+    /// # use engineio_proto::server::{Handshake, TransportKind};
+    /// # let handshake = Handshake {
+    /// #     uri: "/engine.io/?EIO=4&name=Zo%C3%AB+B".parse().unwrap(),
+    /// #     headers: Default::default(), remote: None,
+    /// #     transport: TransportKind::Polling, at: std::time::Instant::now(),
+    /// # };
+    /// assert_eq!(handshake.query("name").as_deref(), Some("Zoë B"));
+    /// ```
+    pub fn query(&self, key: &str) -> Option<String> {
+        crate::percent::query_value(self.uri.query()?, key)
+    }
+}
+
 /// A copy of `uri` that owns its bytes. An HTTP server's parsed request points into its
 /// read buffer (hyper's is 8 KiB or more); a session keeps its handshake for its whole life,
 /// and must not keep that buffer with it.
@@ -549,6 +567,13 @@ impl Server {
     /// A WebSocket message arrived.
     pub fn handle_ws_frame(&mut self, now: Instant, conn: ConnId, frame: Frame) {
         self.with_conn(conn, |session, config, out| session.on_ws_frame(now, conn, frame, config, out));
+    }
+
+    /// A WebSocket message over `max_payload` arrived and the adapter read no further (it
+    /// may also pass such a message to [`Server::handle_ws_frame`]): the connection closes
+    /// with 1009 and its session ends, unless it was only probing an upgrade.
+    pub fn handle_ws_too_large(&mut self, _now: Instant, conn: ConnId) {
+        self.with_conn(conn, |session, _, out| session.on_ws_too_large(conn, out));
     }
 
     /// The adapter finished writing an [`Output::WsSend`] batch.

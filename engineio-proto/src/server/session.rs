@@ -316,20 +316,13 @@ impl Session {
         config: &ServerConfig,
         out: &mut VecDeque<Output>,
     ) {
-        let too_big = frame_len(&frame) > config.max_payload;
+        if frame_len(&frame) > config.max_payload {
+            return self.on_ws_too_large(conn, out);
+        }
         if self.upgrade.as_ref().is_some_and(|u| u.conn == conn) {
-            if too_big {
-                self.abort_upgrade(WS_TOO_BIG, out);
-            } else {
-                self.on_upgrade_frame(now, frame, config, out);
-            }
-            return;
+            return self.on_upgrade_frame(now, frame, config, out);
         }
         if !matches!(self.transport, Transport::WebSocket { conn: c, .. } if c == conn) {
-            return;
-        }
-        if too_big {
-            self.close_with(CloseReason::TransportError, WS_TOO_BIG, out);
             return;
         }
         let result = match Packet::decode_frame(frame) {
@@ -338,6 +331,16 @@ impl Session {
         };
         if let Err(reason) = result {
             self.close(reason, out);
+        }
+    }
+
+    /// A message over `max_payload`: the connection closes with 1009, and the session with
+    /// it unless the connection was only probing an upgrade.
+    pub(crate) fn on_ws_too_large(&mut self, conn: ConnId, out: &mut VecDeque<Output>) {
+        if self.upgrade.as_ref().is_some_and(|u| u.conn == conn) {
+            self.abort_upgrade(WS_TOO_BIG, out);
+        } else if matches!(self.transport, Transport::WebSocket { conn: c, .. } if c == conn) {
+            self.close_with(CloseReason::TransportError, WS_TOO_BIG, out);
         }
     }
 

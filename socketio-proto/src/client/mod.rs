@@ -53,7 +53,7 @@ pub struct ManagerConfig {
 impl Default for ManagerConfig {
     fn default() -> Self {
         ManagerConfig {
-            engine: ClientConfig::default(),
+            engine: ClientConfig { path: "/socket.io/".into(), ..ClientConfig::default() },
             reconnection: true,
             reconnection_attempts: None,
             backoff: Backoff::default(),
@@ -62,6 +62,14 @@ impl Default for ManagerConfig {
             ack_timeout: Duration::from_secs(10),
             limits: DecodeLimits::default(),
         }
+    }
+}
+
+impl ManagerConfig {
+    /// The settings for the server at `url`, on the Socket.IO path `/socket.io/`.
+    pub fn for_server(url: &engine::ServerUrl) -> Self {
+        let engine = ClientConfig { path: "/socket.io/".into(), ..ClientConfig::for_server(url) };
+        ManagerConfig { engine, ..ManagerConfig::default() }
     }
 }
 
@@ -90,6 +98,53 @@ impl fmt::Display for DisconnectReason {
     }
 }
 
+/// Why a socket could not join its namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectFailure {
+    /// The server refused it: the CONNECT_ERROR payload (`{"message": .., "data": ..}`).
+    Refused(Option<Payload>),
+    /// The connection failed before the namespace answered; a reconnection (if on) tries
+    /// again.
+    Transport(CloseReason),
+}
+
+impl ConnectFailure {
+    /// What went wrong: the server's `message`, or the transport's reason.
+    pub fn message(&self) -> String {
+        match self {
+            ConnectFailure::Refused(payload) => {
+                #[derive(serde::Deserialize)]
+                struct Refusal {
+                    message: String,
+                }
+                let refusal = payload.as_ref().and_then(|p| p.deserialize::<Refusal>().ok());
+                refusal.map_or_else(|| "refused".to_owned(), |r| r.message)
+            }
+            ConnectFailure::Transport(reason) => reason.to_string(),
+        }
+    }
+
+    /// The `data` the server sent with its refusal, if it reads as a `T`.
+    pub fn data<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        #[derive(serde::Deserialize)]
+        struct Refusal<T> {
+            data: T,
+        }
+        match self {
+            ConnectFailure::Refused(Some(payload)) => {
+                payload.deserialize::<Refusal<T>>().ok().map(|r| r.data)
+            }
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ConnectFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
 /// What the application learns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -100,12 +155,13 @@ pub enum Event {
         /// The socket id.
         sid: String,
     },
-    /// The server refused a socket (CONNECT_ERROR payload: message and data).
+    /// A socket could not join its namespace: the server refused it, or the connection
+    /// failed first (the reference's `connect_error`).
     ConnectError {
         /// The namespace.
         namespace: Namespace,
-        /// The error payload.
-        payload: Option<Payload>,
+        /// Why.
+        error: ConnectFailure,
     },
     /// A socket left its namespace.
     Disconnect {
@@ -275,6 +331,11 @@ impl Manager {
     /// An engine WebSocket closed or failed to open.
     pub fn handle_ws_closed(&mut self, now: Instant, id: engine::WsId) {
         self.with_engine(now, |engine| engine.handle_ws_closed(now, id));
+    }
+
+    /// An engine WebSocket received a message over the engine's `max_message`.
+    pub fn handle_ws_too_large(&mut self, now: Instant, id: engine::WsId) {
+        self.with_engine(now, |engine| engine.handle_ws_too_large(now, id));
     }
 
     fn with_engine(&mut self, now: Instant, f: impl FnOnce(&mut Client)) {
@@ -539,8 +600,16 @@ impl Manager {
             self.outputs.push_back(Output::Event(Event::ReconnectError(reason.clone())));
         }
         for index in 0..self.sockets.len() {
-            if self.sockets.get(index).is_some_and(|s| s.connected) {
-                self.socket_down(index, DisconnectReason::Transport(reason.clone()), true);
+            match self.sockets.get(index) {
+                Some(socket) if socket.connected => {
+                    self.socket_down(index, DisconnectReason::Transport(reason.clone()), true);
+                }
+                Some(socket) if socket.active => {
+                    let (namespace, error) =
+                        (socket.namespace.clone(), ConnectFailure::Transport(reason.clone()));
+                    self.outputs.push_back(Output::Event(Event::ConnectError { namespace, error }));
+                }
+                _ => {}
             }
         }
         let exhausted = self.config.reconnection_attempts.is_some_and(|max| attempt >= max);
@@ -659,8 +728,8 @@ impl Manager {
                 if let Some(socket) = self.sockets.get_mut(index) {
                     socket.active = false;
                 }
-                self.outputs
-                    .push_back(Output::Event(Event::ConnectError { namespace, payload: packet.payload }));
+                let error = ConnectFailure::Refused(packet.payload);
+                self.outputs.push_back(Output::Event(Event::ConnectError { namespace, error }));
             }
             PacketKind::Disconnect => {
                 if let Some(socket) = self.sockets.get_mut(index) {

@@ -6,8 +6,8 @@ use std::io::Write as _;
 use crate::rt::client::{ClientBuilder, ClientSocket};
 
 /// The client of the chat at `url` with its handlers, connecting.
-pub(crate) fn connect(url: &str) -> ClientSocket {
-    let socket = ClientBuilder::new(url).build();
+pub(crate) fn connect(url: &str) -> Result<ClientSocket, crate::rt::Error> {
+    let socket = ClientBuilder::new(url)?.build();
     socket.on("chat message", async |_, message| {
         let text: String = message.args()?;
         let mut out = std::io::stdout().lock();
@@ -24,5 +24,5 @@ pub(crate) fn connect(url: &str) -> ClientSocket {
     socket.on_disconnect(|_, reason| eprintln!("disconnected: {reason}"));
     socket.on_reconnect_attempt(|n| eprintln!("reconnecting (attempt {n})"));
     socket.connect();
-    socket
+    Ok(socket)
 }

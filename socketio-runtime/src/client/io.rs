@@ -3,33 +3,42 @@
 
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use async_tungstenite::tungstenite::client::IntoClientRequest;
-use async_tungstenite::tungstenite::protocol::WebSocketConfig;
 use bytes::Bytes;
 use engineio_proto::Frame;
 use engineio_proto::client::{Method, RequestId, WsId};
 use futures_channel::mpsc;
-use futures_util::{StreamExt, select_biased};
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http1::{self, SendRequest};
 
 use crate::Runtime;
-use crate::frames::{self, Received};
 use crate::futures_io::FuturesIo;
+use crate::websocket::{self, Report};
 
 /// What IO reports to the client task.
 pub(super) enum IoEvent {
     Response(RequestId, Result<(u16, Bytes), String>),
-    WsOpen(WsId, mpsc::UnboundedSender<WsCommand>),
-    WsFrame(WsId, Frame),
-    WsClosed(WsId),
+    WsOpen(WsId, mpsc::UnboundedSender<websocket::Command>),
+    Ws(WsId, WsEvent),
 }
 
-/// What the client task asks of a WebSocket.
-pub(super) enum WsCommand {
-    Send(Vec<Frame>),
-    Close,
+/// What happened on an open WebSocket.
+pub(super) enum WsEvent {
+    Frame(Frame),
+    /// A message over the size limit; nothing more is read.
+    TooLarge,
+    Closed,
+}
+
+/// How much the client reads, and how long a write may stall.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Limits {
+    /// The largest WebSocket message or polling response body.
+    pub(super) max_message: usize,
+    /// How long a WebSocket write may make no progress.
+    pub(super) write_timeout: Duration,
 }
 
 /// Kept-alive HTTP connections to the server, ready for another request. Engine.IO has at
@@ -43,6 +52,7 @@ pub(super) struct Io<R> {
     pool: Pool,
     events: mpsc::UnboundedSender<IoEvent>,
     headers: http::HeaderMap,
+    limits: Limits,
     runtime: PhantomData<R>,
 }
 
@@ -51,14 +61,15 @@ impl<R: Runtime> Io<R> {
         events: mpsc::UnboundedSender<IoEvent>,
         headers: http::HeaderMap,
         authority: String,
+        limits: Limits,
     ) -> Self {
-        Io { authority, pool: Pool::default(), events, headers, runtime: PhantomData }
+        Io { authority, pool: Pool::default(), events, headers, limits, runtime: PhantomData }
     }
 
     /// Sends a request on its own task; its result comes back as [`IoEvent::Response`].
-    pub(super) fn request(&self, id: RequestId, method: Method, uri: String, body: Bytes) {
+    pub(super) fn request(&self, id: RequestId, method: Method, target: String, body: Bytes) {
         let events = self.events.clone();
-        let mut builder = http::Request::builder().uri(uri).header(http::header::HOST, &self.authority);
+        let mut builder = http::Request::builder().uri(target).header(http::header::HOST, &self.authority);
         for (name, value) in &self.headers {
             builder = builder.header(name, value);
         }
@@ -69,10 +80,11 @@ impl<R: Runtime> Io<R> {
                 .header("content-type", "text/plain;charset=UTF-8")
                 .body(Full::new(body)),
         };
-        let (pool, authority) = (self.pool.clone(), self.authority.clone());
+        let (pool, authority, max_body) =
+            (self.pool.clone(), self.authority.clone(), self.limits.max_message);
         R::spawn(async move {
             let result = match request {
-                Ok(request) => send::<R>(&pool, authority, request).await,
+                Ok(request) => send::<R>(&pool, authority, request, max_body).await,
                 Err(error) => Err(error.to_string()),
             };
             let _ = events.unbounded_send(IoEvent::Response(id, result));
@@ -80,68 +92,42 @@ impl<R: Runtime> Io<R> {
     }
 
     /// Opens a WebSocket on its own task, which then relays its frames both ways.
-    pub(super) fn websocket(&self, id: WsId, uri: String, max_message: usize) {
+    pub(super) fn websocket(&self, id: WsId, url: String) {
         let events = self.events.clone();
         // The handshake headers come from tungstenite; ours are added to them.
-        let request = uri.into_client_request().map(|mut request| {
+        let request = url.into_client_request().map(|mut request| {
             request.headers_mut().extend(self.headers.clone());
             request
         });
-        let authority = self.authority.clone();
+        let (authority, limits) = (self.authority.clone(), self.limits);
         R::spawn(async move {
-            let Ok(request) = request else {
-                let _ = events.unbounded_send(IoEvent::WsClosed(id));
-                return;
-            };
-            let config = WebSocketConfig::default()
-                .read_buffer_size(crate::frames::READ_BUFFER)
-                .max_message_size(Some(max_message));
-            let connected = match R::connect(authority).await {
-                Ok(stream) => {
+            let config = websocket::config(limits.max_message);
+            let connected = match (request, R::connect(authority).await) {
+                (Ok(request), Ok(stream)) => {
                     async_tungstenite::client_async_with_config(request, FuturesIo(stream), Some(config))
                         .await
                         .ok()
                 }
-                Err(_) => None,
+                _ => None,
             };
             let Some((socket, _)) = connected else {
-                let _ = events.unbounded_send(IoEvent::WsClosed(id));
+                let _ = events.unbounded_send(IoEvent::Ws(id, WsEvent::Closed));
                 return;
             };
-            let (commands, mut inbox) = mpsc::unbounded();
+            let (commands, inbox) = mpsc::unbounded();
             if events.unbounded_send(IoEvent::WsOpen(id, commands)).is_err() {
                 return;
             }
-            let (mut sink, mut stream) = socket.split();
-            loop {
-                select_biased! {
-                    message = stream.next() => {
-                        let frame = match message {
-                            Some(Ok(message)) => match frames::received(message) {
-                                Received::Frame(frame) => frame,
-                                Received::Control => continue,
-                                Received::End => break,
-                            },
-                            Some(Err(_)) | None => break,
-                        };
-                        if events.unbounded_send(IoEvent::WsFrame(id, frame)).is_err() {
-                            break;
-                        }
-                    }
-                    command = inbox.next() => match command {
-                        Some(WsCommand::Send(batch)) => {
-                            if !frames::write(&mut sink, batch).await {
-                                break;
-                            }
-                        }
-                        Some(WsCommand::Close) | None => {
-                            let _ = sink.close(None).await;
-                            break;
-                        }
-                    },
-                }
-            }
-            let _ = events.unbounded_send(IoEvent::WsClosed(id));
+            websocket::pump::<R, _>(socket, inbox, limits.write_timeout, |report| {
+                let event = match report {
+                    Report::Frame(frame) => WsEvent::Frame(frame),
+                    Report::TooLarge => WsEvent::TooLarge,
+                    Report::Drained => return true,
+                };
+                events.unbounded_send(IoEvent::Ws(id, event)).is_ok()
+            })
+            .await;
+            let _ = events.unbounded_send(IoEvent::Ws(id, WsEvent::Closed));
         });
     }
 }
@@ -149,11 +135,13 @@ impl<R: Runtime> Io<R> {
 /// Sends `request` on a pooled connection (a new one if none is ready) and reads the whole
 /// response; the connection goes back to the pool afterwards. When a pooled connection
 /// fails before the request left (the server closed it while it sat idle), the request goes
-/// again on a new connection.
+/// again on a new connection. A body over `max_body` bytes fails the request (and its
+/// connection is dropped).
 async fn send<R: Runtime>(
     pool: &Pool,
     authority: String,
     request: http::Request<Full<Bytes>>,
+    max_body: usize,
 ) -> Result<(u16, Bytes), String> {
     let idle = {
         let mut pool = pool.lock().unwrap_or_else(PoisonError::into_inner);
@@ -177,7 +165,8 @@ async fn send<R: Runtime>(
         }
     };
     let status = response.status().as_u16();
-    let body = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    let body =
+        Limited::new(response.into_body(), max_body).collect().await.map_err(|e| e.to_string())?.to_bytes();
     pool.lock().unwrap_or_else(PoisonError::into_inner).push(sender);
     Ok((status, body))
 }

@@ -4,7 +4,7 @@
 //! use socketio_runtime::{Runtime, client::ClientBuilder};
 //!
 //! # fn run<R: Runtime>() -> Result<(), socketio_runtime::Error> {
-//! let socket = ClientBuilder::<R>::new("http://127.0.0.1:3000").build();
+//! let socket = ClientBuilder::<R>::new("http://127.0.0.1:3000")?.build();
 //! socket.on("chat message", async |_, message| {
 //!     let text: String = message.args()?;
 //!     println!("{text}");
@@ -28,20 +28,21 @@ use futures_channel::{mpsc, oneshot};
 use futures_util::{FutureExt, StreamExt, select_biased};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use socketio_proto::client::{self as proto, DisconnectReason, Manager, ManagerConfig};
+use socketio_proto::client::{self as proto, ConnectFailure, DisconnectReason, Manager, ManagerConfig};
 use socketio_proto::server::AckError;
 use socketio_proto::{Args, Namespace, Payload};
 
 use crate::ack::AckFuture;
 use crate::handler::{BoxFuture, HandlerOutput, Running, contained, start};
+use crate::websocket::Command as WsCommand;
 use crate::{EmitError, Error, Message, Runtime};
-use io::{Io, IoEvent, WsCommand};
+use io::{Io, IoEvent, WsEvent};
 
 type EventHandler = Arc<dyn Fn(ClientSocket, Message) -> BoxFuture + Send + Sync>;
 type AnyHook = Arc<dyn Fn(&ClientSocket, &Message) + Send + Sync>;
 type ConnectHandler = Arc<dyn Fn(&ClientSocket, &str) + Send + Sync>;
 type DisconnectHandler = Arc<dyn Fn(&ClientSocket, &DisconnectReason) + Send + Sync>;
-type ErrorHandler = Arc<dyn Fn(&ClientSocket, Option<&Payload>) + Send + Sync>;
+type ErrorHandler = Arc<dyn Fn(&ClientSocket, &ConnectFailure) + Send + Sync>;
 type AttemptHandler = Arc<dyn Fn(u32) + Send + Sync>;
 
 #[derive(Default)]
@@ -74,9 +75,9 @@ enum Command {
 
 /// How to connect. The defaults are the reference client's.
 pub struct ClientBuilder<R> {
-    url: String,
-    path: String,
     config: ManagerConfig,
+    /// The namespace of the socket [`ClientBuilder::build`] returns: the URL's path.
+    namespace: Namespace,
     auth: Option<Payload>,
     auth_provider: Option<AuthProvider>,
     headers: http::HeaderMap,
@@ -86,29 +87,35 @@ pub struct ClientBuilder<R> {
 type AuthProvider = Arc<dyn Fn() -> Option<Payload> + Send + Sync>;
 
 impl<R: Runtime> ClientBuilder<R> {
-    /// A client of the server at `url` (`http://host:port`; `ws://` works too).
-    pub fn new(url: impl Into<String>) -> Self {
-        ClientBuilder {
-            url: url.into(),
-            path: "/socket.io/".into(),
-            config: ManagerConfig::default(),
+    /// A client of the server at `url`: `http://host:port` (`ws://` works too; `https`
+    /// and `wss` ask for TLS). As in the reference client, the URL's path is the
+    /// namespace of the socket [`build`](Self::build) returns (`http://host/admin` is
+    /// `/admin`) and its query goes on every request.
+    pub fn new(url: &str) -> Result<Self, Error> {
+        let url = engine::ServerUrl::parse(url)?;
+        let namespace = match url.path.trim_end_matches('/') {
+            "" => Namespace::main(),
+            path => Namespace::new(path)?,
+        };
+        Ok(ClientBuilder {
+            config: ManagerConfig::for_server(&url),
+            namespace,
             auth: None,
             auth_provider: None,
             headers: http::HeaderMap::new(),
             runtime: PhantomData,
-        }
+        })
     }
 
     /// The server's path (default `/socket.io/`).
     pub fn path(mut self, path: impl Into<String>) -> Self {
-        self.path = format!("{}/", path.into().trim_end_matches('/'));
+        self.config.engine.path = path.into();
         self
     }
 
     /// Which transports to use: polling then upgrade (default), polling only, WebSocket only.
-    pub fn transports(mut self, polling: bool, websocket: bool) -> Self {
-        self.config.engine.polling = polling;
-        self.config.engine.websocket = websocket;
+    pub fn transports(mut self, transports: crate::Transports) -> Self {
+        (self.config.engine.polling, self.config.engine.websocket) = transports.enabled();
         self
     }
 
@@ -124,21 +131,22 @@ impl<R: Runtime> ClientBuilder<R> {
         self
     }
 
-    /// An extra query parameter on every request (`key` and `value` as they go on the wire).
+    /// An extra query parameter on every request (percent-encoded here).
     pub fn query(mut self, key: &str, value: &str) -> Self {
-        let query = &mut self.config.engine.query;
-        if !query.is_empty() {
-            query.push('&');
-        }
-        query.push_str(key);
-        query.push('=');
-        query.push_str(value);
+        self.config.engine.add_query(key, value);
         self
     }
 
-    /// Whether to reconnect after the connection drops (default yes).
-    pub fn reconnection(mut self, reconnect: bool) -> Self {
-        self.config.reconnection = reconnect;
+    /// No reconnection after the connection drops (the reference's `reconnection: false`).
+    pub fn no_reconnection(mut self) -> Self {
+        self.config.reconnection = false;
+        self
+    }
+
+    /// The largest message or polling response accepted from the server (default
+    /// 100 MB); past it the connection fails (and reconnects).
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.config.engine.max_message = bytes;
         self
     }
 
@@ -192,29 +200,22 @@ impl<R: Runtime> ClientBuilder<R> {
     /// register its handlers, then [`ClientSocket::connect`]. Must run inside the runtime.
     pub fn build(self) -> ClientSocket {
         let (commands, inbox) = mpsc::unbounded();
+        let (io_events, io_inbox) = mpsc::unbounded();
         let handlers = Arc::new(Mutex::new(Handlers::default()));
-        let base = Base::new(&self.url, &self.path);
-        let max_message = 100 * 1024 * 1024;
+        let limits =
+            io::Limits { max_message: self.config.engine.max_message, write_timeout: self.config.timeout };
+        let authority = self.config.engine.authority.clone();
         let manager = Manager::new(Instant::now(), self.config, Box::new(crate::ids::random_unit));
         let auth = self.auth_provider.as_ref().map_or(self.auth, |provide| provide());
         let task = Task {
             manager,
-            base,
             handlers: handlers.clone(),
             commands: commands.clone(),
-            max_message,
             auth_provider: self.auth_provider,
             attempts: 0,
         };
-        R::spawn(task.run::<R>(inbox, self.headers));
-        ClientSocket {
-            namespace: Namespace::main(),
-            auth,
-            commands,
-            handlers,
-            timeout: None,
-            volatile: false,
-        }
+        R::spawn(task.run::<R>(inbox, Io::new(io_events, self.headers, authority, limits), io_inbox));
+        ClientSocket { namespace: self.namespace, auth, commands, handlers, timeout: None, volatile: false }
     }
 
     /// [`ClientBuilder::build`] then [`ClientSocket::connect`]: for when no handler must see
@@ -223,31 +224,6 @@ impl<R: Runtime> ClientBuilder<R> {
         let socket = self.build();
         socket.connect();
         socket
-    }
-}
-
-/// The URL pieces requests are built from.
-struct Base {
-    /// `host:port`, to connect to.
-    authority: String,
-    /// The engine path, the target of polling requests.
-    path: String,
-    /// The engine's WebSocket URL.
-    ws: String,
-}
-
-impl Base {
-    fn new(url: &str, path: &str) -> Self {
-        let url = url.trim_end_matches('/');
-        let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
-        let host = rest.split('/').next().unwrap_or(rest);
-        let secure = matches!(scheme, "https" | "wss");
-        let ws = format!("{}://{host}{path}", if secure { "wss" } else { "ws" });
-        let has_port =
-            host.rsplit_once(':').is_some_and(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()));
-        let authority =
-            if has_port { host.to_owned() } else { format!("{host}:{}", if secure { 443 } else { 80 }) };
-        Base { authority, path: path.to_owned(), ws }
     }
 }
 
@@ -330,11 +306,10 @@ impl ClientSocket {
         self.socket_handlers(|h| h.disconnect.push(Arc::new(handler)));
     }
 
-    /// Runs when the server refuses the socket (message and data in the payload).
-    pub fn on_connect_error(
-        &self,
-        handler: impl Fn(&ClientSocket, Option<&Payload>) + Send + Sync + 'static,
-    ) {
+    /// Runs when the socket could not join its namespace: the server refused it
+    /// ([`ConnectFailure::message`] and [`ConnectFailure::data`]), or the connection failed
+    /// first (every failed attempt, as the reference's `connect_error`).
+    pub fn on_connect_error(&self, handler: impl Fn(&ClientSocket, &ConnectFailure) + Send + Sync + 'static) {
         self.socket_handlers(|h| h.connect_error.push(Arc::new(handler)));
     }
 
@@ -408,10 +383,8 @@ impl ClientSocket {
 /// The task that owns the manager.
 struct Task {
     manager: Manager,
-    base: Base,
     handlers: Arc<Mutex<Handlers>>,
     commands: mpsc::UnboundedSender<Command>,
-    max_message: usize,
     auth_provider: Option<AuthProvider>,
     /// The attempt count of the reconnection under way.
     attempts: u32,
@@ -421,10 +394,9 @@ impl Task {
     async fn run<R: Runtime>(
         mut self,
         mut inbox: mpsc::UnboundedReceiver<Command>,
-        headers: http::HeaderMap,
+        io: Io<R>,
+        mut io_inbox: mpsc::UnboundedReceiver<IoEvent>,
     ) {
-        let (io_events, mut io_inbox) = mpsc::unbounded();
-        let io = Io::<R>::new(io_events, headers, self.base.authority.clone());
         let mut sockets: HashMap<engine::WsId, mpsc::UnboundedSender<WsCommand>> = HashMap::new();
         let mut pending: HashMap<engine::WsId, Vec<WsCommand>> = HashMap::new();
         let mut waiters: HashMap<(Namespace, u64), oneshot::Sender<Result<Payload, AckError>>> =
@@ -463,8 +435,9 @@ impl Task {
                             sockets.insert(id, commands);
                             self.manager.handle_ws_open(now, id);
                         }
-                        IoEvent::WsFrame(id, frame) => self.manager.handle_ws_frame(now, id, frame),
-                        IoEvent::WsClosed(id) => {
+                        IoEvent::Ws(id, WsEvent::Frame(frame)) => self.manager.handle_ws_frame(now, id, frame),
+                        IoEvent::Ws(id, WsEvent::TooLarge) => self.manager.handle_ws_too_large(now, id),
+                        IoEvent::Ws(id, WsEvent::Closed) => {
                             sockets.remove(&id);
                             self.manager.handle_ws_closed(now, id);
                         }
@@ -488,14 +461,10 @@ impl Task {
             None => pending.entry(id).or_default().push(command),
         };
         match output {
-            engine::Output::Http { id, method, query, body } => {
-                io.request(id, method, format!("{}?{query}", self.base.path), body);
-            }
-            engine::Output::WsConnect { id, query } => {
-                io.websocket(id, format!("{}?{query}", self.base.ws), self.max_message);
-            }
+            engine::Output::Http { id, method, target, body } => io.request(id, method, target, body),
+            engine::Output::WsConnect { id, url } => io.websocket(id, url),
             engine::Output::WsSend { id, frames } => to_socket(id, WsCommand::Send(frames)),
-            engine::Output::WsClose { id } => to_socket(id, WsCommand::Close),
+            engine::Output::WsClose { id } => to_socket(id, WsCommand::Close(None)),
             engine::Output::Event(_) => {}
         }
     }
@@ -549,11 +518,12 @@ impl Task {
                 let socket = self.socket(namespace);
                 list.iter().for_each(|f| f(&socket, &sid));
             }
-            proto::Event::ConnectError { namespace, payload } => {
+            proto::Event::ConnectError { namespace, error } => {
+                tracing::debug!(%namespace, %error, "client socket could not connect");
                 let list =
                     lock().sockets.get(&namespace).map(|h| h.connect_error.clone()).unwrap_or_default();
                 let socket = self.socket(namespace);
-                list.iter().for_each(|f| f(&socket, payload.as_ref()));
+                list.iter().for_each(|f| f(&socket, &error));
             }
             proto::Event::Disconnect { namespace, reason } => {
                 tracing::debug!(%namespace, %reason, "client socket disconnected");

@@ -81,8 +81,8 @@ where
                 let (Some(accept), Some(on_upgrade)) = (websocket_accept(&parts.headers), on_upgrade) else {
                     return status(StatusCode::BAD_REQUEST);
                 };
-                let max_payload = self.max_payload;
-                R::spawn(ws::run::<R, D>(self, on_upgrade, ticket, max_payload));
+                let (max_payload, write_timeout) = (self.max_payload, self.ws_write_timeout);
+                R::spawn(ws::run::<R, D>(self, on_upgrade, ticket, max_payload, write_timeout));
                 switching_protocols(accept)
             }
             Handled::Incoming(_) => status(StatusCode::INTERNAL_SERVER_ERROR),

@@ -7,7 +7,7 @@ mod timer;
 mod ws;
 
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use engineio_proto::IdMap;
 use engineio_proto::server::{ConnId, Endpoint, Handshake, Output, PollId, Response};
@@ -16,9 +16,9 @@ use futures_channel::{mpsc, oneshot};
 use crate::Runtime;
 
 pub use self::http::{BoxError, RemoteAddr, ResponseBody};
+use crate::websocket::Command as WsCommand;
 pub use serve::html_page;
 pub(crate) use serve::{not_found, serve_with};
-use ws::WsCommand;
 
 /// Decides whether a handshake may open a session: `Err(message)` refuses it with HTTP 403
 /// (`message` replaces the default "Forbidden").
@@ -38,6 +38,7 @@ pub(crate) struct Shared<D: Endpoint> {
     pub(crate) path: String,
     allow_request: Option<AllowRequest>,
     max_payload: usize,
+    ws_write_timeout: Duration,
     client_script: Option<bytes::Bytes>,
 }
 
@@ -72,7 +73,7 @@ where
                 }
                 Output::WsClose { conn, code } => {
                     if let Some(socket) = self.conns.get(&conn) {
-                        let _ = socket.unbounded_send(WsCommand::Close(code));
+                        let _ = socket.unbounded_send(WsCommand::Close(Some(code)));
                     }
                 }
                 Output::Event(event) => {
@@ -89,6 +90,8 @@ pub(crate) struct Options {
     pub(crate) path: String,
     pub(crate) allow_request: Option<AllowRequest>,
     pub(crate) max_payload: usize,
+    /// How long a WebSocket write may make no progress before the connection ends.
+    pub(crate) ws_write_timeout: Duration,
     /// The browser client, served at `<path>socket.io.js` and `<path>socket.io.min.js`.
     pub(crate) client_script: Option<bytes::Bytes>,
 }
@@ -114,6 +117,7 @@ where
             path: normalize_path(&options.path),
             allow_request: options.allow_request,
             max_payload: options.max_payload,
+            ws_write_timeout: options.ws_write_timeout,
             client_script: options.client_script,
         });
         R::spawn(timer::run::<R, D>(Arc::downgrade(&shared), wake));
@@ -262,9 +266,8 @@ macro_rules! engine_builder_methods {
         }
 
         /// Which transports clients may use (both by default).
-        pub fn transports(mut self, polling: bool, websocket: bool) -> Self {
-            self.engine.polling = polling;
-            self.engine.websocket = websocket;
+        pub fn transports(mut self, transports: $crate::Transports) -> Self {
+            (self.engine.polling, self.engine.websocket) = transports.enabled();
             self
         }
 
