@@ -13,6 +13,7 @@ macro_rules! runtime_api {
         /// The Socket.IO server: namespaces, middleware, events, acks, rooms, broadcast.
         pub mod server {
             pub use $crate::server::{ConnectError, ConnectRequest};
+            pub use $crate::socketio_proto::server::{DisconnectReason, Room, SocketId};
 
             /// A running Socket.IO server. Cheap to clone.
             pub type SocketIo = $crate::server::SocketIo<$runtime>;
@@ -26,6 +27,8 @@ macro_rules! runtime_api {
             pub type Socket = $crate::server::Socket<$runtime>;
             /// A selection of sockets in one namespace (`io.to(...)`, `socket.broadcast()`).
             pub type BroadcastOperator = $crate::server::BroadcastOperator<$runtime>;
+            /// A socket found by `fetch_sockets`, here or on another server.
+            pub type RemoteSocket = $crate::server::RemoteSocket<$runtime>;
         }
 
         /// The bare Engine.IO server: polling, WebSocket, upgrade.

@@ -51,7 +51,7 @@ fn setup(socket: Socket, reasons: Arc<Mutex<Vec<String>>>) -> Result<(), Error> 
     socket.on("fetch", async |socket, message| {
         let room: String = message.args()?;
         let mut ids: Vec<String> =
-            socket.io().to(room).fetch_sockets().iter().map(|s| s.id().to_string()).collect();
+            socket.io().to(room).fetch_sockets().await.iter().map(|s| s.id().to_string()).collect();
         ids.sort();
         message.ack(&ids)
     });

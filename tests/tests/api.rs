@@ -182,6 +182,7 @@ fn outgoing_hooks_see_broadcasts_and_data_travels_with_fetched_sockets() {
         let log = seen.clone();
         io.on_connection(async move |socket| {
             socket.set_data(String::from("alice"));
+            assert_eq!(socket.data::<String>().as_deref(), Some("alice"));
             let log = log.clone();
             socket.on_any_outgoing(move |_, payload| log.lock().unwrap().push(payload.json().to_string()));
         });
@@ -193,11 +194,16 @@ fn outgoing_hooks_see_broadcasts_and_data_travels_with_fetched_sockets() {
         io.emit("news", &"hello").unwrap();
         assert_eq!(within(news.next()).await.unwrap().unwrap(), "hello");
         assert_eq!(*seen.lock().unwrap(), [r#"["news","hello"]"#]);
-        let fetched = io.fetch_sockets();
+        let fetched = io.fetch_sockets().await;
         assert_eq!(fetched.len(), 1);
         assert_eq!(fetched[0].data::<String>().as_deref(), Some("alice"));
+        assert_eq!(fetched[0].rooms(), [socketio_tokio::server::Room::from(fetched[0].id())]);
         fetched[0].emit("news", &"direct").unwrap();
         assert_eq!(within(news.next()).await.unwrap().unwrap(), "direct");
+        fetched[0].join("joined");
+        assert_eq!(io.to("joined").fetch_sockets().await.len(), 1);
+        let local = fetched[0].local().expect("a socket of this server");
+        assert!(local.rooms().contains(&"joined".into()));
     });
 }
 

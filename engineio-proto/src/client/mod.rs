@@ -332,7 +332,12 @@ impl Client {
 
     fn ws_url(&self) -> String {
         let scheme = if self.config.secure { "wss" } else { "ws" };
-        format!("{scheme}://{}{}?{}", self.config.authority, self.config.normalized_path(), self.query("websocket"))
+        format!(
+            "{scheme}://{}{}?{}",
+            self.config.authority,
+            self.config.normalized_path(),
+            self.query("websocket")
+        )
     }
 
     // ---- inputs ----

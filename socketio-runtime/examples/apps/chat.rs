@@ -10,7 +10,7 @@ use crate::rt::server::{Socket, SocketIo};
 pub(crate) const PAGE: &str = include_str!("chat-page/index.html");
 
 /// What the chat keeps per socket.
-#[derive(Clone)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 struct Nickname(String);
 
 /// The socket's nickname.
@@ -24,8 +24,9 @@ fn user_room(nickname: &str) -> String {
 }
 
 /// Everyone online, by nickname, sorted.
-fn online(io: &SocketIo) -> Vec<String> {
-    let mut names: Vec<String> = io.fetch_sockets().iter().map(nickname).collect();
+async fn online(io: &SocketIo) -> Vec<String> {
+    let sockets = io.fetch_sockets().await;
+    let mut names: Vec<String> = sockets.iter().filter_map(|s| s.data::<Nickname>()).map(|n| n.0).collect();
     names.sort();
     names.dedup();
     names
@@ -40,7 +41,7 @@ pub(crate) fn server() -> SocketIo {
         socket.set_data(Nickname(name.clone()));
         socket.join(user_room(&name));
         socket.broadcast().emit("notice", &format!("{name} connected"))?;
-        socket.io().emit("online", &online(socket.io()))?;
+        socket.io().emit("online", &online(socket.io()).await)?;
 
         socket.on("chat message", async |socket, message| {
             let text: String = message.args()?;
@@ -57,7 +58,7 @@ pub(crate) fn server() -> SocketIo {
             let (io, name) = (socket.io(), nickname(&socket));
             io.emit("notice", &format!("{name} disconnected"))?;
             io.emit("stop typing", &name)?;
-            io.emit("online", &online(io))
+            io.emit("online", &online(io).await)
         });
         Ok(())
     });

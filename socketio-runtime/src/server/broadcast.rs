@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use socketio_proto::server::{Room, Selector};
 use socketio_proto::{Args, Namespace};
 
-use super::{Socket, SocketIo};
+use super::{RemoteSocket, Socket, SocketIo};
 use crate::ack::BroadcastAckFuture;
 use crate::{Error, Runtime};
 
@@ -106,13 +106,20 @@ impl<R: Runtime> BroadcastOperator<R> {
         BroadcastAckFuture::waiting(answers)
     }
 
-    /// The selected sockets (`fetchSockets`): handles to emit to, join, leave or
-    /// disconnect, with their rooms and data.
-    pub fn fetch_sockets(&self) -> Vec<Socket<R>> {
-        let ids = self.io.shared.with_state(|state| state.endpoint.select(&self.namespace, &self.selector));
+    /// The selected sockets (`fetchSockets`): their ids, rooms and data, to emit to,
+    /// join, leave or disconnect (see [`RemoteSocket`]).
+    pub async fn fetch_sockets(&self) -> Vec<RemoteSocket<R>> {
+        let found = self.io.shared.with_state(|state| {
+            let ids = state.endpoint.select(&self.namespace, &self.selector);
+            ids.into_iter().map(|id| (id, state.endpoint.rooms(id))).collect::<Vec<_>>()
+        });
         let live = self.io.live();
-        ids.iter()
-            .filter_map(|id| live.get(id).map(|inner| Socket::new(inner.clone(), self.io.clone())))
+        found
+            .into_iter()
+            .filter_map(|(id, rooms)| {
+                let socket = Socket::new(live.get(&id)?.clone(), self.io.clone());
+                Some(RemoteSocket::of_local(socket, rooms))
+            })
             .collect()
     }
 

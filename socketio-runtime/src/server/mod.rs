@@ -18,6 +18,7 @@
 
 mod broadcast;
 mod dispatch;
+mod remote;
 mod socket;
 
 use std::collections::HashMap;
@@ -35,6 +36,7 @@ use socketio_proto::server::{Event, Room, Selector, Server, SocketConfig, Socket
 use socketio_proto::{Args, Namespace, Payload};
 
 pub use broadcast::BroadcastOperator;
+pub use remote::RemoteSocket;
 pub use socket::Socket;
 pub(crate) use socket::SocketInner;
 
@@ -226,9 +228,9 @@ macro_rules! broadcast_operations {
             self.operator().emit_with_ack(event, args)
         }
 
-        /// Every socket (`fetchSockets`).
-        pub fn fetch_sockets(&self) -> Vec<Socket<R>> {
-            self.operator().fetch_sockets()
+        /// Every socket (`fetchSockets`; see [`BroadcastOperator::fetch_sockets`]).
+        pub async fn fetch_sockets(&self) -> Vec<RemoteSocket<R>> {
+            self.operator().fetch_sockets().await
         }
 
         /// Makes every socket join `room`.

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use engineio_proto::server::Handshake;
 use futures_channel::oneshot;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use socketio_proto::server::{DisconnectReason, Room, Selector, SocketId};
 use socketio_proto::{Args, Namespace, Payload};
@@ -35,6 +36,22 @@ impl<R> Default for Handlers<R> {
     }
 }
 
+/// The application's value for a socket, and how to serialize it (what
+/// [`fetch_sockets`](super::BroadcastOperator::fetch_sockets) carries).
+struct StoredData {
+    value: Box<dyn Any + Send>,
+    serialize: fn(&dyn Any) -> Option<Payload>,
+}
+
+impl StoredData {
+    fn new<T: Serialize + Any + Send>(value: T) -> Self {
+        fn serialize<T: Serialize + Any>(value: &dyn Any) -> Option<Payload> {
+            value.downcast_ref::<T>().and_then(|value| Payload::from_serialize(value).ok())
+        }
+        StoredData { value: Box::new(value), serialize: serialize::<T> }
+    }
+}
+
 /// What the server keeps per socket.
 pub(crate) struct SocketInner<R> {
     id: SocketId,
@@ -42,7 +59,7 @@ pub(crate) struct SocketInner<R> {
     handshake: Arc<Handshake>,
     auth: Option<Payload>,
     handlers: Mutex<Handlers<R>>,
-    data: Mutex<Option<Box<dyn Any + Send>>>,
+    data: Mutex<Option<StoredData>>,
     /// The rooms it was in, once it disconnected.
     rooms_at_disconnect: Mutex<Option<Vec<Room>>>,
 }
@@ -290,9 +307,17 @@ impl<R: Runtime> Socket<R> {
     }
 
     /// Stores the application's value for this socket (`socket.data = value`), replacing
-    /// any earlier one.
-    pub fn set_data<T: Any + Send>(&self, value: T) {
-        *self.inner.data.lock().unwrap_or_else(PoisonError::into_inner) = Some(Box::new(value));
+    /// any earlier one. It is serializable so that
+    /// [`fetch_sockets`](BroadcastOperator::fetch_sockets) can carry it (across a cluster
+    /// too): [`RemoteSocket::data`](super::RemoteSocket::data) reads it back.
+    pub fn set_data<T: Serialize + Any + Send>(&self, value: T) {
+        *self.inner.data.lock().unwrap_or_else(PoisonError::into_inner) = Some(StoredData::new(value));
+    }
+
+    /// The stored value in its serialized form.
+    pub(crate) fn serialized_data(&self) -> Option<Payload> {
+        let data = self.inner.data.lock().unwrap_or_else(PoisonError::into_inner);
+        data.as_ref().and_then(|data| (data.serialize)(&*data.value))
     }
 
     /// A copy of the stored value, if one of type `T` is there.
@@ -303,7 +328,7 @@ impl<R: Runtime> Socket<R> {
     /// Runs `f` on the stored value, if one of type `T` is there.
     pub fn with_data<T: Any + Send, U>(&self, f: impl FnOnce(&mut T) -> U) -> Option<U> {
         let mut data = self.inner.data.lock().unwrap_or_else(PoisonError::into_inner);
-        data.as_mut().and_then(|d| d.downcast_mut::<T>()).map(f)
+        data.as_mut().and_then(|d| d.value.downcast_mut::<T>()).map(f)
     }
 
     pub(crate) fn outgoing(&self, payload: &Payload) {
