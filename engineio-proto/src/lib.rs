@@ -40,9 +40,11 @@ mod packet;
 mod payload;
 mod percent;
 pub mod server;
+mod time;
 
 pub use bytestring::ByteString;
 pub use error::DecodeError;
 pub use id_hash::{IdHasher, IdMap, IdSet};
 pub use packet::{Data, Frame, Packet, PacketType};
 pub use payload::{PayloadDecoder, PayloadFormat, SEPARATOR, decode_payload, encode_payload};
+pub use time::deadline_after;

@@ -297,7 +297,18 @@ fn client_close_packet() {
     let (sid, _) = h.open_polling();
     pending(h.poll(sid));
     assert_eq!(body(&h.post(sid, "1")), "200 ok");
-    assert_eq!(h.log(), ["respond 200 1", "closed: transport close"]);
+    // The waiting GET gets a noop, as the reference answers it; then the session is gone.
+    assert_eq!(h.log(), ["respond 200 6", "closed: transport close"]);
+    assert_eq!(respond(h.poll(sid)), r#"400 {"code":1,"message":"Session ID unknown"}"#);
+}
+
+#[test]
+fn a_close_the_server_decides_answers_the_waiting_poll_with_a_close_packet() {
+    let mut h = Harness::new(config());
+    let (sid, _) = h.open_polling();
+    pending(h.poll(sid));
+    h.server.close(h.now, sid);
+    assert_eq!(h.log(), ["respond 200 1", "closed: forced close"]);
 }
 
 #[test]
@@ -462,21 +473,28 @@ fn upgrade_to_websocket() {
     h.frame(conn, "2probe");
     assert_eq!(h.log(), ["ws send 3probe", "respond 200 6"]);
     h.server.handle_ws_drained(h.now, conn);
-    // Polls during the upgrade are released at once.
+    // A poll after the probe with nothing to deliver completes at once (the client is
+    // pausing polling); one with packets waiting, a ping included, delivers them, so a
+    // client that keeps polling keeps its session.
     assert_eq!(respond(h.poll(sid)), "200 6");
-    h.server.send(sid, &engineio_proto::Packet::message("queued")).unwrap();
+    h.server.send(sid, &engineio_proto::Packet::message("by polling")).unwrap();
+    h.at(300);
+    assert_eq!(respond(h.poll(sid)), "200 4by polling␞2");
     h.frame(conn, "5");
-    assert_eq!(h.log(), [format!("upgraded {sid}"), "ws send 4queued".into()]);
+    assert_eq!(h.log(), [format!("upgraded {sid}")]);
+    h.server.send(sid, &engineio_proto::Packet::message("queued")).unwrap();
+    assert_eq!(h.log(), ["ws send 4queued"]);
     h.server.handle_ws_drained(h.now, conn);
     h.frame(conn, "4over websocket");
     assert_eq!(h.log(), [r#"message Text("over websocket")"#]);
     // Polling is over for this session, and so are further WebSockets.
     assert_eq!(respond(h.poll(sid)), r#"400 {"code":3,"message":"Bad request"}"#);
-    let headers = [("upgrade", "websocket")];
-    let again = h.request("GET", &format!("EIO=4&transport=websocket&sid={sid}"), &headers);
-    assert_eq!(respond(again), r#"400 {"code":3,"message":"Bad request"}"#);
-    // Heartbeat goes over the WebSocket now.
-    h.at(300);
+    let _again = h.upgrade(sid);
+    assert_eq!(h.log(), ["ws close 1000"]);
+    // Heartbeat goes over the WebSocket now: the pong to the ping polling delivered, then
+    // the next ping one interval later.
+    h.frame(conn, "3");
+    h.at(600);
     assert_eq!(h.log(), ["ws send 2"]);
 }
 
@@ -514,13 +532,24 @@ fn unexpected_packets_during_the_probe_abort_the_upgrade() {
 }
 
 #[test]
-fn a_second_websocket_while_upgrading_is_refused() {
+fn a_second_websocket_while_upgrading_or_after_is_accepted_then_closed() {
     let mut h = Harness::new(config());
     let (sid, _) = h.open_polling();
-    let _first = h.upgrade(sid);
+    let first = h.upgrade(sid);
+    // The reference completes the handshake, then closes that WebSocket at once.
+    let _second = h.upgrade(sid);
+    assert_eq!(h.log(), ["ws close 1000"]);
+    h.frame(first, "2probe");
+    h.frame(first, "5");
+    h.log();
+    assert_eq!(h.server.transport(sid), Some(engineio_proto::server::TransportKind::WebSocket));
+    let _third = h.upgrade(sid);
+    assert_eq!(h.log(), ["ws close 1000"]);
+    assert_eq!(h.server.transport(sid), Some(engineio_proto::server::TransportKind::WebSocket));
+    // An unknown sid is still refused.
     let headers = [("upgrade", "websocket")];
-    let second = h.request("GET", &format!("EIO=4&transport=websocket&sid={sid}"), &headers);
-    assert_eq!(respond(second), r#"400 {"code":3,"message":"Bad request"}"#);
+    let unknown = h.request("GET", "EIO=4&transport=websocket&sid=AAAAAAAAAAAAAAAAAAAAAA", &headers);
+    assert_eq!(respond(unknown), r#"400 {"code":1,"message":"Session ID unknown"}"#);
 }
 
 #[test]
@@ -757,4 +786,79 @@ fn a_handshake_keeps_no_view_into_the_request_buffer() {
     assert_eq!(incoming.handshake().headers["x-token"], "xxxxxxxxxxxxxxxx");
     assert!(buffer.is_unique(), "the handshake still points into the request buffer");
     let _ = h.server.accept(h.now, incoming);
+}
+
+#[test]
+fn answered_long_polls_leave_the_poll_table() {
+    let mut h = Harness::new(config());
+    let (sid, _) = h.open_polling();
+    for cycle in 1..=100u64 {
+        pending(h.poll(sid));
+        assert_eq!(h.server.waiting_polls(), 1);
+        // The ping answers the waiting GET; the client pongs.
+        h.at(cycle * 300);
+        assert_eq!(h.log(), ["respond 200 2"], "cycle {cycle}");
+        assert_eq!(h.server.waiting_polls(), 0, "cycle {cycle}");
+        assert_eq!(h.post(sid, "3").status(), 200);
+    }
+    assert_eq!(h.server.session_count(), 1);
+}
+
+#[test]
+fn repeated_probes_are_answered_once() {
+    let mut h = Harness::new(config());
+    let (sid, _) = h.open_polling();
+    let conn = h.upgrade(sid);
+    h.frame(conn, "2probe");
+    assert_eq!(h.log(), ["ws send 3probe"]);
+    for _ in 0..10_000 {
+        h.frame(conn, "2probe");
+    }
+    assert!(h.log().is_empty(), "later probes queue nothing");
+    h.server.handle_ws_drained(h.now, conn);
+    h.frame(conn, "5");
+    assert_eq!(h.log(), [format!("upgraded {sid}")]);
+}
+
+#[test]
+fn unsolicited_pongs_cost_nothing_and_do_not_delay_the_ping() {
+    let mut h = Harness::new(config());
+    let (_, conn) = h.open_websocket();
+    h.server.handle_ws_drained(h.now, conn);
+    h.log();
+    let before = h.server.timer_entries();
+    h.at(100);
+    for _ in 0..100_000 {
+        h.frame(conn, "3");
+    }
+    assert_eq!(h.server.timer_entries(), before, "a pong nobody asked for queues no timer");
+    assert!(h.log().is_empty());
+    // The ping is still due one interval after the open.
+    h.at(300);
+    assert_eq!(h.log(), ["ws send 2"]);
+    h.server.handle_ws_drained(h.now, conn);
+    // The answer to it moves the next ping one interval later, as in the reference.
+    h.at(350);
+    h.frame(conn, "3");
+    h.at(600);
+    assert!(h.log().is_empty());
+    h.at(650);
+    assert_eq!(h.log(), ["ws send 2"]);
+}
+
+#[test]
+fn huge_durations_saturate_instead_of_panicking() {
+    let mut h = Harness::new(ServerConfig {
+        ping_interval: Duration::MAX,
+        ping_timeout: Duration::MAX,
+        upgrade_timeout: Duration::MAX,
+        ..config()
+    });
+    let (sid, _) = h.open_polling();
+    let conn = h.upgrade(sid);
+    h.frame(conn, "2probe");
+    h.at(10_000);
+    h.frame(conn, "5");
+    h.server.close(h.now, sid);
+    assert!(h.log().iter().any(|line| line.starts_with("upgraded")));
 }

@@ -132,7 +132,7 @@ impl<R: Runtime> Builder<R> {
             path: self.path,
             allow_request: self.allow_request,
             max_payload: self.engine.max_payload,
-            ws_write_timeout: self.engine.ping_interval + self.engine.ping_timeout,
+            ws_write_timeout: self.engine.ping_interval.saturating_add(self.engine.ping_timeout),
             client_script: None,
         };
         let server = Server::new(self.engine, Box::new(crate::ids::random_u128));

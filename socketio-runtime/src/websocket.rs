@@ -8,7 +8,7 @@ use async_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use async_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use async_tungstenite::{WebSocketSender, WebSocketStream};
 use bytes::Bytes;
-use engineio_proto::{ByteString, Frame};
+use engineio_proto::{ByteString, Frame, deadline_after};
 use futures_channel::mpsc;
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_util::future::{BoxFuture, Fuse};
@@ -144,7 +144,7 @@ async fn write_within<R: Runtime, S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let written = until::<R, _>(Instant::now() + timeout, write(&mut sink, frames)).await;
+    let written = until::<R, _>(deadline_after(Instant::now(), timeout), write(&mut sink, frames)).await;
     (written == Some(true)).then_some(sink)
 }
 

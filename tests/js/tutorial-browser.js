@@ -14,24 +14,36 @@ const texts = (page, selector) => page.$$eval(selector, (items) => items.map((i)
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking"],
   });
   const report = {};
+  const pages = {};
   try {
     const alice = await browser.newPage();
     const bob = await browser.newPage();
+    Object.assign(pages, { alice, bob });
     for (const page of [alice, bob]) {
       await page.goto(url);
       await page.waitForFunction(() => socket.connected, null, { timeout: 10000 });
     }
+    const shown = (count) => async (page) =>
+      page.waitForFunction((n) => document.querySelectorAll("#messages li").length === n, count, { timeout: 5000 });
     await alice.type("#input", "hello from alice");
     await alice.press("#input", "Enter");
+    await Promise.all([alice, bob].map(shown(1)));
     await bob.type("#input", "hi alice");
     await bob.press("#input", "Enter");
-    for (const page of [alice, bob]) {
-      await page.waitForFunction(() => document.querySelectorAll("#messages li").length === 2, null, { timeout: 5000 });
-    }
+    await Promise.all([alice, bob].map(shown(2)));
     report.messages = { alice: await texts(alice, "#messages li"), bob: await texts(bob, "#messages li") };
     report.transport = await alice.evaluate(() => socket.io.engine.transport.name);
   } catch (error) {
     report.error = String(error && error.stack);
+    for (const [name, page] of Object.entries(pages)) {
+      report[name] = await page
+        .evaluate(() => ({
+          messages: [...document.querySelectorAll("#messages li")].map((li) => li.textContent),
+          connected: socket.connected,
+          transport: socket.io.engine && socket.io.engine.transport.name,
+        }))
+        .catch(String);
+    }
   }
   await browser.close();
   process.stdout.write(JSON.stringify(report));

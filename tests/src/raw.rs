@@ -44,6 +44,15 @@ pub fn raw_request(addr: SocketAddr, request: &[u8]) -> HttpResponse {
     read_response(&mut stream)
 }
 
+/// Sends raw bytes as a request on a new connection, as an HTTP client does: a failed
+/// write (the server closed while the request was still going out) is an error, as it is
+/// for Node's `http` client, whatever the server answered.
+pub fn strict_request(addr: SocketAddr, request: &[u8]) -> std::io::Result<HttpResponse> {
+    let mut stream = connect(addr);
+    stream.write_all(request)?;
+    Ok(read_response(&mut stream))
+}
+
 /// One request with `Connection: close`.
 pub fn request(
     addr: SocketAddr,

@@ -47,7 +47,7 @@ fn tutorial_chat_in_axum() {
     let server = Server::start("socketio-tokio", "axum");
     let output = node::run_script_with_args("tutorial-browser.js", &[&server.url()], b"");
     let report: Value = serde_json::from_slice(&output).expect("the script prints a JSON report");
-    assert!(report.get("error").is_none(), "{}", report["error"]);
+    assert!(report.get("error").is_none(), "{report}");
     let both = json!(["hello from alice", "hi alice"]);
     assert_eq!(report["messages"], json!({ "alice": both, "bob": both }));
     assert_eq!(report["transport"], "websocket", "the page upgraded through axum");

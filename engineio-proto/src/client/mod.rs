@@ -16,6 +16,7 @@
 //! polling with one GET and one POST at most in flight (POSTs batched up to the server's
 //! `maxPayload`), and the upgrade: `2probe`, `3probe`, pause polling, `5`.
 
+use crate::deadline_after;
 use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -495,7 +496,7 @@ impl Client {
         match packet.kind {
             PacketType::Open if self.state == State::Opening => self.on_open(now, packet),
             PacketType::Ping => {
-                self.dead_at = Some(now + self.ping_window);
+                self.dead_at = Some(deadline_after(now, self.ping_window));
                 self.send(Packet::pong());
             }
             PacketType::Message => self.outputs.push_back(Output::Event(Event::Message(packet.data))),
@@ -511,7 +512,7 @@ impl Client {
         self.sid = Some(info.sid.clone());
         self.max_payload = info.max_payload;
         self.ping_window = info.ping_interval + info.ping_timeout;
-        self.dead_at = Some(now + self.ping_window);
+        self.dead_at = Some(deadline_after(now, self.ping_window));
         self.state = State::Open;
         let upgrade = self.config.upgrade
             && self.config.websocket

@@ -1,5 +1,6 @@
 //! The v4 heartbeat: the server pings, the client answers.
 
+use crate::deadline_after;
 use std::time::Instant;
 
 use super::ServerConfig;
@@ -29,7 +30,11 @@ pub(crate) enum Beat {
 impl Heartbeat {
     /// The first ping is due one interval after the session opened.
     pub(crate) fn start(now: Instant, config: &ServerConfig) -> Self {
-        Heartbeat { next_ping: Some(now + config.ping_interval), pong_deadline: None, refreshed: false }
+        Heartbeat {
+            next_ping: Some(deadline_after(now, config.ping_interval)),
+            pong_deadline: None,
+            refreshed: false,
+        }
     }
 
     /// The earliest time [`Heartbeat::on_timeout`] has something to do.
@@ -47,7 +52,7 @@ impl Heartbeat {
         }
         if self.next_ping.is_some_and(|d| d <= now) {
             self.next_ping = None;
-            self.pong_deadline = Some(now + config.ping_timeout);
+            self.pong_deadline = Some(deadline_after(now, config.ping_timeout));
             self.refreshed = false;
             return Beat::Ping;
         }
@@ -55,16 +60,19 @@ impl Heartbeat {
     }
 
     /// A pong: stop waiting, and ping again one interval from now (as the reference does).
+    /// A pong nobody asked for changes nothing, so a flood of them costs no timer.
     pub(crate) fn on_pong(&mut self, now: Instant, config: &ServerConfig) {
-        self.pong_deadline = None;
-        self.next_ping = Some(now + config.ping_interval);
+        if self.pong_deadline.take().is_none() {
+            return;
+        }
+        self.next_ping = Some(deadline_after(now, config.ping_interval));
     }
 
     /// Any other packet while a pong is awaited proves the client alive: the wait is
     /// extended once per ping.
     pub(crate) fn on_other_packet(&mut self, now: Instant, config: &ServerConfig) {
         if self.pong_deadline.is_some() && !self.refreshed {
-            self.pong_deadline = Some(now + config.ping_timeout);
+            self.pong_deadline = Some(deadline_after(now, config.ping_timeout));
             self.refreshed = true;
         }
     }

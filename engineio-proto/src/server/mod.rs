@@ -463,11 +463,11 @@ impl Server {
             return fail(ErrorCode::BadRequest, cors);
         }
         if websocket_upgrade {
-            let allowed =
-                transport == TransportKind::WebSocket && self.config.allow_upgrades && session.can_upgrade();
-            if !allowed {
+            if transport != TransportKind::WebSocket || !self.config.allow_upgrades {
                 return fail(ErrorCode::BadRequest, cors);
             }
+            // A session that already upgraded, or is upgrading, gets the handshake and
+            // then a close at once (see `ws_opened`), as the reference answers it.
             return Handled::WebSocket(WsTicket { target: WsTarget::Upgrade(sid) });
         }
         let handled = match request.method {
@@ -649,7 +649,23 @@ impl Server {
 
     /// The next output, in the order they happened.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.outputs.pop_front()
+        let output = self.outputs.pop_front()?;
+        if let Output::Respond { poll, .. } = &output {
+            // Answered: the request no longer waits.
+            self.polls.remove(poll);
+        }
+        Some(output)
+    }
+
+    /// How many timer entries are queued (stale ones are dropped as they come due); a
+    /// measure of the heap a flood could grow.
+    pub fn timer_entries(&self) -> usize {
+        self.timers.len()
+    }
+
+    /// How many long-poll requests wait for an answer (at most one per session).
+    pub fn waiting_polls(&self) -> usize {
+        self.polls.len()
     }
 
     /// When [`Server::handle_timeout`] should next be called; `None` when no timer runs.

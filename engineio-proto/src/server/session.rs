@@ -1,5 +1,6 @@
 //! One Engine.IO session: its transport, buffered packets, heartbeat and upgrade.
 
+use crate::deadline_after;
 use std::collections::VecDeque;
 use std::time::Instant;
 
@@ -180,15 +181,18 @@ impl Session {
             self.close(CloseReason::TransportError, out);
             return PollAnswer::Now(response::error(ErrorCode::BadRequest, None, cors));
         }
-        if self.upgrade.as_ref().is_some_and(|u| u.probed) {
-            return PollAnswer::Now(response::payload(Bytes::from_static(b"6"), cors));
-        }
         if !self.outbox.is_empty() || matches!(self.state, State::Closing { .. }) {
             let (response, closing) = self.take_payload(cors, config);
             if closing {
                 self.finish(CloseReason::ForcedClose, WS_NORMAL, out);
             }
             return PollAnswer::Now(response);
+        }
+        if self.upgrade.as_ref().is_some_and(|u| u.probed) {
+            // The client is pausing polling to finish the upgrade: a poll with nothing to
+            // deliver completes at once (the reference answers it within 100 ms), while one
+            // with packets waiting (a ping) still delivers them.
+            return PollAnswer::Now(response::payload(Bytes::from_static(b"6"), cors));
         }
         *pending = Some((poll, cors));
         PollAnswer::Later
@@ -304,8 +308,12 @@ impl Session {
 
     /// A WebSocket joins this polling session to upgrade it.
     pub(crate) fn begin_upgrade(&mut self, now: Instant, conn: ConnId, config: &ServerConfig) {
-        self.upgrade =
-            Some(Upgrade { conn, probed: false, in_flight: 0, deadline: now + config.upgrade_timeout });
+        self.upgrade = Some(Upgrade {
+            conn,
+            probed: false,
+            in_flight: 0,
+            deadline: deadline_after(now, config.upgrade_timeout),
+        });
     }
 
     pub(crate) fn on_ws_frame(
@@ -355,6 +363,10 @@ impl Session {
             return;
         };
         match Packet::decode_frame(frame) {
+            // One probe per upgrade is answered; repeats are dropped, so a flood of probes
+            // queues nothing.
+            Ok(Packet { kind: PacketType::Ping, data: Data::Text(text) })
+                if &*text == "probe" && upgrade.probed => {}
             Ok(Packet { kind: PacketType::Ping, data: Data::Text(text) }) if &*text == "probe" => {
                 upgrade.probed = true;
                 upgrade.in_flight += 1;
@@ -427,7 +439,11 @@ impl Session {
             PacketType::Pong => self.heartbeat.on_pong(now, config),
             // v4 heartbeats go from server to client only.
             PacketType::Ping => return Err(CloseReason::TransportError),
-            PacketType::Close => return Err(CloseReason::TransportClose),
+            PacketType::Close => {
+                // The client leaves: a waiting GET gets a noop, as the reference answers it.
+                self.answer_poll(Bytes::from_static(b"6"), out);
+                return Err(CloseReason::TransportClose);
+            }
             PacketType::Message => {
                 out.push_back(Output::Event(Event::Message { sid: self.sid, data: packet.data }));
             }
@@ -530,7 +546,9 @@ impl Session {
             }
             Transport::Polling { .. } => {
                 // The client has as long to fetch its last packets as an idle session lives.
-                self.state = State::Closing { deadline: now + config.ping_interval + config.ping_timeout };
+                self.state = State::Closing {
+                    deadline: deadline_after(now, config.ping_interval.saturating_add(config.ping_timeout)),
+                };
                 self.answer_poll_with_outbox(config, out);
             }
         }

@@ -15,6 +15,7 @@
 
 mod backoff;
 
+use engineio_proto::deadline_after;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fmt;
@@ -467,7 +468,7 @@ impl Manager {
         }
         socket.acks.insert(id, ());
         if let Some(timeout) = timeout {
-            self.timers.push(Reverse((now + timeout, Timer::Ack(index, id))));
+            self.timers.push(Reverse((deadline_after(now, timeout), Timer::Ack(index, id))));
         }
         self.emit_packet(namespace, Packet::event(namespace.clone(), payload).with_ack_id(id), false);
         Some(id)
@@ -509,7 +510,7 @@ impl Manager {
         head.tries += 1;
         let packet = Packet::event(socket.namespace.clone(), head.payload.clone()).with_ack_id(wire);
         socket.acks.insert(wire, ());
-        self.timers.push(Reverse((self.now + ack_timeout, Timer::Ack(index, wire))));
+        self.timers.push(Reverse((deadline_after(self.now, ack_timeout), Timer::Ack(index, wire))));
         self.send_now(&packet);
     }
 
@@ -585,7 +586,8 @@ impl Manager {
         self.engine = Some(Client::with_ids_from(self.config.engine.clone(), first_id));
         self.decoder = Decoder::new(self.config.limits);
         self.state = State::Opening { attempt };
-        self.timers.push(Reverse((now + self.config.timeout, Timer::OpenTimeout(self.generation))));
+        self.timers
+            .push(Reverse((deadline_after(now, self.config.timeout), Timer::OpenTimeout(self.generation))));
         self.drain_engine();
     }
 
@@ -622,7 +624,7 @@ impl Manager {
             let delay = self.config.backoff.delay(attempt, (self.random)());
             self.state = State::Waiting { attempt: attempt + 1 };
             self.generation += 1;
-            self.timers.push(Reverse((self.now + delay, Timer::Reconnect(self.generation))));
+            self.timers.push(Reverse((deadline_after(self.now, delay), Timer::Reconnect(self.generation))));
         }
     }
 

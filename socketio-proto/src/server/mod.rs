@@ -25,6 +25,7 @@
 
 mod rooms;
 
+use engineio_proto::deadline_after;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::fmt;
@@ -412,7 +413,7 @@ impl Server {
         let (sid, packet) = (state.sid, Packet::event(state.namespace.clone(), payload).with_ack_id(id));
         self.send(sid, &packet)?;
         if let Some(timeout) = timeout {
-            self.timers.push(Reverse((now + timeout, Timer::Ack(socket, id))));
+            self.timers.push(Reverse((deadline_after(now, timeout), Timer::Ack(socket, id))));
         }
         Ok(id)
     }
@@ -487,7 +488,7 @@ impl Server {
         if count > 0 {
             self.broadcast_acks.insert(id, PendingBroadcast { recipients, remaining: count });
             if let Some(timeout) = timeout {
-                self.timers.push(Reverse((now + timeout, Timer::BroadcastAck(id))));
+                self.timers.push(Reverse((deadline_after(now, timeout), Timer::BroadcastAck(id))));
             }
         }
         BroadcastAck { id, recipients: count }
@@ -650,7 +651,7 @@ impl Server {
     fn on_engine_event(&mut self, event: engine::Event) {
         match event {
             engine::Event::Opened { sid, handshake } => {
-                let deadline = handshake.at + self.config.connect_timeout;
+                let deadline = deadline_after(handshake.at, self.config.connect_timeout);
                 self.clients.insert(
                     sid,
                     Client {

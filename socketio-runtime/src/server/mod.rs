@@ -491,7 +491,7 @@ impl<R: Runtime> Builder<R> {
             path: self.path,
             allow_request: self.allow_request,
             max_payload: self.engine.max_payload,
-            ws_write_timeout: self.engine.ping_interval + self.engine.ping_timeout,
+            ws_write_timeout: self.engine.ping_interval.saturating_add(self.engine.ping_timeout),
             client_script: self.client_script,
         };
         let engine = engineio_proto::server::Server::new(self.engine, Box::new(crate::ids::random_u128));

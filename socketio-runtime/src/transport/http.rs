@@ -9,7 +9,7 @@ use engineio_proto::server::{BodyError, BodyTicket, Endpoint, Handled, PollId, R
 use futures_channel::oneshot;
 use http::{HeaderValue, Request, StatusCode, header};
 use http_body::Body;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Full};
 
 use super::{Shared, Traced, ws};
 use crate::Runtime;
@@ -158,16 +158,7 @@ where
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        let body = if declared.is_some_and(|len| len > limit as u64) {
-            // Refused before reading a byte of it.
-            Err(BodyError::TooLarge)
-        } else {
-            match Limited::new(body, limit).collect().await {
-                Ok(collected) => Ok(collected.to_bytes()),
-                Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => Err(BodyError::TooLarge),
-                Err(_) => Err(BodyError::Aborted),
-            }
-        };
+        let body = read_within(body, limit, declared).await;
         match self.finish(body) {
             Some(response) => full(response),
             None => status(StatusCode::BAD_REQUEST),
@@ -187,6 +178,49 @@ where
 {
     fn drop(&mut self) {
         self.finish(Err(BodyError::Aborted));
+    }
+}
+
+/// How much of a refused body is still read and dropped, so that a client that is still
+/// sending gets its 413 instead of a connection reset (closing a socket with unread data
+/// resets it). A larger declared body is refused before a byte of it is read.
+const REFUSED_BODY_DRAIN: u64 = 4 << 20;
+
+/// Reads `body` whole if it fits in `limit` bytes; a larger one is refused
+/// ([`BodyError::TooLarge`]) after reading and dropping the rest of it, up to
+/// [`REFUSED_BODY_DRAIN`] bytes past the limit.
+async fn read_within<B>(body: B, limit: usize, declared: Option<u64>) -> Result<Bytes, BodyError>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    let limit = limit as u64;
+    if declared.is_some_and(|len| len > limit.saturating_add(REFUSED_BODY_DRAIN)) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = std::pin::pin!(body);
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut seen: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Err(if seen > limit { BodyError::TooLarge } else { BodyError::Aborted });
+        };
+        let Ok(data) = frame.into_data() else { continue };
+        seen = seen.saturating_add(data.len() as u64);
+        if seen > limit.saturating_add(REFUSED_BODY_DRAIN) {
+            return Err(BodyError::TooLarge);
+        }
+        if seen <= limit {
+            chunks.push(data);
+        } else {
+            chunks.clear();
+        }
+    }
+    match chunks.len() {
+        _ if seen > limit => Err(BodyError::TooLarge),
+        0 => Ok(Bytes::new()),
+        1 => Ok(chunks.pop().unwrap_or_default()),
+        _ => Ok(chunks.concat().into()),
     }
 }
 
