@@ -334,9 +334,9 @@ fn reconnects_with_backoff_and_delivers_buffered_emits_in_order() {
     );
     // Emits while disconnected are buffered; volatile ones dropped.
     for i in 0..3 {
-        pair.manager.emit(&Namespace::main(), event("offline", &[i]), false);
+        pair.manager.emit(&Namespace::main(), event("offline", &[i]));
     }
-    pair.manager.emit(&Namespace::main(), event("volatile", &[]), true);
+    pair.manager.emit_volatile(&Namespace::main(), event("volatile", &[]));
     // random() is 0.0: delays of 1000, 2000, 4000 ms; attempts fail while the server is down.
     pair.at(999);
     assert!(pair.take().is_empty());
@@ -447,7 +447,7 @@ fn server_disconnect_is_final_for_that_socket() {
     pair.drive();
     pair.take();
     let socket = pair.server.select(&Namespace::main(), &server::Selector::all())[0];
-    pair.server.disconnect(pair.now, socket, false);
+    pair.server.disconnect(pair.now, socket, socketio_proto::server::DisconnectScope::Namespace);
     pair.drive();
     assert_eq!(events_reason(&pair.take()), "io server disconnect");
     pair.run_until(0, 3000);
@@ -466,7 +466,7 @@ fn retry_mode_resends_until_acked_one_at_a_time() {
     pair.drive();
     pair.take();
     let first = pair.manager.emit_with_ack(pair.now, &Namespace::main(), event("first", &[]), None).unwrap();
-    pair.manager.emit(&Namespace::main(), event("second", &[]), false);
+    pair.manager.emit(&Namespace::main(), event("second", &[]));
     pair.drive();
     let received = |pair: &Pair| -> Vec<(String, Option<u64>)> {
         pair.server_events

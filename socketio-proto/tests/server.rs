@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use engineio_proto::Frame;
 use engineio_proto::server::{ConnId, Endpoint, Handled, Output, ServerConfig, Sid};
-use socketio_proto::server::{AckError, DisconnectReason, Event, Selector, Server, SocketConfig, SocketId};
+use socketio_proto::server::{
+    AckError, DisconnectReason, DisconnectScope, Event, Selector, Server, SocketConfig, SocketId,
+};
 use socketio_proto::{Namespace, Payload};
 
 struct Harness {
@@ -305,7 +307,7 @@ fn disconnect_reasons() {
     assert!(
         matches!(&events[..], [Event::Disconnected { socket, reason: DisconnectReason::ClientNamespaceDisconnect, .. }] if *socket == admin)
     );
-    h.server.disconnect(h.now, main, false);
+    h.server.disconnect(h.now, main, DisconnectScope::Namespace);
     h.pump();
     assert_eq!(h.take_sent(conn), ["41"]);
     let events = h.take_events();
@@ -332,7 +334,7 @@ fn disconnect_with_close_ends_the_session() {
     let conn = h.open();
     let main = h.connect(conn, "/");
     h.connect(conn, "/admin");
-    h.server.disconnect(h.now, main, true);
+    h.server.disconnect(h.now, main, DisconnectScope::Connection);
     h.pump();
     let sent = h.take_sent(conn);
     assert!(sent.contains(&"41".to_owned()) && sent.contains(&"41/admin,".to_owned()), "{sent:?}");
@@ -435,16 +437,16 @@ fn broadcast_to_rooms() {
     h.server.join(ids[1], "blue");
     let main = Namespace::main();
 
-    assert_eq!(h.server.broadcast(&main, &Selector::to("red"), event("hi", &[1]), false), 2);
+    assert_eq!(h.server.broadcast(&main, &Selector::to("red"), event("hi", &[1])), 2);
     h.pump();
     assert_eq!(h.take_sent(conns[0]), [r#"42["hi",1]"#]);
     assert_eq!(h.take_sent(conns[1]), [r#"42["hi",1]"#]);
     assert!(h.take_sent(conns[2]).is_empty());
 
     let except_blue = Selector { except: vec!["blue".into()], ..Selector::all() };
-    assert_eq!(h.server.broadcast(&main, &except_blue, event("x", &[]), false), 2);
+    assert_eq!(h.server.broadcast(&main, &except_blue, event("x", &[])), 2);
     let from_first = Selector { except_socket: Some(ids[0]), ..Selector::all() };
-    assert_eq!(h.server.broadcast(&main, &from_first, event("y", &[]), false), 2);
+    assert_eq!(h.server.broadcast(&main, &from_first, event("y", &[])), 2);
     h.pump();
     assert_eq!(h.take_sent(conns[0]), [r#"42["x"]"#]);
     assert_eq!(h.take_sent(conns[1]), [r#"42["y"]"#]);
@@ -457,7 +459,7 @@ fn broadcast_to_rooms() {
     assert_eq!(h.server.select(&main, &Selector::to("green")), [ids[1]]);
     h.server.sockets_leave(&main, &Selector::all(), "red");
     assert!(h.server.select(&main, &Selector::to("red")).is_empty());
-    h.server.disconnect_sockets(h.now, &main, &Selector::to("green"), false);
+    h.server.disconnect_sockets(h.now, &main, &Selector::to("green"), DisconnectScope::Namespace);
     h.pump();
     assert_eq!(h.take_sent(conns[1]), ["41"]);
     assert_eq!(h.server.socket_count(), 2);
@@ -470,7 +472,7 @@ fn a_broadcast_is_encoded_once_and_shared() {
     let b = h.open();
     h.connect(a, "/");
     h.connect(b, "/");
-    h.server.broadcast(&Namespace::main(), &Selector::all(), event("shared", &[7]), false);
+    h.server.broadcast(&Namespace::main(), &Selector::all(), event("shared", &[7]));
     let mut texts = vec![];
     while let Some(output) = h.server.poll_output() {
         if let Output::WsSend { frames, .. } = output {
@@ -493,10 +495,14 @@ fn volatile_broadcasts_skip_busy_transports() {
     h.connect(slow, "/");
     h.connect(fast, "/");
     h.stalled.push(slow);
-    h.server.broadcast(&Namespace::main(), &Selector::all(), event("first", &[]), false);
+    h.server.broadcast(&Namespace::main(), &Selector::all(), event("first", &[]));
     h.pump();
     // The slow client has not written its last batch: the volatile packet skips it.
-    let delivered = h.server.broadcast(&Namespace::main(), &Selector::all(), event("volatile", &[]), true);
+    let delivered = h.server.broadcast(
+        &Namespace::main(),
+        &Selector { volatile: true, ..Selector::all() },
+        event("volatile", &[]),
+    );
     assert_eq!(delivered, 1);
     h.pump();
     assert_eq!(h.take_sent(slow), [r#"42["first"]"#]);
@@ -526,7 +532,6 @@ fn broadcast_with_ack_sends_one_frame_with_one_id_and_collects_every_answer() {
         &Namespace::main(),
         &Selector::all(),
         event("q", &[7]),
-        false,
         Some(Duration::from_millis(500)),
     );
     h.pump();
@@ -561,23 +566,11 @@ fn broadcast_with_ack_fails_a_recipient_that_disconnects_and_counts_nobody_when_
     let mut h = Harness::new();
     let conn = h.open();
     let id = h.connect(conn, "/");
-    let nobody = h.server.broadcast_with_ack(
-        h.now,
-        &Namespace::main(),
-        &Selector::to("empty"),
-        event("q", &[]),
-        false,
-        None,
-    );
+    let nobody =
+        h.server.broadcast_with_ack(h.now, &Namespace::main(), &Selector::to("empty"), event("q", &[]), None);
     assert_eq!(nobody.recipients, 0);
-    let sent = h.server.broadcast_with_ack(
-        h.now,
-        &Namespace::main(),
-        &Selector::all(),
-        event("q", &[]),
-        false,
-        None,
-    );
+    let sent =
+        h.server.broadcast_with_ack(h.now, &Namespace::main(), &Selector::all(), event("q", &[]), None);
     h.pump();
     assert_eq!(sent.recipients, 1);
     h.frame(conn, "41");

@@ -439,12 +439,18 @@ impl Manager {
     // ---- emitting ----
 
     /// Emits an event (a [`Payload::event`]) on `namespace`. Sent now if the socket is
-    /// connected; otherwise buffered until it is, or dropped when `volatile`.
-    pub fn emit(&mut self, namespace: &Namespace, payload: Payload, volatile: bool) {
-        if self.config.retries.is_some() && !volatile {
+    /// connected; otherwise buffered until it is (see [`Manager::emit_volatile`]).
+    pub fn emit(&mut self, namespace: &Namespace, payload: Payload) {
+        if self.config.retries.is_some() {
             return self.enqueue(namespace, payload, None);
         }
-        self.emit_packet(namespace, Packet::event(namespace.clone(), payload), volatile);
+        self.emit_packet(namespace, Packet::event(namespace.clone(), payload), false);
+    }
+
+    /// Emits an event that is dropped rather than buffered when the socket is not
+    /// connected or its transport is busy (`socket.volatile.emit`); never retried.
+    pub fn emit_volatile(&mut self, namespace: &Namespace, payload: Payload) {
+        self.emit_packet(namespace, Packet::event(namespace.clone(), payload), true);
     }
 
     /// Emits an event that asks for an ack: [`Event::Ack`] comes with the answer, or

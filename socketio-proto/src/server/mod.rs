@@ -226,6 +226,17 @@ struct PendingBroadcast {
     remaining: usize,
 }
 
+/// How far a server-side disconnect goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisconnectScope {
+    /// The socket leaves its namespace; its client's other namespaces stay
+    /// (`socket.disconnect()`).
+    Namespace,
+    /// The client's whole connection closes, every namespace with it
+    /// (`socket.disconnect(true)`).
+    Connection,
+}
+
 /// What [`Server::broadcast_with_ack`] sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BroadcastAck {
@@ -426,17 +437,11 @@ impl Server {
     }
 
     /// Emits an event to the sockets `selector` designates in `namespace`, encoded once.
-    /// Volatile events skip clients whose transport cannot take them right now.
+    /// A [`Selector::volatile`] one skips clients whose transport cannot take it right now.
     /// Returns how many sockets it went to.
-    pub fn broadcast(
-        &mut self,
-        namespace: &Namespace,
-        selector: &Selector,
-        payload: Payload,
-        volatile: bool,
-    ) -> usize {
+    pub fn broadcast(&mut self, namespace: &Namespace, selector: &Selector, payload: Payload) -> usize {
         let encoded = EncodedPacket::new(&Packet::event(namespace.clone(), payload));
-        self.send_to_selection(namespace, selector, &encoded, volatile).len()
+        self.send_to_selection(namespace, selector, &encoded).len()
     }
 
     /// Sends one encoded packet to the designated sockets; returns those it went to (the
@@ -446,8 +451,8 @@ impl Server {
         namespace: &Namespace,
         selector: &Selector,
         encoded: &EncodedPacket,
-        volatile: bool,
     ) -> Vec<SocketId> {
+        let volatile = selector.volatile;
         let mut targets = self.select(namespace, selector);
         let (sockets, engine) = (&self.sockets, &mut self.engine);
         targets.retain(|socket| {
@@ -472,13 +477,12 @@ impl Server {
         namespace: &Namespace,
         selector: &Selector,
         payload: Payload,
-        volatile: bool,
         timeout: Option<Duration>,
     ) -> BroadcastAck {
         let id = self.next_ack;
         self.next_ack += 1;
         let encoded = EncodedPacket::new(&Packet::event(namespace.clone(), payload).with_ack_id(id));
-        let recipients = self.send_to_selection(namespace, selector, &encoded, volatile);
+        let recipients = self.send_to_selection(namespace, selector, &encoded);
         for socket in &recipients {
             if let Some(state) = self.sockets.get_mut(socket) {
                 state.acks.insert(id);
@@ -570,21 +574,23 @@ impl Server {
         now: Instant,
         namespace: &Namespace,
         selector: &Selector,
-        close: bool,
+        scope: DisconnectScope,
     ) {
         for socket in self.select(namespace, selector) {
-            self.disconnect(now, socket, close);
+            self.disconnect(now, socket, scope);
         }
     }
 
     // ---- disconnecting ----
 
-    /// Disconnects a socket from its namespace (the client gets DISCONNECT). With `close`,
-    /// every socket of its client is disconnected and the engine session closes too.
-    pub fn disconnect(&mut self, now: Instant, socket: SocketId, close: bool) {
+    /// Disconnects a socket from its namespace (the client gets DISCONNECT); with
+    /// [`DisconnectScope::Connection`], every socket of its client is disconnected and the
+    /// engine session closes too.
+    pub fn disconnect(&mut self, now: Instant, socket: SocketId, scope: DisconnectScope) {
         let Some(sid) = self.sockets.get(&socket).map(|s| s.sid) else {
             return;
         };
+        let close = scope == DisconnectScope::Connection;
         let sockets: Vec<SocketId> = if close {
             self.clients.get(&sid).map(|c| c.sockets.values().copied().collect()).unwrap_or_default()
         } else {

@@ -30,6 +30,9 @@ pub struct Selector {
     pub except_socket: Option<SocketId>,
     /// Only this server's sockets, even under a cluster adapter.
     pub local: bool,
+    /// Minus the sockets that cannot take a packet right now (a volatile emit: dropped
+    /// rather than buffered for them).
+    pub volatile: bool,
 }
 
 impl Selector {

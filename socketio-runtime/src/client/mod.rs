@@ -479,7 +479,8 @@ impl Task {
             Command::SetAuth(namespace, auth) => self.manager.set_auth(&namespace, auth),
             Command::Close(namespace) => self.manager.close_socket(&namespace),
             Command::CloseAll => self.manager.close(),
-            Command::Emit(namespace, payload, volatile) => self.manager.emit(&namespace, payload, volatile),
+            Command::Emit(namespace, payload, false) => self.manager.emit(&namespace, payload),
+            Command::Emit(namespace, payload, true) => self.manager.emit_volatile(&namespace, payload),
             Command::EmitWithAck(namespace, payload, timeout, waiter) => {
                 match self.manager.emit_with_ack(Instant::now(), &namespace, payload, timeout) {
                     Some(id) => {

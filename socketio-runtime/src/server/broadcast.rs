@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use futures_channel::oneshot;
 use serde::de::DeserializeOwned;
-use socketio_proto::server::{Room, Selector};
+use socketio_proto::server::{DisconnectScope, Room, Selector};
 use socketio_proto::{Args, Namespace};
 
 use super::{RemoteSocket, Socket, SocketIo};
@@ -26,13 +26,12 @@ pub struct BroadcastOperator<R> {
     io: SocketIo<R>,
     namespace: Namespace,
     selector: Selector,
-    volatile: bool,
     timeout: Option<Duration>,
 }
 
 impl<R: Runtime> BroadcastOperator<R> {
     pub(crate) fn new(io: SocketIo<R>, namespace: Namespace, selector: Selector) -> Self {
-        BroadcastOperator { io, namespace, selector, volatile: false, timeout: None }
+        BroadcastOperator { io, namespace, selector, timeout: None }
     }
 
     /// Also (or only, the first time) the sockets in `room`. A socket id is a room too.
@@ -49,7 +48,7 @@ impl<R: Runtime> BroadcastOperator<R> {
 
     /// Skips clients whose transport cannot take the event right now.
     pub fn volatile(mut self) -> Self {
-        self.volatile = true;
+        self.selector.volatile = true;
         self
     }
 
@@ -71,8 +70,8 @@ impl<R: Runtime> BroadcastOperator<R> {
     pub fn emit<A: Args + ?Sized>(&self, event: &str, args: &A) -> Result<(), Error> {
         let payload = args.event_payload(event)?;
         self.io.notify_outgoing(&self.namespace, &self.selector, &payload);
-        let (namespace, selector, volatile) = (&self.namespace, &self.selector, self.volatile);
-        self.io.shared.with_state(|state| state.endpoint.broadcast(namespace, selector, payload, volatile));
+        let (namespace, selector) = (&self.namespace, &self.selector);
+        self.io.shared.with_state(|state| state.endpoint.broadcast(namespace, selector, payload));
         Ok(())
     }
 
@@ -97,7 +96,6 @@ impl<R: Runtime> BroadcastOperator<R> {
                 &self.namespace,
                 &self.selector,
                 payload,
-                self.volatile,
                 self.timeout,
             );
             // Registered under the state lock: no answer can be dispatched before.
@@ -138,17 +136,17 @@ impl<R: Runtime> BroadcastOperator<R> {
 
     /// Disconnects the selected sockets from this namespace (`disconnectSockets()`).
     pub fn disconnect_sockets(&self) {
-        self.end_sockets(false);
+        self.end_sockets(DisconnectScope::Namespace);
     }
 
     /// Closes the selected sockets' whole connections (`disconnectSockets(true)`).
     pub fn close_sockets(&self) {
-        self.end_sockets(true);
+        self.end_sockets(DisconnectScope::Connection);
     }
 
-    fn end_sockets(&self, close: bool) {
+    fn end_sockets(&self, scope: DisconnectScope) {
         self.io.shared.with_state(|state| {
-            state.endpoint.disconnect_sockets(Instant::now(), &self.namespace, &self.selector, close);
+            state.endpoint.disconnect_sockets(Instant::now(), &self.namespace, &self.selector, scope);
         });
     }
 }

@@ -10,7 +10,7 @@ use engineio_proto::server::Handshake;
 use futures_channel::oneshot;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use socketio_proto::server::{DisconnectReason, Room, Selector, SocketId};
+use socketio_proto::server::{DisconnectReason, DisconnectScope, Room, Selector, SocketId};
 use socketio_proto::{Args, Namespace, Payload};
 
 use super::{BroadcastOperator, NamespaceRef, SocketIo, lock};
@@ -296,14 +296,18 @@ impl<R: Runtime> Socket<R> {
     /// reconnect it); its connection stays for other namespaces.
     pub fn disconnect(&self) {
         let id = self.id();
-        self.io.shared.with_state(|state| state.endpoint.disconnect(Instant::now(), id, false));
+        self.io
+            .shared
+            .with_state(|state| state.endpoint.disconnect(Instant::now(), id, DisconnectScope::Namespace));
     }
 
     /// Closes the socket's whole connection (`socket.disconnect(true)`): every namespace
     /// of that client.
     pub fn close(&self) {
         let id = self.id();
-        self.io.shared.with_state(|state| state.endpoint.disconnect(Instant::now(), id, true));
+        self.io
+            .shared
+            .with_state(|state| state.endpoint.disconnect(Instant::now(), id, DisconnectScope::Connection));
     }
 
     /// Stores the application's value for this socket (`socket.data = value`), replacing
