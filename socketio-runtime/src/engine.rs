@@ -10,7 +10,7 @@ use futures_channel::mpsc;
 use futures_util::StreamExt;
 
 use crate::Runtime;
-use crate::transport::{self, AllowRequest, Options, Shared, Traced};
+use crate::transport::{self, AllowRequest, HttpLimits, Options, Shared, Traced};
 
 /// A running Engine.IO server. Cheap to clone; every clone drives the same sessions.
 ///
@@ -106,6 +106,7 @@ transport::http_entry_points!(EngineIo);
 /// `/engine.io/`.
 pub struct Builder<R> {
     engine: ServerConfig,
+    limits: HttpLimits,
     path: String,
     allow_request: Option<AllowRequest>,
     runtime: PhantomData<R>,
@@ -115,6 +116,7 @@ impl<R> Default for Builder<R> {
     fn default() -> Self {
         Builder {
             engine: ServerConfig::default(),
+            limits: HttpLimits::default(),
             path: "/engine.io/".into(),
             allow_request: None,
             runtime: PhantomData,
@@ -132,7 +134,7 @@ impl<R: Runtime> Builder<R> {
             path: self.path,
             allow_request: self.allow_request,
             max_payload: self.engine.max_payload,
-            ws_write_timeout: self.engine.ping_interval.saturating_add(self.engine.ping_timeout),
+            limits: self.limits.resolved(&self.engine),
             client_script: None,
         };
         let server = Server::new(self.engine, Box::new(crate::ids::random_u128));

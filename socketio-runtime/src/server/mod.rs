@@ -42,7 +42,7 @@ pub(crate) use socket::SocketInner;
 
 use crate::ack::{AckWaiters, BroadcastAckFuture};
 use crate::handler::{BoxFuture, HandlerOutput, contained};
-use crate::transport::{self, AllowRequest, Options, Shared, Traced};
+use crate::transport::{self, AllowRequest, HttpLimits, Options, Shared, Traced};
 use crate::{Error, Runtime};
 
 /// Locks `mutex`, whatever a panicking holder left behind.
@@ -442,6 +442,7 @@ where
 /// Settings of a [`SocketIo`] server. The defaults are the reference server's.
 pub struct Builder<R> {
     engine: ServerConfig,
+    limits: HttpLimits,
     socket: SocketConfig,
     path: String,
     allow_request: Option<AllowRequest>,
@@ -453,6 +454,7 @@ impl<R> Default for Builder<R> {
     fn default() -> Self {
         Builder {
             engine: ServerConfig::default(),
+            limits: HttpLimits::default(),
             socket: SocketConfig::default(),
             path: "/socket.io/".into(),
             allow_request: None,
@@ -491,7 +493,7 @@ impl<R: Runtime> Builder<R> {
             path: self.path,
             allow_request: self.allow_request,
             max_payload: self.engine.max_payload,
-            ws_write_timeout: self.engine.ping_interval.saturating_add(self.engine.ping_timeout),
+            limits: self.limits.resolved(&self.engine),
             client_script: self.client_script,
         };
         let engine = engineio_proto::server::Server::new(self.engine, Box::new(crate::ids::random_u128));

@@ -74,14 +74,15 @@ where
             Handled::Respond(response) => full(response),
             Handled::Pending(poll) => PollGuard { shared: self, poll, answered: false }.wait(answer).await,
             Handled::ReadBody(ticket) => {
+                let timeout = self.limits.body_timeout;
                 let guard = BodyGuard { shared: self, ticket: Some(ticket) };
-                guard.read(&parts.headers, body).await
+                guard.read::<R, _>(&parts.headers, body, timeout).await
             }
             Handled::WebSocket(ticket) => {
                 let (Some(accept), Some(on_upgrade)) = (websocket_accept(&parts.headers), on_upgrade) else {
                     return status(StatusCode::BAD_REQUEST);
                 };
-                let (max_payload, write_timeout) = (self.max_payload, self.ws_write_timeout);
+                let (max_payload, write_timeout) = (self.max_payload, self.limits.write_timeout());
                 R::spawn(ws::run::<R, D>(self, on_upgrade, ticket, max_payload, write_timeout));
                 switching_protocols(accept)
             }
@@ -147,8 +148,14 @@ where
     D: Endpoint + Send + 'static,
     D::Event: Traced + Send + 'static,
 {
-    /// Reads the body within the ticket's limit and hands it to the state machine.
-    async fn read<B>(mut self, headers: &http::HeaderMap, body: B) -> http::Response<ResponseBody>
+    /// Reads the body within the ticket's limit and `timeout`, and hands it to the state
+    /// machine. A body that does not arrive in time gets 408 (and the session closes).
+    async fn read<R: Runtime, B>(
+        mut self,
+        headers: &http::HeaderMap,
+        body: B,
+        timeout: std::time::Duration,
+    ) -> http::Response<ResponseBody>
     where
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
@@ -158,7 +165,13 @@ where
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        let body = read_within(body, limit, declared).await;
+        let deadline = engineio_proto::deadline_after(Instant::now(), timeout);
+        let Some(body) = crate::runtime::until::<R, _>(deadline, read_within(body, limit, declared)).await
+        else {
+            tracing::debug!("polling body not received within the body timeout");
+            let _ = self.finish(Err(BodyError::Aborted));
+            return status(StatusCode::REQUEST_TIMEOUT);
+        };
         match self.finish(body) {
             Some(response) => full(response),
             None => status(StatusCode::BAD_REQUEST),

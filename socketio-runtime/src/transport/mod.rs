@@ -1,6 +1,7 @@
 //! The transport adapter, shared by the Engine.IO and Socket.IO servers: one lock around a
 //! sans-IO [`Endpoint`], HTTP on hyper, WebSocket on async-tungstenite, the runtime's timers.
 
+mod deadlines;
 mod http;
 mod serve;
 mod timer;
@@ -38,7 +39,7 @@ pub(crate) struct Shared<D: Endpoint> {
     pub(crate) path: String,
     allow_request: Option<AllowRequest>,
     max_payload: usize,
-    ws_write_timeout: Duration,
+    limits: HttpLimits,
     client_script: Option<bytes::Bytes>,
 }
 
@@ -85,13 +86,54 @@ where
     }
 }
 
+/// Time and size limits of the HTTP side, with Node's spirit for defaults: slow or stalled
+/// peers are cut off, each with its own bound.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HttpLimits {
+    /// How long a request head may take to arrive, counted from when the connection starts
+    /// waiting for it: also how long an idle keep-alive connection stays (default 30 s).
+    pub(crate) header_timeout: Duration,
+    /// How long a POST body may take to arrive (default 60 s); past it the request gets
+    /// 408 and the session closes.
+    pub(crate) body_timeout: Duration,
+    /// How long a write may make no progress before the connection ends; `None` for the
+    /// default, `pingInterval + pingTimeout`. Also bounds WebSocket writes.
+    pub(crate) write_timeout: Option<Duration>,
+    /// The largest request head, in bytes (default 16 KiB, as Node; hyper needs at least
+    /// 8 KiB); past it the request gets 431.
+    pub(crate) max_header_bytes: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            header_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(60),
+            write_timeout: None,
+            max_header_bytes: 16 * 1024,
+        }
+    }
+}
+
+impl HttpLimits {
+    /// The write timeout, its default taken from the heartbeat of `engine`.
+    pub(crate) fn resolved(mut self, engine: &engineio_proto::server::ServerConfig) -> Self {
+        self.write_timeout =
+            Some(self.write_timeout.unwrap_or(engine.ping_interval.saturating_add(engine.ping_timeout)));
+        self
+    }
+
+    pub(crate) fn write_timeout(&self) -> Duration {
+        self.write_timeout.unwrap_or(Duration::from_secs(45))
+    }
+}
+
 /// Settings of the transport adapter itself.
 pub(crate) struct Options {
     pub(crate) path: String,
     pub(crate) allow_request: Option<AllowRequest>,
     pub(crate) max_payload: usize,
-    /// How long a WebSocket write may make no progress before the connection ends.
-    pub(crate) ws_write_timeout: Duration,
+    pub(crate) limits: HttpLimits,
     /// The browser client, served at `<path>socket.io.js` and `<path>socket.io.min.js`.
     pub(crate) client_script: Option<bytes::Bytes>,
 }
@@ -117,7 +159,7 @@ where
             path: normalize_path(&options.path),
             allow_request: options.allow_request,
             max_payload: options.max_payload,
-            ws_write_timeout: options.ws_write_timeout,
+            limits: options.limits,
             client_script: options.client_script,
         });
         R::spawn(timer::run::<R, D>(Arc::downgrade(&shared), wake));
@@ -231,9 +273,38 @@ macro_rules! http_entry_points {
 pub(crate) use http_entry_points;
 
 /// The settings both server builders share, for a builder with fields `engine`
-/// (`ServerConfig`), `path` (`String`) and `allow_request` (`Option<AllowRequest>`).
+/// (`ServerConfig`), `limits` (`HttpLimits`), `path` (`String`) and `allow_request`
+/// (`Option<AllowRequest>`).
 macro_rules! engine_builder_methods {
     () => {
+        /// How long a request head may take to arrive (default 30 s); also how long an
+        /// idle keep-alive connection is kept.
+        pub fn http_header_timeout(mut self, timeout: ::std::time::Duration) -> Self {
+            self.limits.header_timeout = timeout;
+            self
+        }
+
+        /// How long a polling POST body may take to arrive (default 60 s); past it the
+        /// request gets 408 and its session closes.
+        pub fn http_body_timeout(mut self, timeout: ::std::time::Duration) -> Self {
+            self.limits.body_timeout = timeout;
+            self
+        }
+
+        /// How long a write (an HTTP response, a WebSocket batch) may make no progress
+        /// before the connection ends (default `pingInterval + pingTimeout`).
+        pub fn write_timeout(mut self, timeout: ::std::time::Duration) -> Self {
+            self.limits.write_timeout = Some(timeout);
+            self
+        }
+
+        /// The largest request head in bytes (default 16 KiB, at least 8 KiB); past it the
+        /// request gets 431.
+        pub fn max_header_bytes(mut self, bytes: usize) -> Self {
+            self.limits.max_header_bytes = bytes.max(8192);
+            self
+        }
+
         /// How often sessions are pinged (default 25 s).
         pub fn ping_interval(mut self, interval: ::std::time::Duration) -> Self {
             self.engine.ping_interval = interval;

@@ -9,6 +9,7 @@ use engineio_proto::server::Endpoint;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 
+use super::deadlines::{RuntimeTimer, WriteDeadline};
 use super::{RemoteAddr, ResponseBody, Shared, Traced};
 use crate::Runtime;
 
@@ -37,6 +38,7 @@ where
         };
         let shared = shared.clone();
         let fallback = fallback.clone();
+        let limits = shared.limits;
         R::spawn(async move {
             let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
                 request.extensions_mut().insert(RemoteAddr(remote));
@@ -51,7 +53,13 @@ where
                     Ok::<_, Infallible>(response)
                 }
             });
-            let connection = http1::Builder::new().serve_connection(stream, service).with_upgrades();
+            let stream = WriteDeadline::<R, _>::new(stream, limits.write_timeout());
+            let connection = http1::Builder::new()
+                .timer(RuntimeTimer::<R>::new())
+                .header_read_timeout(limits.header_timeout)
+                .max_buf_size(limits.max_header_bytes)
+                .serve_connection(stream, service)
+                .with_upgrades();
             if let Err(error) = connection.await {
                 tracing::debug!(%error, %remote, "http connection ended with an error");
             }

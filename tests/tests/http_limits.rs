@@ -1,0 +1,192 @@
+//! The HTTP side cuts off slow, idle, oversized and stalled peers, and frees what they
+//! held: an engine server on tokio with short limits, raw sockets against it, and the
+//! process's open file descriptors counted before and after.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use engineio_proto::server::Event;
+use interop_tests::raw::{self, RawWs};
+use socketio_tokio::engine::{EngineIo, Events};
+
+const ENGINE: &str = "/engine.io/";
+
+/// An engine server with short limits, serving in the background.
+async fn serve() -> (EngineIo, Events, SocketAddr) {
+    let (engine, events) = EngineIo::builder()
+        .http_header_timeout(Duration::from_millis(300))
+        .http_body_timeout(Duration::from_millis(300))
+        .write_timeout(Duration::from_millis(300))
+        .ping_interval(Duration::from_millis(200))
+        .ping_timeout(Duration::from_millis(200))
+        .max_buffered_bytes(64 << 20)
+        .build();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(engine.clone().serve(listener));
+    (engine, events, addr)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+/// The tests count the process's descriptors, so they run one at a time.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A raw connection that gives up reading after 10 s.
+fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+}
+
+/// Reads until the server closes the connection; panics if it is still open after 10 s.
+fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return data,
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+            Err(error) if error.kind() == ErrorKind::ConnectionReset => return data,
+            Err(error) => panic!("the server kept the connection open: {error}"),
+        }
+    }
+}
+
+/// The process's open file descriptors.
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map(Iterator::count).unwrap_or(0)
+}
+
+/// Waits up to 10 s for `condition`.
+fn eventually(what: &str, condition: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !condition() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Runs blocking socket work off the runtime's threads.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(work).await.unwrap()
+}
+
+#[test]
+fn half_sent_heads_and_idle_keep_alive_connections_are_closed() {
+    let _serial = one_at_a_time();
+    runtime().block_on(async {
+        let (_engine, _events, addr) = serve().await;
+        blocking(move || {
+            let baseline = open_fds();
+            // Half a request line, then nothing (slowloris).
+            let mut slow = connect(addr);
+            slow.write_all(format!("GET {ENGINE}?EIO=4&transport=polling HTTP/1.1\r\nHost: x").as_bytes())
+                .unwrap();
+            assert!(read_until_closed(&mut slow).is_empty(), "no answer to half a head");
+            // A complete request on a kept-alive connection, then silence.
+            let mut idle = connect(addr);
+            idle.write_all(b"GET /elsewhere HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+            let answered = String::from_utf8(read_until_closed(&mut idle)).unwrap();
+            assert!(answered.starts_with("HTTP/1.1 404"), "{answered}");
+            drop((slow, idle));
+            eventually("the server let go of both connections", || open_fds() == baseline);
+        })
+        .await;
+    });
+}
+
+#[test]
+fn a_body_that_never_finishes_gets_408_and_its_session_closes() {
+    let _serial = one_at_a_time();
+    runtime().block_on(async {
+        let (engine, _events, addr) = serve().await;
+        let counted = engine.clone();
+        blocking(move || {
+            let open = raw::request(addr, "GET", &format!("{ENGINE}?EIO=4&transport=polling"), &[], b"");
+            let sid = open.text()[1..].split('"').nth(3).unwrap().to_owned();
+            assert_eq!(counted.session_count(), 1);
+            let mut post = connect(addr);
+            let head = format!(
+                "POST {ENGINE}?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n4only part"
+            );
+            post.write_all(head.as_bytes()).unwrap();
+            let answer = String::from_utf8(read_until_closed(&mut post)).unwrap();
+            assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+            eventually("the session closed", || counted.session_count() == 0);
+        })
+        .await;
+    });
+}
+
+#[test]
+fn oversized_heads_get_431() {
+    let _serial = one_at_a_time();
+    runtime().block_on(async {
+        let (_engine, _events, addr) = serve().await;
+        blocking(move || {
+            let big = "x".repeat(20 * 1024);
+            let response = raw::request(
+                addr,
+                "GET",
+                &format!("{ENGINE}?EIO=4&transport=polling"),
+                &[("X-Big", &big)],
+                b"",
+            );
+            assert_eq!(response.status, 431);
+            let fits = "x".repeat(12 * 1024);
+            let response = raw::request(
+                addr,
+                "GET",
+                &format!("{ENGINE}?EIO=4&transport=polling"),
+                &[("X-Fits", &fits)],
+                b"",
+            );
+            assert_eq!(response.status, 200);
+        })
+        .await;
+    });
+}
+
+#[test]
+fn a_websocket_peer_that_stops_reading_is_cut_off_and_freed() {
+    let _serial = one_at_a_time();
+    runtime().block_on(async {
+        let (engine, mut events, addr) = serve().await;
+        let baseline = blocking(open_fds).await;
+        let peer =
+            blocking(move || RawWs::connect(addr, &format!("{ENGINE}?EIO=4&transport=websocket")).unwrap())
+                .await;
+        let Some(Event::Opened { sid, .. }) = events.next().await else { panic!("no session") };
+        // The peer reads nothing from here on; 32 MB is more than the kernel buffers of
+        // both ends hold, so the server's writes stall.
+        let chunk = engineio_proto::Frame::Text("4".repeat(64 * 1024).into());
+        for _ in 0..512 {
+            if engine.send_frame(sid, chunk.clone()).is_err() {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        loop {
+            match events.next().await {
+                Some(Event::Closed { sid: closed, .. }) if closed == sid => break,
+                Some(_) => {}
+                None => panic!("events ended"),
+            }
+        }
+        assert_eq!(engine.session_count(), 0);
+        // The peer still holds its end open without reading: only its own descriptor
+        // remains, the server's end is closed.
+        blocking(move || {
+            eventually("the server let go of the stalled socket", || open_fds() == baseline + 1)
+        })
+        .await;
+        drop(peer);
+    });
+}
