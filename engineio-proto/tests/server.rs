@@ -608,6 +608,25 @@ fn garbage_websocket_frames_close_that_session_only() {
 }
 
 #[test]
+fn one_packet_over_the_buffer_limit_still_goes_out() {
+    let mut h = Harness::new(ServerConfig { max_buffered_bytes: 100, ..config() });
+    let (sid, conn) = h.open_websocket();
+    h.server.handle_ws_drained(h.now, conn);
+    h.log();
+    // Larger than the limit, within max_payload, and nothing waits: it is sent.
+    let big = "x".repeat(1000);
+    h.server.send(sid, &engineio_proto::Packet::message(big.clone())).unwrap();
+    assert_eq!(h.log(), [format!("ws send 4{big}")]);
+    // While it is being written, the next big one waits alone in the buffer: still fine.
+    h.server.send(sid, &engineio_proto::Packet::message(big.clone())).unwrap();
+    assert!(h.log().is_empty());
+    // A third one behind it is what a slow reader looks like.
+    let refused = h.server.send(sid, &engineio_proto::Packet::message(big));
+    assert_eq!(refused, Err(engineio_proto::server::SendError::BufferFull));
+    assert_eq!(h.log(), ["ws close 1000", "closed: buffer full"]);
+}
+
+#[test]
 fn slow_websocket_readers_are_cut_off() {
     let mut h = Harness::new(ServerConfig { max_buffered_bytes: 100, ..config() });
     let (sid, conn) = h.open_websocket();

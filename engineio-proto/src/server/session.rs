@@ -464,7 +464,9 @@ impl Session {
         if self.state != State::Open {
             return Err(SendError::Closed);
         }
-        if self.outbox_bytes + frame_len(&frame) > config.max_buffered_bytes {
+        // The limit guards against clients that read too slowly, not against big packets:
+        // one that finds nothing waiting goes out whatever its size.
+        if !self.outbox.is_empty() && self.outbox_bytes + frame_len(&frame) > config.max_buffered_bytes {
             self.close(CloseReason::BufferFull, out);
             return Err(SendError::BufferFull);
         }

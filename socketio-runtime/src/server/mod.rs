@@ -32,7 +32,7 @@ use engineio_proto::IdMap;
 use engineio_proto::server::{Handshake, ServerConfig};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use socketio_proto::server::{Event, Room, Selector, Server, SocketConfig, SocketId};
+use socketio_proto::server::{DisconnectReason, Event, Room, Selector, Server, SocketConfig, SocketId};
 use socketio_proto::{Args, Namespace, Payload};
 
 pub use broadcast::BroadcastOperator;
@@ -87,7 +87,11 @@ impl Traced for Event {
                 tracing::debug!(namespace = %connecting.namespace(), "socket connecting");
             }
             Event::Disconnected { socket, namespace, reason, .. } => {
-                tracing::debug!(%socket, %namespace, %reason, "socket disconnected");
+                if *reason == DisconnectReason::Transport(engineio_proto::server::CloseReason::BufferFull) {
+                    tracing::warn!(%socket, %namespace, "socket dropped: its client reads too slowly (buffer full)");
+                } else {
+                    tracing::debug!(%socket, %namespace, %reason, "socket disconnected");
+                }
             }
             Event::Message { .. } | Event::Ack { .. } | Event::AckFailed { .. } => {}
         }
