@@ -522,3 +522,20 @@ fn a_failed_connection_is_a_connect_error_for_sockets_still_joining() {
     assert!(matches!(reason, CloseReason::TransportError(_)), "{reason:?}");
     assert!(pair.manager.is_closed());
 }
+
+#[test]
+fn a_forgotten_ack_leaves_nothing_and_reports_nothing() {
+    let mut pair = Pair::new(ManagerConfig::default());
+    pair.manager.open_socket(Namespace::main(), None);
+    let id = pair
+        .manager
+        .emit_with_ack(pair.now, &Namespace::main(), event("q", &[]), Some(Duration::from_millis(50)))
+        .unwrap();
+    assert_eq!(pair.manager.awaited_acks(), 1);
+    pair.manager.forget_ack(&Namespace::main(), id);
+    assert_eq!(pair.manager.awaited_acks(), 0);
+    pair.now = pair.start + Duration::from_millis(50);
+    pair.manager.handle_timeout(pair.now);
+    let events: Vec<_> = std::iter::from_fn(|| pair.manager.poll_output()).collect();
+    assert!(!events.iter().any(|e| matches!(e, client::Output::Event(client::Event::AckFailed { .. }))));
+}

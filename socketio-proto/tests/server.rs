@@ -580,3 +580,57 @@ fn broadcast_with_ack_fails_a_recipient_that_disconnects_and_counts_nobody_when_
         "{events:?}"
     );
 }
+
+#[test]
+fn settled_acks_leave_no_entry_and_no_timer_behind() {
+    let mut h = Harness::new();
+    let conn = h.open();
+    let id = h.connect(conn, "/");
+    h.pump();
+    let (acks, timers) = (h.server.awaited_acks(), h.server.timer_entries());
+    // Answered: the entry and its timer go at once, not when the timer comes due.
+    for n in 0..100 {
+        let ack = h.server.emit_with_ack(h.now, id, event("q", &[n]), Some(Duration::from_secs(60))).unwrap();
+        h.pump();
+        h.frame(conn, &format!("43{ack}[]"));
+    }
+    h.take_events();
+    assert_eq!((h.server.awaited_acks(), h.server.timer_entries()), (acks, timers));
+    // Forgotten (the waiter went away): the same, and a later answer is ignored.
+    let ack = h.server.emit_with_ack(h.now, id, event("q", &[]), Some(Duration::from_secs(60))).unwrap();
+    h.pump();
+    assert_eq!((h.server.awaited_acks(), h.server.timer_entries()), (acks + 1, timers + 1));
+    h.server.forget_ack(id, ack);
+    assert_eq!((h.server.awaited_acks(), h.server.timer_entries()), (acks, timers));
+    h.frame(conn, &format!("43{ack}[]"));
+    assert!(h.take_events().is_empty());
+    // A broadcast whose every recipient answered, and one forgotten.
+    let other = h.open();
+    let second = h.connect(other, "/");
+    h.pump();
+    // (The new client's connect deadline is a timer of its own.)
+    let timers = h.server.timer_entries();
+    let sent = h.server.broadcast_with_ack(
+        h.now,
+        &Namespace::main(),
+        &Selector::all(),
+        event("b", &[]),
+        Some(Duration::from_secs(60)),
+    );
+    h.pump();
+    h.frame(conn, &format!("43{}[]", sent.id));
+    h.frame(other, &format!("43{}[]", sent.id));
+    h.take_events();
+    assert_eq!((h.server.awaited_acks(), h.server.timer_entries()), (acks, timers));
+    let sent = h.server.broadcast_with_ack(
+        h.now,
+        &Namespace::main(),
+        &Selector::all(),
+        event("b", &[]),
+        Some(Duration::from_secs(60)),
+    );
+    h.pump();
+    h.server.forget_broadcast_ack(sent.id);
+    assert_eq!((h.server.awaited_acks(), h.server.timer_entries()), (acks, timers));
+    let _ = second;
+}

@@ -19,9 +19,13 @@ pub(crate) type AckSender = oneshot::Sender<Result<Payload, ProtoAckError>>;
 
 /// The answer to an `emit_with_ack`: the ack's arguments read as `T` (the
 /// [arguments rule](socketio_proto::args): a tuple for several, `()` for none).
+///
+/// Dropping it before the answer stops the wait: the server forgets the ack at once
+/// (a later answer is ignored) instead of keeping it until the socket ends.
 #[must_use = "the ack is only waited for when awaited"]
 pub struct AckFuture<T> {
     state: Waiting<oneshot::Receiver<Result<Payload, ProtoAckError>>>,
+    forget: Forget,
     answer: PhantomData<fn() -> T>,
 }
 
@@ -30,13 +34,40 @@ enum Waiting<W> {
     On(W),
 }
 
+/// What to undo if a future is dropped before its answer.
+#[derive(Default)]
+pub(crate) struct Forget(Option<Box<dyn FnOnce() + Send + Sync>>);
+
+impl Forget {
+    pub(crate) fn with(undo: impl FnOnce() + Send + Sync + 'static) -> Self {
+        Forget(Some(Box::new(undo)))
+    }
+
+    /// The answer came: nothing to undo.
+    fn settled(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Forget {
+    fn drop(&mut self) {
+        if let Some(undo) = self.0.take() {
+            undo();
+        }
+    }
+}
+
 impl<T> AckFuture<T> {
-    pub(crate) fn waiting(answer: oneshot::Receiver<Result<Payload, ProtoAckError>>) -> Self {
-        AckFuture { state: Waiting::On(answer), answer: PhantomData }
+    pub(crate) fn waiting(answer: oneshot::Receiver<Result<Payload, ProtoAckError>>, forget: Forget) -> Self {
+        AckFuture { state: Waiting::On(answer), forget, answer: PhantomData }
     }
 
     pub(crate) fn failed(error: impl Into<AckError>) -> Self {
-        AckFuture { state: Waiting::Failed(Some(error.into())), answer: PhantomData }
+        AckFuture {
+            state: Waiting::Failed(Some(error.into())),
+            forget: Forget::default(),
+            answer: PhantomData,
+        }
     }
 }
 
@@ -47,11 +78,15 @@ impl<T: DeserializeOwned> Future for AckFuture<T> {
         let this = self.get_mut();
         match &mut this.state {
             Waiting::Failed(error) => Poll::Ready(Err(error.take().unwrap_or(AckError::Disconnected))),
-            Waiting::On(answer) => Pin::new(answer).poll(cx).map(|answer| match answer {
-                Ok(Ok(payload)) => Ok(payload.array_args::<T>()?),
-                Ok(Err(reason)) => Err(reason.into()),
-                Err(oneshot::Canceled) => Err(AckError::Disconnected),
-            }),
+            Waiting::On(answer) => {
+                let answer = std::task::ready!(Pin::new(answer).poll(cx));
+                this.forget.settled();
+                Poll::Ready(match answer {
+                    Ok(Ok(payload)) => Ok(payload.array_args::<T>()?),
+                    Ok(Err(reason)) => Err(reason.into()),
+                    Err(oneshot::Canceled) => Err(AckError::Disconnected),
+                })
+            }
         }
     }
 }
@@ -87,16 +122,21 @@ pub(crate) struct Collected {
 #[must_use = "the answers are only waited for when awaited"]
 pub struct BroadcastAckFuture<T> {
     state: Waiting<oneshot::Receiver<Collected>>,
+    forget: Forget,
     answer: PhantomData<fn() -> T>,
 }
 
 impl<T> BroadcastAckFuture<T> {
-    pub(crate) fn waiting(answer: oneshot::Receiver<Collected>) -> Self {
-        BroadcastAckFuture { state: Waiting::On(answer), answer: PhantomData }
+    pub(crate) fn waiting(answer: oneshot::Receiver<Collected>, forget: Forget) -> Self {
+        BroadcastAckFuture { state: Waiting::On(answer), forget, answer: PhantomData }
     }
 
     pub(crate) fn failed(error: impl Into<AckError>) -> Self {
-        BroadcastAckFuture { state: Waiting::Failed(Some(error.into())), answer: PhantomData }
+        BroadcastAckFuture {
+            state: Waiting::Failed(Some(error.into())),
+            forget: Forget::default(),
+            answer: PhantomData,
+        }
     }
 }
 
@@ -108,6 +148,7 @@ impl<T: DeserializeOwned> Future for BroadcastAckFuture<T> {
         match &mut this.state {
             Waiting::Failed(error) => Poll::Ready(Err(error.take().unwrap_or(AckError::Disconnected))),
             Waiting::On(answer) => Pin::new(answer).poll(cx).map(|collected| {
+                this.forget.settled();
                 let collected = collected.map_err(|_| AckError::Emit(EmitError::Disconnected))?;
                 let mut responses =
                     AckResponses { answers: Vec::new(), missing: collected.missing, malformed: 0 };
@@ -150,6 +191,21 @@ impl AckWaiters {
             return;
         }
         self.broadcast.insert(id, Collector { expected, collected: Collected::default(), done });
+    }
+
+    /// Stops waiting for ack `id` of `socket`.
+    pub(crate) fn forget_single(&mut self, socket: SocketId, id: u64) {
+        self.single.remove(&(socket, id));
+    }
+
+    /// Stops waiting for the answers to broadcast `id`.
+    pub(crate) fn forget_broadcast(&mut self, id: u64) {
+        self.broadcast.remove(&id);
+    }
+
+    /// How many acks are waited for.
+    pub(crate) fn len(&self) -> usize {
+        self.single.len() + self.broadcast.len()
     }
 
     /// One answer (or failure) from `socket` to ack `id`.

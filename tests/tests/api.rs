@@ -261,3 +261,35 @@ fn a_message_over_the_client_limit_fails_the_connection() {
         }
     });
 }
+
+#[test]
+fn dropped_ack_futures_leave_nothing_behind() {
+    runtime().block_on(async {
+        let io = SocketIo::new();
+        let url = serve(&io).await;
+        // The client has no handler for "question": it never answers.
+        let socket = client(&url);
+        connected(&socket).await;
+        let server_socket = io.fetch_sockets().await.remove(0).local().cloned().unwrap();
+        assert_eq!(io.awaited_acks(), 0);
+        let waits: Vec<_> = (0..100)
+            .map(|n| server_socket.timeout(Duration::from_secs(60)).emit_with_ack::<()>("question", &n))
+            .collect();
+        let broadcast = io.timeout(Duration::from_secs(60)).emit_with_ack::<()>("question", &"all");
+        assert_eq!(io.awaited_acks(), 101);
+        drop(waits);
+        drop(broadcast);
+        assert_eq!(io.awaited_acks(), 0, "dropped waits are forgotten at once");
+        // An answered wait leaves nothing either.
+        let echo = SocketIo::new();
+        let url = serve(&echo).await;
+        let socket = client(&url);
+        socket.on("ping", async |_, message| message.ack(&"pong"));
+        connected(&socket).await;
+        let peer = echo.fetch_sockets().await.remove(0);
+        let answer =
+            peer.local().unwrap().timeout(Duration::from_secs(5)).emit_with_ack::<String>("ping", &()).await;
+        assert_eq!(answer.unwrap(), "pong");
+        assert_eq!(echo.awaited_acks(), 0);
+    });
+}

@@ -480,6 +480,19 @@ impl Manager {
         Some(id)
     }
 
+    /// Stops waiting for ack `id` of `namespace` (its waiter went away): no event will
+    /// come for it; the emit itself still goes out. A later answer is ignored.
+    pub fn forget_ack(&mut self, namespace: &Namespace, id: u64) {
+        if let Some(socket) = self.index(namespace).and_then(|index| self.sockets.get_mut(index)) {
+            socket.acks.remove(&id);
+        }
+    }
+
+    /// How many acks are awaited, over every namespace.
+    pub fn awaited_acks(&self) -> usize {
+        self.sockets.iter().map(|socket| socket.acks.len()).sum()
+    }
+
     /// Answers a server event that carried ack id `id`; `args` is the array of arguments.
     pub fn ack(&mut self, namespace: &Namespace, id: u64, args: Payload) {
         if self.is_connected(namespace) {

@@ -26,15 +26,14 @@
 mod rooms;
 
 use engineio_proto::deadline_after;
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytestring::ByteString;
 use engineio_proto::server::{CloseReason, Endpoint, Handshake, Output, SendError, Sid, SidSource};
-use engineio_proto::{Frame, IdMap, IdSet, server as engine};
+use engineio_proto::{Frame, IdMap, server as engine};
 
 pub use rooms::{Adapter, MemoryAdapter, Room, Selector};
 
@@ -208,8 +207,9 @@ struct Client {
 struct Socket {
     sid: Sid,
     namespace: Namespace,
-    /// Acks this socket owes, single emits' and broadcasts' alike.
-    acks: IdSet<u64>,
+    /// Acks this socket owes, single emits' and broadcasts' alike, with the deadline of a
+    /// single emit's timer (a broadcast's timer is its own).
+    acks: IdMap<u64, Option<Instant>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -224,6 +224,7 @@ enum Timer {
 struct PendingBroadcast {
     recipients: Vec<SocketId>,
     remaining: usize,
+    deadline: Option<Instant>,
 }
 
 /// How far a server-side disconnect goes.
@@ -267,7 +268,8 @@ pub struct Server {
     /// Ack ids come from one counter, so one id can serve every recipient of a broadcast.
     next_ack: u64,
     broadcast_acks: IdMap<u64, PendingBroadcast>,
-    timers: BinaryHeap<Reverse<(Instant, Timer)>>,
+    /// Deadlines, removed as soon as what they guard is settled.
+    timers: BTreeSet<(Instant, Timer)>,
     outputs: VecDeque<Output<Event>>,
 }
 
@@ -296,7 +298,7 @@ impl Server {
             sockets: IdMap::default(),
             next_ack: 0,
             broadcast_acks: IdMap::default(),
-            timers: BinaryHeap::new(),
+            timers: BTreeSet::new(),
             outputs: VecDeque::new(),
         }
     }
@@ -360,7 +362,7 @@ impl Server {
         }
         let id = self.new_socket_id();
         self.clients.get_mut(&sid)?.sockets.insert(namespace.clone(), id);
-        self.sockets.insert(id, Socket { sid, namespace: namespace.clone(), acks: IdSet::default() });
+        self.sockets.insert(id, Socket { sid, namespace: namespace.clone(), acks: IdMap::default() });
         self.adapter(&namespace).join(id, ByteString::from(id.to_string()));
         let payload = format!(r#"{{"sid":"{id}"}}"#);
         let packet = Packet {
@@ -420,11 +422,15 @@ impl Server {
         let id = self.next_ack;
         let state = self.sockets.get_mut(&socket).ok_or(EmitError::Disconnected)?;
         self.next_ack += 1;
-        state.acks.insert(id);
+        let deadline = timeout.map(|timeout| deadline_after(now, timeout));
+        state.acks.insert(id, deadline);
         let (sid, packet) = (state.sid, Packet::event(state.namespace.clone(), payload).with_ack_id(id));
-        self.send(sid, &packet)?;
-        if let Some(timeout) = timeout {
-            self.timers.push(Reverse((deadline_after(now, timeout), Timer::Ack(socket, id))));
+        if let Err(error) = self.send(sid, &packet) {
+            self.forget_ack(socket, id);
+            return Err(error);
+        }
+        if let Some(deadline) = deadline {
+            self.timers.insert((deadline, Timer::Ack(socket, id)));
         }
         Ok(id)
     }
@@ -485,15 +491,16 @@ impl Server {
         let recipients = self.send_to_selection(namespace, selector, &encoded);
         for socket in &recipients {
             if let Some(state) = self.sockets.get_mut(socket) {
-                state.acks.insert(id);
+                state.acks.insert(id, None);
             }
         }
         let count = recipients.len();
         if count > 0 {
-            self.broadcast_acks.insert(id, PendingBroadcast { recipients, remaining: count });
-            if let Some(timeout) = timeout {
-                self.timers.push(Reverse((deadline_after(now, timeout), Timer::BroadcastAck(id))));
+            let deadline = timeout.map(|timeout| deadline_after(now, timeout));
+            if let Some(deadline) = deadline {
+                self.timers.insert((deadline, Timer::BroadcastAck(id)));
             }
+            self.broadcast_acks.insert(id, PendingBroadcast { recipients, remaining: count, deadline });
         }
         BroadcastAck { id, recipients: count }
     }
@@ -503,9 +510,43 @@ impl Server {
         if let Some(pending) = self.broadcast_acks.get_mut(&id) {
             pending.remaining = pending.remaining.saturating_sub(1);
             if pending.remaining == 0 {
-                self.broadcast_acks.remove(&id);
+                self.forget_broadcast_ack(id);
             }
         }
+    }
+
+    /// Stops waiting for ack `id` of `socket` (its waiter went away): no event will come
+    /// for it, and its timer is gone. An answer arriving later is ignored.
+    pub fn forget_ack(&mut self, socket: SocketId, id: u64) {
+        let deadline = self.sockets.get_mut(&socket).and_then(|state| state.acks.remove(&id)).flatten();
+        if let Some(deadline) = deadline {
+            self.timers.remove(&(deadline, Timer::Ack(socket, id)));
+        }
+    }
+
+    /// Stops waiting for the answers to broadcast `id` (see [`Server::forget_ack`]).
+    pub fn forget_broadcast_ack(&mut self, id: u64) {
+        let Some(pending) = self.broadcast_acks.remove(&id) else {
+            return;
+        };
+        if let Some(deadline) = pending.deadline {
+            self.timers.remove(&(deadline, Timer::BroadcastAck(id)));
+        }
+        for socket in pending.recipients {
+            if let Some(state) = self.sockets.get_mut(&socket) {
+                state.acks.remove(&id);
+            }
+        }
+    }
+
+    /// How many acks are awaited, single emits' and broadcasts' recipients' together.
+    pub fn awaited_acks(&self) -> usize {
+        self.sockets.values().map(|socket| socket.acks.len()).sum()
+    }
+
+    /// How many timer entries are queued (connect, ack and broadcast deadlines).
+    pub fn timer_entries(&self) -> usize {
+        self.timers.len()
     }
 
     fn send(&mut self, sid: Sid, packet: &Packet) -> Result<(), EmitError> {
@@ -617,9 +658,12 @@ impl Server {
             client.sockets.remove(&state.namespace);
         }
         let rooms = self.adapters.get_mut(&state.namespace).map(|a| a.leave_all(socket)).unwrap_or_default();
-        let mut acks: Vec<u64> = state.acks.into_iter().collect();
+        let mut acks: Vec<(u64, Option<Instant>)> = state.acks.into_iter().collect();
         acks.sort_unstable();
-        for id in acks {
+        for (id, deadline) in acks {
+            if let Some(deadline) = deadline {
+                self.timers.remove(&(deadline, Timer::Ack(socket, id)));
+            }
             self.broadcast_answered(id);
             self.outputs.push_back(Output::Event(Event::AckFailed {
                 socket,
@@ -667,7 +711,7 @@ impl Server {
                         connecting: HashSet::new(),
                     },
                 );
-                self.timers.push(Reverse((deadline, Timer::Connect(sid))));
+                self.timers.insert((deadline, Timer::Connect(sid)));
             }
             engine::Event::Message { sid, data } => {
                 let Some(client) = self.clients.get_mut(&sid) else {
@@ -724,10 +768,14 @@ impl Server {
                 }
             }
             PacketKind::Ack => {
-                let answered = packet
-                    .ack_id
-                    .filter(|id| self.sockets.get_mut(&socket).is_some_and(|state| state.acks.remove(id)));
-                if let Some(id) = answered {
+                let owed = packet.ack_id.and_then(|id| {
+                    let deadline = self.sockets.get_mut(&socket)?.acks.remove(&id)?;
+                    Some((id, deadline))
+                });
+                if let Some((id, deadline)) = owed {
+                    if let Some(deadline) = deadline {
+                        self.timers.remove(&(deadline, Timer::Ack(socket, id)));
+                    }
                     self.broadcast_answered(id);
                     let payload =
                         packet.payload.unwrap_or_else(|| Payload::from_value(&crate::Value::Array(vec![])));
@@ -761,7 +809,7 @@ impl Server {
                     return;
                 };
                 for socket in pending.recipients {
-                    if self.sockets.get_mut(&socket).is_some_and(|s| s.acks.remove(&id)) {
+                    if self.sockets.get_mut(&socket).is_some_and(|s| s.acks.remove(&id).is_some()) {
                         self.outputs.push_back(Output::Event(Event::AckFailed {
                             socket,
                             id,
@@ -771,7 +819,7 @@ impl Server {
                 }
             }
             Timer::Ack(socket, id) => {
-                if self.sockets.get_mut(&socket).is_some_and(|s| s.acks.remove(&id)) {
+                if self.sockets.get_mut(&socket).is_some_and(|s| s.acks.remove(&id).is_some()) {
                     self.outputs.push_back(Output::Event(Event::AckFailed {
                         socket,
                         id,
@@ -804,17 +852,17 @@ impl Endpoint for Server {
 
     fn handle_timeout(&mut self, now: Instant) {
         self.engine.handle_timeout(now);
-        while let Some(Reverse((deadline, timer))) = self.timers.peek().copied() {
+        while let Some(&(deadline, timer)) = self.timers.first() {
             if deadline > now {
                 break;
             }
-            self.timers.pop();
+            self.timers.pop_first();
             self.on_timer(now, timer);
         }
     }
 
     fn poll_timeout(&mut self) -> Option<Instant> {
-        let own = self.timers.peek().map(|Reverse((deadline, _))| *deadline);
+        let own = self.timers.first().map(|(deadline, _)| *deadline);
         match (self.engine.poll_timeout(), own) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

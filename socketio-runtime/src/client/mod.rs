@@ -32,7 +32,7 @@ use socketio_proto::client::{self as proto, ConnectFailure, DisconnectReason, Ma
 use socketio_proto::server::AckError;
 use socketio_proto::{Args, Namespace, Payload};
 
-use crate::ack::AckFuture;
+use crate::ack::{AckFuture, Forget};
 use crate::handler::{BoxFuture, HandlerOutput, Running, contained, start};
 use crate::websocket::Command as WsCommand;
 use crate::{EmitError, Error, Message, Runtime};
@@ -70,6 +70,8 @@ enum Command {
     CloseAll,
     Emit(Namespace, Payload, bool),
     EmitWithAck(Namespace, Payload, Option<Duration>, oneshot::Sender<Result<Payload, AckError>>),
+    /// An `AckFuture` was dropped: forget the acks nobody waits for any more.
+    ForgetDropped,
     Ack(Namespace, u64, Payload),
 }
 
@@ -364,7 +366,13 @@ impl ClientSocket {
         };
         let (waiter, answer) = oneshot::channel();
         match self.command(Command::EmitWithAck(self.namespace.clone(), payload, self.timeout, waiter)) {
-            Ok(()) => AckFuture::waiting(answer),
+            Ok(()) => {
+                let commands = self.commands.clone();
+                AckFuture::waiting(
+                    answer,
+                    Forget::with(move || drop(commands.unbounded_send(Command::ForgetDropped))),
+                )
+            }
             Err(error) => AckFuture::failed(error),
         }
     }
@@ -481,6 +489,17 @@ impl Task {
             Command::CloseAll => self.manager.close(),
             Command::Emit(namespace, payload, false) => self.manager.emit(&namespace, payload),
             Command::Emit(namespace, payload, true) => self.manager.emit_volatile(&namespace, payload),
+            Command::ForgetDropped => {
+                let dropped: Vec<(Namespace, u64)> = waiters
+                    .iter()
+                    .filter(|(_, waiter)| waiter.is_canceled())
+                    .map(|(key, _)| key.clone())
+                    .collect();
+                for (namespace, id) in dropped {
+                    waiters.remove(&(namespace.clone(), id));
+                    self.manager.forget_ack(&namespace, id);
+                }
+            }
             Command::EmitWithAck(namespace, payload, timeout, waiter) => {
                 match self.manager.emit_with_ack(Instant::now(), &namespace, payload, timeout) {
                     Some(id) => {

@@ -9,7 +9,7 @@ use socketio_proto::server::{DisconnectScope, Room, Selector};
 use socketio_proto::{Args, Namespace};
 
 use super::{RemoteSocket, Socket, SocketIo};
-use crate::ack::BroadcastAckFuture;
+use crate::ack::{BroadcastAckFuture, Forget};
 use crate::{Error, Runtime};
 
 /// A selection of sockets in one namespace: `io.to("room")`, `socket.broadcast()`,
@@ -90,7 +90,7 @@ impl<R: Runtime> BroadcastOperator<R> {
         self.io.notify_outgoing(&self.namespace, &self.selector, &payload);
         let (done, answers) = oneshot::channel();
         let acks = self.io.acks.clone();
-        self.io.shared.with_state(|state| {
+        let id = self.io.shared.with_state(|state| {
             let sent = state.endpoint.broadcast_with_ack(
                 Instant::now(),
                 &self.namespace,
@@ -100,8 +100,16 @@ impl<R: Runtime> BroadcastOperator<R> {
             );
             // Registered under the state lock: no answer can be dispatched before.
             super::lock(&acks).wait_broadcast(sent.id, sent.recipients, done);
+            sent.id
         });
-        BroadcastAckFuture::waiting(answers)
+        let io = self.io.clone();
+        BroadcastAckFuture::waiting(
+            answers,
+            Forget::with(move || {
+                io.shared.with_state(|state| state.endpoint.forget_broadcast_ack(id));
+                super::lock(&io.acks).forget_broadcast(id);
+            }),
+        )
     }
 
     /// The selected sockets (`fetchSockets`): their ids, rooms and data, to emit to,

@@ -311,6 +311,13 @@ impl<R: Runtime> SocketIo<R> {
         BroadcastOperator::new(self.clone(), Namespace::main(), Selector::all())
     }
 
+    /// How many acks the server waits for (single emits and broadcasts): a gauge for
+    /// metrics and leak tests. Answered, timed-out and dropped waits leave it at once.
+    pub fn awaited_acks(&self) -> usize {
+        let machine = self.shared.with_state(|state| state.endpoint.awaited_acks());
+        machine.max(lock(&self.acks).len())
+    }
+
     /// How many sockets are connected, across namespaces.
     pub fn socket_count(&self) -> usize {
         self.shared.with_state(|state| state.endpoint.socket_count())

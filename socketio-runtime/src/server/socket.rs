@@ -14,7 +14,7 @@ use socketio_proto::server::{DisconnectReason, DisconnectScope, Room, Selector, 
 use socketio_proto::{Args, Namespace, Payload};
 
 use super::{BroadcastOperator, NamespaceRef, SocketIo, lock};
-use crate::ack::AckFuture;
+use crate::ack::{AckFuture, Forget};
 use crate::handler::{BoxFuture, HandlerOutput, contained};
 use crate::{EmitError, Error, Message, Runtime};
 
@@ -240,10 +240,19 @@ impl<R: Runtime> Socket<R> {
             let ack = state.endpoint.emit_with_ack(Instant::now(), id, payload, timeout)?;
             // Registered under the state lock: the answer cannot be dispatched before.
             lock(&acks).wait_single(id, ack, waiter);
-            Ok::<_, EmitError>(())
+            Ok::<_, EmitError>(ack)
         });
         match sent {
-            Ok(()) => AckFuture::waiting(answer),
+            Ok(ack) => {
+                let io = self.io.clone();
+                AckFuture::waiting(
+                    answer,
+                    Forget::with(move || {
+                        io.shared.with_state(|state| state.endpoint.forget_ack(id, ack));
+                        lock(&io.acks).forget_single(id, ack);
+                    }),
+                )
+            }
             Err(error) => AckFuture::failed(error),
         }
     }
