@@ -33,6 +33,19 @@ impl HandlerOutput for Result<(), Error> {
     }
 }
 
+/// Runs a synchronous application callback (a hook, a predicate); a panic is caught and
+/// logged, and gives `None`, so it never takes the dispatcher, a connection task or the
+/// state lock's bookkeeping down with it.
+pub(crate) fn guarded<T>(what: &'static str, callback: impl FnOnce() -> T) -> Option<T> {
+    match std::panic::catch_unwind(AssertUnwindSafe(callback)) {
+        Ok(value) => Some(value),
+        Err(_) => {
+            tracing::error!(callback = what, "application callback panicked");
+            None
+        }
+    }
+}
+
 /// Runs `future`, reporting its outcome; a panic is caught and logged, so it ends this
 /// handler only, never the dispatcher or other sockets.
 pub(crate) fn contained<O: HandlerOutput>(

@@ -293,3 +293,43 @@ fn dropped_ack_futures_leave_nothing_behind() {
         assert_eq!(echo.awaited_acks(), 0);
     });
 }
+
+#[test]
+fn application_panics_end_only_themselves() {
+    runtime().block_on(async {
+        let io = SocketIo::new();
+        io.dynamic_namespaces(|name| if name == "/boom" { panic!("predicate") } else { name == "/fine" });
+        io.of("mw").use_middleware(async |_| -> Result<(), socketio_tokio::server::ConnectError> {
+            panic!("middleware")
+        });
+        io.on_connection(async |socket| {
+            socket.on_any(|_, message| assert_ne!(&*message.name(), "explode", "hook panics"));
+            socket.on("echo", async |_, message| message.ack(&message.raw_args()));
+        });
+        let url = serve(&io).await;
+        let main = client(&url);
+        let (errors_tx, mut errors) = mpsc::unbounded();
+        for namespace in ["/boom", "/mw"] {
+            let refused = main.socket(namespace).unwrap();
+            let errors_tx = errors_tx.clone();
+            refused.on_connect_error(move |socket, error| {
+                drop(errors_tx.unbounded_send((socket.namespace().to_string(), error.message())));
+            });
+            refused.connect();
+        }
+        let mut refusals = vec![within(errors.next()).await.unwrap(), within(errors.next()).await.unwrap()];
+        refusals.sort();
+        assert_eq!(
+            refusals,
+            [("/boom".to_owned(), "Invalid namespace".to_owned()), ("/mw".to_owned(), "server error".to_owned())]
+        );
+        connected(&main).await;
+        main.emit("explode", &()).unwrap();
+        let echoed = main.timeout(Duration::from_secs(5)).emit_with_ack::<String>("echo", &"still here").await;
+        assert_eq!(echoed.unwrap(), "still here");
+        let fine = main.socket("/fine").unwrap();
+        connected(&fine).await;
+        let another = client(&url);
+        connected(&another).await;
+    });
+}

@@ -33,7 +33,7 @@ use socketio_proto::server::AckError;
 use socketio_proto::{Args, Namespace, Payload};
 
 use crate::ack::{AckFuture, Forget};
-use crate::handler::{BoxFuture, HandlerOutput, Running, contained, start};
+use crate::handler::{BoxFuture, HandlerOutput, Running, contained, guarded, start};
 use crate::websocket::Command as WsCommand;
 use crate::{EmitError, Error, Message, Runtime};
 use io::{Io, IoEvent, WsEvent};
@@ -536,20 +536,26 @@ impl Task {
                 tracing::debug!(%namespace, %sid, "client socket connected");
                 let list = lock().sockets.get(&namespace).map(|h| h.connect.clone()).unwrap_or_default();
                 let socket = self.socket(namespace);
-                list.iter().for_each(|f| f(&socket, &sid));
+                list.iter().for_each(|f| {
+                    guarded("on_connect", || f(&socket, &sid));
+                });
             }
             proto::Event::ConnectError { namespace, error } => {
                 tracing::debug!(%namespace, %error, "client socket could not connect");
                 let list =
                     lock().sockets.get(&namespace).map(|h| h.connect_error.clone()).unwrap_or_default();
                 let socket = self.socket(namespace);
-                list.iter().for_each(|f| f(&socket, &error));
+                list.iter().for_each(|f| {
+                    guarded("on_connect_error", || f(&socket, &error));
+                });
             }
             proto::Event::Disconnect { namespace, reason } => {
                 tracing::debug!(%namespace, %reason, "client socket disconnected");
                 let list = lock().sockets.get(&namespace).map(|h| h.disconnect.clone()).unwrap_or_default();
                 let socket = self.socket(namespace);
-                list.iter().for_each(|f| f(&socket, &reason));
+                list.iter().for_each(|f| {
+                    guarded("on_disconnect", || f(&socket, &reason));
+                });
             }
             proto::Event::Message { namespace, payload, ack } => {
                 let (any, handler) = {
@@ -572,7 +578,7 @@ impl Task {
                 });
                 let message = Message::new(payload, responder);
                 for hook in any {
-                    hook(&socket, &message);
+                    guarded("on_any", || hook(&socket, &message));
                 }
                 if let Some(handler) = handler {
                     return Some(handler(socket, message));
@@ -594,14 +600,22 @@ impl Task {
                 if let Some(provide) = &self.auth_provider {
                     self.manager.set_auth(&Namespace::main(), provide());
                 }
-                lock().reconnect_attempt.clone().iter().for_each(|f| f(n));
+                lock().reconnect_attempt.clone().iter().for_each(|f| {
+                    guarded("on_reconnect_attempt", || f(n));
+                });
             }
-            proto::Event::Reconnect(n) => lock().reconnect.clone().iter().for_each(|f| f(n)),
+            proto::Event::Reconnect(n) => {
+                lock().reconnect.clone().iter().for_each(|f| {
+                    guarded("on_reconnect", || f(n));
+                });
+            }
             proto::Event::ReconnectError(reason) => tracing::debug!(%reason, "reconnection attempt failed"),
             proto::Event::ReconnectFailed => {
                 waiters.drain().for_each(|(_, w)| drop(w.send(Err(AckError::Disconnected))));
                 let attempts = self.attempts;
-                lock().reconnect_failed.clone().iter().for_each(|f| f(attempts));
+                lock().reconnect_failed.clone().iter().for_each(|f| {
+                    guarded("on_reconnect_failed", || f(attempts));
+                });
             }
         }
         None

@@ -1,10 +1,11 @@
 //! The dispatcher task: starts every handler in the order the events happened, and drives
 //! the ones that wait (an ack, a database) together, so none holds up another.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures_channel::mpsc;
-use futures_util::{StreamExt, select_biased};
+use futures_util::{FutureExt, StreamExt, select_biased};
 use socketio_proto::server::{Connecting, Event};
 
 use super::{ConnectError, ConnectRequest, NamespaceHandlers, Socket, SocketInner, SocketIo, lock};
@@ -59,7 +60,12 @@ fn on_event<R: Runtime>(
             R::spawn(async move {
                 let mut verdict = Ok(());
                 for middleware in &handlers.middleware {
-                    verdict = middleware(request.clone()).await;
+                    // A middleware that panics refuses the connection; the server goes on.
+                    let run = AssertUnwindSafe(async { middleware(request.clone()).await }).catch_unwind();
+                    verdict = run.await.unwrap_or_else(|_| {
+                        tracing::error!(namespace = %request.namespace, "middleware panicked");
+                        Err(ConnectError::new("server error"))
+                    });
                     if verdict.is_err() {
                         break;
                     }

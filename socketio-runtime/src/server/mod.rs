@@ -41,7 +41,7 @@ pub use socket::Socket;
 pub(crate) use socket::SocketInner;
 
 use crate::ack::{AckWaiters, BroadcastAckFuture};
-use crate::handler::{BoxFuture, HandlerOutput, contained};
+use crate::handler::{BoxFuture, HandlerOutput, contained, guarded};
 use crate::transport::{self, AllowRequest, HttpLimits, Options, Shared, Traced};
 use crate::{Error, Runtime};
 
@@ -296,7 +296,10 @@ impl<R: Runtime> SocketIo<R> {
     /// Namespaces created on demand when `allow` accepts their name; they share the
     /// middleware and connection handler set on the returned handle.
     pub fn dynamic_namespaces(&self, allow: impl Fn(&str) -> bool + Send + 'static) -> DynamicNamespaces<R> {
-        self.shared.with_state(|state| state.endpoint.allow_dynamic(Box::new(move |n| allow(n.as_str()))));
+        let allow = move |name: &Namespace| {
+            guarded("dynamic namespace predicate", || allow(name.as_str())).unwrap_or(false)
+        };
+        self.shared.with_state(|state| state.endpoint.allow_dynamic(Box::new(allow)));
         DynamicNamespaces { io: self.clone() }
     }
 

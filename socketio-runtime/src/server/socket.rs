@@ -15,7 +15,7 @@ use socketio_proto::{Args, Namespace, Payload};
 
 use super::{BroadcastOperator, NamespaceRef, SocketIo, lock};
 use crate::ack::{AckFuture, Forget};
-use crate::handler::{BoxFuture, HandlerOutput, contained};
+use crate::handler::{BoxFuture, HandlerOutput, contained, guarded};
 use crate::{EmitError, Error, Message, Runtime};
 
 type EventHandler<R> = Arc<dyn Fn(Socket<R>, Message) -> BoxFuture + Send + Sync>;
@@ -359,7 +359,7 @@ impl<R: Runtime> Socket<R> {
             (handlers.any.clone(), handlers.events.get(&*message.name()).cloned())
         };
         for hook in any {
-            hook(self, &message);
+            guarded("on_any", || hook(self, &message));
         }
         handler.map(|handler| handler(self.clone(), message))
     }

@@ -60,7 +60,12 @@ where
         });
         let handled = match handled {
             Handled::Incoming(incoming) => {
-                let verdict = self.allow_request.as_ref().map_or(Ok(()), |allow| allow(incoming.handshake()));
+                let verdict = match &self.allow_request {
+                    // A check that panics refuses the handshake.
+                    Some(allow) => crate::handler::guarded("allow_request", || allow(incoming.handshake()))
+                        .unwrap_or(Err(None)),
+                    None => Ok(()),
+                };
                 self.with_state(|state| match verdict {
                     Ok(()) => state.endpoint.engine().accept(Instant::now(), incoming),
                     Err(message) => {
