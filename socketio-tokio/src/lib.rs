@@ -68,7 +68,11 @@ impl Runtime for Tokio {
 
     async fn accept(listener: &TcpListener) -> io::Result<(Self::Stream, SocketAddr)> {
         let (stream, remote) = listener.accept().await?;
-        stream.set_nodelay(true)?;
+        // A peer that already reset the connection may refuse the option; the
+        // connection then fails on its own, the listener carries on.
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, %remote, "could not turn Nagle off");
+        }
         Ok((TokioIo::new(stream), remote))
     }
 

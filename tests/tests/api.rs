@@ -321,11 +321,15 @@ fn application_panics_end_only_themselves() {
         refusals.sort();
         assert_eq!(
             refusals,
-            [("/boom".to_owned(), "Invalid namespace".to_owned()), ("/mw".to_owned(), "server error".to_owned())]
+            [
+                ("/boom".to_owned(), "Invalid namespace".to_owned()),
+                ("/mw".to_owned(), "server error".to_owned())
+            ]
         );
         connected(&main).await;
         main.emit("explode", &()).unwrap();
-        let echoed = main.timeout(Duration::from_secs(5)).emit_with_ack::<String>("echo", &"still here").await;
+        let echoed =
+            main.timeout(Duration::from_secs(5)).emit_with_ack::<String>("echo", &"still here").await;
         assert_eq!(echoed.unwrap(), "still here");
         let fine = main.socket("/fine").unwrap();
         connected(&fine).await;

@@ -208,7 +208,8 @@ macro_rules! http_entry_points {
                 self.shared.clone().handle::<R, B>(request).await
             }
 
-            /// Binds `addr` (`host:port`) and serves until an accept error.
+            /// Binds `addr` (`host:port`) and serves; only a failed bind returns (accept
+            /// errors are logged and retried with a back-off).
             pub async fn listen(self, addr: impl Into<String>) -> ::std::io::Result<()> {
                 self.serve(R::bind(addr.into()).await?).await
             }

@@ -13,6 +13,11 @@ use super::deadlines::{RuntimeTimer, WriteDeadline};
 use super::{RemoteAddr, ResponseBody, Shared, Traced};
 use crate::Runtime;
 
+/// The first pause after a failed accept, doubled while failures last.
+const ACCEPT_BACKOFF_MIN: std::time::Duration = std::time::Duration::from_millis(5);
+/// The longest pause between accepts that fail.
+const ACCEPT_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The requests outside the server's path go to the application's fallback.
 pub(crate) async fn serve_with<R, D, F, Fut>(
     listener: R::Listener,
@@ -26,15 +31,22 @@ where
     F: Fn(http::Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = http::Response<ResponseBody>> + Send + 'static,
 {
+    let mut backoff = ACCEPT_BACKOFF_MIN;
     loop {
         let (stream, remote) = match R::accept(&listener).await {
-            Ok(accepted) => accepted,
-            Err(error) if is_transient(&error) => {
-                tracing::warn!(%error, "accept failed");
-                R::sleep_until(std::time::Instant::now() + std::time::Duration::from_millis(50)).await;
+            Ok(accepted) => {
+                backoff = ACCEPT_BACKOFF_MIN;
+                accepted
+            }
+            Err(error) => {
+                // Out of descriptors or buffers, a connection aborted before it was taken,
+                // a filter's refusal: none of them is the listener's end. Keep accepting,
+                // backing off while the errors last.
+                tracing::warn!(%error, retry_in = ?backoff, "accept failed");
+                R::sleep_until(engineio_proto::deadline_after(std::time::Instant::now(), backoff)).await;
+                backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
                 continue;
             }
-            Err(error) => return Err(error),
         };
         let shared = shared.clone();
         let fallback = fallback.clone();
@@ -104,12 +116,4 @@ fn not_found_response() -> http::Response<ResponseBody> {
 /// Answers 404.
 pub(crate) async fn not_found(_: http::Request<Incoming>) -> http::Response<ResponseBody> {
     not_found_response()
-}
-
-/// Accept errors that concern one connection (or a passing shortage), not the listener.
-fn is_transient(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset | io::ErrorKind::Interrupted
-    ) || error.raw_os_error().is_some_and(|code| code == 24 || code == 23)
 }
