@@ -752,6 +752,34 @@ fn cors_origin_list_with_credentials() {
 }
 
 #[test]
+fn websockets_from_origins_off_the_list_are_refused() {
+    let mut h = Harness::new(ServerConfig { cors: Some(Cors::origins(["https://a.example"])), ..config() });
+    let ws = |origin: Option<&'static str>| {
+        let mut headers = vec![("upgrade", "websocket"), ("connection", "Upgrade")];
+        headers.extend(origin.map(|origin| ("origin", origin)));
+        headers
+    };
+    // A page on another site opening a WebSocket (cross-site WebSocket hijacking).
+    let evil = h.request("GET", "EIO=4&transport=websocket", &ws(Some("https://evil.example")));
+    assert_eq!(respond(evil), r#"403 {"code":4,"message":"Forbidden"}"#);
+    // The same for an upgrade of an existing session.
+    let (sid, _) = h.open_polling();
+    let upgrade =
+        h.request("GET", &format!("EIO=4&transport=websocket&sid={sid}"), &ws(Some("https://evil.example")));
+    assert_eq!(respond(upgrade), r#"403 {"code":4,"message":"Forbidden"}"#);
+    // A listed origin, and a client that sends none (not a browser), are let through.
+    assert!(matches!(
+        h.request("GET", "EIO=4&transport=websocket", &ws(Some("https://a.example"))),
+        Handled::Incoming(_)
+    ));
+    assert!(matches!(h.request("GET", "EIO=4&transport=websocket", &ws(None)), Handled::Incoming(_)));
+    // Without an origin list, any origin may.
+    let mut open = Harness::new(ServerConfig { cors: Some(Cors::any()), ..config() });
+    let any = open.request("GET", "EIO=4&transport=websocket", &ws(Some("https://evil.example")));
+    assert!(matches!(any, Handled::Incoming(_)));
+}
+
+#[test]
 fn credentials_need_an_explicit_origin() {
     assert_eq!(Cors::any().with_credentials(), Cors::any());
 }

@@ -138,10 +138,20 @@ pub enum WsRead {
 impl RawWs {
     /// Performs the WebSocket handshake on `path`; returns the connection, or the refusal.
     pub fn connect(addr: SocketAddr, path: &str) -> Result<RawWs, HttpResponse> {
+        Self::connect_with(addr, path, &[])
+    }
+
+    /// [`RawWs::connect`] with extra request headers.
+    pub fn connect_with(
+        addr: SocketAddr,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<RawWs, HttpResponse> {
         let mut stream = connect(addr);
+        let extra: String = headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
         let request = format!(
             "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
         );
         stream.write_all(request.as_bytes()).expect("writing the handshake");
         let mut head = Vec::new();

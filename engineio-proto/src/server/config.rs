@@ -62,6 +62,12 @@ impl Cors {
         Cors { origins: Some(origins.into_iter().map(Into::into).collect()), credentials: false }
     }
 
+    /// Whether a request from `origin` (an `Origin` header value) may open a WebSocket:
+    /// always under [`Cors::any`], else only an origin on the list.
+    pub fn allows_websocket_from(&self, origin: &[u8]) -> bool {
+        self.origins.as_ref().is_none_or(|origins| origins.iter().any(|o| o.as_bytes() == origin))
+    }
+
     /// Allows credentials (cookies, HTTP auth). Only an explicit origin list can allow them:
     /// on [`Cors::any`] this does nothing.
     pub fn with_credentials(self) -> Self {

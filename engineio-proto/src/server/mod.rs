@@ -431,6 +431,16 @@ impl Server {
                 .get(header::UPGRADE)
                 .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
 
+        // Cross-site WebSocket hijacking: browsers send `Origin` on every WebSocket
+        // handshake and CORS does not apply to WebSockets, so an explicit origin list is
+        // enforced here (clients that send no `Origin`, not browsers, pass).
+        let foreign_origin = request.headers.get(header::ORIGIN).is_some_and(|origin| {
+            self.config.cors.as_ref().is_some_and(|cors| !cors.allows_websocket_from(origin.as_bytes()))
+        });
+        if websocket_upgrade && foreign_origin {
+            return fail(ErrorCode::Forbidden, cors);
+        }
+
         let sid_text = query.sid.as_deref().filter(|s| !s.is_empty());
         let Some(sid_text) = sid_text else {
             if request.method != Method::GET {

@@ -1,12 +1,14 @@
 //! HTTP requests on the engine path: polling, handshakes, and the WebSocket handshake.
 
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 use engineio_proto::server::{BodyError, BodyTicket, Endpoint, Handled, PollId, Response};
 use futures_channel::oneshot;
+use futures_util::FutureExt;
 use http::{HeaderValue, Request, StatusCode, header};
 use http_body::Body;
 use http_body_util::{BodyExt, Full};
@@ -61,9 +63,21 @@ where
         let handled = match handled {
             Handled::Incoming(incoming) => {
                 let verdict = match &self.allow_request {
-                    // A check that panics refuses the handshake.
-                    Some(allow) => crate::handler::guarded("allow_request", || allow(incoming.handshake()))
-                        .unwrap_or(Err(None)),
+                    Some(allow) => {
+                        // A check that panics, or does not decide in time, refuses.
+                        let handshake = Arc::new(incoming.handshake().clone());
+                        let check = AssertUnwindSafe(async { allow(handshake).await }).catch_unwind();
+                        let deadline =
+                            engineio_proto::deadline_after(Instant::now(), self.limits.body_timeout);
+                        match crate::runtime::until::<R, _>(deadline, check).await {
+                            Some(Ok(verdict)) => verdict,
+                            Some(Err(_)) => {
+                                tracing::error!("allow_request panicked");
+                                Err(None)
+                            }
+                            None => Err(Some("Timeout".to_owned())),
+                        }
+                    }
                     None => Ok(()),
                 };
                 self.with_state(|state| match verdict {

@@ -7,6 +7,7 @@ mod serve;
 mod timer;
 mod ws;
 
+use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -22,8 +23,13 @@ pub use serve::html_page;
 pub(crate) use serve::{not_found, serve_with};
 
 /// Decides whether a handshake may open a session: `Err(message)` refuses it with HTTP 403
-/// (`message` replaces the default "Forbidden").
-pub type AllowRequest = Arc<dyn Fn(&Handshake) -> Result<(), Option<String>> + Send + Sync>;
+/// (`message` replaces the default "Forbidden"). It may wait (a database, a token
+/// service), up to the HTTP body timeout; past it, or if it panics, the handshake is refused.
+pub type AllowRequest = Arc<
+    dyn Fn(Arc<Handshake>) -> std::pin::Pin<Box<dyn Future<Output = Result<(), Option<String>>> + Send>>
+        + Send
+        + Sync,
+>;
 
 /// Events worth a debug trace, the reference's `DEBUG=engine*,socket.io*`.
 pub(crate) trait Traced {
@@ -355,15 +361,28 @@ macro_rules! engine_builder_methods {
             self
         }
 
-        /// A check every engine handshake must pass; see [`AllowRequest`](crate::AllowRequest).
-        pub fn allow_request(
-            mut self,
-            check: impl Fn(&::engineio_proto::server::Handshake) -> Result<(), Option<String>>
-            + Send
-            + Sync
-            + 'static,
-        ) -> Self {
-            self.allow_request = Some(::std::sync::Arc::new(check));
+        /// A check every engine handshake must pass (`allowRequest`), async:
+        /// `Err(message)` refuses with 403; see [`AllowRequest`](crate::AllowRequest).
+        ///
+        /// ```no_run
+        /// # fn f<R: socketio_runtime::Runtime>(builder: socketio_runtime::engine::Builder<R>) {
+        /// builder.allow_request(async |handshake| match handshake.query("token") {
+        ///     Some(token) if token == "secret" => Ok(()),
+        ///     _ => Err(Some("a token is required".into())),
+        /// });
+        /// # }
+        /// ```
+        pub fn allow_request<F, Fut>(mut self, check: F) -> Self
+        where
+            F: FnOnce(::std::sync::Arc<::engineio_proto::server::Handshake>) -> Fut
+                + Clone
+                + Send
+                + Sync
+                + 'static,
+            Fut: ::std::future::Future<Output = Result<(), Option<String>>> + Send + 'static,
+        {
+            self.allow_request =
+                Some(::std::sync::Arc::new(move |handshake| Box::pin(check.clone()(handshake))));
             self
         }
 
