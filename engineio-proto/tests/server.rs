@@ -909,3 +909,23 @@ fn huge_durations_saturate_instead_of_panicking() {
     h.server.close(h.now, sid);
     assert!(h.log().iter().any(|line| line.starts_with("upgraded")));
 }
+
+#[test]
+fn shutdown_flushes_and_closes_every_session_and_refuses_new_ones() {
+    let mut h = Harness::new(config());
+    let (polling, _) = h.open_polling();
+    let (_, conn) = h.open_websocket();
+    h.server.handle_ws_drained(h.now, conn);
+    h.log();
+    h.server.send(polling, &engineio_proto::Packet::message("last")).unwrap();
+    h.server.shutdown(h.now);
+    assert!(h.server.is_shutting_down());
+    assert_eq!(h.log(), ["ws close 1000", "closed: forced close"]);
+    let Handled::Respond(refused) = h.get("EIO=4&transport=polling") else { panic!("a new session opened") };
+    assert_eq!(refused.status(), 503);
+    // The polling client still gets what was queued, then the close packet.
+    assert_eq!(respond(h.poll(polling)), "200 4last");
+    assert_eq!(respond(h.poll(polling)), "200 1");
+    assert_eq!(h.log(), ["closed: forced close"]);
+    assert_eq!(h.server.session_count(), 0);
+}

@@ -634,3 +634,32 @@ fn settled_acks_leave_no_entry_and_no_timer_behind() {
     assert_eq!((h.server.awaited_acks(), h.server.timer_entries()), (acks, timers));
     let _ = second;
 }
+
+#[test]
+fn shutdown_disconnects_every_socket_without_a_disconnect_packet() {
+    let mut h = Harness::new();
+    h.server.declare(ns("/admin"));
+    let conn = h.open();
+    let main = h.connect(conn, "/");
+    let admin = h.connect(conn, "/admin");
+    h.server.emit(main, event("queued", &[])).unwrap();
+    h.server.shutdown(h.now);
+    h.pump();
+    // What was queued goes out, then the engine closes: no "41", which would stop the
+    // client from reconnecting.
+    assert_eq!(h.take_sent(conn), [r#"42["queued"]"#, "close 1000"]);
+    let mut gone: Vec<(SocketId, String)> = h
+        .take_events()
+        .into_iter()
+        .filter_map(|event| match event {
+            Event::Disconnected { socket, reason, .. } => Some((socket, reason.to_string())),
+            _ => None,
+        })
+        .collect();
+    gone.sort();
+    let mut expected =
+        vec![(main, "server shutting down".to_owned()), (admin, "server shutting down".to_owned())];
+    expected.sort();
+    assert_eq!(gone, expected);
+    assert_eq!(h.server.engine().session_count(), 0);
+}

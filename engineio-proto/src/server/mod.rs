@@ -358,6 +358,8 @@ pub struct Server {
     timers: BinaryHeap<Reverse<(Instant, Sid)>>,
     outputs: VecDeque<Output>,
     next_id: u64,
+    /// Set by [`Server::shutdown`]: no new session opens.
+    shutting_down: bool,
 }
 
 impl fmt::Debug for Server {
@@ -375,6 +377,7 @@ impl Server {
             sessions: IdMap::default(),
             polls: IdMap::default(),
             conns: IdMap::default(),
+            shutting_down: false,
             timers: BinaryHeap::new(),
             outputs: VecDeque::new(),
             next_id: 0,
@@ -459,6 +462,9 @@ impl Server {
                 transport,
                 at: now,
             };
+            if self.shutting_down {
+                return Handled::Respond(response::shutting_down(cors));
+            }
             return Handled::Incoming(Incoming { handshake, cors });
         };
 
@@ -636,6 +642,23 @@ impl Server {
             session.close_by_server(now, &self.config, &mut self.outputs);
             self.after(sid);
         }
+    }
+
+    /// Begins shutting down: every session flushes what it has buffered and closes (a
+    /// polling client gets its last packets, then the close packet; a WebSocket its
+    /// frames, then a close frame), and new handshakes get 503. Done when
+    /// [`Server::session_count`] is 0.
+    pub fn shutdown(&mut self, now: Instant) {
+        self.shutting_down = true;
+        let sids: Vec<Sid> = self.sessions.keys().copied().collect();
+        for sid in sids {
+            self.close(now, sid);
+        }
+    }
+
+    /// Whether [`Server::shutdown`] was called.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down
     }
 
     /// Runs the timers due at `now`.

@@ -71,6 +71,11 @@ pub(crate) fn too_large(cors: HeaderMap) -> Response {
     respond(StatusCode::PAYLOAD_TOO_LARGE, "", Bytes::new(), cors)
 }
 
+/// A handshake while the server shuts down.
+pub(crate) fn shutting_down(cors: HeaderMap) -> Response {
+    respond(StatusCode::SERVICE_UNAVAILABLE, "", Bytes::new(), cors)
+}
+
 /// The answer to a CORS preflight.
 pub(crate) fn preflight(request_headers: &HeaderMap, mut cors: HeaderMap) -> Response {
     cors.insert(

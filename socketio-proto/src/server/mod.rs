@@ -87,6 +87,9 @@ pub enum DisconnectReason {
     ParseError,
     /// The engine session closed.
     Transport(CloseReason),
+    /// The server is shutting down ([`Server::shutdown`]); the client reconnects,
+    /// elsewhere if it can.
+    ServerShuttingDown,
 }
 
 impl fmt::Display for DisconnectReason {
@@ -95,6 +98,7 @@ impl fmt::Display for DisconnectReason {
             DisconnectReason::ClientNamespaceDisconnect => f.write_str("client namespace disconnect"),
             DisconnectReason::ServerNamespaceDisconnect => f.write_str("server namespace disconnect"),
             DisconnectReason::ParseError => f.write_str("parse error"),
+            DisconnectReason::ServerShuttingDown => f.write_str("server shutting down"),
             DisconnectReason::Transport(reason) => reason.fmt(f),
         }
     }
@@ -623,6 +627,19 @@ impl Server {
     }
 
     // ---- disconnecting ----
+
+    /// Begins shutting down, as the reference's `io.close()`: every socket is disconnected
+    /// with [`DisconnectReason::ServerShuttingDown`] without a DISCONNECT packet (which would
+    /// stop the client's reconnection), then every engine session flushes what it has and
+    /// closes, and new handshakes get 503. Done when the engine's session count is 0.
+    pub fn shutdown(&mut self, now: Instant) {
+        let sockets: Vec<SocketId> = self.sockets.keys().copied().collect();
+        for socket in sockets {
+            self.remove_socket(socket, DisconnectReason::ServerShuttingDown);
+        }
+        self.clients.clear();
+        self.engine.shutdown(now);
+    }
 
     /// Disconnects a socket from its namespace (the client gets DISCONNECT); with
     /// [`DisconnectScope::Connection`], every socket of its client is disconnected and the
