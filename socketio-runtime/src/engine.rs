@@ -85,7 +85,7 @@ impl<R: Runtime> EngineIo<R> {
     }
 
     /// Closes a session after flushing what it has buffered.
-    pub fn close(&self, sid: Sid) {
+    pub fn close_session(&self, sid: Sid) {
         self.shared.with_state(|state| state.endpoint.close(Instant::now(), sid));
     }
 

@@ -337,3 +337,62 @@ fn application_panics_end_only_themselves() {
         connected(&another).await;
     });
 }
+
+#[test]
+fn close_flushes_then_disconnects_and_clients_reconnect_to_the_next_server() {
+    for transports in [Transports::Polling, Transports::WebSocket, Transports::PollingAndWebSocket] {
+        runtime().block_on(close_then_reconnect(transports));
+    }
+}
+
+/// One client on `transports` through a close and a reconnection to the next server.
+async fn close_then_reconnect(transports: Transports) {
+    let first = SocketIo::new();
+    let (gone_tx, mut gone) = mpsc::unbounded();
+    first.on_connection(async move |socket| {
+        let gone_tx = gone_tx.clone();
+        socket.on_disconnect(async move |_, reason| drop(gone_tx.unbounded_send(reason.to_string())));
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let served = tokio::spawn(first.clone().serve(listener));
+    let socket = ClientBuilder::new(&format!("http://{addr}"))
+        .unwrap()
+        .reconnection_delay(Duration::from_millis(20))
+        .reconnection_delay_max(Duration::from_millis(50))
+        .transports(transports)
+        .build();
+    let (seen_tx, mut seen) = mpsc::unbounded::<String>();
+    let tx = seen_tx.clone();
+    socket.on("n", async move |_, message| {
+        drop(tx.unbounded_send(format!("n {}", message.args::<u32>().unwrap())))
+    });
+    let tx = seen_tx.clone();
+    socket.on("hello", async move |_, message| drop(tx.unbounded_send(message.args::<String>().unwrap())));
+    let tx = seen_tx.clone();
+    socket.on_disconnect(move |_, reason| drop(tx.unbounded_send(format!("disconnect: {reason}"))));
+    let tx = seen_tx.clone();
+    socket.on_connect(move |_, _| drop(tx.unbounded_send("connect".into())));
+    socket.connect();
+    assert_eq!(within(seen.next()).await.unwrap(), "connect");
+    // Everything queued before the close reaches the client, then the close.
+    let target = first.fetch_sockets().await.remove(0);
+    for n in 0..50u32 {
+        target.emit("n", &n).unwrap();
+    }
+    within(first.close()).await;
+    assert!(within(served).await.unwrap().is_ok(), "the listener returned");
+    for n in 0..50u32 {
+        assert_eq!(within(seen.next()).await.unwrap(), format!("n {n}"), "{transports:?}");
+    }
+    assert_eq!(within(seen.next()).await.unwrap(), "disconnect: transport close");
+    assert_eq!(within(gone.next()).await.unwrap(), "server shutting down");
+    // A second server takes the port; the client reconnects to it by itself.
+    let second = SocketIo::new();
+    second.on_connection(async |socket| socket.emit("hello", &"from the second server"));
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    tokio::spawn(second.clone().serve(listener));
+    assert_eq!(within(seen.next()).await.unwrap(), "connect");
+    assert_eq!(within(seen.next()).await.unwrap(), "from the second server");
+    socket.close();
+}

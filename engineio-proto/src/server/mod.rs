@@ -253,10 +253,17 @@ pub trait Endpoint {
 
     /// When [`Endpoint::handle_timeout`] should next be called.
     fn poll_timeout(&mut self) -> Option<Instant>;
+
+    /// Begins shutting down (see [`Server::shutdown`]).
+    fn shutdown(&mut self, now: Instant);
 }
 
 impl Endpoint for Server {
     type Event = Event;
+
+    fn shutdown(&mut self, now: Instant) {
+        Server::shutdown(self, now);
+    }
 
     fn engine(&mut self) -> &mut Server {
         self

@@ -851,6 +851,10 @@ impl Server {
 impl Endpoint for Server {
     type Event = Event;
 
+    fn shutdown(&mut self, now: Instant) {
+        Server::shutdown(self, now);
+    }
+
     fn engine(&mut self) -> &mut engine::Server {
         &mut self.engine
     }

@@ -4,6 +4,7 @@
 mod deadlines;
 mod http;
 mod serve;
+mod shutdown;
 mod timer;
 mod ws;
 
@@ -47,6 +48,7 @@ pub(crate) struct Shared<D: Endpoint> {
     max_payload: usize,
     limits: HttpLimits,
     client_script: Option<bytes::Bytes>,
+    pub(crate) lifecycle: Arc<shutdown::Lifecycle>,
 }
 
 /// Everything behind the lock: the state machine and where its outputs go.
@@ -57,6 +59,8 @@ pub(crate) struct State<D: Endpoint> {
     events: mpsc::UnboundedSender<D::Event>,
     /// The deadline the timer task sleeps until.
     timer_armed: Option<Instant>,
+    /// Told when the last session is gone, while shutting down.
+    drained: Option<oneshot::Sender<()>>,
 }
 
 impl<D: Endpoint> State<D>
@@ -108,6 +112,10 @@ pub(crate) struct HttpLimits {
     /// The largest request head, in bytes (default 16 KiB, as Node; hyper needs at least
     /// 8 KiB); past it the request gets 431.
     pub(crate) max_header_bytes: usize,
+    /// How long a shutdown waits for connections to close; `None` for the default,
+    /// `pingInterval + pingTimeout` (what a polling client may take to fetch its last
+    /// packets).
+    pub(crate) shutdown_grace: Option<Duration>,
 }
 
 impl Default for HttpLimits {
@@ -117,15 +125,18 @@ impl Default for HttpLimits {
             body_timeout: Duration::from_secs(60),
             write_timeout: None,
             max_header_bytes: 16 * 1024,
+            shutdown_grace: None,
         }
     }
 }
 
 impl HttpLimits {
-    /// The write timeout, its default taken from the heartbeat of `engine`.
+    /// The write timeout and the shutdown grace, their defaults taken from the heartbeat
+    /// of `engine`.
     pub(crate) fn resolved(mut self, engine: &engineio_proto::server::ServerConfig) -> Self {
-        self.write_timeout =
-            Some(self.write_timeout.unwrap_or(engine.ping_interval.saturating_add(engine.ping_timeout)));
+        let heartbeat = engine.ping_interval.saturating_add(engine.ping_timeout);
+        self.write_timeout = Some(self.write_timeout.unwrap_or(heartbeat));
+        self.shutdown_grace = Some(self.shutdown_grace.unwrap_or(heartbeat));
         self
     }
 
@@ -156,8 +167,14 @@ where
         options: Options,
     ) -> (Arc<Self>, mpsc::UnboundedReceiver<D::Event>) {
         let (events, receiver) = mpsc::unbounded();
-        let state =
-            State { endpoint, polls: IdMap::default(), conns: IdMap::default(), events, timer_armed: None };
+        let state = State {
+            endpoint,
+            polls: IdMap::default(),
+            conns: IdMap::default(),
+            events,
+            timer_armed: None,
+            drained: None,
+        };
         let (timer, wake) = mpsc::unbounded();
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
@@ -167,9 +184,44 @@ where
             max_payload: options.max_payload,
             limits: options.limits,
             client_script: options.client_script,
+            lifecycle: shutdown::Lifecycle::new(),
         });
         R::spawn(timer::run::<R, D>(Arc::downgrade(&shared), wake));
         (shared, receiver)
+    }
+
+    /// Shuts down: the listeners stop, every session flushes and closes, kept-alive
+    /// connections finish their request and close; returns once every connection is closed,
+    /// or after the shutdown grace.
+    pub(crate) async fn close<R: Runtime>(&self) {
+        let grace = self.limits.shutdown_grace.unwrap_or(Duration::from_secs(45));
+        let deadline = engineio_proto::deadline_after(Instant::now(), grace);
+        // First the sessions: each flushes what is queued and closes, while the listener
+        // still takes the requests that fetch it (new handshakes get 503).
+        let (drained, sessions_gone) = oneshot::channel();
+        let first = self.with_state(|state| {
+            let first = !state.endpoint.engine().is_shutting_down();
+            if first {
+                state.drained = Some(drained);
+                state.endpoint.shutdown(Instant::now());
+            }
+            first
+        });
+        if !first {
+            return;
+        }
+        if crate::runtime::until::<R, _>(deadline, sessions_gone).await.is_none() {
+            let left = self.with_state(|state| state.endpoint.engine().session_count());
+            tracing::warn!(sessions = left, "sessions still open after the shutdown grace");
+        }
+        // Then the connections: listeners stop, kept-alive connections close.
+        self.lifecycle.begin();
+        if crate::runtime::until::<R, _>(deadline, self.lifecycle.all_closed()).await.is_none() {
+            tracing::warn!(
+                open = self.lifecycle.open_connections(),
+                "connections still open after the shutdown grace"
+            );
+        }
     }
 
     /// Runs `f` on the state under the lock, then routes the outputs and re-arms the timer.
@@ -178,6 +230,11 @@ where
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let result = f(&mut state);
         state.drive();
+        if state.drained.is_some() && state.endpoint.engine().session_count() == 0 {
+            if let Some(drained) = state.drained.take() {
+                let _ = drained.send(());
+            }
+        }
         let next = state.endpoint.poll_timeout();
         if next.is_some() && (state.timer_armed.is_none() || next < state.timer_armed) {
             state.timer_armed = next;
@@ -214,8 +271,20 @@ macro_rules! http_entry_points {
                 self.shared.clone().handle::<R, B>(request).await
             }
 
-            /// Binds `addr` (`host:port`) and serves; only a failed bind returns (accept
-            /// errors are logged and retried with a back-off).
+            /// Shuts the server down (`io.close()`): its listeners stop accepting and
+            /// return, every client is disconnected (Socket.IO: with "server shutting
+            /// down", and no DISCONNECT packet, so it reconnects, to another server if one
+            /// is up) after what was already queued for it is sent, and kept-alive
+            /// connections close once their request is answered. Returns when every
+            /// connection is closed, or after the shutdown grace (default
+            /// `pingInterval + pingTimeout`). New handshakes meanwhile get 503.
+            pub async fn close(&self) {
+                self.shared.close::<R>().await
+            }
+
+            /// Binds `addr` (`host:port`) and serves until [`close`](Self::close); only a
+            /// failed bind returns an error (accept errors are logged and retried with a
+            /// back-off).
             pub async fn listen(self, addr: impl Into<String>) -> ::std::io::Result<()> {
                 self.serve(R::bind(addr.into()).await?).await
             }
@@ -302,6 +371,13 @@ macro_rules! engine_builder_methods {
         /// before the connection ends (default `pingInterval + pingTimeout`).
         pub fn write_timeout(mut self, timeout: ::std::time::Duration) -> Self {
             self.limits.write_timeout = Some(timeout);
+            self
+        }
+
+        /// How long [`close`](Self::build) waits for connections to end (default
+        /// `pingInterval + pingTimeout`).
+        pub fn shutdown_grace(mut self, grace: ::std::time::Duration) -> Self {
+            self.limits.shutdown_grace = Some(grace);
             self
         }
 

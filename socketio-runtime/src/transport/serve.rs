@@ -3,9 +3,11 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
+use std::pin::pin;
 use std::sync::Arc;
 
 use engineio_proto::server::Endpoint;
+use futures_util::future::{Either, select};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 
@@ -18,7 +20,8 @@ const ACCEPT_BACKOFF_MIN: std::time::Duration = std::time::Duration::from_millis
 /// The longest pause between accepts that fail.
 const ACCEPT_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// The requests outside the server's path go to the application's fallback.
+/// The requests outside the server's path go to the application's fallback. Returns when
+/// the server shuts down (the listener is dropped with it).
 pub(crate) async fn serve_with<R, D, F, Fut>(
     listener: R::Listener,
     shared: Arc<Shared<D>>,
@@ -33,7 +36,11 @@ where
 {
     let mut backoff = ACCEPT_BACKOFF_MIN;
     loop {
-        let (stream, remote) = match R::accept(&listener).await {
+        let (accept, shutting_down) = (pin!(R::accept(&listener)), pin!(shared.lifecycle.shutting_down()));
+        let Either::Left((accepted, _)) = select(accept, shutting_down).await else {
+            return Ok(());
+        };
+        let (stream, remote) = match accepted {
             Ok(accepted) => {
                 backoff = ACCEPT_BACKOFF_MIN;
                 accepted
@@ -51,6 +58,7 @@ where
         let shared = shared.clone();
         let fallback = fallback.clone();
         let limits = shared.limits;
+        let (open, shutting_down) = (shared.lifecycle.connection(), shared.lifecycle.shutting_down());
         R::spawn(async move {
             let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
                 request.extensions_mut().insert(RemoteAddr(remote));
@@ -72,9 +80,19 @@ where
                 .max_buf_size(limits.max_header_bytes)
                 .serve_connection(stream, service)
                 .with_upgrades();
-            if let Err(error) = connection.await {
+            let mut connection = pin!(connection);
+            let result = match select(connection.as_mut(), pin!(shutting_down)).await {
+                Either::Left((result, _)) => result,
+                Either::Right(((), _)) => {
+                    // Shutting down: the request under way is answered, then it closes.
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(error) = result {
                 tracing::debug!(%error, %remote, "http connection ended with an error");
             }
+            drop(open);
         });
     }
 }

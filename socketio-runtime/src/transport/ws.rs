@@ -29,6 +29,7 @@ pub(super) async fn run<R, D>(
     D: Endpoint + Send + 'static,
     D::Event: Traced + Send + 'static,
 {
+    let _open = shared.lifecycle.connection();
     let upgraded = match on_upgrade.await {
         Ok(upgraded) => upgraded,
         Err(error) => {
