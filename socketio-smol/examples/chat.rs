@@ -11,6 +11,8 @@ mod browser_client;
 mod chat;
 #[path = "../../socketio-runtime/examples/apps/common.rs"]
 mod common;
+#[path = "support/shutdown.rs"]
+mod shutdown;
 
 fn main() -> std::io::Result<()> {
     common::init_tracing();
@@ -18,6 +20,9 @@ fn main() -> std::io::Result<()> {
         let io = chat::server();
         let listener = smol::net::TcpListener::bind(common::addr()).await?;
         println!("chat on http://{}/", common::addr());
-        io.serve_with(listener, rt::html_page(chat::PAGE)).await
+        let server = smol::spawn(io.clone().serve_with(listener, rt::html_page(chat::PAGE)));
+        shutdown::signal().await;
+        io.close().await;
+        server.await
     })
 }

@@ -10,6 +10,8 @@ use socketio_smol as rt;
 mod common;
 #[path = "../../socketio-runtime/examples/apps/echo.rs"]
 mod echo;
+#[path = "support/shutdown.rs"]
+mod shutdown;
 
 fn main() -> std::io::Result<()> {
     common::init_tracing();
@@ -18,7 +20,9 @@ fn main() -> std::io::Result<()> {
         let listener = smol::net::TcpListener::bind(common::addr()).await?;
         println!("engine.io echo listening on http://{}/engine.io/", common::addr());
         let server = smol::spawn(engine.clone().serve(listener));
-        echo::echo(engine, events).await;
+        smol::spawn(echo::echo(engine.clone(), events)).detach();
+        shutdown::signal().await;
+        engine.close().await;
         server.await
     })
 }

@@ -9,6 +9,8 @@ use socketio_smol as rt;
 mod common;
 #[path = "../../socketio-runtime/examples/apps/conformance.rs"]
 mod conformance;
+#[path = "support/shutdown.rs"]
+mod shutdown;
 
 fn main() -> std::io::Result<()> {
     common::init_tracing();
@@ -16,6 +18,9 @@ fn main() -> std::io::Result<()> {
         let io = conformance::server();
         let listener = smol::net::TcpListener::bind(common::addr()).await?;
         println!("socket.io conformance server on http://{}/socket.io/", common::addr());
-        io.serve(listener).await
+        let server = smol::spawn(io.clone().serve(listener));
+        shutdown::signal().await;
+        io.close().await;
+        server.await
     })
 }

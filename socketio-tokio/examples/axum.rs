@@ -8,6 +8,8 @@ use socketio_tokio::server::SocketIo;
 
 #[path = "../../socketio-runtime/examples/apps/browser_client.rs"]
 mod browser_client;
+#[path = "support/shutdown.rs"]
+mod shutdown;
 use socketio_tokio as rt;
 
 #[tokio::main]
@@ -21,10 +23,16 @@ async fn main() -> std::io::Result<()> {
 
     let page = include_str!("../../socketio-runtime/examples/apps/tutorial-page/index.html");
     // Socket.IO answers under `/socket.io/` (the browser client too) and 404 elsewhere.
-    let app = Router::new().route("/", get(Html(page))).fallback_service(io);
+    let app = Router::new().route("/", get(Html(page))).fallback_service(io.clone());
 
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".into());
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
     println!("server running at http://localhost:{port}");
-    axum::serve(listener, app).await
+    // On Ctrl-C or SIGTERM: Socket.IO's clients are told first, then axum stops.
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown::signal().await;
+            io.close().await
+        })
+        .await
 }

@@ -11,6 +11,8 @@ mod browser_client;
 mod chat;
 #[path = "../../socketio-runtime/examples/apps/common.rs"]
 mod common;
+#[path = "support/shutdown.rs"]
+mod shutdown;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
@@ -18,5 +20,8 @@ async fn main() -> std::io::Result<()> {
     let io = chat::server();
     let listener = tokio::net::TcpListener::bind(common::addr()).await?;
     println!("chat on http://{}/", common::addr());
-    io.serve_with(listener, rt::html_page(chat::PAGE)).await
+    let server = tokio::spawn(io.clone().serve_with(listener, rt::html_page(chat::PAGE)));
+    shutdown::signal().await;
+    io.close().await;
+    server.await?
 }

@@ -10,6 +10,8 @@ use socketio_tokio as rt;
 mod common;
 #[path = "../../socketio-runtime/examples/apps/echo.rs"]
 mod echo;
+#[path = "support/shutdown.rs"]
+mod shutdown;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
@@ -18,6 +20,8 @@ async fn main() -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(common::addr()).await?;
     println!("engine.io echo listening on http://{}/engine.io/", common::addr());
     let server = tokio::spawn(engine.clone().serve(listener));
-    echo::echo(engine, events).await;
-    server.await.unwrap_or(Ok(()))
+    tokio::spawn(echo::echo(engine.clone(), events));
+    shutdown::signal().await;
+    engine.close().await;
+    server.await?
 }

@@ -9,6 +9,8 @@ use socketio_tokio as rt;
 mod common;
 #[path = "../../socketio-runtime/examples/apps/conformance.rs"]
 mod conformance;
+#[path = "support/shutdown.rs"]
+mod shutdown;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
@@ -16,5 +18,8 @@ async fn main() -> std::io::Result<()> {
     let io = conformance::server();
     let listener = tokio::net::TcpListener::bind(common::addr()).await?;
     println!("socket.io conformance server on http://{}/socket.io/", common::addr());
-    io.serve(listener).await
+    let server = tokio::spawn(io.clone().serve(listener));
+    shutdown::signal().await;
+    io.close().await;
+    server.await?
 }

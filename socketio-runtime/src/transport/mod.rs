@@ -374,7 +374,7 @@ macro_rules! engine_builder_methods {
             self
         }
 
-        /// How long [`close`](Self::build) waits for connections to end (default
+        /// How long the server's `close()` waits for sessions and connections to end (default
         /// `pingInterval + pingTimeout`).
         pub fn shutdown_grace(mut self, grace: ::std::time::Duration) -> Self {
             self.limits.shutdown_grace = Some(grace);
