@@ -56,7 +56,7 @@ macro_rules! runtime_api {
         pub use $crate::socketio_proto::{RawArgs, Spread, Value};
         pub use $crate::{
             AckError, AckFuture, AckResponses, AllowRequest, BoxError, BroadcastAckFuture, EmitError, Error,
-            HandlerOutput, Message, RemoteAddr, ResponseBody, Transports, html_page,
+            HandlerOutput, Message, RemoteAddr, ResponseBody, ServerTls, Transports, html_page,
         };
     };
 }

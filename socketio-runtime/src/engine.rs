@@ -107,6 +107,7 @@ transport::http_entry_points!(EngineIo);
 pub struct Builder<R> {
     engine: ServerConfig,
     limits: HttpLimits,
+    tls: Option<crate::ServerTls>,
     path: String,
     allow_request: Option<AllowRequest>,
     runtime: PhantomData<R>,
@@ -117,6 +118,7 @@ impl<R> Default for Builder<R> {
         Builder {
             engine: ServerConfig::default(),
             limits: HttpLimits::default(),
+            tls: None,
             path: "/engine.io/".into(),
             allow_request: None,
             runtime: PhantomData,
@@ -135,6 +137,7 @@ impl<R: Runtime> Builder<R> {
             allow_request: self.allow_request,
             max_payload: self.engine.max_payload,
             limits: self.limits.resolved(&self.engine),
+            tls: self.tls,
             client_script: None,
         };
         let server = Server::new(self.engine, Box::new(crate::ids::random_u128));

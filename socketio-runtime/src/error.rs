@@ -52,4 +52,7 @@ pub enum Error {
     /// A client was given a URL it cannot use.
     #[error(transparent)]
     Url(#[from] engineio_proto::client::UrlError),
+    /// TLS material (a certificate, a key) could not be read.
+    #[error("TLS: {0}")]
+    Tls(std::io::Error),
 }

@@ -70,20 +70,36 @@ impl<T: futures_io::AsyncRead + Unpin> hyper::rt::Read for HyperIo<T> {
         mut buf: hyper::rt::ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
         let inner = &mut self.get_mut().0;
-        SCRATCH_BUFFER.with_borrow_mut(|scratch| {
-            let len = buf.remaining().min(scratch.len());
-            let Some(scratch) = scratch.get_mut(..len) else {
-                return Poll::Ready(Ok(()));
-            };
-            match Pin::new(inner).poll_read(cx, scratch) {
-                Poll::Ready(Ok(n)) => {
-                    buf.put_slice(scratch.get(..n).unwrap_or_default());
-                    Poll::Ready(Ok(()))
-                }
-                Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
-                Poll::Pending => Poll::Pending,
-            }
+        SCRATCH_BUFFER.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => read_through(inner, cx, &mut buf, &mut scratch),
+            // A `HyperIo` inside another (TLS over a runtime whose sockets are `HyperIo`
+            // already) reads while the outer one holds the thread's buffer: use the stack.
+            Err(_) => read_through(inner, cx, &mut buf, &mut [0; NESTED_SCRATCH]),
         })
+    }
+}
+
+/// The most a nested [`HyperIo`] reads at once.
+const NESTED_SCRATCH: usize = 4096;
+
+/// Reads from `inner` into `scratch`, then copies what was read into hyper's `buf`.
+fn read_through<T: futures_io::AsyncRead + Unpin>(
+    inner: &mut T,
+    cx: &mut Context<'_>,
+    buf: &mut hyper::rt::ReadBufCursor<'_>,
+    scratch: &mut [u8],
+) -> Poll<io::Result<()>> {
+    let len = buf.remaining().min(scratch.len());
+    let Some(scratch) = scratch.get_mut(..len) else {
+        return Poll::Ready(Ok(()));
+    };
+    match Pin::new(inner).poll_read(cx, scratch) {
+        Poll::Ready(Ok(n)) => {
+            buf.put_slice(scratch.get(..n).unwrap_or_default());
+            Poll::Ready(Ok(()))
+        }
+        Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
+        Poll::Pending => Poll::Pending,
     }
 }
 

@@ -36,6 +36,7 @@ mod ids;
 mod message;
 mod runtime;
 pub mod server;
+mod tls;
 mod transport;
 mod transports;
 mod websocket;
@@ -46,6 +47,7 @@ pub use futures_io::HyperIo;
 pub use handler::HandlerOutput;
 pub use message::Message;
 pub use runtime::Runtime;
+pub use tls::ServerTls;
 pub use transports::Transports;
 
 pub use engineio_proto;

@@ -1,9 +1,10 @@
 //! The client's IO: HTTP requests (hyper, over a small pool of kept-alive connections) and
 //! WebSockets (async-tungstenite), each reporting back to the client task over one channel.
 
+use std::io;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_tungstenite::tungstenite::client::IntoClientRequest;
 use bytes::Bytes;
@@ -14,7 +15,12 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http1::{self, SendRequest};
 
 use crate::Runtime;
-use crate::futures_io::FuturesIo;
+use engineio_proto::deadline_after;
+use rustls_pki_types::ServerName;
+
+use crate::futures_io::{FuturesIo, HyperIo};
+use crate::runtime::until;
+use crate::tls::MaybeTls;
 use crate::websocket::{self, Report};
 
 /// What IO reports to the client task.
@@ -32,13 +38,35 @@ pub(super) enum WsEvent {
     Closed,
 }
 
-/// How much the client reads, and how long a write may stall.
+/// How much the client reads, and how long it waits.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Limits {
     /// The largest WebSocket message or polling response body.
     pub(super) max_message: usize,
     /// How long a WebSocket write may make no progress.
     pub(super) write_timeout: Duration,
+    /// How long opening a connection may take (TCP, TLS, the WebSocket handshake), and
+    /// a whole HTTP exchange.
+    pub(super) connect_timeout: Duration,
+}
+
+/// The TLS settings of a client of an `https` or `wss` URL: its configuration and the name
+/// the server's certificate must carry, or why they could not be made.
+pub(super) type Tls = Result<(Arc<rustls::ClientConfig>, ServerName<'static>), String>;
+
+/// A connection to the server.
+type Connection<R> = MaybeTls<FuturesIo<<R as Runtime>::Stream>>;
+
+/// Opens a connection to `authority`, through TLS when `tls` says so: nothing is sent
+/// before the TLS handshake succeeded.
+async fn connect<R: Runtime>(authority: String, tls: Option<Tls>) -> io::Result<Connection<R>> {
+    let stream = FuturesIo(R::connect(authority).await?);
+    let Some(tls) = tls else {
+        return Ok(MaybeTls::Plain(stream));
+    };
+    let (config, name) = tls.map_err(io::Error::other)?;
+    let stream = futures_rustls::TlsConnector::from(config).connect(name, stream).await?;
+    Ok(MaybeTls::Client(Box::new(stream)))
 }
 
 /// Kept-alive HTTP connections to the server, ready for another request. Engine.IO has at
@@ -53,6 +81,7 @@ pub(super) struct Io<R> {
     events: mpsc::UnboundedSender<IoEvent>,
     headers: http::HeaderMap,
     limits: Limits,
+    tls: Option<Tls>,
     runtime: PhantomData<R>,
 }
 
@@ -62,8 +91,9 @@ impl<R: Runtime> Io<R> {
         headers: http::HeaderMap,
         authority: String,
         limits: Limits,
+        tls: Option<Tls>,
     ) -> Self {
-        Io { authority, pool: Pool::default(), events, headers, limits, runtime: PhantomData }
+        Io { authority, pool: Pool::default(), events, headers, limits, tls, runtime: PhantomData }
     }
 
     /// Sends a request on its own task; its result comes back as [`IoEvent::Response`].
@@ -80,11 +110,11 @@ impl<R: Runtime> Io<R> {
                 .header("content-type", "text/plain;charset=UTF-8")
                 .body(Full::new(body)),
         };
-        let (pool, authority, max_body) =
-            (self.pool.clone(), self.authority.clone(), self.limits.max_message);
+        let (pool, authority, limits, tls) =
+            (self.pool.clone(), self.authority.clone(), self.limits, self.tls.clone());
         R::spawn(async move {
             let result = match request {
-                Ok(request) => send::<R>(&pool, authority, request, max_body).await,
+                Ok(request) => send::<R>(&pool, (authority, tls), request, limits).await,
                 Err(error) => Err(error.to_string()),
             };
             let _ = events.unbounded_send(IoEvent::Response(id, result));
@@ -99,17 +129,15 @@ impl<R: Runtime> Io<R> {
             request.headers_mut().extend(self.headers.clone());
             request
         });
-        let (authority, limits) = (self.authority.clone(), self.limits);
+        let (authority, limits, tls) = (self.authority.clone(), self.limits, self.tls.clone());
         R::spawn(async move {
             let config = websocket::config(limits.max_message);
-            let connected = match (request, R::connect(authority).await) {
-                (Ok(request), Ok(stream)) => {
-                    async_tungstenite::client_async_with_config(request, FuturesIo(stream), Some(config))
-                        .await
-                        .ok()
-                }
-                _ => None,
+            let open = async {
+                let stream = connect::<R>(authority, tls).await.ok()?;
+                async_tungstenite::client_async_with_config(request.ok()?, stream, Some(config)).await.ok()
             };
+            let deadline = deadline_after(Instant::now(), limits.connect_timeout);
+            let connected = until::<R, _>(deadline, open).await.flatten();
             let Some((socket, _)) = connected else {
                 let _ = events.unbounded_send(IoEvent::Ws(id, WsEvent::Closed));
                 return;
@@ -135,11 +163,22 @@ impl<R: Runtime> Io<R> {
 /// Sends `request` on a pooled connection (a new one if none is ready) and reads the whole
 /// response; the connection goes back to the pool afterwards. When a pooled connection
 /// fails before the request left (the server closed it while it sat idle), the request goes
-/// again on a new connection. A body over `max_body` bytes fails the request (and its
-/// connection is dropped).
+/// again on a new connection. A body over the message limit fails the request, and the
+/// whole exchange (connecting included) is bounded by the connect timeout.
 async fn send<R: Runtime>(
     pool: &Pool,
-    authority: String,
+    server: (String, Option<Tls>),
+    request: http::Request<Full<Bytes>>,
+    limits: Limits,
+) -> Result<(u16, Bytes), String> {
+    let deadline = deadline_after(Instant::now(), limits.connect_timeout);
+    let exchange = exchange::<R>(pool, server, request, limits.max_message);
+    until::<R, _>(deadline, exchange).await.unwrap_or_else(|| Err("the request timed out".to_owned()))
+}
+
+async fn exchange<R: Runtime>(
+    pool: &Pool,
+    (authority, tls): (String, Option<Tls>),
     request: http::Request<Full<Bytes>>,
     max_body: usize,
 ) -> Result<(u16, Bytes), String> {
@@ -152,14 +191,14 @@ async fn send<R: Runtime>(
         Some(mut sender) => match try_send(&mut sender, request).await {
             Ok(response) => (sender, response),
             Err(Failed { unsent: Some(request), .. }) => {
-                let mut sender = open::<R>(authority).await?;
+                let mut sender = open::<R>(authority, tls).await?;
                 let response = try_send(&mut sender, request).await.map_err(|failed| failed.error)?;
                 (sender, response)
             }
             Err(failed) => return Err(failed.error),
         },
         None => {
-            let mut sender = open::<R>(authority).await?;
+            let mut sender = open::<R>(authority, tls).await?;
             let response = try_send(&mut sender, request).await.map_err(|failed| failed.error)?;
             (sender, response)
         }
@@ -191,8 +230,8 @@ async fn try_send(
 }
 
 /// A new HTTP/1.1 connection to the server, its IO running on its own task.
-async fn open<R: Runtime>(authority: String) -> Result<SendRequest<Full<Bytes>>, String> {
-    let stream = R::connect(authority).await.map_err(|e| e.to_string())?;
+async fn open<R: Runtime>(authority: String, tls: Option<Tls>) -> Result<SendRequest<Full<Bytes>>, String> {
+    let stream = HyperIo(connect::<R>(authority, tls).await.map_err(|e| e.to_string())?);
     let (sender, connection) = http1::handshake(stream).await.map_err(|e| e.to_string())?;
     R::spawn(async move {
         let _ = connection.await;

@@ -83,6 +83,8 @@ pub struct ClientBuilder<R> {
     auth: Option<Payload>,
     auth_provider: Option<AuthProvider>,
     headers: http::HeaderMap,
+    /// Roots trusted for TLS beside the platform's.
+    extra_roots: Vec<rustls_pki_types::CertificateDer<'static>>,
     runtime: PhantomData<R>,
 }
 
@@ -105,6 +107,7 @@ impl<R: Runtime> ClientBuilder<R> {
             auth: None,
             auth_provider: None,
             headers: http::HeaderMap::new(),
+            extra_roots: Vec::new(),
             runtime: PhantomData,
         })
     }
@@ -124,6 +127,13 @@ impl<R: Runtime> ClientBuilder<R> {
     /// The auth payload of the main namespace's CONNECT.
     pub fn auth<T: Serialize + ?Sized>(mut self, auth: &T) -> Result<Self, Error> {
         self.auth = Some(Payload::from_serialize(auth)?);
+        Ok(self)
+    }
+
+    /// Also trusts the CA certificates of this PEM data for `https`/`wss` servers (a
+    /// private CA), beside the platform's roots and the file named by `SSL_CERT_FILE`.
+    pub fn add_root_certificates(mut self, pem: &[u8]) -> Result<Self, Error> {
+        self.extra_roots.extend(crate::tls::certificates_from_pem(pem).map_err(Error::Tls)?);
         Ok(self)
     }
 
@@ -204,9 +214,18 @@ impl<R: Runtime> ClientBuilder<R> {
         let (commands, inbox) = mpsc::unbounded();
         let (io_events, io_inbox) = mpsc::unbounded();
         let handlers = Arc::new(Mutex::new(Handlers::default()));
-        let limits =
-            io::Limits { max_message: self.config.engine.max_message, write_timeout: self.config.timeout };
+        let limits = io::Limits {
+            max_message: self.config.engine.max_message,
+            write_timeout: self.config.timeout,
+            connect_timeout: self.config.timeout,
+        };
         let authority = self.config.engine.authority.clone();
+        let tls = self.config.engine.secure.then(|| {
+            let host = authority.rsplit_once(':').map_or(authority.as_str(), |(host, _)| host);
+            let name = crate::tls::server_name(host).map_err(|e| e.to_string())?;
+            let config = crate::tls::client_config(&self.extra_roots).map_err(|e| e.to_string())?;
+            Ok((config, name))
+        });
         let manager = Manager::new(Instant::now(), self.config, Box::new(crate::ids::random_unit));
         let auth = self.auth_provider.as_ref().map_or(self.auth, |provide| provide());
         let task = Task {
@@ -216,7 +235,7 @@ impl<R: Runtime> ClientBuilder<R> {
             auth_provider: self.auth_provider,
             attempts: 0,
         };
-        R::spawn(task.run::<R>(inbox, Io::new(io_events, self.headers, authority, limits), io_inbox));
+        R::spawn(task.run::<R>(inbox, Io::new(io_events, self.headers, authority, limits, tls), io_inbox));
         ClientSocket { namespace: self.namespace, auth, commands, handlers, timeout: None, volatile: false }
     }
 

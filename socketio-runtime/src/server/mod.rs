@@ -457,6 +457,7 @@ where
 pub struct Builder<R> {
     engine: ServerConfig,
     limits: HttpLimits,
+    tls: Option<crate::ServerTls>,
     socket: SocketConfig,
     path: String,
     allow_request: Option<AllowRequest>,
@@ -469,6 +470,7 @@ impl<R> Default for Builder<R> {
         Builder {
             engine: ServerConfig::default(),
             limits: HttpLimits::default(),
+            tls: None,
             socket: SocketConfig::default(),
             path: "/socket.io/".into(),
             allow_request: None,
@@ -508,6 +510,7 @@ impl<R: Runtime> Builder<R> {
             allow_request: self.allow_request,
             max_payload: self.engine.max_payload,
             limits: self.limits.resolved(&self.engine),
+            tls: self.tls,
             client_script: self.client_script,
         };
         let engine = engineio_proto::server::Server::new(self.engine, Box::new(crate::ids::random_u128));

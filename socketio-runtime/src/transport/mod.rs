@@ -49,6 +49,8 @@ pub(crate) struct Shared<D: Endpoint> {
     limits: HttpLimits,
     client_script: Option<bytes::Bytes>,
     pub(crate) lifecycle: Arc<shutdown::Lifecycle>,
+    /// Serve over TLS with this, on the server's own listener.
+    pub(crate) tls: Option<crate::ServerTls>,
 }
 
 /// Everything behind the lock: the state machine and where its outputs go.
@@ -153,6 +155,7 @@ pub(crate) struct Options {
     pub(crate) limits: HttpLimits,
     /// The browser client, served at `<path>socket.io.js` and `<path>socket.io.min.js`.
     pub(crate) client_script: Option<bytes::Bytes>,
+    pub(crate) tls: Option<crate::ServerTls>,
 }
 
 impl<D> Shared<D>
@@ -185,6 +188,7 @@ where
             limits: options.limits,
             client_script: options.client_script,
             lifecycle: shutdown::Lifecycle::new(),
+            tls: options.tls,
         });
         R::spawn(timer::run::<R, D>(Arc::downgrade(&shared), wake));
         (shared, receiver)
@@ -371,6 +375,15 @@ macro_rules! engine_builder_methods {
         /// before the connection ends (default `pingInterval + pingTimeout`).
         pub fn write_timeout(mut self, timeout: ::std::time::Duration) -> Self {
             self.limits.write_timeout = Some(timeout);
+            self
+        }
+
+        /// Serves over TLS with this certificate and key on the server's own listener
+        /// (`listen`, `serve`, `listen_with`, `serve_with`); when mounted in another
+        /// HTTP server, that server does TLS. Most deployments terminate TLS at a proxy
+        /// in front instead.
+        pub fn tls(mut self, tls: $crate::ServerTls) -> Self {
+            self.tls = Some(tls);
             self
         }
 

@@ -3,9 +3,12 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
+use std::time::Instant;
 
+use engineio_proto::deadline_after;
 use engineio_proto::server::Endpoint;
 use futures_util::future::{Either, select};
 use hyper::body::Incoming;
@@ -14,6 +17,9 @@ use hyper::server::conn::http1;
 use super::deadlines::{RuntimeTimer, WriteDeadline};
 use super::{RemoteAddr, ResponseBody, Shared, Traced};
 use crate::Runtime;
+use crate::futures_io::{FuturesIo, HyperIo};
+use crate::runtime::until;
+use crate::tls::ServerTls;
 
 /// The first pause after a failed accept, doubled while failures last.
 const ACCEPT_BACKOFF_MIN: std::time::Duration = std::time::Duration::from_millis(5);
@@ -57,43 +63,70 @@ where
         };
         let shared = shared.clone();
         let fallback = fallback.clone();
-        let limits = shared.limits;
-        let (open, shutting_down) = (shared.lifecycle.connection(), shared.lifecycle.shutting_down());
+        let open = shared.lifecycle.connection();
         R::spawn(async move {
-            let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
-                request.extensions_mut().insert(RemoteAddr(remote));
-                let shared = shared.clone();
-                let fallback = fallback.clone();
-                async move {
-                    let response = if request.uri().path().starts_with(&shared.path) {
-                        shared.handle::<R, _>(request).await
-                    } else {
-                        fallback(request).await
-                    };
-                    Ok::<_, Infallible>(response)
+            match shared.tls.as_ref().map(ServerTls::acceptor) {
+                None => serve_connection::<R, _, _, _, _>(stream, remote, shared, fallback).await,
+                Some(acceptor) => {
+                    // The handshake is bounded like a request head.
+                    let deadline = deadline_after(Instant::now(), shared.limits.header_timeout);
+                    match until::<R, _>(deadline, acceptor.accept(FuturesIo(stream))).await {
+                        Some(Ok(stream)) => {
+                            serve_connection::<R, _, _, _, _>(HyperIo(stream), remote, shared, fallback)
+                                .await;
+                        }
+                        Some(Err(error)) => tracing::debug!(%error, %remote, "TLS handshake failed"),
+                        None => tracing::debug!(%remote, "TLS handshake timed out"),
+                    }
                 }
-            });
-            let stream = WriteDeadline::<R, _>::new(stream, limits.write_timeout());
-            let connection = http1::Builder::new()
-                .timer(RuntimeTimer::<R>::new())
-                .header_read_timeout(limits.header_timeout)
-                .max_buf_size(limits.max_header_bytes)
-                .serve_connection(stream, service)
-                .with_upgrades();
-            let mut connection = pin!(connection);
-            let result = match select(connection.as_mut(), pin!(shutting_down)).await {
-                Either::Left((result, _)) => result,
-                Either::Right(((), _)) => {
-                    // Shutting down: the request under way is answered, then it closes.
-                    connection.as_mut().graceful_shutdown();
-                    connection.await
-                }
-            };
-            if let Err(error) = result {
-                tracing::debug!(%error, %remote, "http connection ended with an error");
             }
             drop(open);
         });
+    }
+}
+
+/// Serves HTTP/1.1 on one accepted connection (plain or TLS) until it closes; on shutdown,
+/// the request under way is answered, then it closes.
+async fn serve_connection<R, D, F, Fut, S>(stream: S, remote: SocketAddr, shared: Arc<Shared<D>>, fallback: F)
+where
+    R: Runtime,
+    D: Endpoint + Send + 'static,
+    D::Event: Traced + Send + 'static,
+    F: Fn(http::Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = http::Response<ResponseBody>> + Send + 'static,
+    S: hyper::rt::Read + hyper::rt::Write + Send + Unpin + 'static,
+{
+    let (limits, shutting_down) = (shared.limits, shared.lifecycle.shutting_down());
+    let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
+        request.extensions_mut().insert(RemoteAddr(remote));
+        let shared = shared.clone();
+        let fallback = fallback.clone();
+        async move {
+            let response = if request.uri().path().starts_with(&shared.path) {
+                shared.handle::<R, _>(request).await
+            } else {
+                fallback(request).await
+            };
+            Ok::<_, Infallible>(response)
+        }
+    });
+    let stream = WriteDeadline::<R, _>::new(stream, limits.write_timeout());
+    let connection = http1::Builder::new()
+        .timer(RuntimeTimer::<R>::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(limits.max_header_bytes)
+        .serve_connection(stream, service)
+        .with_upgrades();
+    let mut connection = pin!(connection);
+    let result = match select(connection.as_mut(), pin!(shutting_down)).await {
+        Either::Left((result, _)) => result,
+        Either::Right(((), _)) => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(error) = result {
+        tracing::debug!(%error, %remote, "http connection ended with an error");
     }
 }
 

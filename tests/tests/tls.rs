@@ -1,0 +1,148 @@
+//! TLS end to end, with a CA and a certificate made at test time: our server serving TLS
+//! on both runtimes' code path (the tokio one here), our client and the official client
+//! trusting the test CA, a client that does not trust it refused, and nothing sent in clear
+//! text to an `https` URL.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::time::Duration;
+
+use futures_channel::mpsc;
+use futures_util::StreamExt;
+use interop_tests::node;
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+use serde_json::{Value, json};
+use socketio_tokio::client::ClientBuilder;
+use socketio_tokio::server::SocketIo;
+use socketio_tokio::{ServerTls, Transports};
+
+/// A CA, and a certificate it signed for `localhost` and `127.0.0.1`, with its key.
+struct TestPki {
+    ca: String,
+    cert: String,
+    key: String,
+}
+
+fn pki() -> TestPki {
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(DnType::CommonName, "socketio test CA");
+    let ca_key = KeyPair::generate().unwrap();
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let mut leaf_params =
+        CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+    // OpenSSL takes a certificate whose subject is its issuer's for a self-signed one.
+    leaf_params.distinguished_name.push(DnType::CommonName, "localhost");
+    let leaf = leaf_params.signed_by(&leaf_key, &ca, &ca_key).unwrap();
+    TestPki { ca: ca.pem(), cert: leaf.pem(), key: leaf_key.serialize_pem() }
+}
+
+async fn within<T>(future: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(10), future).await.expect("in time")
+}
+
+/// A TLS server with an "echo" event on `runtime`, on a free port; the port.
+fn start_tls_server(runtime: &str, pki: &TestPki) -> u16 {
+    let tls = ServerTls::from_pem(pki.cert.as_bytes(), pki.key.as_bytes()).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    match runtime {
+        "tokio" => {
+            let io = SocketIo::builder().tls(tls).build();
+            io.on_connection(async |socket| {
+                socket.on("echo", async |_, message| message.ack(&message.raw_args()))
+            });
+            tokio::spawn(io.serve(tokio::net::TcpListener::from_std(listener).unwrap()));
+        }
+        _ => {
+            std::thread::spawn(move || {
+                smol::block_on(async {
+                    let io = socketio_smol::server::SocketIo::builder().tls(tls).build();
+                    io.on_connection(async |socket| {
+                        socket.on("echo", async |_, message| message.ack(&message.raw_args()));
+                    });
+                    let listener = smol::net::TcpListener::try_from(listener).unwrap();
+                    io.serve(listener).await
+                })
+            });
+        }
+    }
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_talk_to_a_tls_server_only_when_they_trust_it() {
+    let pki = pki();
+    for runtime in ["tokio", "smol"] {
+        let port = start_tls_server(runtime, &pki);
+        talk_over_tls(port, &pki).await;
+    }
+}
+
+/// Our client and the official one against the TLS server on `port`.
+async fn talk_over_tls(port: u16, pki: &TestPki) {
+    // Ours, trusting the test CA, on each transport and by name and by address.
+    for (host, transports) in [("localhost", Transports::Polling), ("127.0.0.1", Transports::WebSocket)] {
+        let socket = ClientBuilder::new(&format!("https://{host}:{port}"))
+            .unwrap()
+            .add_root_certificates(pki.ca.as_bytes())
+            .unwrap()
+            .transports(transports)
+            .no_reconnection()
+            .build();
+        socket.connect();
+        let echoed =
+            within(socket.timeout(Duration::from_secs(5)).emit_with_ack::<String>("echo", &"secret")).await;
+        assert_eq!(echoed.unwrap(), "secret", "{host} {transports:?}");
+        socket.close();
+    }
+
+    // One that does not trust it never connects.
+    let untrusting =
+        ClientBuilder::new(&format!("https://localhost:{port}")).unwrap().no_reconnection().build();
+    let (tx, mut errors) = mpsc::unbounded();
+    untrusting.on_connect_error(move |_, error| drop(tx.unbounded_send(error.message())));
+    untrusting.connect();
+    let error = within(errors.next()).await.unwrap();
+    assert!(error.starts_with("transport error"), "{error}");
+
+    // The official client, trusting the test CA.
+    let ca_file = std::env::temp_dir().join(format!("socketio-test-ca-{port}.pem"));
+    std::fs::write(&ca_file, &pki.ca).unwrap();
+    let url = format!("https://localhost:{port}");
+    let ca_path = ca_file.to_string_lossy().into_owned();
+    let output = tokio::task::spawn_blocking(move || {
+        node::run_script_with_args("tls-client.js", &[&url, &ca_path], b"")
+    })
+    .await
+    .unwrap();
+    let _ = std::fs::remove_file(&ca_file);
+    let report: Value = serde_json::from_slice(&output).expect("a JSON report");
+    assert_eq!(report, json!({ "polling": "over tls", "websocket": "over tls" }));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_url_sends_nothing_in_clear_text() {
+    // A plain TCP listener records what the client sends first.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let first_bytes = tokio::task::spawn_blocking(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut head = [0u8; 3];
+        stream.read_exact(&mut head).unwrap();
+        head
+    });
+    let socket = ClientBuilder::new(&format!("https://127.0.0.1:{port}"))
+        .unwrap()
+        .header(http::header::AUTHORIZATION, http::HeaderValue::from_static("Bearer token"))
+        .no_reconnection()
+        .build();
+    socket.connect();
+    let head = within(first_bytes).await.unwrap();
+    // A TLS handshake record (22, version 3.x), not "GET".
+    assert_eq!(head[..2], [0x16, 0x03], "{head:?}");
+    socket.close();
+}
