@@ -98,9 +98,22 @@ pub fn example_binary(package: &str, example: &str) -> PathBuf {
     build(package, "--example", example)
 }
 
-/// A port nobody listens on right now.
+/// A port nobody listens on right now, and never handed out before in this process: tests
+/// run in parallel, and two servers given the same port would have one test talk to the
+/// other's server (and see it killed mid-request).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    static GIVEN: OnceLock<Mutex<std::collections::HashSet<u16>>> = OnceLock::new();
+    let mut given =
+        GIVEN.get_or_init(Default::default).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        if given.insert(port) {
+            return port;
+        }
+    }
 }
 
 /// Builds an example with the same cargo and profile as the tests; returns its path.
