@@ -166,6 +166,16 @@ impl RawWs {
         if response.status == 101 { Ok(RawWs { stream }) } else { Err(response) }
     }
 
+    /// Sends a text frame; `false` once the connection fails.
+    pub fn try_send_text(&mut self, text: &str) -> bool {
+        let mask = [0x12, 0x34, 0x56, 0x78];
+        let Ok(len) = u8::try_from(text.len()).map(|len| len.min(125)) else { return false };
+        let mut frame = vec![0x81, 0x80 | len];
+        frame.extend_from_slice(&mask);
+        frame.extend(text.bytes().take(125).enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        self.stream.write_all(&frame).is_ok()
+    }
+
     /// Writes raw bytes.
     pub fn write_raw(&mut self, bytes: &[u8]) {
         let _ = self.stream.write_all(bytes);

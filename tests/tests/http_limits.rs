@@ -190,3 +190,56 @@ fn a_websocket_peer_that_stops_reading_is_cut_off_and_freed() {
         drop(peer);
     });
 }
+
+#[test]
+fn pongs_are_read_while_a_large_batch_is_being_written() {
+    let _serial = one_at_a_time();
+    runtime().block_on(async {
+        let (engine, mut events) = EngineIo::builder()
+            .ping_interval(Duration::from_millis(100))
+            .ping_timeout(Duration::from_millis(200))
+            .write_timeout(Duration::from_secs(2))
+            .max_buffered_bytes(64 << 20)
+            .build();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(engine.clone().serve(listener));
+        let mut peer =
+            blocking(move || RawWs::connect(addr, &format!("{ENGINE}?EIO=4&transport=websocket")).unwrap())
+                .await;
+        let Some(Event::Opened { sid, .. }) = events.next().await else { panic!("no session") };
+        peer = blocking(move || {
+            let _open = peer.read();
+            peer
+        })
+        .await;
+        // More than the kernel buffers hold: the write stalls while the peer reads nothing.
+        let chunk = engineio_proto::Frame::Text("4".repeat(64 * 1024).into());
+        for _ in 0..512 {
+            engine.send_frame(sid, chunk.clone()).unwrap();
+        }
+        // The peer answers the pings it cannot see yet, as fast as it can, until the server
+        // ends the connection; those pongs must keep the session alive meanwhile.
+        let ponging = tokio::task::spawn_blocking(move || {
+            let mut sent = 0u64;
+            while peer.try_send_text("3") {
+                sent += 1;
+            }
+            sent
+        });
+        let reason = loop {
+            match events.next().await {
+                Some(Event::Closed { sid: closed, reason }) if closed == sid => break reason,
+                Some(_) => {}
+                None => panic!("events ended"),
+            }
+        };
+        let sent = ponging.await.unwrap();
+        assert_ne!(
+            reason,
+            engineio_proto::server::CloseReason::PingTimeout,
+            "the pongs were not read ({sent} sent)"
+        );
+        assert!(sent > 0);
+    });
+}
