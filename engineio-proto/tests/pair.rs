@@ -84,7 +84,7 @@ impl Pair {
     fn on_client_output(&mut self, output: client::Output) {
         let now = self.now;
         match output {
-            client::Output::Http { id, method, target, body } => {
+            client::Output::Http { id, method, target, body, .. } => {
                 let method = if method == Method::Get { "GET" } else { "POST" };
                 let handled = self.server.handle_request(now, &Self::parts(method, &target, false), None);
                 let handled = match handled {
@@ -349,6 +349,22 @@ fn refused_handshakes_are_transport_errors() {
         client.poll_output(),
         Some(client::Output::Event(client::Event::Closed(CloseReason::TransportError(_))))
     ));
+}
+
+#[test]
+fn response_bodies_are_bounded_tightly_until_the_server_said_its_limits() {
+    let mut client =
+        Client::new(ClientConfig { upgrade: false, max_message: 5_000_000, ..ClientConfig::default() });
+    let Some(client::Output::Http { id, max_body, .. }) = client.poll_output() else { panic!() };
+    assert_eq!(max_body, engineio_proto::client::HANDSHAKE_BODY_LIMIT);
+    let open =
+        r#"0{"sid":"abc","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#;
+    client.handle_response(Instant::now(), id, Ok((200, Bytes::from(open))));
+    let poll = std::iter::from_fn(|| client.poll_output()).find_map(|output| match output {
+        client::Output::Http { max_body, .. } => Some(max_body),
+        _ => None,
+    });
+    assert_eq!(poll, Some(5_000_000));
 }
 
 #[test]

@@ -109,7 +109,7 @@ impl Pair {
         let now = self.now;
         match output {
             client::Output::Event(event) => self.events.push(event),
-            client::Output::Io(eclient::Output::Http { id, method, target, body }) => {
+            client::Output::Io(eclient::Output::Http { id, method, target, body, .. }) => {
                 if self.down {
                     return self.manager.handle_response(now, id, Err("connection refused".into()));
                 }
@@ -538,4 +538,33 @@ fn a_forgotten_ack_leaves_nothing_and_reports_nothing() {
     pair.manager.handle_timeout(pair.now);
     let events: Vec<_> = std::iter::from_fn(|| pair.manager.poll_output()).collect();
     assert!(!events.iter().any(|e| matches!(e, client::Output::Event(client::Event::AckFailed { .. }))));
+}
+
+#[test]
+fn a_session_that_never_opens_closes_its_websocket_at_the_timeout() {
+    let start = Instant::now();
+    let config = ManagerConfig {
+        engine: ClientConfig { polling: false, ..ClientConfig::default() },
+        reconnection: false,
+        timeout: Duration::from_secs(1),
+        ..ManagerConfig::default()
+    };
+    let mut manager = Manager::new(start, config, Box::new(|| 0.0));
+    manager.open_socket(Namespace::main(), None);
+    let Some(client::Output::Io(eclient::Output::WsConnect { id, .. })) = manager.poll_output() else {
+        panic!("no websocket")
+    };
+    // The WebSocket opens, and the server never sends its open packet.
+    manager.handle_ws_open(start, id);
+    assert!(manager.poll_output().is_none());
+    manager.handle_timeout(start + Duration::from_secs(1));
+    let outputs: Vec<_> = std::iter::from_fn(|| manager.poll_output()).collect();
+    assert!(
+        matches!(outputs.as_slice(), [
+            client::Output::Io(eclient::Output::WsClose { id: closed }),
+            client::Output::Event(client::Event::ConnectError { .. }),
+        ] if *closed == id),
+        "{outputs:?}"
+    );
+    assert!(manager.is_closed());
 }

@@ -63,6 +63,10 @@ pub struct ClientConfig {
     pub max_message: usize,
 }
 
+/// The largest handshake response read: an open packet is a few hundred bytes, so a server
+/// that answers the handshake with more is not let fill memory before it said its limits.
+pub const HANDSHAKE_BODY_LIMIT: usize = 64 * 1024;
+
 impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
@@ -192,6 +196,9 @@ pub enum Output {
         target: String,
         /// The body (POST only; a text payload).
         body: Bytes,
+        /// The largest response body to read: [`ClientConfig::max_message`] once the
+        /// session is open, at most [`HANDSHAKE_BODY_LIMIT`] before.
+        max_body: usize,
     },
     /// Open a WebSocket (on [`ClientConfig::authority`], with TLS when
     /// [`ClientConfig::secure`]).
@@ -327,7 +334,11 @@ impl Client {
     fn request(&mut self, method: Method, body: Bytes) -> RequestId {
         let id = RequestId(self.next_id());
         let target = format!("{}?{}", self.config.normalized_path(), self.query("polling"));
-        self.outputs.push_back(Output::Http { id, method, target, body });
+        let max_body = match self.sid {
+            Some(_) => self.config.max_message,
+            None => self.config.max_message.min(HANDSHAKE_BODY_LIMIT),
+        };
+        self.outputs.push_back(Output::Http { id, method, target, body, max_body });
         id
     }
 

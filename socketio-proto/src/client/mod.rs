@@ -807,11 +807,15 @@ impl Manager {
         match timer {
             Timer::OpenTimeout(generation) => {
                 if generation == self.generation && matches!(self.state, State::Opening { .. }) {
-                    if let Some(engine) = self.engine.as_mut() {
+                    // The session is abandoned: what it still asked of the IO is dropped,
+                    // except closing its WebSockets, so that none stays open.
+                    if let Some(mut engine) = self.engine.take() {
                         engine.close();
+                        self.outputs.extend(std::iter::from_fn(|| engine.poll_output()).map(Output::Io));
                     }
-                    self.engine = None;
-                    self.outputs.retain(|o| !matches!(o, Output::Io(_)));
+                    self.outputs.retain(|o| {
+                        matches!(o, Output::Event(_) | Output::Io(engine::Output::WsClose { .. }))
+                    });
                     self.session_down(CloseReason::TransportError("timeout".into()));
                 }
             }

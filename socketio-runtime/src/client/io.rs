@@ -41,7 +41,7 @@ pub(super) enum WsEvent {
 /// How much the client reads, and how long it waits.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Limits {
-    /// The largest WebSocket message or polling response body.
+    /// The largest WebSocket message.
     pub(super) max_message: usize,
     /// How long a WebSocket write may make no progress.
     pub(super) write_timeout: Duration,
@@ -97,7 +97,14 @@ impl<R: Runtime> Io<R> {
     }
 
     /// Sends a request on its own task; its result comes back as [`IoEvent::Response`].
-    pub(super) fn request(&self, id: RequestId, method: Method, target: String, body: Bytes) {
+    pub(super) fn request(
+        &self,
+        id: RequestId,
+        method: Method,
+        target: String,
+        body: Bytes,
+        max_body: usize,
+    ) {
         let events = self.events.clone();
         let mut builder = http::Request::builder().uri(target).header(http::header::HOST, &self.authority);
         for (name, value) in &self.headers {
@@ -114,7 +121,9 @@ impl<R: Runtime> Io<R> {
             (self.pool.clone(), self.authority.clone(), self.limits, self.tls.clone());
         R::spawn(async move {
             let result = match request {
-                Ok(request) => send::<R>(&pool, (authority, tls), request, limits).await,
+                Ok(request) => {
+                    send::<R>(&pool, (authority, tls), request, max_body, limits.connect_timeout).await
+                }
                 Err(error) => Err(error.to_string()),
             };
             let _ = events.unbounded_send(IoEvent::Response(id, result));
@@ -164,15 +173,16 @@ impl<R: Runtime> Io<R> {
 /// response; the connection goes back to the pool afterwards. When a pooled connection
 /// fails before the request left (the server closed it while it sat idle), the request goes
 /// again on a new connection. A body over the message limit fails the request, and the
-/// whole exchange (connecting included) is bounded by the connect timeout.
+/// whole exchange (connecting included) is bounded by `timeout`.
 async fn send<R: Runtime>(
     pool: &Pool,
     server: (String, Option<Tls>),
     request: http::Request<Full<Bytes>>,
-    limits: Limits,
+    max_body: usize,
+    timeout: Duration,
 ) -> Result<(u16, Bytes), String> {
-    let deadline = deadline_after(Instant::now(), limits.connect_timeout);
-    let exchange = exchange::<R>(pool, server, request, limits.max_message);
+    let deadline = deadline_after(Instant::now(), timeout);
+    let exchange = exchange::<R>(pool, server, request, max_body);
     until::<R, _>(deadline, exchange).await.unwrap_or_else(|| Err("the request timed out".to_owned()))
 }
 

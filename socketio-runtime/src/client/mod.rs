@@ -465,6 +465,8 @@ impl Task {
                         IoEvent::Ws(id, WsEvent::Frame(frame)) => self.manager.handle_ws_frame(now, id, frame),
                         IoEvent::Ws(id, WsEvent::TooLarge) => self.manager.handle_ws_too_large(now, id),
                         IoEvent::Ws(id, WsEvent::Closed) => {
+                            // Commands for a WebSocket that never opened go with it.
+                            pending.remove(&id);
                             sockets.remove(&id);
                             self.manager.handle_ws_closed(now, id);
                         }
@@ -488,7 +490,9 @@ impl Task {
             None => pending.entry(id).or_default().push(command),
         };
         match output {
-            engine::Output::Http { id, method, target, body } => io.request(id, method, target, body),
+            engine::Output::Http { id, method, target, body, max_body } => {
+                io.request(id, method, target, body, max_body)
+            }
             engine::Output::WsConnect { id, url } => io.websocket(id, url),
             engine::Output::WsSend { id, frames } => to_socket(id, WsCommand::Send(frames)),
             engine::Output::WsClose { id } => to_socket(id, WsCommand::Close(None)),
