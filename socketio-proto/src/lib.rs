@@ -29,6 +29,7 @@
 
 pub mod args;
 pub mod client;
+pub mod cluster;
 mod decoder;
 mod error;
 #[cfg(feature = "fuzzing")]
