@@ -2,5 +2,7 @@
 //! with the Node adapters (`@socket.io/redis-adapter`).
 //!
 //! - [`msgpack`]: MessagePack as `notepack.io` writes it, the encoding of broadcasts.
+//! - [`redis`]: the classic Redis adapter's protocol, as a state machine per server.
 
 pub mod msgpack;
+pub mod redis;

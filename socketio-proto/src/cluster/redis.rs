@@ -1,0 +1,1089 @@
+//! The protocol of `@socket.io/redis-adapter` 8.3 (its classic, pub/sub adapter), without
+//! IO: which channels a node listens on, what it publishes for each cluster operation, what
+//! it does with what the other nodes publish, and how it gathers their answers.
+//!
+//! A [`RedisNode`] is one server's part of the cluster. The adapter subscribes it to
+//! [`Output::Subscribe`]'s channels, performs [`Output::Publish`] and
+//! [`Output::CountServers`] (`PUBSUB NUMSUB`), and feeds back what arrives
+//! ([`RedisNode::handle_message`], [`RedisNode::handle_server_count`]) and the time
+//! ([`RedisNode::handle_timeout`]). The node answers the other nodes' questions about local
+//! sockets through [`LocalSockets`], and hands the application what it must do locally
+//! (broadcast, join, leave, disconnect, a server-side event) and the results of its own
+//! requests as [`Event`]s.
+//!
+//! Wire format, as the Node adapter has it: broadcasts go to `<key>#<nsp>#` (or
+//! `<key>#<nsp>#<room>#` for a single room) as MessagePack `[uid, packet, opts]`; requests
+//! go to `<key>-request#<nsp>#` as JSON (MessagePack for a broadcast with acks), and
+//! responses to `<key>-response#<nsp>#`. How many nodes answer is the subscriber count of
+//! the request channel.
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::msgpack;
+use crate::server::{Room, Selector, SocketId};
+use crate::value::write_json_string;
+use crate::{Namespace, Payload, Value};
+use engineio_proto::deadline_after;
+
+/// The request types between nodes (the adapter's `RequestType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum RequestType {
+    /// The ids of the sockets in some rooms.
+    Sockets = 0,
+    /// Every room of every node.
+    AllRooms = 1,
+    /// Make sockets join rooms.
+    RemoteJoin = 2,
+    /// Make sockets leave rooms.
+    RemoteLeave = 3,
+    /// Disconnect sockets.
+    RemoteDisconnect = 4,
+    /// Describe sockets (`fetchSockets`).
+    RemoteFetch = 5,
+    /// An event for the servers themselves (`serverSideEmit`).
+    ServerSideEmit = 6,
+    /// A broadcast whose recipients answer.
+    Broadcast = 7,
+    /// How many clients a node sent a [`RequestType::Broadcast`] to.
+    BroadcastClientCount = 8,
+    /// One client's answer to a [`RequestType::Broadcast`].
+    BroadcastAck = 9,
+}
+
+impl RequestType {
+    fn from_number(n: u64) -> Option<Self> {
+        use RequestType as T;
+        Some(match n {
+            0 => T::Sockets,
+            1 => T::AllRooms,
+            2 => T::RemoteJoin,
+            3 => T::RemoteLeave,
+            4 => T::RemoteDisconnect,
+            5 => T::RemoteFetch,
+            6 => T::ServerSideEmit,
+            7 => T::Broadcast,
+            8 => T::BroadcastClientCount,
+            9 => T::BroadcastAck,
+            _ => return None,
+        })
+    }
+}
+
+/// Settings of a node, as the Node adapter's options.
+#[derive(Debug, Clone)]
+pub struct RedisConfig {
+    /// The channel prefix (`key`, default `socket.io`).
+    pub key: String,
+    /// How long a request waits for the other nodes (`requestsTimeout`, default 5 s).
+    pub requests_timeout: Duration,
+    /// Answer on the requester's own response channel rather than the shared one
+    /// (`publishOnSpecificResponseChannel`, default off).
+    pub specific_response_channel: bool,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        RedisConfig {
+            key: "socket.io".into(),
+            requests_timeout: Duration::from_secs(5),
+            specific_response_channel: false,
+        }
+    }
+}
+
+/// A socket as `fetchSockets` describes it to another node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SocketDetails {
+    /// Its id (a node of another implementation has ids of another form).
+    pub id: String,
+    /// Its handshake, as the reference's `socket.handshake` (`headers`, `time`, `address`,
+    /// `xdomain`, `secure`, `issued`, `url`, `query`, `auth`).
+    pub handshake: Value,
+    /// Its rooms, its own id among them.
+    pub rooms: Vec<Room>,
+    /// Its `data`, `null` when unset.
+    pub data: Value,
+}
+
+/// What a node needs to know of its own sockets to answer the others.
+pub trait LocalSockets {
+    /// The ids of the sockets `selector` designates in `namespace`.
+    fn select(&self, namespace: &Namespace, selector: &Selector) -> Vec<SocketId>;
+    /// Every room of `namespace` (the sockets' own rooms among them).
+    fn rooms(&self, namespace: &Namespace) -> Vec<Room>;
+    /// The sockets `selector` designates, described.
+    fn fetch(&self, namespace: &Namespace, selector: &Selector) -> Vec<SocketDetails>;
+}
+
+/// Identifies a request this node made, in its [`Event`]s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(u64);
+
+/// Identifies a question from another node that the application answers: a server-side
+/// event that wants an ack, or a broadcast whose recipients answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyTo {
+    namespace: Namespace,
+    request_id: String,
+    /// The requester's uid, for its own response channel.
+    uid: String,
+}
+
+/// What the adapter does for the node.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Subscribe to these channels and (pattern subscription) patterns, once.
+    Subscribe {
+        /// Plain channels.
+        channels: Vec<String>,
+        /// Patterns (`PSUBSCRIBE`).
+        patterns: Vec<String>,
+    },
+    /// Publish `message` on `channel`.
+    Publish {
+        /// The channel.
+        channel: String,
+        /// The message.
+        message: Bytes,
+    },
+    /// Count the subscribers of `channel` (`PUBSUB NUMSUB`), then call
+    /// [`RedisNode::handle_server_count`] with `token`.
+    CountServers {
+        /// The request channel whose subscribers are the nodes.
+        channel: String,
+        /// Passed back with the answer.
+        token: u64,
+    },
+    /// Something for the application.
+    Event(Box<Event>),
+}
+
+impl Output {
+    fn event(event: Event) -> Self {
+        Output::Event(Box::new(event))
+    }
+}
+
+/// What the application learns or must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// Broadcast `payload` (`[event, ...args]`) to the local sockets `selector` designates.
+    Broadcast {
+        /// The namespace.
+        namespace: Namespace,
+        /// Which sockets (always local).
+        selector: Selector,
+        /// `[event, ...args]`.
+        payload: Payload,
+    },
+    /// Broadcast asking for acks, then report the local recipients' count with
+    /// [`RedisNode::broadcast_client_count`] and each answer with
+    /// [`RedisNode::broadcast_ack`].
+    BroadcastWithAck {
+        /// The namespace.
+        namespace: Namespace,
+        /// Which sockets (always local).
+        selector: Selector,
+        /// `[event, ...args]`.
+        payload: Payload,
+        /// For the counts and answers.
+        reply: ReplyTo,
+    },
+    /// Make the local sockets `selector` designates join `rooms`.
+    Join {
+        /// The namespace.
+        namespace: Namespace,
+        /// Which sockets (always local).
+        selector: Selector,
+        /// The rooms.
+        rooms: Vec<Room>,
+    },
+    /// Make them leave `rooms`.
+    Leave {
+        /// The namespace.
+        namespace: Namespace,
+        /// Which sockets (always local).
+        selector: Selector,
+        /// The rooms.
+        rooms: Vec<Room>,
+    },
+    /// Disconnect them; `close` closes their whole connections.
+    Disconnect {
+        /// The namespace.
+        namespace: Namespace,
+        /// Which sockets (always local).
+        selector: Selector,
+        /// Whether the underlying connections close too.
+        close: bool,
+    },
+    /// Another node's server-side event (`[event, ...args]`); with `reply`, answer once
+    /// with [`RedisNode::server_side_reply`].
+    ServerSideEmit {
+        /// The namespace.
+        namespace: Namespace,
+        /// `[event, ...args]`.
+        payload: Payload,
+        /// Where the answer goes, when one is awaited.
+        reply: Option<ReplyTo>,
+    },
+    /// A request of this node is complete (or timed out: `complete` is false, and what
+    /// arrived is there).
+    Done {
+        /// The request.
+        id: RequestId,
+        /// What the nodes answered.
+        result: Answer,
+        /// Whether every expected answer came.
+        complete: bool,
+    },
+    /// How many clients another node sent this node's broadcast with acks to.
+    BroadcastClientCount {
+        /// The broadcast.
+        id: RequestId,
+        /// Its recipients on that node.
+        count: u64,
+    },
+    /// One remote client's answer to this node's broadcast with acks.
+    BroadcastAck {
+        /// The broadcast.
+        id: RequestId,
+        /// The answer (the client's ack arguments, as the reference hands them).
+        answer: Value,
+    },
+}
+
+/// The result of a request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// The number of nodes (this one included).
+    ServerCount(u64),
+    /// Socket ids, sorted.
+    Sockets(Vec<String>),
+    /// Room names, deduplicated.
+    Rooms(Vec<Room>),
+    /// Described sockets, this node's first.
+    Fetched(Vec<SocketDetails>),
+    /// The other nodes' answers to a server-side event, in arrival order.
+    Replies(Vec<Value>),
+}
+
+/// A request waiting for its server count or for answers.
+#[derive(Debug)]
+struct Pending {
+    namespace: Namespace,
+    kind: PendingKind,
+    /// The published request, once the server count is known.
+    message: Option<String>,
+    /// Answers still expected; `None` until the server count is known.
+    expected: Option<u64>,
+    deadline: Option<Instant>,
+    wire_id: String,
+}
+
+#[derive(Debug)]
+enum PendingKind {
+    Count,
+    Sockets(Vec<String>),
+    Rooms(Vec<Room>),
+    Fetch(Vec<SocketDetails>),
+    Replies(Vec<Value>),
+}
+
+/// One server's part of a cluster on the classic Redis adapter.
+pub struct RedisNode {
+    config: RedisConfig,
+    /// This node's id on the wire (6 characters, as `uid2(6)`).
+    uid: String,
+    namespaces: HashSet<Namespace>,
+    next_id: u64,
+    pending: HashMap<RequestId, Pending>,
+    /// Request ids on the wire of this node's pending requests and broadcasts with acks.
+    by_wire_id: HashMap<String, RequestId>,
+    /// Broadcasts with acks of this node, until their timeout.
+    ack_broadcasts: HashMap<RequestId, (String, Instant)>,
+    timers: BTreeSet<(Instant, RequestId)>,
+    outputs: VecDeque<Output>,
+    /// Source of request ids on the wire.
+    random: Box<dyn FnMut() -> u128 + Send>,
+}
+
+impl std::fmt::Debug for RedisNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisNode").field("uid", &self.uid).field("pending", &self.pending.len()).finish()
+    }
+}
+
+const ID_ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/// A 6-character id from `random`, as `uid2(6)` makes them.
+fn short_id(random: &mut dyn FnMut() -> u128) -> String {
+    let mut bits = random();
+    (0..6)
+        .map(|_| {
+            let index = usize::try_from(bits % 62).unwrap_or(0);
+            bits /= 62;
+            char::from(*ID_ALPHABET.get(index).unwrap_or(&b'A'))
+        })
+        .collect()
+}
+
+impl RedisNode {
+    /// A node; `random` gives its uid and request ids.
+    pub fn new(config: RedisConfig, mut random: Box<dyn FnMut() -> u128 + Send>) -> Self {
+        let uid = short_id(&mut *random);
+        RedisNode {
+            config,
+            uid,
+            namespaces: HashSet::new(),
+            next_id: 0,
+            pending: HashMap::new(),
+            by_wire_id: HashMap::new(),
+            ack_broadcasts: HashMap::new(),
+            timers: BTreeSet::new(),
+            outputs: VecDeque::new(),
+            random,
+        }
+    }
+
+    /// This node's id on the wire.
+    pub fn uid(&self) -> &str {
+        &self.uid
+    }
+
+    /// The next thing to do.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// When [`RedisNode::handle_timeout`] is next due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.first().map(|(at, _)| *at)
+    }
+
+    /// Requests and broadcasts with acks still open.
+    pub fn pending_requests(&self) -> usize {
+        self.pending.len() + self.ack_broadcasts.len()
+    }
+
+    fn channel(&self, namespace: &Namespace) -> String {
+        format!("{}#{}#", self.config.key, namespace.as_str())
+    }
+
+    fn request_channel(&self, namespace: &Namespace) -> String {
+        format!("{}-request#{}#", self.config.key, namespace.as_str())
+    }
+
+    fn response_channel(&self, namespace: &Namespace) -> String {
+        format!("{}-response#{}#", self.config.key, namespace.as_str())
+    }
+
+    /// Starts listening for `namespace`'s broadcasts and requests (done by every operation
+    /// on it; call it when the namespace is created so that remote broadcasts reach it
+    /// before it does anything itself).
+    pub fn add_namespace(&mut self, namespace: &Namespace) {
+        if self.namespaces.insert(namespace.clone()) {
+            let responses = self.response_channel(namespace);
+            let own = format!("{responses}{}#", self.uid);
+            self.outputs.push_back(Output::Subscribe {
+                channels: vec![self.request_channel(namespace), responses, own],
+                patterns: vec![format!("{}*", self.channel(namespace))],
+            });
+        }
+    }
+
+    /// Every namespace listened to, with its subscriptions: what to subscribe to again
+    /// after the connection to Redis was lost.
+    pub fn subscriptions(&self) -> Vec<Output> {
+        let mut namespaces: Vec<&Namespace> = self.namespaces.iter().collect();
+        namespaces.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        namespaces
+            .into_iter()
+            .map(|namespace| {
+                let responses = self.response_channel(namespace);
+                let own = format!("{responses}{}#", self.uid);
+                Output::Subscribe {
+                    channels: vec![self.request_channel(namespace), responses, own],
+                    patterns: vec![format!("{}*", self.channel(namespace))],
+                }
+            })
+            .collect()
+    }
+
+    // ---- this node's operations ----
+
+    /// Publishes a broadcast for the other nodes (the local sockets are the caller's).
+    pub fn broadcast(&mut self, namespace: &Namespace, selector: &Selector, payload: &Payload) {
+        if selector.local {
+            return;
+        }
+        self.add_namespace(namespace);
+        let Ok(data) = payload.to_value() else {
+            return;
+        };
+        let packet = Value::Object(vec![
+            ("type".into(), 2.into()),
+            ("data".into(), data),
+            ("nsp".into(), namespace.as_str().into()),
+        ]);
+        let message = Value::Array(vec![self.uid.as_str().into(), packet, wire_opts(selector, true)]);
+        let mut channel = self.channel(namespace);
+        if let [room] = selector.rooms.as_slice() {
+            channel.push_str(room);
+            channel.push('#');
+        }
+        self.publish(channel, msgpack::encode(&message));
+    }
+
+    /// Publishes a broadcast whose remote recipients answer; their counts and answers come
+    /// as [`Event::BroadcastClientCount`] and [`Event::BroadcastAck`] until `timeout`.
+    /// With the local part and [`RedisNode::server_count`], the caller has what the
+    /// reference needs to decide completeness.
+    pub fn broadcast_with_ack(
+        &mut self,
+        now: Instant,
+        namespace: &Namespace,
+        selector: &Selector,
+        payload: &Payload,
+        timeout: Duration,
+    ) -> RequestId {
+        let id = self.new_request_id();
+        self.add_namespace(namespace);
+        let wire_id = short_id(&mut *self.random);
+        if let Ok(data) = payload.to_value() {
+            let packet = Value::Object(vec![
+                ("type".into(), 2.into()),
+                ("data".into(), data),
+                ("nsp".into(), namespace.as_str().into()),
+            ]);
+            let request = Value::Object(vec![
+                ("uid".into(), self.uid.as_str().into()),
+                ("requestId".into(), wire_id.as_str().into()),
+                ("type".into(), (RequestType::Broadcast as u8).into()),
+                ("packet".into(), packet),
+                ("opts".into(), wire_opts(selector, true)),
+            ]);
+            self.publish(self.request_channel(namespace), msgpack::encode(&request));
+        }
+        let deadline = deadline_after(now, timeout);
+        self.by_wire_id.insert(wire_id.clone(), id);
+        self.ack_broadcasts.insert(id, (wire_id, deadline));
+        self.timers.insert((deadline, id));
+        id
+    }
+
+    /// Asks how many nodes the cluster has: [`Answer::ServerCount`].
+    pub fn server_count(&mut self, now: Instant, namespace: &Namespace) -> RequestId {
+        self.request(now, namespace, PendingKind::Count, None)
+    }
+
+    /// Asks the ids of the sockets in `rooms` across the cluster: [`Answer::Sockets`].
+    pub fn sockets(
+        &mut self,
+        now: Instant,
+        namespace: &Namespace,
+        rooms: &[Room],
+        local: &[SocketId],
+    ) -> RequestId {
+        let local = local.iter().map(SocketId::to_string).collect();
+        let mut message = String::from(r#"{"uid":"#);
+        write_json_string(&mut message, &self.uid);
+        message.push_str(r#","requestId":"{id}","type":0,"rooms":"#);
+        write_rooms(&mut message, rooms);
+        message.push('}');
+        self.request(now, namespace, PendingKind::Sockets(local), Some(message))
+    }
+
+    /// Asks every room across the cluster: [`Answer::Rooms`].
+    pub fn all_rooms(&mut self, now: Instant, namespace: &Namespace, local: Vec<Room>) -> RequestId {
+        let mut message = String::from(r#"{"uid":"#);
+        write_json_string(&mut message, &self.uid);
+        message.push_str(r#","requestId":"{id}","type":1}"#);
+        self.request(now, namespace, PendingKind::Rooms(local), Some(message))
+    }
+
+    /// Describes the sockets `selector` designates across the cluster (`fetchSockets`),
+    /// `local` being this node's: [`Answer::Fetched`].
+    pub fn fetch_sockets(
+        &mut self,
+        now: Instant,
+        namespace: &Namespace,
+        selector: &Selector,
+        local: Vec<SocketDetails>,
+    ) -> RequestId {
+        if selector.local {
+            let id = self.new_request_id();
+            self.done(id, Answer::Fetched(local), true);
+            return id;
+        }
+        let mut message = String::from(r#"{"uid":"#);
+        write_json_string(&mut message, &self.uid);
+        message.push_str(r#","requestId":"{id}","type":5,"opts":"#);
+        write_json(&mut message, &wire_opts(selector, false));
+        message.push('}');
+        self.request(now, namespace, PendingKind::Fetch(local), Some(message))
+    }
+
+    /// Makes the sockets `selector` designates on the other nodes join `rooms`.
+    pub fn sockets_join(&mut self, namespace: &Namespace, selector: &Selector, rooms: &[Room]) {
+        self.room_request(namespace, selector, RequestType::RemoteJoin, rooms);
+    }
+
+    /// Makes them leave `rooms`.
+    pub fn sockets_leave(&mut self, namespace: &Namespace, selector: &Selector, rooms: &[Room]) {
+        self.room_request(namespace, selector, RequestType::RemoteLeave, rooms);
+    }
+
+    fn room_request(
+        &mut self,
+        namespace: &Namespace,
+        selector: &Selector,
+        kind: RequestType,
+        rooms: &[Room],
+    ) {
+        if selector.local {
+            return;
+        }
+        self.add_namespace(namespace);
+        let mut message = String::from(r#"{"uid":"#);
+        write_json_string(&mut message, &self.uid);
+        let _ = write!(message, r#","type":{},"opts":"#, kind as u8);
+        write_json(&mut message, &wire_opts(selector, false));
+        message.push_str(r#","rooms":"#);
+        write_rooms(&mut message, rooms);
+        message.push('}');
+        self.publish(self.request_channel(namespace), message.into_bytes());
+    }
+
+    /// Disconnects the sockets `selector` designates on the other nodes.
+    pub fn disconnect_sockets(&mut self, namespace: &Namespace, selector: &Selector, close: bool) {
+        if selector.local {
+            return;
+        }
+        self.add_namespace(namespace);
+        let mut message = String::from(r#"{"uid":"#);
+        write_json_string(&mut message, &self.uid);
+        message.push_str(r#","type":4,"opts":"#);
+        write_json(&mut message, &wire_opts(selector, false));
+        let _ = write!(message, r#","close":{close}}}"#);
+        self.publish(self.request_channel(namespace), message.into_bytes());
+    }
+
+    /// Sends an event to the other nodes' servers (`serverSideEmit`); `payload` is
+    /// `[event, ...args]`.
+    pub fn server_side_emit(&mut self, namespace: &Namespace, payload: &Payload) {
+        self.add_namespace(namespace);
+        let mut message = String::from(r#"{"uid":"#);
+        write_json_string(&mut message, &self.uid);
+        message.push_str(r#","type":6,"data":"#);
+        write_payload_json(&mut message, payload);
+        message.push('}');
+        self.publish(self.request_channel(namespace), message.into_bytes());
+    }
+
+    /// The same, expecting one answer from each other node: [`Answer::Replies`].
+    pub fn server_side_emit_with_ack(
+        &mut self,
+        now: Instant,
+        namespace: &Namespace,
+        payload: &Payload,
+    ) -> RequestId {
+        let mut message = String::from(r#"{"uid":"#);
+        write_json_string(&mut message, &self.uid);
+        message.push_str(r#","requestId":"{id}","type":6,"data":"#);
+        write_payload_json(&mut message, payload);
+        message.push('}');
+        self.request(now, namespace, PendingKind::Replies(Vec::new()), Some(message))
+    }
+
+    /// Answers another node's server-side event (once; later answers are the caller's to
+    /// avoid, as the reference ignores them).
+    pub fn server_side_reply(&mut self, reply: &ReplyTo, answer: &Value) {
+        let mut message = String::from(r#"{"type":6,"requestId":"#);
+        write_json_string(&mut message, &reply.request_id);
+        message.push_str(r#","data":"#);
+        write_json(&mut message, answer);
+        message.push('}');
+        // The reference answers server-side events on the shared response channel.
+        self.publish(self.response_channel(&reply.namespace), message.into_bytes());
+    }
+
+    /// Reports how many local sockets another node's broadcast with acks went to.
+    pub fn broadcast_client_count(&mut self, reply: &ReplyTo, count: usize) {
+        let mut message = String::from(r#"{"type":8,"requestId":"#);
+        write_json_string(&mut message, &reply.request_id);
+        let _ = write!(message, r#","clientCount":{count}}}"#);
+        self.respond(reply, message.into_bytes());
+    }
+
+    /// Forwards one local client's answer to another node's broadcast with acks; `answer`
+    /// is the client's ack arguments as an array (the reference forwards the first).
+    pub fn broadcast_ack(&mut self, reply: &ReplyTo, answer: &Payload) {
+        let first = answer.to_value().ok().and_then(|v| match v {
+            Value::Array(items) => items.into_iter().next(),
+            _ => None,
+        });
+        let message = Value::Object(vec![
+            ("type".into(), (RequestType::BroadcastAck as u8).into()),
+            ("requestId".into(), reply.request_id.as_str().into()),
+            ("packet".into(), first.unwrap_or(Value::Null)),
+        ]);
+        self.respond(reply, msgpack::encode(&message));
+    }
+
+    fn respond(&mut self, reply: &ReplyTo, message: Vec<u8>) {
+        let mut channel = self.response_channel(&reply.namespace);
+        if self.config.specific_response_channel {
+            channel.push_str(&reply.uid);
+            channel.push('#');
+        }
+        self.publish(channel, message);
+    }
+
+    fn publish(&mut self, channel: String, message: Vec<u8>) {
+        self.outputs.push_back(Output::Publish { channel, message: Bytes::from(message) });
+    }
+
+    fn new_request_id(&mut self) -> RequestId {
+        self.next_id += 1;
+        RequestId(self.next_id)
+    }
+
+    /// Starts a request that needs the server count; `message` has `{id}` where the wire
+    /// request id goes.
+    fn request(
+        &mut self,
+        now: Instant,
+        namespace: &Namespace,
+        kind: PendingKind,
+        message: Option<String>,
+    ) -> RequestId {
+        self.add_namespace(namespace);
+        let id = self.new_request_id();
+        let wire_id = short_id(&mut *self.random);
+        let message = message.map(|m| m.replacen("{id}", &wire_id, 1));
+        let deadline = deadline_after(now, self.config.requests_timeout);
+        self.timers.insert((deadline, id));
+        self.pending.insert(
+            id,
+            Pending {
+                namespace: namespace.clone(),
+                kind,
+                message,
+                expected: None,
+                deadline: Some(deadline),
+                wire_id,
+            },
+        );
+        let channel = self.request_channel(namespace);
+        self.outputs.push_back(Output::CountServers { channel, token: id.0 });
+        id
+    }
+
+    /// The subscriber count of the request channel, for request `token`: the request goes
+    /// out, or completes at once when this node is alone.
+    pub fn handle_server_count(&mut self, token: u64, count: u64) {
+        let id = RequestId(token);
+        let Some(pending) = self.pending.get_mut(&id) else {
+            return;
+        };
+        // The answers expected: every other node (the reference counts this node's own
+        // part as the first message).
+        let others = count.saturating_sub(1);
+        if matches!(pending.kind, PendingKind::Count) {
+            return self.finish(id, Some(Answer::ServerCount(count.max(1))), true);
+        }
+        if others == 0 {
+            return self.finish(id, None, true);
+        }
+        pending.expected = Some(others);
+        let wire_id = pending.wire_id.clone();
+        let namespace = pending.namespace.clone();
+        if let Some(message) = pending.message.take() {
+            self.by_wire_id.insert(wire_id, id);
+            self.publish(self.request_channel(&namespace), message.into_bytes());
+        }
+    }
+
+    /// The server count could not be had (Redis unreachable): the request ends with this
+    /// node's part only, incomplete.
+    pub fn handle_server_count_failed(&mut self, token: u64) {
+        let id = RequestId(token);
+        if self.pending.contains_key(&id) {
+            self.finish(id, None, false);
+        }
+    }
+
+    /// Time passes: requests past their deadline end with what arrived.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(&(at, id)) = self.timers.first() {
+            if at > now {
+                break;
+            }
+            self.timers.pop_first();
+            if let Some((wire_id, _)) = self.ack_broadcasts.remove(&id) {
+                self.by_wire_id.remove(&wire_id);
+            } else if self.pending.contains_key(&id) {
+                self.finish(id, None, false);
+            }
+        }
+    }
+
+    /// Ends request `id` with `answer`, or with what it gathered.
+    fn finish(&mut self, id: RequestId, answer: Option<Answer>, complete: bool) {
+        let Some(pending) = self.pending.remove(&id) else {
+            return;
+        };
+        self.by_wire_id.remove(&pending.wire_id);
+        if let Some(deadline) = pending.deadline {
+            self.timers.remove(&(deadline, id));
+        }
+        let answer = answer.unwrap_or(match pending.kind {
+            PendingKind::Count => Answer::ServerCount(1),
+            PendingKind::Sockets(ids) => Answer::Sockets(ids),
+            PendingKind::Rooms(rooms) => Answer::Rooms(rooms),
+            PendingKind::Fetch(sockets) => Answer::Fetched(sockets),
+            PendingKind::Replies(replies) => Answer::Replies(replies),
+        });
+        self.done(id, answer, complete);
+    }
+
+    fn done(&mut self, id: RequestId, result: Answer, complete: bool) {
+        self.outputs.push_back(Output::event(Event::Done { id, result, complete }));
+    }
+
+    // ---- what the other nodes publish ----
+
+    /// A message arrived on `channel` (of a subscription or pattern subscription).
+    /// Messages this node cannot read are dropped: another node's bug must not stop this
+    /// one.
+    pub fn handle_message(&mut self, channel: &str, message: &[u8], local: &dyn LocalSockets) {
+        let Some(namespace) = self.namespace_of(channel) else {
+            return;
+        };
+        let key = &self.config.key;
+        let rest = channel.get(key.len()..).unwrap_or_default();
+        if rest.starts_with("-response#") {
+            self.on_response(message);
+        } else if rest.starts_with("-request#") {
+            self.on_request(&namespace, message, local);
+        } else if rest.starts_with('#') {
+            self.on_broadcast(&namespace, message);
+        }
+    }
+
+    /// The namespace a channel of this node belongs to.
+    fn namespace_of(&self, channel: &str) -> Option<Namespace> {
+        let rest = channel.strip_prefix(self.config.key.as_str())?;
+        let rest = rest.strip_prefix("-response").or_else(|| rest.strip_prefix("-request")).unwrap_or(rest);
+        let rest = rest.strip_prefix('#')?;
+        // The longest known namespace that the channel continues with `#`.
+        self.namespaces
+            .iter()
+            .filter(|ns| rest.strip_prefix(ns.as_str()).is_some_and(|tail| tail.starts_with('#')))
+            .max_by_key(|ns| ns.as_str().len())
+            .cloned()
+    }
+
+    fn on_broadcast(&mut self, namespace: &Namespace, message: &[u8]) {
+        let Ok(Value::Array(parts)) = msgpack::decode(message) else {
+            return;
+        };
+        let [Value::String(uid), packet, opts] = parts.as_slice() else {
+            return;
+        };
+        if *uid == self.uid {
+            return;
+        }
+        let nsp = packet.get("nsp").and_then(Value::as_str).unwrap_or("/");
+        if nsp != namespace.as_str() {
+            return;
+        }
+        let Some(data) = packet.get("data") else {
+            return;
+        };
+        let payload = Payload::from_value(data);
+        let selector = selector_of(opts);
+        self.outputs.push_back(Output::event(Event::Broadcast {
+            namespace: namespace.clone(),
+            selector,
+            payload,
+        }));
+    }
+
+    fn on_request(&mut self, namespace: &Namespace, message: &[u8], local: &dyn LocalSockets) {
+        let request = match message.first() {
+            Some(b'{') => serde_json::from_slice::<Value>(message).ok(),
+            _ => msgpack::decode(message).ok(),
+        };
+        let Some(request) = request else {
+            return;
+        };
+        let Some(kind) = request.get("type").and_then(number).and_then(RequestType::from_number) else {
+            return;
+        };
+        let request_id = request.get("requestId").and_then(Value::as_str).map(str::to_owned);
+        let uid = request.get("uid").and_then(Value::as_str).unwrap_or_default().to_owned();
+        if uid == self.uid || request_id.as_ref().is_some_and(|id| self.by_wire_id.contains_key(id)) {
+            return;
+        }
+        let reply = request_id.map(|request_id| ReplyTo { namespace: namespace.clone(), request_id, uid });
+        let selector = request.get("opts").map(selector_of).unwrap_or_default();
+        let rooms = || rooms_of(request.get("rooms"));
+        let namespace = namespace.clone();
+        match (kind, reply) {
+            (RequestType::Sockets, Some(reply)) => {
+                let selector = Selector { rooms: rooms(), local: true, ..Selector::default() };
+                let mut message = String::from(r#"{"requestId":"#);
+                write_json_string(&mut message, &reply.request_id);
+                message.push_str(r#","sockets":["#);
+                for (i, id) in local.select(&namespace, &selector).iter().enumerate() {
+                    if i > 0 {
+                        message.push(',');
+                    }
+                    write_json_string(&mut message, &id.to_string());
+                }
+                message.push_str("]}");
+                self.respond(&reply, message.into_bytes());
+            }
+            (RequestType::AllRooms, Some(reply)) => {
+                let mut message = String::from(r#"{"requestId":"#);
+                write_json_string(&mut message, &reply.request_id);
+                message.push_str(r#","rooms":"#);
+                write_rooms(&mut message, &local.rooms(&namespace));
+                message.push('}');
+                self.respond(&reply, message.into_bytes());
+            }
+            (RequestType::RemoteJoin, _) => {
+                self.outputs.push_back(Output::event(Event::Join { namespace, selector, rooms: rooms() }));
+            }
+            (RequestType::RemoteLeave, _) => {
+                self.outputs.push_back(Output::event(Event::Leave { namespace, selector, rooms: rooms() }));
+            }
+            (RequestType::RemoteDisconnect, _) => {
+                let close = matches!(request.get("close"), Some(Value::Bool(true)));
+                self.outputs.push_back(Output::event(Event::Disconnect { namespace, selector, close }));
+            }
+            (RequestType::RemoteFetch, Some(reply)) => {
+                let sockets = local.fetch(&namespace, &selector);
+                let mut message = String::from(r#"{"requestId":"#);
+                write_json_string(&mut message, &reply.request_id);
+                message.push_str(r#","sockets":["#);
+                for (i, socket) in sockets.iter().enumerate() {
+                    if i > 0 {
+                        message.push(',');
+                    }
+                    message.push_str(r#"{"id":"#);
+                    write_json_string(&mut message, &socket.id);
+                    message.push_str(r#","handshake":"#);
+                    write_json(&mut message, &socket.handshake);
+                    message.push_str(r#","rooms":"#);
+                    write_rooms(&mut message, &socket.rooms);
+                    message.push_str(r#","data":"#);
+                    write_json(&mut message, &socket.data);
+                    message.push('}');
+                }
+                message.push_str("]}");
+                self.respond(&reply, message.into_bytes());
+            }
+            (RequestType::ServerSideEmit, reply) => {
+                let Some(data @ Value::Array(_)) = request.get("data") else {
+                    return;
+                };
+                let payload = Payload::from_value(data);
+                self.outputs.push_back(Output::event(Event::ServerSideEmit { namespace, payload, reply }));
+            }
+            (RequestType::Broadcast, Some(reply)) => {
+                let Some(data) = request.get("packet").and_then(|p| p.get("data")) else {
+                    return;
+                };
+                let payload = Payload::from_value(data);
+                self.outputs.push_back(Output::event(Event::BroadcastWithAck {
+                    namespace,
+                    selector,
+                    payload,
+                    reply,
+                }));
+            }
+            _ => {}
+        }
+    }
+
+    fn on_response(&mut self, message: &[u8]) {
+        let response = match message.first() {
+            Some(b'{') => serde_json::from_slice::<Value>(message).ok(),
+            _ => msgpack::decode(message).ok(),
+        };
+        let Some(response) = response else {
+            return;
+        };
+        let Some(id) =
+            response.get("requestId").and_then(Value::as_str).and_then(|w| self.by_wire_id.get(w)).copied()
+        else {
+            return;
+        };
+        if self.ack_broadcasts.contains_key(&id) {
+            let event = match response.get("type").and_then(number).and_then(RequestType::from_number) {
+                Some(RequestType::BroadcastClientCount) => {
+                    let count = response.get("clientCount").and_then(number).unwrap_or(0);
+                    Event::BroadcastClientCount { id, count }
+                }
+                Some(RequestType::BroadcastAck) => {
+                    Event::BroadcastAck { id, answer: response.get("packet").cloned().unwrap_or(Value::Null) }
+                }
+                _ => return,
+            };
+            self.outputs.push_back(Output::event(event));
+            return;
+        }
+        let Some(pending) = self.pending.get_mut(&id) else {
+            return;
+        };
+        match &mut pending.kind {
+            PendingKind::Sockets(ids) => {
+                let Some(Value::Array(sockets)) = response.get("sockets") else {
+                    return;
+                };
+                ids.extend(sockets.iter().filter_map(Value::as_str).map(str::to_owned));
+                ids.sort_unstable();
+                ids.dedup();
+            }
+            PendingKind::Rooms(all) => {
+                let Some(Value::Array(rooms)) = response.get("rooms") else {
+                    return;
+                };
+                for room in rooms.iter().filter_map(Value::as_str) {
+                    if !all.iter().any(|r| &**r == room) {
+                        all.push(Room::from(room));
+                    }
+                }
+            }
+            PendingKind::Fetch(sockets) => {
+                let Some(Value::Array(described)) = response.get("sockets") else {
+                    return;
+                };
+                sockets.extend(described.iter().filter_map(details_of));
+            }
+            PendingKind::Replies(replies) => {
+                replies.push(response.get("data").cloned().unwrap_or(Value::Null));
+            }
+            PendingKind::Count => return,
+        }
+        let Some(expected) = pending.expected.as_mut() else {
+            return;
+        };
+        *expected = expected.saturating_sub(1);
+        if *expected == 0 {
+            self.finish(id, None, true);
+        }
+    }
+}
+
+/// The `opts` of a request or broadcast: `{rooms, except[, flags]}`.
+fn wire_opts(selector: &Selector, with_flags: bool) -> Value {
+    let mut except: Vec<Value> = selector.except.iter().map(|r| Value::from(&**r)).collect();
+    if let Some(socket) = selector.except_socket {
+        except.push(Value::String(socket.to_string()));
+    }
+    let mut opts = vec![
+        ("rooms".into(), Value::Array(selector.rooms.iter().map(|r| Value::from(&**r)).collect())),
+        ("except".into(), Value::Array(except)),
+    ];
+    if with_flags {
+        let mut flags = Vec::new();
+        if selector.volatile {
+            flags.push(("volatile".into(), true.into()));
+        }
+        opts.push(("flags".into(), Value::Object(flags)));
+    }
+    Value::Object(opts)
+}
+
+/// The local selection `opts` designates.
+fn selector_of(opts: &Value) -> Selector {
+    Selector {
+        rooms: rooms_of(opts.get("rooms")),
+        except: rooms_of(opts.get("except")),
+        except_socket: None,
+        local: true,
+        volatile: matches!(opts.get("flags").and_then(|f| f.get("volatile")), Some(Value::Bool(true))),
+    }
+}
+
+/// Room names from a JSON array (numbers as JavaScript prints them).
+fn rooms_of(rooms: Option<&Value>) -> Vec<Room> {
+    let Some(Value::Array(rooms)) = rooms else {
+        return Vec::new();
+    };
+    rooms
+        .iter()
+        .filter_map(|room| match room {
+            Value::String(s) => Some(Room::from(s.as_str())),
+            Value::Number(n) => Some(Room::from(n.to_string())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn details_of(socket: &Value) -> Option<SocketDetails> {
+    Some(SocketDetails {
+        id: socket.get("id")?.as_str()?.to_owned(),
+        handshake: socket.get("handshake").cloned().unwrap_or(Value::Null),
+        rooms: rooms_of(socket.get("rooms")),
+        data: socket.get("data").cloned().unwrap_or(Value::Null),
+    })
+}
+
+fn number(value: &Value) -> Option<u64> {
+    match value {
+        Value::Number(n) => n.as_u64(),
+        _ => None,
+    }
+}
+
+fn write_json(out: &mut String, value: &Value) {
+    let mut attachments = Vec::new();
+    value.write_json(out, &mut attachments);
+}
+
+fn write_rooms(out: &mut String, rooms: &[Room]) {
+    out.push('[');
+    for (i, room) in rooms.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_json_string(out, room);
+    }
+    out.push(']');
+}
+
+/// A payload's JSON; binary goes as JSON.stringify writes a Buffer (the reference sends
+/// server-side events as JSON).
+fn write_payload_json(out: &mut String, payload: &Payload) {
+    match payload.has_binary() {
+        false => out.push_str(payload.json()),
+        true => match payload.to_value() {
+            Ok(value) => write_json(out, &buffers_as_json(value)),
+            Err(_) => out.push_str("[]"),
+        },
+    }
+}
+
+/// Buffers as `JSON.stringify` writes them: `{"type":"Buffer","data":[...]}`.
+fn buffers_as_json(value: Value) -> Value {
+    match value {
+        Value::Binary(bytes) => Value::Object(vec![
+            ("type".into(), "Buffer".into()),
+            ("data".into(), Value::Array(bytes.iter().map(|b| Value::from(u64::from(*b))).collect())),
+        ]),
+        Value::Array(items) => Value::Array(items.into_iter().map(buffers_as_json).collect()),
+        Value::Object(members) => {
+            Value::Object(members.into_iter().map(|(k, v)| (k, buffers_as_json(v))).collect())
+        }
+        other => other,
+    }
+}

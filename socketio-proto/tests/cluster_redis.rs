@@ -1,0 +1,449 @@
+//! The Redis adapter's protocol, nodes wired together by an in-memory bus and a fake clock:
+//! what each operation publishes (exact bytes where they matter), what the other nodes do
+//! with it, how answers are gathered, and what a timeout or a lost Redis returns.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use socketio_proto::cluster::msgpack;
+use socketio_proto::cluster::redis::{
+    Answer, Event, LocalSockets, Output, RedisConfig, RedisNode, SocketDetails,
+};
+use socketio_proto::server::{Room, Selector, SocketId};
+use socketio_proto::{Namespace, Payload, Value};
+
+/// One node and what it has seen.
+struct Member {
+    node: RedisNode,
+    channels: Vec<String>,
+    patterns: Vec<String>,
+    sockets: Sockets,
+    events: Vec<Event>,
+}
+
+/// A node's sockets: (id, rooms).
+#[derive(Default)]
+struct Sockets(Vec<(String, Vec<&'static str>)>);
+
+impl LocalSockets for Sockets {
+    fn select(&self, _: &Namespace, selector: &Selector) -> Vec<SocketId> {
+        let _ = selector;
+        Vec::new()
+    }
+
+    fn rooms(&self, _: &Namespace) -> Vec<Room> {
+        let mut rooms: Vec<Room> =
+            self.0.iter().flat_map(|(_, rooms)| rooms.iter().map(|r| Room::from(*r))).collect();
+        rooms.sort();
+        rooms.dedup();
+        rooms
+    }
+
+    fn fetch(&self, _: &Namespace, selector: &Selector) -> Vec<SocketDetails> {
+        self.0
+            .iter()
+            .filter(|(_, rooms)| selector.rooms.iter().any(|r| rooms.contains(&&**r)))
+            .map(|(id, rooms)| SocketDetails {
+                id: id.clone(),
+                handshake: Value::Object(vec![("auth".into(), Value::Object(vec![]))]),
+                rooms: rooms.iter().map(|r| Room::from(*r)).collect(),
+                data: Value::Object(vec![("node".into(), "x".into())]),
+            })
+            .collect()
+    }
+}
+
+/// Nodes on one bus. `Redis` counts subscribers of a request channel as `NUMSUB` does.
+struct Cluster {
+    members: Vec<Member>,
+    now: Instant,
+    /// Every publication, in order.
+    published: Vec<(usize, String, Bytes)>,
+    /// Redis is unreachable: server counts fail and nothing is delivered.
+    down: bool,
+}
+
+fn main_ns() -> Namespace {
+    Namespace::main()
+}
+
+impl Cluster {
+    fn new(nodes: usize) -> Self {
+        let members = (0..nodes)
+            .map(|n| {
+                let mut counter = (n as u128 + 1) * 1_000_003;
+                let node = RedisNode::new(
+                    RedisConfig::default(),
+                    Box::new(move || {
+                        counter = counter.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                        counter
+                    }),
+                );
+                Member {
+                    node,
+                    channels: Vec::new(),
+                    patterns: Vec::new(),
+                    sockets: Sockets::default(),
+                    events: Vec::new(),
+                }
+            })
+            .collect();
+        let mut cluster = Cluster { members, now: Instant::now(), published: Vec::new(), down: false };
+        for member in &mut cluster.members {
+            member.node.add_namespace(&main_ns());
+        }
+        cluster.drive();
+        cluster
+    }
+
+    fn subscribers(&self, channel: &str) -> Vec<usize> {
+        (0..self.members.len())
+            .filter(|&i| {
+                let m = &self.members[i];
+                m.channels.iter().any(|c| c == channel)
+                    || m.patterns
+                        .iter()
+                        .any(|p| p.strip_suffix('*').is_some_and(|prefix| channel.starts_with(prefix)))
+            })
+            .collect()
+    }
+
+    /// Runs every node's outputs until nothing moves.
+    fn drive(&mut self) {
+        loop {
+            let mut moved = false;
+            for i in 0..self.members.len() {
+                while let Some(output) = self.members[i].node.poll_output() {
+                    moved = true;
+                    match output {
+                        Output::Subscribe { channels, patterns } => {
+                            self.members[i].channels.extend(channels);
+                            self.members[i].patterns.extend(patterns);
+                        }
+                        Output::Publish { channel, message } => {
+                            self.published.push((i, channel.clone(), message.clone()));
+                            if self.down {
+                                continue;
+                            }
+                            for j in self.subscribers(&channel) {
+                                let Member { node, sockets, .. } = &mut self.members[j];
+                                node.handle_message(&channel, &message, sockets);
+                            }
+                        }
+                        Output::CountServers { channel, token } => match self.down {
+                            true => self.members[i].node.handle_server_count_failed(token),
+                            false => {
+                                let count = self.subscribers(&channel).len() as u64;
+                                self.members[i].node.handle_server_count(token, count);
+                            }
+                        },
+                        Output::Event(event) => self.members[i].events.push(*event),
+                    }
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    fn advance(&mut self, by: Duration) {
+        self.now += by;
+        for member in &mut self.members {
+            member.node.handle_timeout(self.now);
+        }
+        self.drive();
+    }
+
+    fn take(&mut self, node: usize) -> Vec<Event> {
+        std::mem::take(&mut self.members[node].events)
+    }
+}
+
+fn event(json: &str) -> Payload {
+    Payload::from_json(json).unwrap()
+}
+
+#[test]
+fn a_broadcast_reaches_the_other_nodes_as_the_node_adapter_writes_it() {
+    let mut cluster = Cluster::new(3);
+    let selector = Selector { except: vec!["muted".into()], volatile: true, ..Selector::to("lobby") };
+    cluster.members[0].node.broadcast(&main_ns(), &selector, &event(r#"["chat",{"text":"hi","n":1.5}]"#));
+    cluster.drive();
+    let (from, channel, message) = cluster.published.last().unwrap().clone();
+    assert_eq!((from, channel.as_str()), (0, "socket.io#/#lobby#"));
+    let uid = cluster.members[0].node.uid().to_owned();
+    let expected = Value::Array(vec![
+        uid.as_str().into(),
+        Value::Object(vec![
+            ("type".into(), 2.into()),
+            (
+                "data".into(),
+                Value::Array(vec![
+                    "chat".into(),
+                    Value::Object(vec![("text".into(), "hi".into()), ("n".into(), 1.5.into())]),
+                ]),
+            ),
+            ("nsp".into(), "/".into()),
+        ]),
+        Value::Object(vec![
+            ("rooms".into(), Value::Array(vec!["lobby".into()])),
+            ("except".into(), Value::Array(vec!["muted".into()])),
+            ("flags".into(), Value::Object(vec![("volatile".into(), true.into())])),
+        ]),
+    ]);
+    assert_eq!(message, Bytes::from(msgpack::encode(&expected)));
+    assert!(cluster.take(0).is_empty(), "a node ignores its own broadcasts");
+    for node in [1, 2] {
+        let events = cluster.take(node);
+        let [Event::Broadcast { namespace, selector, payload }] = events.as_slice() else {
+            panic!("{events:?}")
+        };
+        assert_eq!(namespace, &main_ns());
+        assert_eq!(payload.json().as_ref() as &str, r#"["chat",{"text":"hi","n":1.5}]"#);
+        let local =
+            Selector { except: vec!["muted".into()], volatile: true, local: true, ..Selector::to("lobby") };
+        assert_eq!(selector, &local);
+    }
+}
+
+#[test]
+fn binary_crosses_as_msgpack_bin_and_comes_back_as_an_attachment() {
+    let mut cluster = Cluster::new(2);
+    let payload =
+        Payload::from_value(&Value::Array(vec!["bin".into(), Value::Binary(Bytes::from_static(&[1, 2, 3]))]));
+    cluster.members[0].node.broadcast(&main_ns(), &Selector::all(), &payload);
+    cluster.drive();
+    assert_eq!(cluster.published.last().unwrap().1, "socket.io#/#");
+    let events = cluster.take(1);
+    let [Event::Broadcast { payload: received, .. }] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!(received, &payload);
+}
+
+#[test]
+fn local_operations_publish_nothing() {
+    let mut cluster = Cluster::new(2);
+    let before = cluster.published.len();
+    let local = Selector { local: true, ..Selector::all() };
+    cluster.members[0].node.broadcast(&main_ns(), &local, &event(r#"["a"]"#));
+    cluster.members[0].node.sockets_join(&main_ns(), &local, &["r".into()]);
+    cluster.members[0].node.disconnect_sockets(&main_ns(), &local, true);
+    cluster.drive();
+    assert_eq!(cluster.published.len(), before);
+}
+
+#[test]
+fn fetch_sockets_gathers_every_node_and_times_out_with_what_came() {
+    let mut cluster = Cluster::new(3);
+    cluster.members[1].sockets = Sockets(vec![("b1".into(), vec!["b1", "room"]), ("b2".into(), vec!["b2"])]);
+    cluster.members[2].sockets = Sockets(vec![("c1".into(), vec!["c1", "room"])]);
+    let mine = SocketDetails {
+        id: "a1".into(),
+        handshake: Value::Null,
+        rooms: vec!["room".into()],
+        data: Value::Null,
+    };
+    let now = cluster.now;
+    let id =
+        cluster.members[0].node.fetch_sockets(now, &main_ns(), &Selector::to("room"), vec![mine.clone()]);
+    cluster.drive();
+    let (_, _, request) = cluster
+        .published
+        .iter()
+        .find(|(from, channel, _)| *from == 0 && channel == "socket.io-request#/#")
+        .unwrap()
+        .clone();
+    let request: serde_json::Value = serde_json::from_slice(&request).unwrap();
+    assert_eq!(request["type"], 5);
+    assert_eq!(request["opts"], serde_json::json!({"rooms": ["room"], "except": []}));
+    let events = cluster.take(0);
+    let [Event::Done { id: done, result: Answer::Fetched(sockets), complete: true }] = events.as_slice()
+    else {
+        panic!("{events:?}")
+    };
+    assert_eq!(*done, id);
+    let ids: Vec<&str> = sockets.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids[0], "a1");
+    let mut others = ids[1..].to_vec();
+    others.sort_unstable();
+    assert_eq!(others, ["b1", "c1"]);
+    let b1 = sockets.iter().find(|s| s.id == "b1").unwrap();
+    assert_eq!(b1.rooms, vec![Room::from("b1"), Room::from("room")]);
+    assert_eq!(b1.data, Value::Object(vec![("node".into(), "x".into())]));
+    assert_eq!(cluster.members[0].node.pending_requests(), 0);
+
+    // Node 2 stays subscribed but goes silent (a node that knows no namespace): the answer
+    // waits for the timeout and holds node 1's part.
+    cluster.members[2].node = RedisNode::new(RedisConfig::default(), Box::new(|| 7));
+    let id = cluster.members[0].node.fetch_sockets(now, &main_ns(), &Selector::to("room"), vec![mine]);
+    cluster.drive();
+    assert!(cluster.take(0).is_empty(), "still waiting for node 2");
+    cluster.advance(Duration::from_millis(4999));
+    assert!(cluster.take(0).is_empty());
+    cluster.advance(Duration::from_millis(1));
+    let events = cluster.take(0);
+    let [Event::Done { id: done, result: Answer::Fetched(sockets), complete: false }] = events.as_slice()
+    else {
+        panic!("{events:?}")
+    };
+    assert_eq!(*done, id);
+    let ids: Vec<&str> = sockets.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["a1", "b1"]);
+    assert_eq!(cluster.members[0].node.pending_requests(), 0);
+    assert_eq!(cluster.members[0].node.poll_timeout(), None);
+}
+
+#[test]
+fn server_side_emit_with_ack_collects_one_reply_per_other_node() {
+    let mut cluster = Cluster::new(3);
+    let now = cluster.now;
+    let id = cluster.members[0].node.server_side_emit_with_ack(now, &main_ns(), &event(r#"["hello","x"]"#));
+    cluster.drive();
+    assert!(cluster.take(0).is_empty());
+    for node in [1, 2] {
+        let events = cluster.take(node);
+        let [Event::ServerSideEmit { payload, reply: Some(reply), .. }] = events.as_slice() else {
+            panic!("{events:?}")
+        };
+        assert_eq!(payload.json().as_ref() as &str, r#"["hello","x"]"#);
+        let answer = Value::String(format!("node{node}:x"));
+        cluster.members[node].node.server_side_reply(&reply.clone(), &answer);
+    }
+    cluster.drive();
+    let events = cluster.take(0);
+    let [Event::Done { id: done, result: Answer::Replies(replies), complete: true }] = events.as_slice()
+    else {
+        panic!("{events:?}")
+    };
+    assert_eq!(*done, id);
+    assert_eq!(replies, &[Value::from("node1:x"), Value::from("node2:x")]);
+}
+
+#[test]
+fn server_side_emit_without_ack_expects_nothing() {
+    let mut cluster = Cluster::new(2);
+    cluster.members[0].node.server_side_emit(&main_ns(), &event(r#"["tick",1]"#));
+    cluster.drive();
+    let events = cluster.take(1);
+    assert!(matches!(events.as_slice(), [Event::ServerSideEmit { reply: None, .. }]), "{events:?}");
+    assert_eq!(cluster.members[0].node.pending_requests(), 0);
+}
+
+#[test]
+fn alone_a_request_completes_at_once() {
+    let mut cluster = Cluster::new(1);
+    let now = cluster.now;
+    let id = cluster.members[0].node.server_side_emit_with_ack(now, &main_ns(), &event(r#"["hello"]"#));
+    cluster.drive();
+    let events = cluster.take(0);
+    assert_eq!(events, vec![Event::Done { id, result: Answer::Replies(vec![]), complete: true }]);
+    let id = cluster.members[0].node.server_count(now, &main_ns());
+    cluster.drive();
+    assert_eq!(cluster.take(0), vec![Event::Done { id, result: Answer::ServerCount(1), complete: true }]);
+}
+
+#[test]
+fn room_operations_and_disconnects_apply_on_the_other_nodes() {
+    let mut cluster = Cluster::new(2);
+    let selector = Selector::to("a");
+    cluster.members[0].node.sockets_join(&main_ns(), &selector, &["b".into(), "c".into()]);
+    cluster.members[0].node.sockets_leave(&main_ns(), &selector, &["d".into()]);
+    cluster.members[0].node.disconnect_sockets(&main_ns(), &selector, true);
+    cluster.drive();
+    let local = Selector { local: true, ..Selector::to("a") };
+    assert_eq!(
+        cluster.take(1),
+        vec![
+            Event::Join {
+                namespace: main_ns(),
+                selector: local.clone(),
+                rooms: vec!["b".into(), "c".into()]
+            },
+            Event::Leave { namespace: main_ns(), selector: local.clone(), rooms: vec!["d".into()] },
+            Event::Disconnect { namespace: main_ns(), selector: local, close: true },
+        ]
+    );
+    let join: serde_json::Value =
+        serde_json::from_slice(&cluster.published[cluster.published.len() - 3].2).unwrap();
+    assert_eq!(join["type"], 2);
+    assert_eq!(join["rooms"], serde_json::json!(["b", "c"]));
+    assert!(cluster.take(0).is_empty(), "a node ignores its own requests");
+}
+
+#[test]
+fn a_broadcast_with_acks_reports_counts_and_answers_until_its_timeout() {
+    let mut cluster = Cluster::new(2);
+    let now = cluster.now;
+    let payload = event(r#"["question"]"#);
+    let id = cluster.members[0].node.broadcast_with_ack(
+        now,
+        &main_ns(),
+        &Selector::all(),
+        &payload,
+        Duration::from_secs(2),
+    );
+    cluster.drive();
+    let events = cluster.take(1);
+    let [Event::BroadcastWithAck { reply, payload: asked, .. }] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(asked, &payload);
+    let reply = reply.clone();
+    cluster.members[1].node.broadcast_client_count(&reply, 2);
+    cluster.members[1].node.broadcast_ack(&reply, &event(r#"["yes"]"#));
+    cluster.members[1].node.broadcast_ack(&reply, &event(r#"[{"n":2}]"#));
+    cluster.drive();
+    assert_eq!(
+        cluster.take(0),
+        vec![
+            Event::BroadcastClientCount { id, count: 2 },
+            Event::BroadcastAck { id, answer: "yes".into() },
+            Event::BroadcastAck { id, answer: Value::Object(vec![("n".into(), 2.into())]) },
+        ]
+    );
+    assert_eq!(cluster.members[0].node.pending_requests(), 1);
+    cluster.advance(Duration::from_secs(2));
+    assert_eq!(cluster.members[0].node.pending_requests(), 0);
+    cluster.members[1].node.broadcast_ack(&reply, &event(r#"["late"]"#));
+    cluster.drive();
+    assert!(cluster.take(0).is_empty(), "answers after the timeout are dropped");
+}
+
+#[test]
+fn without_redis_a_request_returns_the_local_part_as_incomplete() {
+    let mut cluster = Cluster::new(2);
+    cluster.down = true;
+    let now = cluster.now;
+    let id = cluster.members[0].node.all_rooms(now, &main_ns(), vec!["mine".into()]);
+    cluster.drive();
+    assert_eq!(
+        cluster.take(0),
+        vec![Event::Done { id, result: Answer::Rooms(vec!["mine".into()]), complete: false }]
+    );
+    assert_eq!(cluster.members[0].node.pending_requests(), 0);
+}
+
+#[test]
+fn garbage_on_the_channels_is_dropped() {
+    let mut cluster = Cluster::new(1);
+    let node = &mut cluster.members[0].node;
+    let garbage: &[&[u8]] = &[
+        b"",
+        b"{",
+        b"{\"type\":99}",
+        b"{\"type\":5}",
+        &[0x93, 0xc0, 0xc0, 0xc0],
+        &[0xc1],
+        b"\xff\xff",
+        b"[1,2]",
+    ];
+    for channel in
+        ["socket.io#/#", "socket.io#/#room#", "socket.io-request#/#", "socket.io-response#/#", "other"]
+    {
+        for message in garbage {
+            node.handle_message(channel, message, &Sockets::default());
+        }
+    }
+    cluster.drive();
+    assert!(cluster.take(0).is_empty());
+}
