@@ -8,16 +8,7 @@ const [url, mode] = process.argv.slice(2);
 const transports = { polling: ["polling"], websocket: ["websocket"], upgrade: ["polling", "websocket"] }[mode];
 const base = { transports, forceNew: true, reconnection: false };
 
-const desc = (value) => {
-  if (Buffer.isBuffer(value) || value instanceof ArrayBuffer) return { $bin: Buffer.from(value).toString("base64") };
-  if (Array.isArray(value)) return value.map(desc);
-  if (value && typeof value === "object") {
-    const out = {};
-    for (const key of Object.keys(value)) out[key] = desc(value[key]);
-    return out;
-  }
-  return value;
-};
+const { toDesc: desc } = require("./describe");
 const once = (socket, event, ms = 5000) =>
   new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`timed out waiting for ${event}`)), ms);
