@@ -21,14 +21,21 @@ struct Member {
     events: Vec<Event>,
 }
 
-/// A node's sockets: (id, rooms).
+/// A node's sockets as `fetch` describes them (id, rooms), and as `select` finds them.
 #[derive(Default)]
-struct Sockets(Vec<(String, Vec<&'static str>)>);
+struct Sockets(Vec<(String, Vec<&'static str>)>, Vec<(SocketId, Vec<&'static str>)>);
+
+fn socket_id(n: u128) -> SocketId {
+    SocketId::from(engineio_proto::server::Sid::from_u128(n))
+}
 
 impl LocalSockets for Sockets {
     fn select(&self, _: &Namespace, selector: &Selector) -> Vec<SocketId> {
-        let _ = selector;
-        Vec::new()
+        self.1
+            .iter()
+            .filter(|(_, rooms)| selector.rooms.iter().any(|r| rooms.contains(&&**r)))
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     fn rooms(&self, _: &Namespace) -> Vec<Room> {
@@ -235,8 +242,9 @@ fn local_operations_publish_nothing() {
 #[test]
 fn fetch_sockets_gathers_every_node_and_times_out_with_what_came() {
     let mut cluster = Cluster::new(3);
-    cluster.members[1].sockets = Sockets(vec![("b1".into(), vec!["b1", "room"]), ("b2".into(), vec!["b2"])]);
-    cluster.members[2].sockets = Sockets(vec![("c1".into(), vec!["c1", "room"])]);
+    cluster.members[1].sockets =
+        Sockets(vec![("b1".into(), vec!["b1", "room"]), ("b2".into(), vec!["b2"])], vec![]);
+    cluster.members[2].sockets = Sockets(vec![("c1".into(), vec!["c1", "room"])], vec![]);
     let mine = SocketDetails {
         id: "a1".into(),
         handshake: Value::Null,
@@ -446,4 +454,42 @@ fn garbage_on_the_channels_is_dropped() {
     }
     cluster.drive();
     assert!(cluster.take(0).is_empty());
+}
+
+#[test]
+fn socket_ids_and_rooms_are_gathered_from_every_node() {
+    let mut cluster = Cluster::new(3);
+    cluster.members[1].sockets =
+        Sockets(vec![("b1".into(), vec!["lobby", "x"])], vec![(socket_id(1), vec!["lobby"])]);
+    cluster.members[2].sockets = Sockets(
+        vec![("c1".into(), vec!["y"])],
+        vec![(socket_id(2), vec!["lobby"]), (socket_id(3), vec!["other"])],
+    );
+    let now = cluster.now;
+    let id = cluster.members[0].node.sockets(now, &main_ns(), &["lobby".into()], &[socket_id(9)]);
+    cluster.drive();
+    let (_, _, request) = cluster
+        .published
+        .iter()
+        .find(|(from, channel, _)| *from == 0 && channel == "socket.io-request#/#")
+        .unwrap();
+    let request: serde_json::Value = serde_json::from_slice(request).unwrap();
+    assert_eq!(
+        (request["type"].clone(), request["rooms"].clone()),
+        (serde_json::json!(0), serde_json::json!(["lobby"]))
+    );
+    let mut expected: Vec<String> = [9, 1, 2].map(|n| socket_id(n).to_string()).to_vec();
+    expected.sort_unstable();
+    assert_eq!(cluster.take(0), vec![Event::Done { id, result: Answer::Sockets(expected), complete: true }]);
+
+    let id = cluster.members[0].node.all_rooms(now, &main_ns(), vec!["mine".into(), "x".into()]);
+    cluster.drive();
+    let events = cluster.take(0);
+    let [Event::Done { id: done, result: Answer::Rooms(rooms), complete: true }] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(*done, id);
+    let mut rooms: Vec<&str> = rooms.iter().map(|r| &**r).collect();
+    rooms.sort_unstable();
+    assert_eq!(rooms, ["lobby", "mine", "x", "y"]);
 }

@@ -281,7 +281,7 @@ struct Pending {
     message: Option<String>,
     /// Answers still expected; `None` until the server count is known.
     expected: Option<u64>,
-    deadline: Option<Instant>,
+    deadline: Instant,
     wire_id: String,
 }
 
@@ -305,7 +305,7 @@ pub struct RedisNode {
     /// Request ids on the wire of this node's pending requests and broadcasts with acks.
     by_wire_id: HashMap<String, RequestId>,
     /// Broadcasts with acks of this node, until their timeout.
-    ack_broadcasts: HashMap<RequestId, (String, Instant)>,
+    ack_broadcasts: HashMap<RequestId, String>,
     timers: BTreeSet<(Instant, RequestId)>,
     outputs: VecDeque<Output>,
     /// Source of request ids on the wire.
@@ -387,12 +387,8 @@ impl RedisNode {
     /// before it does anything itself).
     pub fn add_namespace(&mut self, namespace: &Namespace) {
         if self.namespaces.insert(namespace.clone()) {
-            let responses = self.response_channel(namespace);
-            let own = format!("{responses}{}#", self.uid);
-            self.outputs.push_back(Output::Subscribe {
-                channels: vec![self.request_channel(namespace), responses, own],
-                patterns: vec![format!("{}*", self.channel(namespace))],
-            });
+            let subscription = self.subscription(namespace);
+            self.outputs.push_back(subscription);
         }
     }
 
@@ -401,17 +397,18 @@ impl RedisNode {
     pub fn subscriptions(&self) -> Vec<Output> {
         let mut namespaces: Vec<&Namespace> = self.namespaces.iter().collect();
         namespaces.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-        namespaces
-            .into_iter()
-            .map(|namespace| {
-                let responses = self.response_channel(namespace);
-                let own = format!("{responses}{}#", self.uid);
-                Output::Subscribe {
-                    channels: vec![self.request_channel(namespace), responses, own],
-                    patterns: vec![format!("{}*", self.channel(namespace))],
-                }
-            })
-            .collect()
+        namespaces.into_iter().map(|namespace| self.subscription(namespace)).collect()
+    }
+
+    /// What one namespace listens on: its requests, the shared and this node's own
+    /// response channel, and every broadcast channel.
+    fn subscription(&self, namespace: &Namespace) -> Output {
+        let responses = self.response_channel(namespace);
+        let own = format!("{responses}{}#", self.uid);
+        Output::Subscribe {
+            channels: vec![self.request_channel(namespace), responses, own],
+            patterns: vec![format!("{}*", self.channel(namespace))],
+        }
     }
 
     // ---- this node's operations ----
@@ -471,7 +468,7 @@ impl RedisNode {
         }
         let deadline = deadline_after(now, timeout);
         self.by_wire_id.insert(wire_id.clone(), id);
-        self.ack_broadcasts.insert(id, (wire_id, deadline));
+        self.ack_broadcasts.insert(id, wire_id);
         self.timers.insert((deadline, id));
         id
     }
@@ -490,20 +487,16 @@ impl RedisNode {
         local: &[SocketId],
     ) -> RequestId {
         let local = local.iter().map(SocketId::to_string).collect();
-        let mut message = String::from(r#"{"uid":"#);
-        write_json_string(&mut message, &self.uid);
-        message.push_str(r#","requestId":"{id}","type":0,"rooms":"#);
-        write_rooms(&mut message, rooms);
-        message.push('}');
-        self.request(now, namespace, PendingKind::Sockets(local), Some(message))
+        let mut body = String::from(r#""type":0,"rooms":"#);
+        write_rooms(&mut body, rooms);
+        body.push('}');
+        self.request(now, namespace, PendingKind::Sockets(local), Some(body))
     }
 
     /// Asks every room across the cluster: [`Answer::Rooms`].
     pub fn all_rooms(&mut self, now: Instant, namespace: &Namespace, local: Vec<Room>) -> RequestId {
-        let mut message = String::from(r#"{"uid":"#);
-        write_json_string(&mut message, &self.uid);
-        message.push_str(r#","requestId":"{id}","type":1}"#);
-        self.request(now, namespace, PendingKind::Rooms(local), Some(message))
+        let body = String::from(r#""type":1}"#);
+        self.request(now, namespace, PendingKind::Rooms(local), Some(body))
     }
 
     /// Describes the sockets `selector` designates across the cluster (`fetchSockets`),
@@ -520,12 +513,10 @@ impl RedisNode {
             self.done(id, Answer::Fetched(local), true);
             return id;
         }
-        let mut message = String::from(r#"{"uid":"#);
-        write_json_string(&mut message, &self.uid);
-        message.push_str(r#","requestId":"{id}","type":5,"opts":"#);
-        write_json(&mut message, &wire_opts(selector, false));
-        message.push('}');
-        self.request(now, namespace, PendingKind::Fetch(local), Some(message))
+        let mut body = String::from(r#""type":5,"opts":"#);
+        write_json(&mut body, &wire_opts(selector, false));
+        body.push('}');
+        self.request(now, namespace, PendingKind::Fetch(local), Some(body))
     }
 
     /// Makes the sockets `selector` designates on the other nodes join `rooms`.
@@ -549,9 +540,8 @@ impl RedisNode {
             return;
         }
         self.add_namespace(namespace);
-        let mut message = String::from(r#"{"uid":"#);
-        write_json_string(&mut message, &self.uid);
-        let _ = write!(message, r#","type":{},"opts":"#, kind as u8);
+        let mut message = self.request_head(None);
+        let _ = write!(message, r#""type":{},"opts":"#, kind as u8);
         write_json(&mut message, &wire_opts(selector, false));
         message.push_str(r#","rooms":"#);
         write_rooms(&mut message, rooms);
@@ -565,9 +555,8 @@ impl RedisNode {
             return;
         }
         self.add_namespace(namespace);
-        let mut message = String::from(r#"{"uid":"#);
-        write_json_string(&mut message, &self.uid);
-        message.push_str(r#","type":4,"opts":"#);
+        let mut message = self.request_head(None);
+        message.push_str(r#""type":4,"opts":"#);
         write_json(&mut message, &wire_opts(selector, false));
         let _ = write!(message, r#","close":{close}}}"#);
         self.publish(self.request_channel(namespace), message.into_bytes());
@@ -577,9 +566,8 @@ impl RedisNode {
     /// `[event, ...args]`.
     pub fn server_side_emit(&mut self, namespace: &Namespace, payload: &Payload) {
         self.add_namespace(namespace);
-        let mut message = String::from(r#"{"uid":"#);
-        write_json_string(&mut message, &self.uid);
-        message.push_str(r#","type":6,"data":"#);
+        let mut message = self.request_head(None);
+        message.push_str(r#""type":6,"data":"#);
         write_payload_json(&mut message, payload);
         message.push('}');
         self.publish(self.request_channel(namespace), message.into_bytes());
@@ -592,12 +580,10 @@ impl RedisNode {
         namespace: &Namespace,
         payload: &Payload,
     ) -> RequestId {
-        let mut message = String::from(r#"{"uid":"#);
-        write_json_string(&mut message, &self.uid);
-        message.push_str(r#","requestId":"{id}","type":6,"data":"#);
-        write_payload_json(&mut message, payload);
-        message.push('}');
-        self.request(now, namespace, PendingKind::Replies(Vec::new()), Some(message))
+        let mut body = String::from(r#""type":6,"data":"#);
+        write_payload_json(&mut body, payload);
+        body.push('}');
+        self.request(now, namespace, PendingKind::Replies(Vec::new()), Some(body))
     }
 
     /// Answers another node's server-side event (once; later answers are the caller's to
@@ -653,31 +639,38 @@ impl RedisNode {
         RequestId(self.next_id)
     }
 
-    /// Starts a request that needs the server count; `message` has `{id}` where the wire
-    /// request id goes.
+    /// How every JSON request begins: `{"uid":"…",` and, for one that awaits answers,
+    /// `"requestId":"…",`.
+    fn request_head(&self, request_id: Option<&str>) -> String {
+        let mut head = String::from(r#"{"uid":"#);
+        write_json_string(&mut head, &self.uid);
+        head.push(',');
+        if let Some(request_id) = request_id {
+            head.push_str(r#""requestId":"#);
+            write_json_string(&mut head, request_id);
+            head.push(',');
+        }
+        head
+    }
+
+    /// Starts a request that needs the server count; `body` is the JSON request after its
+    /// head (from `"type"` on), none for the count alone.
     fn request(
         &mut self,
         now: Instant,
         namespace: &Namespace,
         kind: PendingKind,
-        message: Option<String>,
+        body: Option<String>,
     ) -> RequestId {
         self.add_namespace(namespace);
         let id = self.new_request_id();
         let wire_id = short_id(&mut *self.random);
-        let message = message.map(|m| m.replacen("{id}", &wire_id, 1));
+        let message = body.map(|body| self.request_head(Some(&wire_id)) + &body);
         let deadline = deadline_after(now, self.config.requests_timeout);
         self.timers.insert((deadline, id));
         self.pending.insert(
             id,
-            Pending {
-                namespace: namespace.clone(),
-                kind,
-                message,
-                expected: None,
-                deadline: Some(deadline),
-                wire_id,
-            },
+            Pending { namespace: namespace.clone(), kind, message, expected: None, deadline, wire_id },
         );
         let channel = self.request_channel(namespace);
         self.outputs.push_back(Output::CountServers { channel, token: id.0 });
@@ -725,7 +718,7 @@ impl RedisNode {
                 break;
             }
             self.timers.pop_first();
-            if let Some((wire_id, _)) = self.ack_broadcasts.remove(&id) {
+            if let Some(wire_id) = self.ack_broadcasts.remove(&id) {
                 self.by_wire_id.remove(&wire_id);
             } else if self.pending.contains_key(&id) {
                 self.finish(id, None, false);
@@ -739,9 +732,7 @@ impl RedisNode {
             return;
         };
         self.by_wire_id.remove(&pending.wire_id);
-        if let Some(deadline) = pending.deadline {
-            self.timers.remove(&(deadline, id));
-        }
+        self.timers.remove(&(pending.deadline, id));
         let answer = answer.unwrap_or(match pending.kind {
             PendingKind::Count => Answer::ServerCount(1),
             PendingKind::Sockets(ids) => Answer::Sockets(ids),
