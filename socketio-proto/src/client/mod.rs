@@ -811,7 +811,9 @@ impl Manager {
                     // except closing its WebSockets, so that none stays open.
                     if let Some(mut engine) = self.engine.take() {
                         engine.close();
-                        self.outputs.extend(std::iter::from_fn(|| engine.poll_output()).map(Output::Io));
+                        let closes = std::iter::from_fn(|| engine.poll_output())
+                            .filter(|output| matches!(output, engine::Output::WsClose { .. }));
+                        self.outputs.extend(closes.map(Output::Io));
                     }
                     self.outputs.retain(|o| {
                         matches!(o, Output::Event(_) | Output::Io(engine::Output::WsClose { .. }))
