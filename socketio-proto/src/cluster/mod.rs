@@ -3,6 +3,8 @@
 //!
 //! - [`msgpack`]: MessagePack as `notepack.io` writes it, the encoding of broadcasts.
 //! - [`redis`]: the classic Redis adapter's protocol, as a state machine per server.
+//! - [`resp`]: the Redis protocol itself, commands and replies.
 
 pub mod msgpack;
 pub mod redis;
+pub mod resp;
