@@ -379,8 +379,8 @@ fn room_operations_and_disconnects_apply_on_the_other_nodes() {
 }
 
 #[test]
-fn a_broadcast_with_acks_reports_counts_and_answers_until_its_timeout() {
-    let mut cluster = Cluster::new(2);
+fn a_broadcast_with_acks_completes_when_every_node_reported_and_every_client_answered() {
+    let mut cluster = Cluster::new(3);
     let now = cluster.now;
     let payload = event(r#"["question"]"#);
     let id = cluster.members[0].node.broadcast_with_ack(
@@ -391,26 +391,57 @@ fn a_broadcast_with_acks_reports_counts_and_answers_until_its_timeout() {
         Duration::from_secs(2),
     );
     cluster.drive();
+    let mut replies = Vec::new();
+    for member in [1, 2] {
+        let events = cluster.take(member);
+        let [Event::BroadcastWithAck { reply, payload: asked, timeout, .. }] = events.as_slice() else {
+            panic!("{events:?}")
+        };
+        assert_eq!(asked, &payload);
+        assert_eq!(*timeout, Some(Duration::from_secs(2)), "the requester's timeout travels in its flags");
+        replies.push(reply.clone());
+    }
+    // Node 1 has two recipients; node 2 has none but must still report.
+    cluster.members[1].node.broadcast_client_count(&replies[0], 2);
+    cluster.members[1].node.broadcast_ack(&replies[0], &event(r#"["yes"]"#));
+    cluster.members[1].node.broadcast_ack(&replies[0], &event(r#"[{"n":2}]"#));
+    cluster.drive();
+    assert!(cluster.take(0).is_empty(), "node 2 has not reported its count");
+    cluster.members[2].node.broadcast_client_count(&replies[1], 0);
+    cluster.drive();
+    let answers = vec!["yes".into(), Value::Object(vec![("n".into(), 2.into())])];
+    assert_eq!(
+        cluster.take(0),
+        vec![Event::Done { id, result: Answer::Acks { answers, missing: 0 }, complete: true }]
+    );
+    assert_eq!(cluster.members[0].node.pending_requests(), 0);
+}
+
+#[test]
+fn a_broadcast_with_acks_times_out_with_the_answers_that_came() {
+    let mut cluster = Cluster::new(2);
+    let now = cluster.now;
+    let id = cluster.members[0].node.broadcast_with_ack(
+        now,
+        &main_ns(),
+        &Selector::all(),
+        &event(r#"["question"]"#),
+        Duration::from_secs(2),
+    );
+    cluster.drive();
     let events = cluster.take(1);
-    let [Event::BroadcastWithAck { reply, payload: asked, .. }] = events.as_slice() else {
-        panic!("{events:?}")
-    };
-    assert_eq!(asked, &payload);
+    let [Event::BroadcastWithAck { reply, .. }] = events.as_slice() else { panic!("{events:?}") };
     let reply = reply.clone();
     cluster.members[1].node.broadcast_client_count(&reply, 2);
     cluster.members[1].node.broadcast_ack(&reply, &event(r#"["yes"]"#));
-    cluster.members[1].node.broadcast_ack(&reply, &event(r#"[{"n":2}]"#));
     cluster.drive();
+    assert!(cluster.take(0).is_empty(), "one client has not answered");
+    assert_eq!(cluster.members[0].node.poll_timeout(), Some(now + Duration::from_secs(2)));
+    cluster.advance(Duration::from_secs(2));
     assert_eq!(
         cluster.take(0),
-        vec![
-            Event::BroadcastClientCount { id, count: 2 },
-            Event::BroadcastAck { id, answer: "yes".into() },
-            Event::BroadcastAck { id, answer: Value::Object(vec![("n".into(), 2.into())]) },
-        ]
+        vec![Event::Done { id, result: Answer::Acks { answers: vec!["yes".into()], missing: 1 }, complete: false }]
     );
-    assert_eq!(cluster.members[0].node.pending_requests(), 1);
-    cluster.advance(Duration::from_secs(2));
     assert_eq!(cluster.members[0].node.pending_requests(), 0);
     cluster.members[1].node.broadcast_ack(&reply, &event(r#"["late"]"#));
     cluster.drive();

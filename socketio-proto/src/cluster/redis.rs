@@ -191,6 +191,8 @@ pub enum Event {
         selector: Selector,
         /// `[event, ...args]`.
         payload: Payload,
+        /// How long the requester waits (its `flags.timeout`), when it said.
+        timeout: Option<Duration>,
         /// For the counts and answers.
         reply: ReplyTo,
     },
@@ -241,20 +243,6 @@ pub enum Event {
         /// Whether every expected answer came.
         complete: bool,
     },
-    /// How many clients another node sent this node's broadcast with acks to.
-    BroadcastClientCount {
-        /// The broadcast.
-        id: RequestId,
-        /// Its recipients on that node.
-        count: u64,
-    },
-    /// One remote client's answer to this node's broadcast with acks.
-    BroadcastAck {
-        /// The broadcast.
-        id: RequestId,
-        /// The answer (the client's ack arguments, as the reference hands them).
-        answer: Value,
-    },
 }
 
 /// The result of a request.
@@ -270,6 +258,13 @@ pub enum Answer {
     Fetched(Vec<SocketDetails>),
     /// The other nodes' answers to a server-side event, in arrival order.
     Replies(Vec<Value>),
+    /// The other nodes' clients' answers to a broadcast with acks, in arrival order.
+    Acks {
+        /// The answers (each client's ack arguments, as the reference hands them).
+        answers: Vec<Value>,
+        /// Clients that nodes reported as recipients and that did not answer in time.
+        missing: u64,
+    },
 }
 
 /// A request waiting for its server count or for answers.
@@ -292,6 +287,9 @@ enum PendingKind {
     Rooms(Vec<Room>),
     Fetch(Vec<SocketDetails>),
     Replies(Vec<Value>),
+    /// A broadcast with acks: the nodes that reported their client count, the clients
+    /// they reported, and the answers so far.
+    Acks { servers: u64, clients: u64, answers: Vec<Value> },
 }
 
 /// One server's part of a cluster on the classic Redis adapter.
@@ -304,8 +302,6 @@ pub struct RedisNode {
     pending: HashMap<RequestId, Pending>,
     /// Request ids on the wire of this node's pending requests and broadcasts with acks.
     by_wire_id: HashMap<String, RequestId>,
-    /// Broadcasts with acks of this node, until their timeout.
-    ack_broadcasts: HashMap<RequestId, String>,
     timers: BTreeSet<(Instant, RequestId)>,
     outputs: VecDeque<Output>,
     /// Source of request ids on the wire.
@@ -343,7 +339,6 @@ impl RedisNode {
             next_id: 0,
             pending: HashMap::new(),
             by_wire_id: HashMap::new(),
-            ack_broadcasts: HashMap::new(),
             timers: BTreeSet::new(),
             outputs: VecDeque::new(),
             random,
@@ -367,7 +362,7 @@ impl RedisNode {
 
     /// Requests and broadcasts with acks still open.
     pub fn pending_requests(&self) -> usize {
-        self.pending.len() + self.ack_broadcasts.len()
+        self.pending.len()
     }
 
     fn channel(&self, namespace: &Namespace) -> String {
@@ -427,7 +422,7 @@ impl RedisNode {
             ("data".into(), data),
             ("nsp".into(), namespace.as_str().into()),
         ]);
-        let message = Value::Array(vec![self.uid.as_str().into(), packet, wire_opts(selector, true)]);
+        let message = Value::Array(vec![self.uid.as_str().into(), packet, wire_opts(selector, true, None)]);
         let mut channel = self.channel(namespace);
         if let [room] = selector.rooms.as_slice() {
             channel.push_str(room);
@@ -436,10 +431,12 @@ impl RedisNode {
         self.publish(channel, msgpack::encode(&message));
     }
 
-    /// Publishes a broadcast whose remote recipients answer; their counts and answers come
-    /// as [`Event::BroadcastClientCount`] and [`Event::BroadcastAck`] until `timeout`.
-    /// With the local part and [`RedisNode::server_count`], the caller has what the
-    /// reference needs to decide completeness.
+    /// Publishes a broadcast whose remote recipients answer. The other nodes report how
+    /// many clients they sent it to, then each answer; [`Event::Done`] with
+    /// [`Answer::Acks`] comes once every node reported and every reported client answered
+    /// (the reference's completeness: as many client counts as the server count says, as
+    /// many answers as they add up to), or at `timeout` with what arrived. The local
+    /// recipients are the caller's.
     pub fn broadcast_with_ack(
         &mut self,
         now: Instant,
@@ -448,34 +445,34 @@ impl RedisNode {
         payload: &Payload,
         timeout: Duration,
     ) -> RequestId {
-        let id = self.new_request_id();
-        self.add_namespace(namespace);
-        let wire_id = short_id(&mut *self.random);
+        let kind = PendingKind::Acks { servers: 0, clients: 0, answers: Vec::new() };
+        let id = self.request(now, namespace, kind, None, Some(timeout));
+        let Some(wire_id) = self.pending.get(&id).map(|pending| pending.wire_id.clone()) else {
+            return id;
+        };
+        self.by_wire_id.insert(wire_id.clone(), id);
         if let Ok(data) = payload.to_value() {
             let packet = Value::Object(vec![
                 ("type".into(), 2.into()),
                 ("data".into(), data),
                 ("nsp".into(), namespace.as_str().into()),
             ]);
+            let opts = wire_opts(selector, true, Some(timeout));
             let request = Value::Object(vec![
                 ("uid".into(), self.uid.as_str().into()),
                 ("requestId".into(), wire_id.as_str().into()),
                 ("type".into(), (RequestType::Broadcast as u8).into()),
                 ("packet".into(), packet),
-                ("opts".into(), wire_opts(selector, true)),
+                ("opts".into(), opts),
             ]);
             self.publish(self.request_channel(namespace), msgpack::encode(&request));
         }
-        let deadline = deadline_after(now, timeout);
-        self.by_wire_id.insert(wire_id.clone(), id);
-        self.ack_broadcasts.insert(id, wire_id);
-        self.timers.insert((deadline, id));
         id
     }
 
     /// Asks how many nodes the cluster has: [`Answer::ServerCount`].
     pub fn server_count(&mut self, now: Instant, namespace: &Namespace) -> RequestId {
-        self.request(now, namespace, PendingKind::Count, None)
+        self.request(now, namespace, PendingKind::Count, None, None)
     }
 
     /// Asks the ids of the sockets in `rooms` across the cluster: [`Answer::Sockets`].
@@ -490,13 +487,13 @@ impl RedisNode {
         let mut body = String::from(r#""type":0,"rooms":"#);
         write_rooms(&mut body, rooms);
         body.push('}');
-        self.request(now, namespace, PendingKind::Sockets(local), Some(body))
+        self.request(now, namespace, PendingKind::Sockets(local), Some(body), None)
     }
 
     /// Asks every room across the cluster: [`Answer::Rooms`].
     pub fn all_rooms(&mut self, now: Instant, namespace: &Namespace, local: Vec<Room>) -> RequestId {
         let body = String::from(r#""type":1}"#);
-        self.request(now, namespace, PendingKind::Rooms(local), Some(body))
+        self.request(now, namespace, PendingKind::Rooms(local), Some(body), None)
     }
 
     /// Describes the sockets `selector` designates across the cluster (`fetchSockets`),
@@ -514,9 +511,9 @@ impl RedisNode {
             return id;
         }
         let mut body = String::from(r#""type":5,"opts":"#);
-        write_json(&mut body, &wire_opts(selector, false));
+        write_json(&mut body, &wire_opts(selector, false, None));
         body.push('}');
-        self.request(now, namespace, PendingKind::Fetch(local), Some(body))
+        self.request(now, namespace, PendingKind::Fetch(local), Some(body), None)
     }
 
     /// Makes the sockets `selector` designates on the other nodes join `rooms`.
@@ -542,7 +539,7 @@ impl RedisNode {
         self.add_namespace(namespace);
         let mut message = self.request_head(None);
         let _ = write!(message, r#""type":{},"opts":"#, kind as u8);
-        write_json(&mut message, &wire_opts(selector, false));
+        write_json(&mut message, &wire_opts(selector, false, None));
         message.push_str(r#","rooms":"#);
         write_rooms(&mut message, rooms);
         message.push('}');
@@ -557,7 +554,7 @@ impl RedisNode {
         self.add_namespace(namespace);
         let mut message = self.request_head(None);
         message.push_str(r#""type":4,"opts":"#);
-        write_json(&mut message, &wire_opts(selector, false));
+        write_json(&mut message, &wire_opts(selector, false, None));
         let _ = write!(message, r#","close":{close}}}"#);
         self.publish(self.request_channel(namespace), message.into_bytes());
     }
@@ -583,7 +580,7 @@ impl RedisNode {
         let mut body = String::from(r#""type":6,"data":"#);
         write_payload_json(&mut body, payload);
         body.push('}');
-        self.request(now, namespace, PendingKind::Replies(Vec::new()), Some(body))
+        self.request(now, namespace, PendingKind::Replies(Vec::new()), Some(body), None)
     }
 
     /// Answers another node's server-side event (once; later answers are the caller's to
@@ -654,19 +651,22 @@ impl RedisNode {
     }
 
     /// Starts a request that needs the server count; `body` is the JSON request after its
-    /// head (from `"type"` on), none for the count alone.
+    /// head (from `"type"` on), sent once the count is known; none for the count alone or
+    /// a request the caller sends itself. It waits `timeout`, by default the configured
+    /// one.
     fn request(
         &mut self,
         now: Instant,
         namespace: &Namespace,
         kind: PendingKind,
         body: Option<String>,
+        timeout: Option<Duration>,
     ) -> RequestId {
         self.add_namespace(namespace);
         let id = self.new_request_id();
         let wire_id = short_id(&mut *self.random);
         let message = body.map(|body| self.request_head(Some(&wire_id)) + &body);
-        let deadline = deadline_after(now, self.config.requests_timeout);
+        let deadline = deadline_after(now, timeout.unwrap_or(self.config.requests_timeout));
         self.timers.insert((deadline, id));
         self.pending.insert(
             id,
@@ -689,6 +689,10 @@ impl RedisNode {
         let others = count.saturating_sub(1);
         if matches!(pending.kind, PendingKind::Count) {
             return self.finish(id, Some(Answer::ServerCount(count.max(1))), true);
+        }
+        if matches!(pending.kind, PendingKind::Acks { .. }) {
+            pending.expected = Some(others);
+            return self.check_acks(id);
         }
         if others == 0 {
             return self.finish(id, None, true);
@@ -718,9 +722,7 @@ impl RedisNode {
                 break;
             }
             self.timers.pop_first();
-            if let Some(wire_id) = self.ack_broadcasts.remove(&id) {
-                self.by_wire_id.remove(&wire_id);
-            } else if self.pending.contains_key(&id) {
+            if self.pending.contains_key(&id) {
                 self.finish(id, None, false);
             }
         }
@@ -739,8 +741,25 @@ impl RedisNode {
             PendingKind::Rooms(rooms) => Answer::Rooms(rooms),
             PendingKind::Fetch(sockets) => Answer::Fetched(sockets),
             PendingKind::Replies(replies) => Answer::Replies(replies),
+            PendingKind::Acks { clients, answers, .. } => {
+                let missing = clients.saturating_sub(answers.len() as u64);
+                Answer::Acks { answers, missing }
+            }
         });
         self.done(id, answer, complete);
+    }
+
+    /// Ends broadcast with acks `id` if every node reported and every client answered.
+    fn check_acks(&mut self, id: RequestId) {
+        let Some(pending) = self.pending.get(&id) else {
+            return;
+        };
+        let PendingKind::Acks { servers, clients, answers } = &pending.kind else {
+            return;
+        };
+        if pending.expected == Some(*servers) && answers.len() as u64 == *clients {
+            self.finish(id, None, true);
+        }
     }
 
     fn done(&mut self, id: RequestId, result: Answer, complete: bool) {
@@ -893,10 +912,17 @@ impl RedisNode {
                     return;
                 };
                 let payload = Payload::from_value(data);
+                let timeout = request
+                    .get("opts")
+                    .and_then(|opts| opts.get("flags"))
+                    .and_then(|flags| flags.get("timeout"))
+                    .and_then(number)
+                    .map(Duration::from_millis);
                 self.outputs.push_back(Output::event(Event::BroadcastWithAck {
                     namespace,
                     selector,
                     payload,
+                    timeout,
                     reply,
                 }));
             }
@@ -917,24 +943,23 @@ impl RedisNode {
         else {
             return;
         };
-        if self.ack_broadcasts.contains_key(&id) {
-            let event = match response.get("type").and_then(number).and_then(RequestType::from_number) {
-                Some(RequestType::BroadcastClientCount) => {
-                    let count = response.get("clientCount").and_then(number).unwrap_or(0);
-                    Event::BroadcastClientCount { id, count }
-                }
-                Some(RequestType::BroadcastAck) => {
-                    Event::BroadcastAck { id, answer: response.get("packet").cloned().unwrap_or(Value::Null) }
-                }
-                _ => return,
-            };
-            self.outputs.push_back(Output::event(event));
-            return;
-        }
         let Some(pending) = self.pending.get_mut(&id) else {
             return;
         };
         match &mut pending.kind {
+            PendingKind::Acks { servers, clients, answers } => {
+                match response.get("type").and_then(number).and_then(RequestType::from_number) {
+                    Some(RequestType::BroadcastClientCount) => {
+                        *servers += 1;
+                        *clients += response.get("clientCount").and_then(number).unwrap_or(0);
+                    }
+                    Some(RequestType::BroadcastAck) => {
+                        answers.push(response.get("packet").cloned().unwrap_or(Value::Null));
+                    }
+                    _ => return,
+                }
+                return self.check_acks(id);
+            }
             PendingKind::Sockets(ids) => {
                 let Some(Value::Array(sockets)) = response.get("sockets") else {
                     return;
@@ -975,7 +1000,7 @@ impl RedisNode {
 }
 
 /// The `opts` of a request or broadcast: `{rooms, except[, flags]}`.
-fn wire_opts(selector: &Selector, with_flags: bool) -> Value {
+fn wire_opts(selector: &Selector, with_flags: bool, timeout: Option<Duration>) -> Value {
     let mut except: Vec<Value> = selector.except.iter().map(|r| Value::from(&**r)).collect();
     if let Some(socket) = selector.except_socket {
         except.push(Value::String(socket.to_string()));
@@ -988,6 +1013,10 @@ fn wire_opts(selector: &Selector, with_flags: bool) -> Value {
         let mut flags = Vec::new();
         if selector.volatile {
             flags.push(("volatile".into(), true.into()));
+        }
+        if let Some(timeout) = timeout {
+            let millis = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+            flags.push(("timeout".into(), millis.into()));
         }
         opts.push(("flags".into(), Value::Object(flags)));
     }
