@@ -17,6 +17,11 @@ if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 
+step "redis-server for the cluster tests (Debian's package)"
+if ! command -v "${REDIS_SERVER:-redis-server}" >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+fi
+
 step "python-socketio (virtualenv tests/.venv, pinned by tests/python/requirements.lock)"
 if [ ! -f tests/.venv/installed.lock ] || ! cmp -s tests/python/requirements.lock tests/.venv/installed.lock; then
   python3 -m venv tests/.venv

@@ -440,7 +440,11 @@ fn a_broadcast_with_acks_times_out_with_the_answers_that_came() {
     cluster.advance(Duration::from_secs(2));
     assert_eq!(
         cluster.take(0),
-        vec![Event::Done { id, result: Answer::Acks { answers: vec!["yes".into()], missing: 1 }, complete: false }]
+        vec![Event::Done {
+            id,
+            result: Answer::Acks { answers: vec!["yes".into()], missing: 1 },
+            complete: false
+        }]
     );
     assert_eq!(cluster.members[0].node.pending_requests(), 0);
     cluster.members[1].node.broadcast_ack(&reply, &event(r#"["late"]"#));

@@ -9,9 +9,11 @@ use std::task::{Context, Poll};
 use engineio_proto::IdMap;
 use futures_channel::oneshot;
 use serde::de::DeserializeOwned;
-use socketio_proto::Payload;
+use socketio_proto::cluster::redis::Answer;
 use socketio_proto::server::{AckError as ProtoAckError, SocketId};
+use socketio_proto::{Payload, Value};
 
+use crate::cluster::Done;
 use crate::{AckError, EmitError};
 
 /// Where the state machine's answer to one ack goes.
@@ -92,7 +94,7 @@ impl<T: DeserializeOwned> Future for AckFuture<T> {
 }
 
 /// Every recipient's answer to a broadcast `emit_with_ack` (the reference's `emitWithAck`
-/// on a broadcast operator).
+/// on a broadcast operator), or every other server's answer to a server-side event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AckResponses<T> {
     /// The answers that came, in the order they came.
@@ -101,12 +103,16 @@ pub struct AckResponses<T> {
     pub missing: usize,
     /// Answers whose arguments did not read as `T`.
     pub malformed: usize,
+    /// Whether some server of the cluster did not report in time, or Redis was
+    /// unreachable: recipients there are not counted in `missing`. Always false without a
+    /// cluster adapter.
+    pub servers_missing: bool,
 }
 
 impl<T> AckResponses<T> {
     /// Whether every recipient answered with a `T`.
     pub fn is_complete(&self) -> bool {
-        self.missing == 0 && self.malformed == 0
+        self.missing == 0 && self.malformed == 0 && !self.servers_missing
     }
 }
 
@@ -118,25 +124,39 @@ pub(crate) struct Collected {
 }
 
 /// The answers of a broadcast `emit_with_ack`; resolves once every recipient answered,
-/// failed or timed out.
+/// failed or timed out, on this server and (with a cluster adapter) on the others.
 #[must_use = "the answers are only waited for when awaited"]
 pub struct BroadcastAckFuture<T> {
-    state: Waiting<oneshot::Receiver<Collected>>,
+    failed: Option<AckError>,
+    local: Option<oneshot::Receiver<Collected>>,
+    cluster: Option<oneshot::Receiver<Done>>,
+    collected: Collected,
+    servers_missing: bool,
     forget: Forget,
     answer: PhantomData<fn() -> T>,
 }
 
 impl<T> BroadcastAckFuture<T> {
-    pub(crate) fn waiting(answer: oneshot::Receiver<Collected>, forget: Forget) -> Self {
-        BroadcastAckFuture { state: Waiting::On(answer), forget, answer: PhantomData }
+    pub(crate) fn waiting(
+        local: Option<oneshot::Receiver<Collected>>,
+        cluster: Option<oneshot::Receiver<Done>>,
+        forget: Forget,
+    ) -> Self {
+        BroadcastAckFuture {
+            failed: None,
+            local,
+            cluster,
+            collected: Collected::default(),
+            servers_missing: false,
+            forget,
+            answer: PhantomData,
+        }
     }
 
     pub(crate) fn failed(error: impl Into<AckError>) -> Self {
-        BroadcastAckFuture {
-            state: Waiting::Failed(Some(error.into())),
-            forget: Forget::default(),
-            answer: PhantomData,
-        }
+        let mut future = Self::waiting(None, None, Forget::default());
+        future.failed = Some(error.into());
+        future
     }
 }
 
@@ -145,22 +165,51 @@ impl<T: DeserializeOwned> Future for BroadcastAckFuture<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        match &mut this.state {
-            Waiting::Failed(error) => Poll::Ready(Err(error.take().unwrap_or(AckError::Disconnected))),
-            Waiting::On(answer) => Pin::new(answer).poll(cx).map(|collected| {
-                this.forget.settled();
-                let collected = collected.map_err(|_| AckError::Emit(EmitError::Disconnected))?;
-                let mut responses =
-                    AckResponses { answers: Vec::new(), missing: collected.missing, malformed: 0 };
-                for payload in collected.answers {
-                    match payload.array_args::<T>() {
-                        Ok(answer) => responses.answers.push(answer),
-                        Err(_) => responses.malformed += 1,
-                    }
-                }
-                Ok(responses)
-            }),
+        if let Some(error) = this.failed.take() {
+            return Poll::Ready(Err(error));
         }
+        if let Some(local) = &mut this.local {
+            let collected = std::task::ready!(Pin::new(local).poll(cx));
+            this.local = None;
+            let collected = collected.map_err(|_| AckError::Emit(EmitError::Disconnected))?;
+            this.collected.answers.extend(collected.answers);
+            this.collected.missing += collected.missing;
+        }
+        if let Some(cluster) = &mut this.cluster {
+            let done = std::task::ready!(Pin::new(cluster).poll(cx));
+            this.cluster = None;
+            match done {
+                Ok(Done { answer, complete }) => {
+                    this.servers_missing = !complete;
+                    let (answers, missing) = match answer {
+                        Answer::Acks { answers, missing } => (answers, missing),
+                        Answer::Replies(replies) => (replies, 0),
+                        _ => (Vec::new(), 0),
+                    };
+                    // Between servers, an answer is its first argument only.
+                    let answers =
+                        answers.into_iter().map(|answer| Payload::from_value(&Value::Array(vec![answer])));
+                    this.collected.answers.extend(answers);
+                    this.collected.missing += usize::try_from(missing).unwrap_or(usize::MAX);
+                }
+                Err(oneshot::Canceled) => this.servers_missing = true,
+            }
+        }
+        this.forget.settled();
+        let collected = std::mem::take(&mut this.collected);
+        let mut responses = AckResponses {
+            answers: Vec::new(),
+            missing: collected.missing,
+            malformed: 0,
+            servers_missing: this.servers_missing,
+        };
+        for payload in collected.answers {
+            match payload.array_args::<T>() {
+                Ok(answer) => responses.answers.push(answer),
+                Err(_) => responses.malformed += 1,
+            }
+        }
+        Poll::Ready(Ok(responses))
     }
 }
 
@@ -168,7 +217,15 @@ impl<T: DeserializeOwned> Future for BroadcastAckFuture<T> {
 struct Collector {
     expected: usize,
     collected: Collected,
-    done: oneshot::Sender<Collected>,
+    sink: Sink,
+}
+
+/// Where a broadcast's answers go.
+enum Sink {
+    /// All at once, to the future of the emit.
+    Done(oneshot::Sender<Collected>),
+    /// Each as it comes, to the server of the cluster that asked.
+    Relay(Box<dyn FnMut(Payload) + Send>),
 }
 
 /// Who waits for which ack on the server: a single emit by `(socket, id)`, a broadcast by
@@ -190,7 +247,21 @@ impl AckWaiters {
             let _ = done.send(Collected::default());
             return;
         }
-        self.broadcast.insert(id, Collector { expected, collected: Collected::default(), done });
+        self.broadcast
+            .insert(id, Collector { expected, collected: Collected::default(), sink: Sink::Done(done) });
+    }
+
+    /// Hands each of the `expected` answers to broadcast `id` to `relay` as it comes.
+    pub(crate) fn relay_broadcast(
+        &mut self,
+        id: u64,
+        expected: usize,
+        relay: impl FnMut(Payload) + Send + 'static,
+    ) {
+        if expected > 0 {
+            let sink = Sink::Relay(Box::new(relay));
+            self.broadcast.insert(id, Collector { expected, collected: Collected::default(), sink });
+        }
     }
 
     /// Stops waiting for ack `id` of `socket`.
@@ -217,14 +288,19 @@ impl AckWaiters {
         let Some(collector) = self.broadcast.get_mut(&id) else {
             return;
         };
-        match answer {
-            Ok(payload) => collector.collected.answers.push(payload),
-            Err(_) => collector.collected.missing += 1,
+        match (answer, &mut collector.sink) {
+            (Ok(payload), Sink::Relay(relay)) => {
+                relay(payload);
+                collector.expected = collector.expected.saturating_sub(1);
+            }
+            (Ok(payload), Sink::Done(_)) => collector.collected.answers.push(payload),
+            (Err(_), Sink::Relay(_)) => collector.expected = collector.expected.saturating_sub(1),
+            (Err(_), Sink::Done(_)) => collector.collected.missing += 1,
         }
         let settled = collector.collected.answers.len() + collector.collected.missing;
         if settled >= collector.expected {
-            if let Some(collector) = self.broadcast.remove(&id) {
-                let _ = collector.done.send(collector.collected);
+            if let Some(Collector { collected, sink: Sink::Done(done), .. }) = self.broadcast.remove(&id) {
+                let _ = done.send(collected);
             }
         }
     }

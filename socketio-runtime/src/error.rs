@@ -55,4 +55,11 @@ pub enum Error {
     /// TLS material (a certificate, a key) could not be read.
     #[error("TLS: {0}")]
     Tls(std::io::Error),
+    /// A setting cannot be used (a malformed Redis URL, ...).
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The operation reached this server's sockets, but not the other servers of the
+    /// cluster.
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
 }

@@ -28,6 +28,7 @@
 mod ack;
 mod api;
 pub mod client;
+mod cluster;
 pub mod engine;
 mod error;
 mod futures_io;

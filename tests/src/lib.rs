@@ -7,6 +7,7 @@ pub mod example;
 pub mod node;
 pub mod python;
 pub mod raw;
+pub mod redis;
 pub mod strategies;
 
 /// The README's code blocks, compiled as doctests.

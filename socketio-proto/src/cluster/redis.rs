@@ -289,7 +289,11 @@ enum PendingKind {
     Replies(Vec<Value>),
     /// A broadcast with acks: the nodes that reported their client count, the clients
     /// they reported, and the answers so far.
-    Acks { servers: u64, clients: u64, answers: Vec<Value> },
+    Acks {
+        servers: u64,
+        clients: u64,
+        answers: Vec<Value>,
+    },
 }
 
 /// One server's part of a cluster on the classic Redis adapter.

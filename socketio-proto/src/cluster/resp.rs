@@ -307,7 +307,8 @@ mod tests {
 
     #[test]
     fn reads_every_reply_type() {
-        let replies = read_all(b"+OK\r\n-ERR no\r\n:-3\r\n$-1\r\n*-1\r\n$0\r\n\r\n*2\r\n$1\r\na\r\n*0\r\n").unwrap();
+        let replies =
+            read_all(b"+OK\r\n-ERR no\r\n:-3\r\n$-1\r\n*-1\r\n$0\r\n\r\n*2\r\n$1\r\na\r\n*0\r\n").unwrap();
         assert_eq!(
             replies,
             vec![
@@ -325,13 +326,16 @@ mod tests {
     #[test]
     fn reads_pubsub_messages() {
         let message = |items: &[&str]| {
-            Reply::Array(items.iter().map(|item| Reply::Bulk(Bytes::copy_from_slice(item.as_bytes()))).collect())
+            Reply::Array(
+                items.iter().map(|item| Reply::Bulk(Bytes::copy_from_slice(item.as_bytes()))).collect(),
+            )
         };
         let expected = Some(PubSubMessage { channel: "c".into(), payload: "p".into() });
         assert_eq!(PubSubMessage::from_reply(message(&["message", "c", "p"])), expected);
         assert_eq!(PubSubMessage::from_reply(message(&["smessage", "c", "p"])), expected);
         assert_eq!(PubSubMessage::from_reply(message(&["pmessage", "c*", "c", "p"])), expected);
-        let confirmation = Reply::Array(vec![Reply::Bulk("subscribe".into()), Reply::Bulk("c".into()), Reply::Integer(1)]);
+        let confirmation =
+            Reply::Array(vec![Reply::Bulk("subscribe".into()), Reply::Bulk("c".into()), Reply::Integer(1)]);
         assert_eq!(PubSubMessage::from_reply(confirmation), None);
     }
 

@@ -593,6 +593,11 @@ impl Server {
             .unwrap_or_default()
     }
 
+    /// Every room of `namespace` with a socket in it (`allRooms`).
+    pub fn all_rooms(&self, namespace: &Namespace) -> Vec<Room> {
+        self.adapters.get(namespace).map(|adapter| adapter.all_rooms()).unwrap_or_default()
+    }
+
     /// The sockets `selector` designates in `namespace` (`fetchSockets`).
     pub fn select(&self, namespace: &Namespace, selector: &Selector) -> Vec<SocketId> {
         self.adapters.get(namespace).map(|adapter| adapter.select(selector)).unwrap_or_default()

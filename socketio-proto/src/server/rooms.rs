@@ -61,6 +61,8 @@ pub trait Adapter: Send {
     fn rooms(&self, socket: SocketId) -> Vec<Room>;
     /// The sockets `selector` designates.
     fn select(&self, selector: &Selector) -> Vec<SocketId>;
+    /// Every room with a socket in it (the sockets' own rooms among them).
+    fn all_rooms(&self) -> Vec<Room>;
 }
 
 /// Rooms held in memory: a room-to-sockets and a socket-to-rooms index.
@@ -104,6 +106,10 @@ impl Adapter for MemoryAdapter {
 
     fn rooms(&self, socket: SocketId) -> Vec<Room> {
         self.rooms.get(&socket).map(|r| r.iter().cloned().collect()).unwrap_or_default()
+    }
+
+    fn all_rooms(&self) -> Vec<Room> {
+        self.members.keys().cloned().collect()
     }
 
     fn select(&self, selector: &Selector) -> Vec<SocketId> {

@@ -8,8 +8,11 @@ use serde::de::DeserializeOwned;
 use socketio_proto::server::{DisconnectScope, Room, Selector};
 use socketio_proto::{Args, Namespace};
 
-use super::{RemoteSocket, Socket, SocketIo};
+use socketio_proto::cluster::redis::Answer;
+
+use super::{RemoteSocket, SocketIo};
 use crate::ack::{BroadcastAckFuture, Forget};
+use crate::cluster::Done;
 use crate::{Error, Runtime};
 
 /// A selection of sockets in one namespace: `io.to("room")`, `socket.broadcast()`,
@@ -52,8 +55,7 @@ impl<R: Runtime> BroadcastOperator<R> {
         self
     }
 
-    /// Only this server's sockets. Without a cluster adapter every socket is this
-    /// server's, so this changes nothing yet.
+    /// Only this server's sockets, not those of the other servers of a cluster.
     pub fn local(mut self) -> Self {
         self.selector.local = true;
         self
@@ -66,18 +68,59 @@ impl<R: Runtime> BroadcastOperator<R> {
     }
 
     /// Emits to the selection, encoded once for every recipient; `args` follow the
-    /// [arguments rule](socketio_proto::args).
+    /// [arguments rule](socketio_proto::args). In a cluster it goes to the other servers
+    /// too; when Redis is unreachable, this server's sockets get it and the result is
+    /// [`Error::Cluster`].
     pub fn emit<A: Args + ?Sized>(&self, event: &str, args: &A) -> Result<(), Error> {
         let payload = args.event_payload(event)?;
         self.io.notify_outgoing(&self.namespace, &self.selector, &payload);
         let (namespace, selector) = (&self.namespace, &self.selector);
-        self.io.shared.with_state(|state| state.endpoint.broadcast(namespace, selector, payload));
-        Ok(())
+        let cluster = self.cluster();
+        let payload = match cluster {
+            Some(_) => {
+                let sent = payload.clone();
+                self.io.shared.with_state(|state| state.endpoint.broadcast(namespace, selector, sent));
+                payload
+            }
+            None => {
+                self.io.shared.with_state(|state| state.endpoint.broadcast(namespace, selector, payload));
+                return Ok(());
+            }
+        };
+        self.on_cluster(|node| node.broadcast(namespace, selector, &payload))
+    }
+
+    /// [`Self::on_cluster`], a failure logged.
+    fn on_cluster_logged(
+        &self,
+        what: &str,
+        operation: impl FnOnce(&mut socketio_proto::cluster::redis::RedisNode),
+    ) {
+        if let Err(error) = self.on_cluster(operation) {
+            tracing::warn!(operation = what, %error, "cluster part failed");
+        }
+    }
+
+    /// The cluster, when this operation goes beyond this server.
+    fn cluster(&self) -> Option<&crate::cluster::Cluster> {
+        self.io.cluster.as_deref().filter(|_| !self.selector.local)
+    }
+
+    /// Publishes an operation for the other servers, if there are any.
+    fn on_cluster(
+        &self,
+        operation: impl FnOnce(&mut socketio_proto::cluster::redis::RedisNode),
+    ) -> Result<(), Error> {
+        match self.cluster() {
+            Some(cluster) => Ok(cluster.publish(operation)?),
+            None => Ok(()),
+        }
     }
 
     /// Emits asking every recipient for an ack, and resolves with every answer read as
     /// `T`, plus how many recipients did not answer within the [timeout](Self::timeout)
-    /// (without one, it waits until each answers or disconnects).
+    /// (without one, it waits until each answers or disconnects; in a cluster, the
+    /// adapter's requests timeout bounds the other servers' part).
     pub fn emit_with_ack<T: DeserializeOwned>(
         &self,
         event: &str,
@@ -88,6 +131,11 @@ impl<R: Runtime> BroadcastOperator<R> {
             Err(error) => return BroadcastAckFuture::failed(error),
         };
         self.io.notify_outgoing(&self.namespace, &self.selector, &payload);
+        let cluster = self.cluster().map(|cluster| {
+            let timeout = self.timeout.unwrap_or(cluster.requests_timeout);
+            let (namespace, selector, now) = (&self.namespace, &self.selector, Instant::now());
+            cluster.request(|node| node.broadcast_with_ack(now, namespace, selector, &payload, timeout))
+        });
         let (done, answers) = oneshot::channel();
         let acks = self.io.acks.clone();
         let id = self.io.shared.with_state(|state| {
@@ -104,7 +152,8 @@ impl<R: Runtime> BroadcastOperator<R> {
         });
         let io = self.io.clone();
         BroadcastAckFuture::waiting(
-            answers,
+            Some(answers),
+            cluster,
             Forget::with(move || {
                 io.shared.with_state(|state| state.endpoint.forget_broadcast_ack(id));
                 super::lock(&io.acks).forget_broadcast(id);
@@ -113,41 +162,64 @@ impl<R: Runtime> BroadcastOperator<R> {
     }
 
     /// The selected sockets (`fetchSockets`): their ids, rooms and data, to emit to,
-    /// join, leave or disconnect (see [`RemoteSocket`]).
+    /// join, leave or disconnect (see [`RemoteSocket`]). In a cluster, the other servers'
+    /// too, as many as answered within the adapter's requests timeout (this server's come
+    /// first).
     pub async fn fetch_sockets(&self) -> Vec<RemoteSocket<R>> {
-        let found = self.io.shared.with_state(|state| {
-            let ids = state.endpoint.select(&self.namespace, &self.selector);
-            ids.into_iter().map(|id| (id, state.endpoint.rooms(id))).collect::<Vec<_>>()
-        });
-        let live = self.io.live();
-        found
-            .into_iter()
-            .filter_map(|(id, rooms)| {
-                let socket = Socket::new(live.get(&id)?.clone(), self.io.clone());
-                Some(RemoteSocket::of_local(socket, rooms))
-            })
-            .collect()
+        let local = self.io.local_sockets(&self.namespace, &self.selector);
+        let Some(cluster) = self.cluster() else {
+            return local.into_iter().map(|(socket, rooms)| RemoteSocket::of_local(socket, rooms)).collect();
+        };
+        let described = local.iter().map(|(socket, rooms)| socket.describe(rooms)).collect();
+        let (namespace, selector, now) = (&self.namespace, &self.selector, Instant::now());
+        let done = cluster.request(|node| node.fetch_sockets(now, namespace, selector, described));
+        let mut local: Vec<_> =
+            local.into_iter().map(|(socket, rooms)| RemoteSocket::of_local(socket, rooms)).collect();
+        match done.await {
+            Ok(Done { answer: Answer::Fetched(sockets), complete }) => {
+                if !complete {
+                    tracing::warn!("fetch_sockets: some servers of the cluster did not answer in time");
+                }
+                let remote = sockets.into_iter().skip(local.len());
+                local.extend(remote.map(|details| {
+                    RemoteSocket::of_remote(self.io.clone(), self.namespace.clone(), details)
+                }));
+                local
+            }
+            _ => local,
+        }
     }
 
-    /// Makes the selected sockets join `room` (`socketsJoin`).
+    /// Makes the selected sockets join `room` (`socketsJoin`), on every server. (When
+    /// Redis is unreachable, this server's sockets join and a warning is logged; so for
+    /// the other operations on rooms and disconnections.)
     pub fn sockets_join(&self, room: impl Into<Room>) {
         let room = room.into();
+        let rooms = [room.clone()];
         self.io.shared.with_state(|state| state.endpoint.sockets_join(&self.namespace, &self.selector, room));
+        self.on_cluster_logged("sockets_join", |node| {
+            node.sockets_join(&self.namespace, &self.selector, &rooms)
+        });
     }
 
-    /// Makes the selected sockets leave `room` (`socketsLeave`).
+    /// Makes the selected sockets leave `room` (`socketsLeave`), on every server.
     pub fn sockets_leave(&self, room: &str) {
         self.io
             .shared
             .with_state(|state| state.endpoint.sockets_leave(&self.namespace, &self.selector, room));
+        self.on_cluster_logged("sockets_leave", |node| {
+            node.sockets_leave(&self.namespace, &self.selector, &[Room::from(room)]);
+        });
     }
 
-    /// Disconnects the selected sockets from this namespace (`disconnectSockets()`).
+    /// Disconnects the selected sockets from this namespace (`disconnectSockets()`), on
+    /// every server.
     pub fn disconnect_sockets(&self) {
         self.end_sockets(DisconnectScope::Namespace);
     }
 
-    /// Closes the selected sockets' whole connections (`disconnectSockets(true)`).
+    /// Closes the selected sockets' whole connections (`disconnectSockets(true)`), on
+    /// every server.
     pub fn close_sockets(&self) {
         self.end_sockets(DisconnectScope::Connection);
     }
@@ -155,6 +227,10 @@ impl<R: Runtime> BroadcastOperator<R> {
     fn end_sockets(&self, scope: DisconnectScope) {
         self.io.shared.with_state(|state| {
             state.endpoint.disconnect_sockets(Instant::now(), &self.namespace, &self.selector, scope);
+        });
+        let close = scope == DisconnectScope::Connection;
+        self.on_cluster_logged("disconnect_sockets", |node| {
+            node.disconnect_sockets(&self.namespace, &self.selector, close);
         });
     }
 }

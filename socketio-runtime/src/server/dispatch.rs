@@ -107,6 +107,10 @@ fn finish_connect<R: Runtime>(io: &SocketIo<R>, decided: Decided<R>) -> Vec<BoxF
     let namespace = connecting.namespace().clone();
     let auth = connecting.auth().cloned();
     let handshake = connecting.handshake().clone();
+    if let Some(cluster) = &io.cluster {
+        // A dynamic namespace's first socket: the cluster's channels of it.
+        cluster.add_namespace(&namespace);
+    }
     let live = io.live.clone();
     let accepted = io.shared.with_state(|state| match verdict {
         Ok(()) => {

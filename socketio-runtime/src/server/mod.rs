@@ -35,12 +35,14 @@ use serde::de::DeserializeOwned;
 use socketio_proto::server::{DisconnectReason, Event, Room, Selector, Server, SocketConfig, SocketId};
 use socketio_proto::{Args, Namespace, Payload};
 
+pub use crate::cluster::{ClusterError, RedisAdapter};
 pub use broadcast::BroadcastOperator;
 pub use remote::RemoteSocket;
 pub use socket::Socket;
 pub(crate) use socket::SocketInner;
 
-use crate::ack::{AckWaiters, BroadcastAckFuture};
+use crate::ack::{AckWaiters, BroadcastAckFuture, Forget};
+use crate::cluster::Cluster;
 use crate::handler::{BoxFuture, HandlerOutput, contained, guarded};
 use crate::transport::{self, AllowRequest, HttpLimits, Options, Shared, Traced};
 use crate::{Error, Runtime};
@@ -64,6 +66,8 @@ pub struct SocketIo<R> {
     live: Arc<Mutex<LiveSockets<R>>>,
     /// How many sockets have `on_any_outgoing` hooks: broadcasts look for them only then.
     outgoing_hooks: Arc<AtomicIsize>,
+    /// This server's part of a cluster, with a cluster adapter.
+    pub(crate) cluster: Option<Arc<Cluster>>,
     runtime: PhantomData<R>,
 }
 
@@ -75,6 +79,7 @@ impl<R> Clone for SocketIo<R> {
             acks: self.acks.clone(),
             live: self.live.clone(),
             outgoing_hooks: self.outgoing_hooks.clone(),
+            cluster: self.cluster.clone(),
             runtime: PhantomData,
         }
     }
@@ -279,6 +284,9 @@ impl<R: Runtime> SocketIo<R> {
         };
         let declared = namespace.clone();
         self.shared.with_state(|state| state.endpoint.declare(declared));
+        if let Some(cluster) = &self.cluster {
+            cluster.add_namespace(&namespace);
+        }
         NamespaceRef { io: self.clone(), namespace }
     }
 
@@ -312,6 +320,95 @@ impl<R: Runtime> SocketIo<R> {
 
     fn operator(&self) -> BroadcastOperator<R> {
         BroadcastOperator::new(self.clone(), Namespace::main(), Selector::all())
+    }
+
+    /// Handles event `event` of the other servers of the cluster (`io.on(event)` for a
+    /// `serverSideEmit`): `handler` gets the [`Message`](crate::Message), and answers with
+    /// [`Message::ack`](crate::Message::ack) when the sender waits for one.
+    ///
+    /// ```no_run
+    /// # fn f<R: socketio_runtime::Runtime>(io: socketio_runtime::server::SocketIo<R>) {
+    /// io.on_server_side("hello", async |message| {
+    ///     let text: String = message.args()?;
+    ///     message.ack(&format!("node-1:{text}"))?;
+    ///     Ok(())
+    /// });
+    /// # }
+    /// ```
+    pub fn on_server_side<F, Fut>(&self, event: &str, handler: F)
+    where
+        F: FnOnce(crate::Message) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: HandlerOutput,
+    {
+        if let Some(cluster) = &self.cluster {
+            let handler = Arc::new(move |message| contained("server-side event", handler.clone()(message)));
+            cluster.on_server_side(event, handler);
+        }
+    }
+
+    /// Emits `event` to the other servers of the cluster (`serverSideEmit`); their
+    /// [`on_server_side`](Self::on_server_side) handlers get it. Without a cluster adapter
+    /// there is no other server, and this does nothing.
+    pub fn server_side_emit<A: Args + ?Sized>(&self, event: &str, args: &A) -> Result<(), Error> {
+        let payload = args.event_payload(event)?;
+        match &self.cluster {
+            Some(cluster) => Ok(cluster.publish(|node| node.server_side_emit(&Namespace::main(), &payload))?),
+            None => Ok(()),
+        }
+    }
+
+    /// Emits `event` to the other servers and waits for each one's answer
+    /// (`serverSideEmitWithAck`), up to the adapter's requests timeout: the answers that
+    /// came, read as `T`, and whether a server is missing.
+    pub fn server_side_emit_with_ack<T: DeserializeOwned>(
+        &self,
+        event: &str,
+        args: &(impl Args + ?Sized),
+    ) -> BroadcastAckFuture<T> {
+        let payload = match args.event_payload(event) {
+            Ok(payload) => payload,
+            Err(error) => return BroadcastAckFuture::failed(error),
+        };
+        let Some(cluster) = &self.cluster else {
+            return BroadcastAckFuture::waiting(None, None, Forget::default());
+        };
+        let now = std::time::Instant::now();
+        let done = cluster.request(|node| node.server_side_emit_with_ack(now, &Namespace::main(), &payload));
+        BroadcastAckFuture::waiting(None, Some(done), Forget::default())
+    }
+
+    /// How many servers the cluster has, this one included (1 without a cluster adapter).
+    pub async fn server_count(&self) -> u64 {
+        let Some(cluster) = &self.cluster else {
+            return 1;
+        };
+        let now = std::time::Instant::now();
+        let done = cluster.request(|node| node.server_count(now, &Namespace::main()));
+        match done.await {
+            Ok(crate::cluster::Done {
+                answer: socketio_proto::cluster::redis::Answer::ServerCount(n),
+                ..
+            }) => n,
+            _ => 1,
+        }
+    }
+
+    /// The sockets of this server `selector` designates in `namespace`, with their rooms.
+    pub(crate) fn local_sockets(
+        &self,
+        namespace: &Namespace,
+        selector: &Selector,
+    ) -> Vec<(Socket<R>, Vec<Room>)> {
+        let found = self.shared.with_state(|state| {
+            let ids = state.endpoint.select(namespace, selector);
+            ids.into_iter().map(|id| (id, state.endpoint.rooms(id))).collect::<Vec<_>>()
+        });
+        let live = self.live();
+        found
+            .into_iter()
+            .filter_map(|(id, rooms)| Some((Socket::new(live.get(&id)?.clone(), self.clone()), rooms)))
+            .collect()
     }
 
     /// How many acks the server waits for (single emits and broadcasts): a gauge for
@@ -462,6 +559,7 @@ pub struct Builder<R> {
     path: String,
     allow_request: Option<AllowRequest>,
     client_script: Option<bytes::Bytes>,
+    adapter: Option<RedisAdapter>,
     runtime: PhantomData<R>,
 }
 
@@ -475,6 +573,7 @@ impl<R> Default for Builder<R> {
             path: "/socket.io/".into(),
             allow_request: None,
             client_script: None,
+            adapter: None,
             runtime: PhantomData,
         }
     }
@@ -503,6 +602,15 @@ impl<R: Runtime> Builder<R> {
         self
     }
 
+    /// Joins a cluster of servers on Redis (`io.adapter(createAdapter(...))`): broadcasts,
+    /// room operations, `fetch_sockets` and server-side events reach every server of it,
+    /// Node servers on `@socket.io/redis-adapter` 8.3 included. The adapter connects in the
+    /// background and reconnects by itself.
+    pub fn adapter(mut self, adapter: RedisAdapter) -> Self {
+        self.adapter = Some(adapter);
+        self
+    }
+
     /// Creates the server and starts its tasks. Must run inside the runtime.
     pub fn build(self) -> SocketIo<R> {
         let options = Options {
@@ -522,9 +630,14 @@ impl<R: Runtime> Builder<R> {
             acks: Arc::default(),
             live: Arc::default(),
             outgoing_hooks: Arc::default(),
+            cluster: self.adapter.map(|adapter| Arc::new(Cluster::new(adapter))),
             runtime: PhantomData,
         };
         R::spawn(dispatch::run(io.clone(), events));
+        if let Some(cluster) = &io.cluster {
+            cluster.add_namespace(&Namespace::main());
+            R::spawn(crate::cluster::run(cluster.clone(), io.clone()));
+        }
         io
     }
 }

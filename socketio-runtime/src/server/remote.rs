@@ -1,8 +1,9 @@
 //! A socket found by `fetch_sockets`: [`RemoteSocket`].
 
 use serde::de::DeserializeOwned;
-use socketio_proto::server::{Room, Selector, SocketId};
-use socketio_proto::{Args, Namespace, Payload};
+use socketio_proto::cluster::redis::SocketDetails;
+use socketio_proto::server::{Room, Selector};
+use socketio_proto::{Args, Namespace, Payload, Value};
 
 use super::{BroadcastOperator, Socket, SocketIo};
 use crate::{Error, Runtime};
@@ -26,11 +27,13 @@ use crate::{Error, Runtime};
 /// # Ok(()) }
 /// ```
 pub struct RemoteSocket<R> {
-    id: SocketId,
+    id: String,
     namespace: Namespace,
     rooms: Vec<Room>,
     /// [`Socket::set_data`]'s value in its serialized form.
     data: Option<Payload>,
+    /// Its handshake, as the reference describes it.
+    handshake: Value,
     /// The socket itself, when it is connected to this server.
     local: Option<Socket<R>>,
     io: SocketIo<R>,
@@ -39,7 +42,8 @@ pub struct RemoteSocket<R> {
 impl<R> Clone for RemoteSocket<R> {
     fn clone(&self) -> Self {
         RemoteSocket {
-            id: self.id,
+            id: self.id.clone(),
+            handshake: self.handshake.clone(),
             namespace: self.namespace.clone(),
             rooms: self.rooms.clone(),
             data: self.data.clone(),
@@ -53,7 +57,8 @@ impl<R: Runtime> RemoteSocket<R> {
     /// The details of a socket of this server.
     pub(crate) fn of_local(socket: Socket<R>, rooms: Vec<Room>) -> Self {
         RemoteSocket {
-            id: socket.id(),
+            id: socket.id().to_string(),
+            handshake: crate::cluster::handshake_value(socket.handshake(), socket.auth_payload()),
             namespace: socket.namespace().clone(),
             rooms,
             data: socket.serialized_data(),
@@ -62,9 +67,28 @@ impl<R: Runtime> RemoteSocket<R> {
         }
     }
 
-    /// The socket id.
-    pub fn id(&self) -> SocketId {
-        self.id
+    /// The details of a socket of another server.
+    pub(crate) fn of_remote(io: SocketIo<R>, namespace: Namespace, details: SocketDetails) -> Self {
+        RemoteSocket {
+            id: details.id,
+            namespace,
+            rooms: details.rooms,
+            data: Some(Payload::from_value(&details.data)).filter(|_| details.data != Value::Null),
+            handshake: details.handshake,
+            local: None,
+            io,
+        }
+    }
+
+    /// The socket id (a socket of a Node server has an id of another form).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Its handshake as the reference's `socket.handshake` describes it: `headers`,
+    /// `time`, `address`, `xdomain`, `secure`, `issued`, `url`, `query`, `auth`.
+    pub fn handshake(&self) -> &Value {
+        &self.handshake
     }
 
     /// Its namespace.
@@ -113,7 +137,7 @@ impl<R: Runtime> RemoteSocket<R> {
     }
 
     fn operator(&self) -> BroadcastOperator<R> {
-        let selector = Selector { rooms: vec![Room::from(self.id)], ..Selector::all() };
+        let selector = Selector { rooms: vec![Room::from(self.id.as_str())], ..Selector::all() };
         BroadcastOperator::new(self.io.clone(), self.namespace.clone(), selector)
     }
 }

@@ -144,6 +144,11 @@ impl<R: Runtime> Socket<R> {
         }
     }
 
+    /// The auth payload as received.
+    pub(crate) fn auth_payload(&self) -> Option<&Payload> {
+        self.inner.auth.as_ref()
+    }
+
     /// The server.
     pub fn io(&self) -> &SocketIo<R> {
         &self.io

@@ -1,0 +1,284 @@
+//! The cluster task: connects to Redis (again and again when it goes away), moves what the
+//! node publishes to the connections in order, feeds it what arrives and the time, and
+//! applies what the other servers asked of this one.
+
+use std::collections::VecDeque;
+use std::io;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::future::try_join3;
+use socketio_proto::cluster::redis::{Event, Output};
+use socketio_proto::cluster::resp::{PubSubMessage, Reply, command_into};
+use socketio_proto::server::DisconnectScope;
+use socketio_proto::{Payload, Value};
+
+use super::connection::connect;
+use super::local::LocalView;
+use super::{Cluster, Done, Relayed};
+use crate::handler::contained;
+use crate::runtime::until;
+use crate::server::{SocketIo, lock};
+use crate::{Message, Runtime};
+
+/// The first wait before reconnecting, doubled after each failure up to the last.
+const BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(5));
+
+/// What a reply on the publishing connection answers.
+enum Expect {
+    Publish,
+    Count(u64),
+}
+
+/// Commands to write, made under the node's lock and written outside it.
+#[derive(Default)]
+struct Writes {
+    publisher: Vec<u8>,
+    subscriber: Vec<u8>,
+}
+
+/// Runs for as long as the server.
+pub(crate) async fn run<R: Runtime>(cluster: Arc<Cluster>, io: SocketIo<R>) {
+    let mut backoff = BACKOFF.0;
+    loop {
+        match session::<R>(&cluster, &io).await {
+            Ok(()) => {}
+            Err(error) => tracing::warn!(%error, "cluster: Redis connection lost; reconnecting"),
+        }
+        cluster.up.store(false, Ordering::Release);
+        // Until the next attempt, the node's requests end with this server's part.
+        let deadline = Instant::now() + backoff;
+        until::<R, _>(deadline, async {
+            loop {
+                drain(&cluster, &io, None);
+                wait::<R>(&cluster).await;
+            }
+        })
+        .await;
+        backoff = (backoff * 2).min(BACKOFF.1);
+        if cluster.up.load(Ordering::Acquire) {
+            backoff = BACKOFF.0;
+        }
+    }
+}
+
+/// One connected period; returns why it ended.
+async fn session<R: Runtime>(cluster: &Arc<Cluster>, io: &SocketIo<R>) -> io::Result<()> {
+    let (mut published, mut publisher) = connect::<R>(&cluster.url).await?;
+    let (mut messages, mut subscriber) = connect::<R>(&cluster.url).await?;
+    let mut subscriptions = Vec::new();
+    for output in lock(&cluster.node).subscriptions() {
+        subscribe(&mut subscriptions, output);
+    }
+    subscriber.send(&subscriptions).await?;
+    cluster.up.store(true, Ordering::Release);
+    tracing::debug!(address = %cluster.url.address, "cluster: connected to Redis");
+    let expected = Mutex::new(VecDeque::new());
+    let write = async {
+        loop {
+            let writes = drain(cluster, io, Some(&expected));
+            if !writes.publisher.is_empty() {
+                publisher.send(&writes.publisher).await?;
+            }
+            if !writes.subscriber.is_empty() {
+                subscriber.send(&writes.subscriber).await?;
+            }
+            wait::<R>(cluster).await;
+        }
+    };
+    let read_messages = async {
+        loop {
+            let Some(message) = PubSubMessage::from_reply(messages.next().await?) else {
+                continue;
+            };
+            let Ok(channel) = std::str::from_utf8(&message.channel) else {
+                continue;
+            };
+            lock(&cluster.node).handle_message(channel, &message.payload, &LocalView(io));
+            cluster.signal.notify();
+        }
+    };
+    let read_replies = async {
+        loop {
+            let reply = published.next().await?;
+            let expectation = lock(&expected).pop_front();
+            match (expectation, reply) {
+                (Some(Expect::Count(token)), Reply::Array(items)) => {
+                    let count = match items.get(1) {
+                        Some(Reply::Integer(n)) => u64::try_from(*n).unwrap_or(0),
+                        _ => 0,
+                    };
+                    lock(&cluster.node).handle_server_count(token, count);
+                    cluster.signal.notify();
+                }
+                (Some(Expect::Count(token)), _) => {
+                    lock(&cluster.node).handle_server_count_failed(token);
+                    cluster.signal.notify();
+                }
+                (_, Reply::Error(error)) => tracing::warn!(%error, "cluster: Redis refused a command"),
+                (Some(Expect::Publish), _) => {}
+                (None, _) => return Err(io::Error::other("a reply to no command")),
+            }
+        }
+    };
+    let ended = try_join3(write, read_messages, read_replies).await.map(|_: ((), (), ())| ());
+    // Server counts asked on the lost connection will not come.
+    for expectation in std::mem::take(&mut *lock(&expected)) {
+        if let Expect::Count(token) = expectation {
+            lock(&cluster.node).handle_server_count_failed(token);
+        }
+    }
+    ended
+}
+
+/// Waits for work: a notification or the node's next deadline.
+async fn wait<R: Runtime>(cluster: &Cluster) {
+    let deadline = lock(&cluster.node).poll_timeout();
+    match deadline {
+        Some(deadline) => {
+            until::<R, _>(deadline, cluster.signal.wait()).await;
+        }
+        None => cluster.signal.wait().await,
+    }
+}
+
+fn subscribe(out: &mut Vec<u8>, output: Output) {
+    if let Output::Subscribe { channels, patterns } = output {
+        if !channels.is_empty() {
+            let args: Vec<&[u8]> =
+                std::iter::once(&b"SUBSCRIBE"[..]).chain(channels.iter().map(|c| c.as_bytes())).collect();
+            command_into(out, &args);
+        }
+        if !patterns.is_empty() {
+            let args: Vec<&[u8]> =
+                std::iter::once(&b"PSUBSCRIBE"[..]).chain(patterns.iter().map(|p| p.as_bytes())).collect();
+            command_into(out, &args);
+        }
+    }
+}
+
+/// Moves everything the node has to do: commands into `Writes` (in order) when connected,
+/// failures when not, and events applied here.
+fn drain<R: Runtime>(
+    cluster: &Arc<Cluster>,
+    io: &SocketIo<R>,
+    link: Option<&Mutex<VecDeque<Expect>>>,
+) -> Writes {
+    let mut writes = Writes::default();
+    let mut dropped = 0usize;
+    loop {
+        let outputs: Vec<Output> = {
+            let mut node = lock(&cluster.node);
+            node.handle_timeout(Instant::now());
+            for relayed in std::mem::take(&mut *lock(&cluster.relayed)) {
+                match relayed {
+                    Relayed::ClientCount(reply, count) => node.broadcast_client_count(&reply, count),
+                    Relayed::Ack(reply, payload) => node.broadcast_ack(&reply, &payload),
+                    Relayed::Reply(reply, value) => node.server_side_reply(&reply, &value),
+                }
+            }
+            std::iter::from_fn(|| node.poll_output()).collect()
+        };
+        if outputs.is_empty() {
+            break;
+        }
+        let mut failed = Vec::new();
+        for output in outputs {
+            match (output, link) {
+                (Output::Event(event), _) => apply(cluster, io, *event),
+                (Output::Publish { channel, message }, Some(expected)) => {
+                    command_into(&mut writes.publisher, &[b"PUBLISH", channel.as_bytes(), &message]);
+                    lock(expected).push_back(Expect::Publish);
+                }
+                (Output::CountServers { channel, token }, Some(expected)) => {
+                    command_into(&mut writes.publisher, &[b"PUBSUB", b"NUMSUB", channel.as_bytes()]);
+                    lock(expected).push_back(Expect::Count(token));
+                }
+                (output @ Output::Subscribe { .. }, Some(_)) => subscribe(&mut writes.subscriber, output),
+                (Output::Publish { .. }, None) => dropped += 1,
+                (Output::CountServers { token, .. }, None) => failed.push(token),
+                // Resubscribed from the node's namespaces on reconnection.
+                (Output::Subscribe { .. }, None) => {}
+            }
+        }
+        if !failed.is_empty() {
+            let mut node = lock(&cluster.node);
+            for token in failed {
+                node.handle_server_count_failed(token);
+            }
+        }
+    }
+    if dropped > 0 {
+        tracing::warn!(dropped, "cluster: Redis is unreachable; messages for the other servers were dropped");
+    }
+    writes
+}
+
+/// Does locally what another server asked, or hands a request's end to its waiter.
+fn apply<R: Runtime>(cluster: &Arc<Cluster>, io: &SocketIo<R>, event: Event) {
+    let now = Instant::now();
+    match event {
+        Event::Broadcast { namespace, selector, payload } => {
+            io.notify_outgoing(&namespace, &selector, &payload);
+            io.shared.with_state(|state| state.endpoint.broadcast(&namespace, &selector, payload));
+        }
+        Event::BroadcastWithAck { namespace, selector, payload, timeout, reply } => {
+            io.notify_outgoing(&namespace, &selector, &payload);
+            let timeout = timeout.unwrap_or(cluster.requests_timeout);
+            let acks = io.acks.clone();
+            let relay = reply.clone();
+            let relayed = cluster.clone();
+            let recipients = io.shared.with_state(|state| {
+                let sent =
+                    state.endpoint.broadcast_with_ack(now, &namespace, &selector, payload, Some(timeout));
+                // Registered under the state lock: no answer can be dispatched before.
+                lock(&acks).relay_broadcast(sent.id, sent.recipients, move |answer| {
+                    relayed.relay(Relayed::Ack(relay.clone(), answer));
+                });
+                sent.recipients
+            });
+            cluster.relay(Relayed::ClientCount(reply, recipients));
+        }
+        Event::Join { namespace, selector, rooms } => io.shared.with_state(|state| {
+            for room in rooms {
+                state.endpoint.sockets_join(&namespace, &selector, room);
+            }
+        }),
+        Event::Leave { namespace, selector, rooms } => io.shared.with_state(|state| {
+            for room in &rooms {
+                state.endpoint.sockets_leave(&namespace, &selector, room);
+            }
+        }),
+        Event::Disconnect { namespace, selector, close } => {
+            let scope = if close { DisconnectScope::Connection } else { DisconnectScope::Namespace };
+            io.shared
+                .with_state(|state| state.endpoint.disconnect_sockets(now, &namespace, &selector, scope));
+        }
+        Event::ServerSideEmit { payload, reply, .. } => {
+            let name = payload.event_name().unwrap_or_default().into_owned();
+            let Some(handler) = cluster.handler(&name) else {
+                return;
+            };
+            let responder = reply.map(|reply| {
+                let relayed = cluster.clone();
+                Box::new(move |args: Payload| {
+                    // The reference answers with the callback's first argument.
+                    let first = match args.to_value() {
+                        Ok(Value::Array(values)) => values.into_iter().next(),
+                        _ => None,
+                    };
+                    relayed.relay(Relayed::Reply(reply, first.unwrap_or(Value::Null)));
+                    Ok(())
+                }) as crate::message::Responder
+            });
+            let message = Message::new(payload, responder);
+            R::spawn(contained("server-side event", handler(message)));
+        }
+        Event::Done { id, result, complete } => {
+            if let Some(waiter) = lock(&cluster.waiters).remove(&id) {
+                let _ = waiter.send(Done { answer: result, complete });
+            }
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! What the other servers may ask about this server's sockets, and how a socket's
+//! handshake looks to them (the reference's `socket.handshake`).
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use engineio_proto::server::Handshake;
+use socketio_proto::cluster::redis::{LocalSockets, SocketDetails};
+use socketio_proto::server::{Room, Selector, SocketId};
+use socketio_proto::{Namespace, Payload, Value};
+
+use crate::Runtime;
+use crate::server::{Socket, SocketIo};
+
+/// This server's sockets, for the node's answers.
+pub(super) struct LocalView<'a, R>(pub(super) &'a SocketIo<R>);
+
+impl<R: Runtime> LocalSockets for LocalView<'_, R> {
+    fn select(&self, namespace: &Namespace, selector: &Selector) -> Vec<SocketId> {
+        self.0.shared.with_state(|state| state.endpoint.select(namespace, selector))
+    }
+
+    fn rooms(&self, namespace: &Namespace) -> Vec<Room> {
+        self.0.shared.with_state(|state| state.endpoint.all_rooms(namespace))
+    }
+
+    fn fetch(&self, namespace: &Namespace, selector: &Selector) -> Vec<SocketDetails> {
+        self.0
+            .local_sockets(namespace, selector)
+            .iter()
+            .map(|(socket, rooms)| socket.describe(rooms))
+            .collect()
+    }
+}
+
+/// `socket.handshake` as a Node server describes it to the others.
+pub(crate) fn handshake_value(handshake: &Handshake, auth: Option<&Payload>) -> Value {
+    let mut headers: Vec<(String, Value)> = Vec::new();
+    for (name, value) in &handshake.headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        match headers.iter_mut().find(|(known, _)| known == name.as_str()) {
+            Some((_, Value::String(joined))) => {
+                joined.push_str(", ");
+                joined.push_str(&value);
+            }
+            _ => headers.push((name.as_str().to_owned(), Value::String(value))),
+        }
+    }
+    let query: Vec<(String, Value)> = handshake
+        .uri
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(|pair| pair.split('=').next())
+        .filter(|key| !key.is_empty())
+        .filter_map(|key| Some((key.to_owned(), Value::String(handshake.query(key)?))))
+        .collect();
+    let issued = SystemTime::now()
+        .checked_sub(Instant::now().saturating_duration_since(handshake.at))
+        .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
+        .unwrap_or_default();
+    let issued_ms = u64::try_from(issued.as_millis()).unwrap_or(u64::MAX);
+    let auth = auth.and_then(|auth| auth.to_value().ok()).unwrap_or(Value::Object(Vec::new()));
+    Value::Object(vec![
+        ("headers".into(), Value::Object(headers)),
+        ("time".into(), Value::String(iso_date(issued_ms))),
+        ("address".into(), handshake.remote.map(|a| a.ip().to_string()).unwrap_or_default().into()),
+        ("xdomain".into(), handshake.headers.contains_key(http::header::ORIGIN).into()),
+        ("secure".into(), false.into()),
+        ("issued".into(), issued_ms.into()),
+        ("url".into(), handshake.uri.to_string().into()),
+        ("query".into(), Value::Object(query)),
+        ("auth".into(), auth),
+    ])
+}
+
+/// `2026-11-24T10:00:00.000Z` for milliseconds since the epoch.
+fn iso_date(ms: u64) -> String {
+    let (days, in_day) = (ms / 86_400_000, ms % 86_400_000);
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    let (h, m, s, milli) = (in_day / 3_600_000, in_day / 60_000 % 60, in_day / 1000 % 60, in_day % 1000);
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{milli:03}Z")
+}
+
+impl<R: Runtime> Socket<R> {
+    /// How the other servers see this socket.
+    pub(crate) fn describe(&self, rooms: &[Room]) -> SocketDetails {
+        SocketDetails {
+            id: self.id().to_string(),
+            handshake: handshake_value(self.handshake(), self.auth_payload()),
+            rooms: rooms.to_vec(),
+            data: self.serialized_data().and_then(|data| data.to_value().ok()).unwrap_or(Value::Null),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn iso_dates() {
+        assert_eq!(super::iso_date(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(super::iso_date(1_795_521_600_123), "2026-11-24T12:00:00.123Z");
+        assert_eq!(super::iso_date(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+}

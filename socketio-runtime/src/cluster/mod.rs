@@ -1,0 +1,178 @@
+//! Servers in a cluster on Redis, wire-compatible with `@socket.io/redis-adapter` 8.3: a
+//! broadcast, a room operation or `fetch_sockets` reaches the sockets of every server,
+//! Node servers included.
+//!
+//! The protocol is [`socketio_proto::cluster::redis`]'s [`RedisNode`]; this module is its
+//! IO: two connections per server (one publishes, in order; one is subscribed), a task
+//! that moves the node's outputs to them and applies what the other servers asked, and
+//! reconnection with resubscription when Redis goes away.
+
+mod connection;
+mod driver;
+mod local;
+mod signal;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_channel::oneshot;
+use socketio_proto::cluster::redis::{Answer, RedisConfig, RedisNode, ReplyTo, RequestId};
+use socketio_proto::{Payload, Value};
+
+pub(crate) use connection::RedisUrl;
+pub(crate) use driver::run;
+pub(crate) use local::handshake_value;
+use signal::Signal;
+
+use crate::Message;
+use crate::handler::BoxFuture;
+use crate::server::lock;
+
+/// The Redis adapter's settings, for [`Builder::adapter`](crate::server::Builder::adapter).
+///
+/// ```no_run
+/// # fn f<R: socketio_runtime::Runtime>() -> Result<(), socketio_runtime::Error> {
+/// use socketio_runtime::server::{RedisAdapter, SocketIo};
+///
+/// let io = SocketIo::<R>::builder().adapter(RedisAdapter::new("redis://127.0.0.1:6379")?).build();
+/// io.emit("hello", &"every server's clients")?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct RedisAdapter {
+    pub(crate) url: RedisUrl,
+    pub(crate) config: RedisConfig,
+}
+
+impl RedisAdapter {
+    /// An adapter on the Redis server at `url` (`redis://[[user]:password@]host[:port][/db]`),
+    /// with the Node adapter's defaults: key `socket.io`, requests timeout 5 s.
+    pub fn new(url: &str) -> Result<Self, crate::Error> {
+        let url = RedisUrl::parse(url).map_err(crate::Error::Config)?;
+        Ok(RedisAdapter { url, config: RedisConfig::default() })
+    }
+
+    /// The prefix of every channel (`key`); servers of one cluster share it.
+    pub fn key(mut self, key: impl Into<String>) -> Self {
+        self.config.key = key.into();
+        self
+    }
+
+    /// How long a request to the other servers (`fetch_sockets`, `server_side_emit_with_ack`,
+    /// ...) waits for their answers (`requestsTimeout`).
+    pub fn requests_timeout(mut self, timeout: Duration) -> Self {
+        self.config.requests_timeout = timeout;
+        self
+    }
+
+    /// Answers requests on the requester's own channel (`publishOnSpecificResponseChannel`).
+    pub fn specific_response_channel(mut self, on: bool) -> Self {
+        self.config.specific_response_channel = on;
+        self
+    }
+}
+
+/// Why the cluster part of an operation failed; the local part was done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ClusterError {
+    /// Redis is unreachable (the adapter reconnects by itself).
+    #[error("Redis is unreachable: only this server's sockets were reached")]
+    Unreachable,
+}
+
+/// A request's end, as the node reports it.
+pub(crate) struct Done {
+    pub(crate) answer: Answer,
+    pub(crate) complete: bool,
+}
+
+/// What the application hands back to the node, outside the node's lock.
+pub(crate) enum Relayed {
+    /// How many local clients a remote broadcast with acks went to.
+    ClientCount(ReplyTo, usize),
+    /// One local client's answer to it.
+    Ack(ReplyTo, Payload),
+    /// The answer to a remote server-side event.
+    Reply(ReplyTo, Value),
+}
+
+type ServerSideHandler = Arc<dyn Fn(Message) -> BoxFuture + Send + Sync>;
+
+/// One server's part of the cluster.
+pub(crate) struct Cluster {
+    url: RedisUrl,
+    pub(crate) requests_timeout: Duration,
+    node: Mutex<RedisNode>,
+    signal: Signal,
+    /// Both connections are up and subscribed.
+    up: AtomicBool,
+    waiters: Mutex<HashMap<RequestId, oneshot::Sender<Done>>>,
+    relayed: Mutex<Vec<Relayed>>,
+    handlers: Mutex<HashMap<String, ServerSideHandler>>,
+}
+
+impl Cluster {
+    pub(crate) fn new(adapter: RedisAdapter) -> Self {
+        let requests_timeout = adapter.config.requests_timeout;
+        Cluster {
+            url: adapter.url,
+            requests_timeout,
+            node: Mutex::new(RedisNode::new(adapter.config, Box::new(crate::ids::random_u128))),
+            signal: Signal::default(),
+            up: AtomicBool::new(false),
+            waiters: Mutex::default(),
+            relayed: Mutex::default(),
+            handlers: Mutex::default(),
+        }
+    }
+
+    /// Runs `operation` on the node (it publishes); fails without running it while Redis
+    /// is unreachable.
+    pub(crate) fn publish(&self, operation: impl FnOnce(&mut RedisNode)) -> Result<(), ClusterError> {
+        if !self.up.load(Ordering::Acquire) {
+            return Err(ClusterError::Unreachable);
+        }
+        operation(&mut lock(&self.node));
+        self.signal.notify();
+        Ok(())
+    }
+
+    /// Starts a request on the node; the receiver gets its end (incomplete at once when
+    /// Redis is unreachable).
+    pub(crate) fn request(
+        &self,
+        operation: impl FnOnce(&mut RedisNode) -> RequestId,
+    ) -> oneshot::Receiver<Done> {
+        let (done, receiver) = oneshot::channel();
+        {
+            let mut node = lock(&self.node);
+            let id = operation(&mut node);
+            // Under the node's lock: its end cannot be drained before.
+            lock(&self.waiters).insert(id, done);
+        }
+        self.signal.notify();
+        receiver
+    }
+
+    /// Hands `relayed` to the node.
+    pub(crate) fn relay(&self, relayed: Relayed) {
+        lock(&self.relayed).push(relayed);
+        self.signal.notify();
+    }
+
+    /// Listens to the namespace's channels.
+    pub(crate) fn add_namespace(&self, namespace: &socketio_proto::Namespace) {
+        lock(&self.node).add_namespace(namespace);
+        self.signal.notify();
+    }
+
+    pub(crate) fn on_server_side(&self, event: &str, handler: ServerSideHandler) {
+        lock(&self.handlers).insert(event.to_owned(), handler);
+    }
+
+    fn handler(&self, event: &str) -> Option<ServerSideHandler> {
+        lock(&self.handlers).get(event).cloned()
+    }
+}
