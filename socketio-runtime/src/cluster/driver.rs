@@ -71,8 +71,8 @@ async fn session<R: Runtime>(cluster: &Arc<Cluster>, io: &SocketIo<R>) -> io::Re
     for output in lock(&cluster.node).subscriptions() {
         subscribe(&mut subscriptions, output);
     }
-    subscriber.send(&subscriptions).await?;
     cluster.up.store(true, Ordering::Release);
+    subscriber.send(&subscriptions).await?;
     tracing::debug!(address = %cluster.url.address, "cluster: connected to Redis");
     let expected = Mutex::new(VecDeque::new());
     let write = async {

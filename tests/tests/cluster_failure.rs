@@ -1,0 +1,73 @@
+//! A server of a cluster whose Redis is unreachable: its own sockets are still reached and
+//! the caller learns the cluster part failed; requests end at once with this server's part,
+//! marked incomplete; when Redis comes (back), the adapter connects and subscribes by
+//! itself.
+
+use std::time::Duration;
+
+use futures_channel::mpsc;
+use futures_util::StreamExt;
+use interop_tests::example::free_port;
+use interop_tests::redis::RedisServer;
+use serde_json::Value;
+use socketio_tokio::client::{ClientBuilder, ClientSocket};
+use socketio_tokio::server::{ClusterError, RedisAdapter, SocketIo};
+use socketio_tokio::{Error, Transports};
+
+async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(10), future).await.expect("in time")
+}
+
+#[test]
+fn without_redis_local_sockets_are_reached_and_the_failure_reported_then_the_adapter_connects() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(async {
+        let port = free_port();
+        let adapter = RedisAdapter::new(&format!("redis://127.0.0.1:{port}"))
+            .unwrap()
+            .requests_timeout(Duration::from_secs(30));
+        let io = SocketIo::builder().adapter(adapter).build();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(io.clone().serve(listener));
+
+        let client: ClientSocket =
+            ClientBuilder::new(&url).unwrap().transports(Transports::WebSocket).no_reconnection().build();
+        let (messages_tx, mut messages) = mpsc::unbounded();
+        client.on("msg", async move |_, message| drop(messages_tx.unbounded_send(message.args::<String>())));
+        client.on("question", async |_, message| message.ack(&"yes"));
+        let (connected_tx, mut connected) = mpsc::unbounded();
+        client.on_connect(move |_, _| drop(connected_tx.unbounded_send(())));
+        client.connect();
+        within(connected.next()).await;
+
+        // The broadcast reaches the local client, and says the rest failed.
+        let sent = io.emit("msg", &"local only");
+        assert!(matches!(sent, Err(Error::Cluster(ClusterError::Unreachable))), "{sent:?}");
+        assert_eq!(within(messages.next()).await.unwrap().unwrap(), "local only");
+
+        // Requests end at once (the timeout is 30 s) with the local part.
+        assert_eq!(within(io.fetch_sockets()).await.len(), 1);
+        let replies = within(io.server_side_emit_with_ack::<Value>("hello", &())).await.unwrap();
+        assert!(replies.answers.is_empty() && replies.servers_missing && !replies.is_complete());
+        let answers = within(io.emit_with_ack::<String>("question", &())).await.unwrap();
+        assert_eq!(answers.answers, ["yes"]);
+        assert!(answers.servers_missing, "the other servers' part is reported missing");
+        assert_eq!(within(io.server_count()).await, 1);
+
+        // Redis comes: the adapter connects and subscribes by itself.
+        let redis = tokio::task::spawn_blocking(move || {
+            let redis = RedisServer::start_on(port);
+            redis.wait_for_servers("socket.io", 1);
+            redis
+        })
+        .await
+        .unwrap();
+        io.emit("msg", &"clustered").unwrap();
+        assert_eq!(within(messages.next()).await.unwrap().unwrap(), "clustered");
+        let answers = within(io.emit_with_ack::<String>("question", &())).await.unwrap();
+        assert!(answers.is_complete(), "{answers:?}");
+        assert_eq!(within(io.server_count()).await, 1);
+        drop(redis);
+    });
+}
