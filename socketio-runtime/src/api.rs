@@ -31,6 +31,14 @@ macro_rules! runtime_api {
             pub type RemoteSocket = $crate::server::RemoteSocket<$runtime>;
         }
 
+        /// Publishing to a cluster on Redis from a process that is not a server.
+        pub mod emitter {
+            /// Publishes to the servers of a cluster on Redis.
+            pub type Emitter = $crate::emitter::Emitter<$runtime>;
+            /// A selection of sockets across the cluster, for an [`Emitter`].
+            pub type EmitterOperator = $crate::emitter::EmitterOperator<$runtime>;
+        }
+
         /// The bare Engine.IO server: polling, WebSocket, upgrade.
         pub mod engine {
             pub use $crate::engine::Events;

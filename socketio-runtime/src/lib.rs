@@ -43,6 +43,7 @@ mod transports;
 mod websocket;
 
 pub use ack::{AckFuture, AckResponses, BroadcastAckFuture};
+pub use cluster::emitter;
 pub use error::{AckError, EmitError, Error};
 pub use futures_io::HyperIo;
 pub use handler::HandlerOutput;

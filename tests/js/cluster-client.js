@@ -1,7 +1,8 @@
 // Drives a mixed cluster with the official client: `node cluster-client.js PHASE NODES`,
 // NODES a JSON object {name: url}, each a server of tests/js/cluster-node.js or the
 // `cluster` example; REDIS_URL for the emitter. PHASE `full` runs every operation from
-// every server; `again` (after a Redis restart) the broadcasts and server-side events.
+// every server; `again` (after a Redis restart) the broadcasts and server-side events;
+// `listen` prints `ready`, then what the clients got until `emitter-mark`.
 // Prints a JSON report of what each client saw; the test compares it with what it expects.
 "use strict";
 
@@ -103,6 +104,14 @@ async function main() {
   const clients = {};
   for (const name of names) clients[name] = await connect(name);
   for (const name of names) await ack(clients[name], "join", `room-${name}`);
+  if (phase === "listen") {
+    // Another emitter (the test's) publishes once it reads "ready".
+    console.log("ready");
+    const seen = byName(await everyone(clients, "emitter-mark"));
+    for (const name of names) clients[name].disconnect();
+    console.log(JSON.stringify(seen));
+    process.exit(0);
+  }
   const report = { ids: byName(names.map((n) => clients[n].id)), from: {} };
   for (const from of names) {
     report.from[from] = await broadcasts(clients, from);

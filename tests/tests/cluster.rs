@@ -4,12 +4,14 @@
 //! server and observed on the others; `@socket.io/redis-emitter` reaches every client; Redis
 //! is restarted and the cluster forms again by itself.
 
+use std::io::BufRead;
 use std::process::Command;
 
 use interop_tests::example::{Server, example_binary};
 use interop_tests::node::{ensure_packages, js_dir};
 use interop_tests::redis::RedisServer;
 use serde_json::{Value, json};
+use socketio_tokio::emitter::Emitter;
 
 const NAMES: [&str; 3] = ["node", "tokio", "smol"];
 
@@ -120,4 +122,42 @@ fn a_mixed_cluster_of_node_tokio_and_smol_servers() {
     redis = RedisServer::start_on(port);
     redis.wait_for_servers("socket.io", 3);
     check_broadcasts(&drive("again", &servers, &redis));
+}
+
+#[test]
+fn our_emitter_reaches_the_clients_of_node_and_rust_servers() {
+    let redis = RedisServer::start();
+    let servers = start_cluster(&redis);
+    let nodes: serde_json::Map<String, Value> = NAMES
+        .iter()
+        .zip(&servers)
+        .map(|(name, server)| (name.to_string(), Value::from(server.url())))
+        .collect();
+    let mut listener = Command::new("node")
+        .arg(js_dir().join("cluster-client.js"))
+        .args(["listen", &Value::Object(nodes).to_string()])
+        .current_dir(js_dir())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("running node");
+    let mut lines = std::io::BufReader::new(listener.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let emitter = Emitter::new(&redis.url()).unwrap();
+        emitter.emit("msg", &"from-emitter").await.unwrap();
+        emitter.to("room-node").emit("msg", &"emitter-room").await.unwrap();
+        emitter.except("room-node").emit("msg", &"not-node").await.unwrap();
+        emitter.emit("msg", &"emitter-mark").await.unwrap();
+    });
+    let seen: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert!(listener.wait().unwrap().success());
+    assert_eq!(
+        seen,
+        each(|name| match name {
+            "node" => json!(["from-emitter", "emitter-room"]),
+            _ => json!(["from-emitter", "not-node"]),
+        })
+    );
 }

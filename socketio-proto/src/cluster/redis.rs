@@ -333,6 +333,14 @@ fn short_id(random: &mut dyn FnMut() -> u128) -> String {
 }
 
 impl RedisNode {
+    /// The node of a process that only publishes (the `@socket.io/redis-emitter` role):
+    /// its uid is `emitter`, as that package's, and it makes no requests.
+    pub fn emitter(config: RedisConfig) -> Self {
+        let mut node = RedisNode::new(config, Box::new(|| 0));
+        node.uid = "emitter".into();
+        node
+    }
+
     /// A node; `random` gives its uid and request ids.
     pub fn new(config: RedisConfig, mut random: Box<dyn FnMut() -> u128 + Send>) -> Self {
         let uid = short_id(&mut *random);

@@ -9,6 +9,7 @@
 
 mod connection;
 mod driver;
+pub mod emitter;
 mod local;
 mod signal;
 
