@@ -1,7 +1,7 @@
 //! A server of a cluster whose Redis is unreachable: its own sockets are still reached and
 //! the caller learns the cluster part failed; requests end at once with this server's part,
 //! marked incomplete; when Redis comes (back), the adapter connects and subscribes by
-//! itself.
+//! itself, and closing the server closes them.
 
 use std::time::Duration;
 
@@ -68,6 +68,9 @@ fn without_redis_local_sockets_are_reached_and_the_failure_reported_then_the_ada
         let answers = within(io.emit_with_ack::<String>("question", &())).await.unwrap();
         assert!(answers.is_complete(), "{answers:?}");
         assert_eq!(within(io.server_count()).await, 1);
-        drop(redis);
+
+        // Closing the server closes its Redis connections.
+        within(io.close()).await;
+        tokio::task::spawn_blocking(move || redis.wait_for_servers("socket.io", 0)).await.unwrap();
     });
 }

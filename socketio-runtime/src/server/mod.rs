@@ -636,7 +636,12 @@ impl<R: Runtime> Builder<R> {
         R::spawn(dispatch::run(io.clone(), events));
         if let Some(cluster) = &io.cluster {
             cluster.add_namespace(&Namespace::main());
-            R::spawn(crate::cluster::run(cluster.clone(), io.clone()));
+            // The cluster's connections end with the server.
+            let cluster_task = crate::cluster::run(cluster.clone(), io.clone());
+            let closed = io.shared.lifecycle.shutting_down();
+            R::spawn(async move {
+                futures_util::future::select(std::pin::pin!(cluster_task), std::pin::pin!(closed)).await;
+            });
         }
         io
     }
