@@ -397,6 +397,16 @@ fn date(ms: f64) -> Value {
     // Integral and within ±8.64e15: exact.
     #[allow(clippy::cast_possible_truncation)]
     let ms = ms as i64;
+    Value::String(iso_date(ms))
+}
+
+/// The date `ms` milliseconds after the epoch as `Date.toJSON` writes it
+/// (`2024-05-01T12:00:00.000Z`; years outside 0 to 9999 as `+010000` or `-000001`).
+///
+/// ```
+/// assert_eq!(socketio_proto::cluster::msgpack::iso_date(1_795_521_600_123), "2026-11-24T12:00:00.123Z");
+/// ```
+pub fn iso_date(ms: i64) -> String {
     let (days, in_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
     let (year, month, day) = civil_from_days(days);
     let year = match year {
@@ -405,7 +415,7 @@ fn date(ms: f64) -> Value {
         _ => format!("+{year:06}"),
     };
     let (h, m, s, milli) = (in_day / 3_600_000, in_day / 60_000 % 60, in_day / 1000 % 60, in_day % 1000);
-    Value::String(format!("{year}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{milli:03}Z"))
+    format!("{year}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{milli:03}Z")
 }
 
 /// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's algorithm).

@@ -4,6 +4,7 @@
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use engineio_proto::server::Handshake;
+use socketio_proto::cluster::msgpack;
 use socketio_proto::cluster::redis::{LocalSockets, SocketDetails};
 use socketio_proto::server::{Room, Selector, SocketId};
 use socketio_proto::{Namespace, Payload, Value};
@@ -58,11 +59,11 @@ pub(crate) fn handshake_value(handshake: &Handshake, auth: Option<&Payload>) -> 
         .checked_sub(Instant::now().saturating_duration_since(handshake.at))
         .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
         .unwrap_or_default();
-    let issued_ms = u64::try_from(issued.as_millis()).unwrap_or(u64::MAX);
+    let issued_ms = i64::try_from(issued.as_millis()).unwrap_or(i64::MAX);
     let auth = auth.and_then(|auth| auth.to_value().ok()).unwrap_or(Value::Object(Vec::new()));
     Value::Object(vec![
         ("headers".into(), Value::Object(headers)),
-        ("time".into(), Value::String(iso_date(issued_ms))),
+        ("time".into(), Value::String(msgpack::iso_date(issued_ms))),
         ("address".into(), handshake.remote.map(|a| a.ip().to_string()).unwrap_or_default().into()),
         ("xdomain".into(), handshake.headers.contains_key(http::header::ORIGIN).into()),
         ("secure".into(), false.into()),
@@ -71,23 +72,6 @@ pub(crate) fn handshake_value(handshake: &Handshake, auth: Option<&Payload>) -> 
         ("query".into(), Value::Object(query)),
         ("auth".into(), auth),
     ])
-}
-
-/// `2026-11-24T10:00:00.000Z` for milliseconds since the epoch.
-fn iso_date(ms: u64) -> String {
-    let (days, in_day) = (ms / 86_400_000, ms % 86_400_000);
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    let (h, m, s, milli) = (in_day / 3_600_000, in_day / 60_000 % 60, in_day / 1000 % 60, in_day % 1000);
-    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{milli:03}Z")
 }
 
 impl<R: Runtime> Socket<R> {
@@ -99,15 +83,5 @@ impl<R: Runtime> Socket<R> {
             rooms: rooms.to_vec(),
             data: self.serialized_data().and_then(|data| data.to_value().ok()).unwrap_or(Value::Null),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn iso_dates() {
-        assert_eq!(super::iso_date(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(super::iso_date(1_795_521_600_123), "2026-11-24T12:00:00.123Z");
-        assert_eq!(super::iso_date(951_782_400_000), "2000-02-29T00:00:00.000Z");
     }
 }

@@ -75,19 +75,11 @@ impl<R: Runtime> BroadcastOperator<R> {
         let payload = args.event_payload(event)?;
         self.io.notify_outgoing(&self.namespace, &self.selector, &payload);
         let (namespace, selector) = (&self.namespace, &self.selector);
-        let cluster = self.cluster();
-        let payload = match cluster {
-            Some(_) => {
-                let sent = payload.clone();
-                self.io.shared.with_state(|state| state.endpoint.broadcast(namespace, selector, sent));
-                payload
-            }
-            None => {
-                self.io.shared.with_state(|state| state.endpoint.broadcast(namespace, selector, payload));
-                return Ok(());
-            }
-        };
-        self.on_cluster(|node| node.broadcast(namespace, selector, &payload))
+        // The other servers first, so the local part can take the payload; it happens
+        // whatever became of theirs.
+        let cluster = self.on_cluster(|node| node.broadcast(namespace, selector, &payload));
+        self.io.shared.with_state(|state| state.endpoint.broadcast(namespace, selector, payload));
+        cluster
     }
 
     /// [`Self::on_cluster`], a failure logged.
