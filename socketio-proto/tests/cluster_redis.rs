@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use socketio_proto::cluster::msgpack;
 use socketio_proto::cluster::redis::{
-    Answer, Event, LocalSockets, Output, RedisConfig, RedisNode, SocketDetails,
+    Answer, Event, LocalSockets, Output, PubSub, RedisConfig, RedisNode, SocketDetails, SubscriptionMode,
 };
 use socketio_proto::server::{Room, Selector, SocketId};
 use socketio_proto::{Namespace, Payload, Value};
@@ -49,7 +49,9 @@ impl LocalSockets for Sockets {
     fn fetch(&self, _: &Namespace, selector: &Selector) -> Vec<SocketDetails> {
         self.0
             .iter()
-            .filter(|(_, rooms)| selector.rooms.iter().any(|r| rooms.contains(&&**r)))
+            .filter(|(_, rooms)| {
+                selector.rooms.is_empty() || selector.rooms.iter().any(|r| rooms.contains(&&**r))
+            })
             .map(|(id, rooms)| SocketDetails {
                 id: id.clone(),
                 handshake: Value::Object(vec![("auth".into(), Value::Object(vec![]))]),
@@ -76,11 +78,19 @@ fn main_ns() -> Namespace {
 
 impl Cluster {
     fn new(nodes: usize) -> Self {
+        Cluster::with(nodes, RedisConfig::default())
+    }
+
+    fn sharded(nodes: usize, mode: SubscriptionMode) -> Self {
+        Cluster::with(nodes, RedisConfig { pubsub: PubSub::Sharded(mode), ..RedisConfig::default() })
+    }
+
+    fn with(nodes: usize, config: RedisConfig) -> Self {
         let members = (0..nodes)
             .map(|n| {
                 let mut counter = (n as u128 + 1) * 1_000_003;
                 let node = RedisNode::new(
-                    RedisConfig::default(),
+                    config.clone(),
                     Box::new(move || {
                         counter = counter.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
                         counter
@@ -126,6 +136,9 @@ impl Cluster {
                         Output::Subscribe { channels, patterns } => {
                             self.members[i].channels.extend(channels);
                             self.members[i].patterns.extend(patterns);
+                        }
+                        Output::Unsubscribe { channels } => {
+                            self.members[i].channels.retain(|c| !channels.contains(c));
                         }
                         Output::Publish { channel, message } => {
                             self.published.push((i, channel.clone(), message.clone()));
@@ -468,27 +481,40 @@ fn without_redis_a_request_returns_the_local_part_as_incomplete() {
 
 #[test]
 fn garbage_on_the_channels_is_dropped() {
-    let mut cluster = Cluster::new(1);
-    let node = &mut cluster.members[0].node;
-    let garbage: &[&[u8]] = &[
-        b"",
-        b"{",
-        b"{\"type\":99}",
-        b"{\"type\":5}",
-        &[0x93, 0xc0, 0xc0, 0xc0],
-        &[0xc1],
-        b"\xff\xff",
-        b"[1,2]",
-    ];
-    for channel in
-        ["socket.io#/#", "socket.io#/#room#", "socket.io-request#/#", "socket.io-response#/#", "other"]
-    {
-        for message in garbage {
-            node.handle_message(channel, message, &Sockets::default());
+    for mut cluster in [Cluster::new(1), Cluster::sharded(1, SubscriptionMode::Dynamic)] {
+        let node = &mut cluster.members[0].node;
+        let own = format!("socket.io#/#{}#", node.uid());
+        let garbage: &[&[u8]] = &[
+            b"",
+            b"{",
+            b"{\"type\":99}",
+            b"{\"type\":5}",
+            b"{\"uid\":\"x\",\"nsp\":\"/\",\"type\":3,\"data\":{}}",
+            b"{\"uid\":\"x\",\"nsp\":\"/\",\"type\":7,\"data\":{\"opts\":7}}",
+            b"{\"uid\":\"x\",\"nsp\":\"/\",\"type\":9,\"data\":{\"packet\":{}}}",
+            b"{\"uid\":\"x\",\"nsp\":\"/\",\"type\":8,\"data\":{\"requestId\":[]}}",
+            &[0x93, 0xc0, 0xc0, 0xc0],
+            &[0xc1],
+            b"\xff\xff",
+            b"[1,2]",
+        ];
+        for channel in [
+            "socket.io#/#",
+            "socket.io#/#room#",
+            "socket.io-request#/#",
+            "socket.io-response#/#",
+            "other",
+            &own,
+        ] {
+            for message in garbage {
+                node.handle_message(channel, message, &Sockets::default());
+            }
         }
+        cluster.drive();
+        let events = cluster.take(0);
+        assert!(events.is_empty(), "{events:?}");
+        assert!(cluster.published.is_empty(), "nothing answered");
     }
-    cluster.drive();
-    assert!(cluster.take(0).is_empty());
 }
 
 #[test]
@@ -527,4 +553,221 @@ fn socket_ids_and_rooms_are_gathered_from_every_node() {
     let mut rooms: Vec<&str> = rooms.iter().map(|r| &**r).collect();
     rooms.sort_unstable();
     assert_eq!(rooms, ["lobby", "mine", "x", "y"]);
+}
+
+// ---- the sharded adapter (`createShardedAdapter`) ----
+
+fn channels_of(cluster: &Cluster, node: usize) -> Vec<&str> {
+    cluster.members[node].channels.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn sharded_a_broadcast_to_one_room_goes_to_that_room_s_channel_which_only_its_nodes_hear() {
+    let mut cluster = Cluster::sharded(3, SubscriptionMode::Dynamic);
+    let uid = cluster.members[0].node.uid().to_owned();
+    assert_eq!(uid.len(), 16, "randomBytes(8) in hexadecimal");
+    assert_eq!(channels_of(&cluster, 0), ["socket.io#/#".to_owned(), format!("socket.io#/#{uid}#")]);
+    cluster.members[1].node.room_created(&main_ns(), &"lobby".into());
+    cluster.drive();
+    assert!(channels_of(&cluster, 1).contains(&"socket.io#/#lobby#"));
+
+    cluster.members[0].node.broadcast(&main_ns(), &Selector::to("lobby"), &event(r#"["chat","hi"]"#));
+    cluster.drive();
+    let (_, channel, message) = cluster.published.last().unwrap().clone();
+    assert_eq!(channel, "socket.io#/#lobby#");
+    assert_eq!(
+        std::str::from_utf8(&message).unwrap(),
+        format!(
+            r#"{{"uid":"{uid}","nsp":"/","type":3,"data":{{"packet":{{"type":2,"data":["chat","hi"],"nsp":"/"}},"opts":{{"rooms":["lobby"],"except":[],"flags":{{}}}}}}}}"#
+        )
+    );
+    let events = cluster.take(1);
+    let [Event::Broadcast { selector, payload, .. }] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!(selector, &Selector { local: true, ..Selector::to("lobby") });
+    assert_eq!(payload.json().as_ref() as &str, r#"["chat","hi"]"#);
+    assert!(cluster.take(2).is_empty(), "node 2 has no socket in the room");
+
+    cluster.members[1].node.room_deleted(&main_ns(), "lobby");
+    cluster.drive();
+    assert!(!channels_of(&cluster, 1).contains(&"socket.io#/#lobby#"));
+
+    // A room that looks like a Node socket's id, several rooms, or everyone: the namespace's
+    // channel, which every node hears.
+    let node_socket = Selector::to("abcdefghij0123456789");
+    let several = Selector { rooms: vec!["a".into(), "b".into()], ..Selector::all() };
+    for selector in [node_socket, several, Selector::all()] {
+        cluster.members[0].node.broadcast(&main_ns(), &selector, &event(r#"["x"]"#));
+        cluster.drive();
+        assert_eq!(cluster.published.last().unwrap().1, "socket.io#/#");
+        for node in [1, 2] {
+            assert!(matches!(cluster.take(node).as_slice(), [Event::Broadcast { .. }]));
+        }
+    }
+}
+
+#[test]
+fn sharded_room_channels_follow_the_mode_and_come_back_after_a_reconnection() {
+    let ours = "A".repeat(22);
+    let node_like = "B".repeat(20);
+    for (mode, expected) in [
+        (SubscriptionMode::Static, vec![]),
+        (SubscriptionMode::Dynamic, vec![format!("socket.io#/#{ours}#")]),
+        (
+            SubscriptionMode::DynamicPrivate,
+            vec![format!("socket.io#/#{ours}#"), format!("socket.io#/#{node_like}#")],
+        ),
+    ] {
+        let mut cluster = Cluster::sharded(1, mode);
+        let node = &mut cluster.members[0].node;
+        node.room_created(&main_ns(), &ours.as_str().into());
+        node.room_created(&main_ns(), &node_like.as_str().into());
+        cluster.drive();
+        let rooms: Vec<&str> = channels_of(&cluster, 0).into_iter().skip(2).collect();
+        assert_eq!(rooms, expected, "{mode:?}");
+        let subscriptions = cluster.members[0].node.subscriptions();
+        let [Output::Subscribe { channels, patterns }] = subscriptions.as_slice() else {
+            panic!("{subscriptions:?}")
+        };
+        assert!(patterns.is_empty());
+        assert_eq!(channels[2..], expected[..], "{mode:?}: resubscribed after a reconnection");
+    }
+}
+
+#[test]
+fn sharded_binary_goes_as_msgpack() {
+    let mut cluster = Cluster::sharded(2, SubscriptionMode::Dynamic);
+    let payload =
+        Payload::from_value(&Value::Array(vec!["bin".into(), Value::Binary(Bytes::from_static(&[1, 2, 3]))]));
+    cluster.members[0].node.broadcast(&main_ns(), &Selector::all(), &payload);
+    cluster.drive();
+    let (_, _, message) = cluster.published.last().unwrap().clone();
+    let decoded = msgpack::decode(&message).unwrap();
+    assert_eq!(decoded.get("type"), Some(&Value::from(3)));
+    let events = cluster.take(1);
+    let [Event::Broadcast { payload: received, .. }] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!(received, &payload);
+}
+
+#[test]
+fn sharded_requests_are_answered_on_the_requester_s_own_channel() {
+    let mut cluster = Cluster::sharded(3, SubscriptionMode::Dynamic);
+    cluster.members[1].sockets = Sockets(vec![("b1".into(), vec!["b1", "room"])], vec![]);
+    cluster.members[2].sockets = Sockets(vec![("c1".into(), vec!["c1", "room", "z"])], vec![]);
+    let now = cluster.now;
+    let uid = cluster.members[0].node.uid().to_owned();
+
+    let id = cluster.members[0].node.server_count(now, &main_ns());
+    cluster.drive();
+    assert_eq!(cluster.take(0), vec![Event::Done { id, result: Answer::ServerCount(3), complete: true }]);
+
+    let id = cluster.members[0].node.fetch_sockets(now, &main_ns(), &Selector::to("room"), vec![]);
+    cluster.drive();
+    let (_, channel, request) = cluster.published.iter().find(|(from, _, _)| *from == 0).unwrap().clone();
+    assert_eq!(channel, "socket.io#/#");
+    let request: serde_json::Value = serde_json::from_slice(&request).unwrap();
+    assert_eq!(
+        (request["type"].clone(), request["uid"].clone()),
+        (serde_json::json!(7), serde_json::json!(uid))
+    );
+    assert_eq!(request["data"]["opts"]["rooms"], serde_json::json!(["room"]));
+    let answers: Vec<&str> = cluster
+        .published
+        .iter()
+        .filter(|(from, _, _)| *from != 0)
+        .map(|(_, channel, _)| channel.as_str())
+        .collect();
+    assert_eq!(answers, [format!("socket.io#/#{uid}#"), format!("socket.io#/#{uid}#")]);
+    let events = cluster.take(0);
+    let [Event::Done { id: done, result: Answer::Fetched(sockets), complete: true }] = events.as_slice()
+    else {
+        panic!("{events:?}")
+    };
+    assert_eq!(*done, id);
+    let mut ids: Vec<&str> = sockets.iter().map(|s| s.id.as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["b1", "c1"]);
+
+    // Ids and rooms have no requests of their own here: they come from the fetched sockets.
+    let id = cluster.members[0].node.sockets(now, &main_ns(), &["room".into()], &[]);
+    cluster.drive();
+    let expected = Answer::Sockets(vec!["b1".into(), "c1".into()]);
+    assert_eq!(cluster.take(0), vec![Event::Done { id, result: expected, complete: true }]);
+    let id = cluster.members[0].node.all_rooms(now, &main_ns(), vec!["mine".into()]);
+    cluster.drive();
+    let events = cluster.take(0);
+    let [Event::Done { id: done, result: Answer::Rooms(rooms), complete: true }] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(*done, id);
+    let mut rooms: Vec<&str> = rooms.iter().map(|r| &**r).collect();
+    rooms.sort_unstable();
+    assert_eq!(rooms, ["b1", "c1", "mine", "room", "z"]);
+
+    let id = cluster.members[0].node.server_side_emit_with_ack(now, &main_ns(), &event(r#"["hello","x"]"#));
+    cluster.drive();
+    for node in [1, 2] {
+        let events = cluster.take(node);
+        let [Event::ServerSideEmit { payload, reply: Some(reply), .. }] = events.as_slice() else {
+            panic!("{events:?}")
+        };
+        assert_eq!(payload.json().as_ref() as &str, r#"["hello","x"]"#);
+        cluster.members[node].node.server_side_reply(&reply.clone(), &Value::String(format!("n{node}")));
+    }
+    cluster.drive();
+    let expected = Answer::Replies(vec!["n1".into(), "n2".into()]);
+    assert_eq!(cluster.take(0), vec![Event::Done { id, result: expected, complete: true }]);
+    assert_eq!(cluster.members[0].node.pending_requests(), 0);
+}
+
+#[test]
+fn sharded_broadcast_with_acks_and_room_operations() {
+    let mut cluster = Cluster::sharded(2, SubscriptionMode::Dynamic);
+    let now = cluster.now;
+    cluster.members[1].node.room_created(&main_ns(), &"lobby".into());
+    cluster.drive();
+    let id = cluster.members[0].node.broadcast_with_ack(
+        now,
+        &main_ns(),
+        &Selector::to("lobby"),
+        &event(r#"["question"]"#),
+        Duration::from_secs(2),
+    );
+    cluster.drive();
+    assert_eq!(cluster.published.last().unwrap().1, "socket.io#/#", "acks need every node, not the room's");
+    let events = cluster.take(1);
+    let [Event::BroadcastWithAck { reply, timeout, .. }] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!(*timeout, Some(Duration::from_secs(2)));
+    let reply = reply.clone();
+    cluster.members[1].node.broadcast_client_count(&reply, 1);
+    cluster.members[1].node.broadcast_ack(&reply, &event(r#"["yes"]"#));
+    cluster.drive();
+    assert_eq!(
+        cluster.take(0),
+        vec![Event::Done {
+            id,
+            result: Answer::Acks { answers: vec!["yes".into()], missing: 0 },
+            complete: true
+        }]
+    );
+
+    let selector = Selector::to("a");
+    cluster.members[0].node.sockets_join(&main_ns(), &selector, &["b".into()]);
+    cluster.members[0].node.sockets_leave(&main_ns(), &selector, &["c".into()]);
+    cluster.members[0].node.disconnect_sockets(&main_ns(), &selector, false);
+    cluster.drive();
+    let local = Selector { local: true, ..Selector::to("a") };
+    assert_eq!(
+        cluster.take(1),
+        vec![
+            Event::Join { namespace: main_ns(), selector: local.clone(), rooms: vec!["b".into()] },
+            Event::Leave { namespace: main_ns(), selector: local.clone(), rooms: vec!["c".into()] },
+            Event::Disconnect { namespace: main_ns(), selector: local, close: false },
+        ]
+    );
+    let join: serde_json::Value =
+        serde_json::from_slice(&cluster.published[cluster.published.len() - 3].2).unwrap();
+    assert_eq!(
+        (join["type"].clone(), join["data"]["rooms"].clone()),
+        (serde_json::json!(4), serde_json::json!(["b"]))
+    );
 }

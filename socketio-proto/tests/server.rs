@@ -663,3 +663,50 @@ fn shutdown_disconnects_every_socket_without_a_disconnect_packet() {
     assert_eq!(gone, expected);
     assert_eq!(h.server.engine().session_count(), 0);
 }
+
+#[test]
+fn watched_rooms_report_their_first_join_and_last_leave() {
+    let room_events = |h: &mut Harness| -> Vec<(String, bool)> {
+        h.take_events()
+            .into_iter()
+            .filter_map(|event| match event {
+                Event::Room { room, exists, .. } => Some((room.to_string(), exists)),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut h = Harness::new();
+    h.server.watch_rooms();
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let conn = h.open();
+        ids.push(h.connect(conn, "/"));
+        assert_eq!(room_events(&mut h), [(ids[ids.len() - 1].to_string(), true)], "its own room");
+    }
+    h.server.join(ids[0], "red");
+    h.server.join(ids[1], "red");
+    h.server.join(ids[1], "red");
+    h.pump();
+    assert_eq!(room_events(&mut h), [("red".to_owned(), true)], "created once");
+    h.server.leave(ids[0], "red");
+    h.server.leave(ids[0], "blue");
+    h.pump();
+    assert!(room_events(&mut h).is_empty(), "red still has a socket; blue never existed");
+    h.server.sockets_join(&Namespace::main(), &Selector::all(), "green");
+    h.server.sockets_leave(&Namespace::main(), &Selector::all(), "green");
+    h.pump();
+    assert_eq!(room_events(&mut h), [("green".to_owned(), true), ("green".to_owned(), false)]);
+    h.server.disconnect(h.now, ids[1], DisconnectScope::Namespace);
+    h.pump();
+    let mut gone = room_events(&mut h);
+    gone.sort();
+    assert_eq!(gone, [(ids[1].to_string(), false), ("red".to_owned(), false)], "its last socket left");
+
+    // Unwatched (the default), nothing is reported.
+    let mut h = Harness::new();
+    let conn = h.open();
+    let id = h.connect(conn, "/");
+    h.server.join(id, "red");
+    h.pump();
+    assert!(room_events(&mut h).is_empty());
+}

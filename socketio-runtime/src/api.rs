@@ -12,7 +12,9 @@ macro_rules! runtime_api {
     ($runtime:ty) => {
         /// The Socket.IO server: namespaces, middleware, events, acks, rooms, broadcast.
         pub mod server {
-            pub use $crate::server::{ClusterError, ConnectError, ConnectRequest, RedisAdapter};
+            pub use $crate::server::{
+                ClusterError, ConnectError, ConnectRequest, RedisAdapter, SubscriptionMode,
+            };
             pub use $crate::socketio_proto::server::{DisconnectReason, Room, SocketId};
 
             /// A running Socket.IO server. Cheap to clone.

@@ -1,8 +1,12 @@
 // Drives a mixed cluster with the official client: `node cluster-client.js PHASE NODES`,
 // NODES a JSON object {name: url}, each a server of tests/js/cluster-node.js or the
 // `cluster` example; REDIS_URL for the emitter. PHASE `full` runs every operation from
-// every server; `again` (after a Redis restart) the broadcasts and server-side events;
+// every server (with SHARDED set, servers on the sharded adapter: without the emitter,
+// which has no sharded mode); `again` (after a Redis restart) the broadcasts and server-side events;
 // `listen` prints `ready`, then what the clients got until `emitter-mark`.
+// On the sharded adapter a server listens on a room's channel once the room exists there,
+// which it learns asynchronously (as Node does): the driver waits for those subscriptions
+// (PUBSUB SHARDNUMSUB) before publishing to the room.
 // Prints a JSON report of what each client saw; the test compares it with what it expects.
 "use strict";
 
@@ -71,14 +75,37 @@ async function broadcasts(clients, from) {
   return report;
 }
 
+const sharded = !!process.env.SHARDED;
+let redis;
+
+// On the sharded adapter, waits until some server listens on `room`'s channel.
+async function listened(room) {
+  // A Node socket's id (20 characters) has no channel of its own.
+  if (!sharded || room.length === 20) return;
+  const channel = `socket.io#/#${room}#`;
+  const poll = async () => {
+    for (;;) {
+      const [, count] = await redis.sendCommand(["PUBSUB", "SHARDNUMSUB", channel]);
+      if (count > 0) return;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  };
+  await within(poll(), `a subscription to ${channel}`);
+}
+
 async function operations(clients, from) {
   const c = clients[from];
   const other = names[(names.indexOf(from) + 1) % names.length];
   const report = {};
+  // A broadcast to one socket of another server, by its id.
+  c.emit("to", clients[other].id, `direct-${from}`);
+  c.emit("all", `direct-mark-${from}`);
+  report.direct = byName(await everyone(clients, `direct-mark-${from}`));
   report.fetch = await ack(c, "fetch", "all");
   report.count = await ack(c, "count");
   report.ask = await ack(c, "ask", "all");
   report.remoteJoin = await ack(c, "remote-join", clients[other].id, `rj-${from}`);
+  await listened(`rj-${from}`);
   c.emit("to", `rj-${from}`, `rj-msg-${from}`);
   c.emit("all", `rj-mark-${from}`);
   report.joined = byName(await everyone(clients, `rj-mark-${from}`));
@@ -101,9 +128,17 @@ async function operations(clients, from) {
 }
 
 async function main() {
+  if (process.env.REDIS_URL) {
+    redis = createClient({ url: process.env.REDIS_URL });
+    await redis.connect();
+  }
   const clients = {};
   for (const name of names) clients[name] = await connect(name);
   for (const name of names) await ack(clients[name], "join", `room-${name}`);
+  for (const name of names) {
+    await listened(`room-${name}`);
+    await listened(clients[name].id);
+  }
   if (phase === "listen") {
     // Another emitter (the test's) publishes once it reads "ready".
     console.log("ready");
@@ -117,16 +152,14 @@ async function main() {
     report.from[from] = await broadcasts(clients, from);
     if (phase === "full") Object.assign(report.from[from], await operations(clients, from));
   }
-  if (phase === "full") {
-    const redis = createClient({ url: process.env.REDIS_URL });
-    await redis.connect();
+  if (phase === "full" && !sharded) {
     const emitter = new Emitter(redis);
     emitter.emit("msg", "from-emitter");
     emitter.to("room-" + names[0]).emit("msg", "emitter-room");
     emitter.emit("msg", "emitter-mark");
     report.emitter = byName(await everyone(clients, "emitter-mark"));
-    await redis.quit();
   }
+  if (redis) await redis.quit();
   for (const name of names) clients[name].disconnect();
   console.log(JSON.stringify(report));
   process.exit(0);

@@ -1,8 +1,8 @@
 // One server of a cluster on Redis with @socket.io/redis-adapter 8.3: the same application
-// as socketio-runtime/examples/apps/cluster.rs. PORT, REDIS_URL, NODE_NAME as there.
+// as socketio-runtime/examples/apps/cluster.rs. PORT, REDIS_URL, NODE_NAME, SHARDED as there.
 const { Server } = require("socket.io");
 const { createClient } = require("redis");
-const { createAdapter } = require("@socket.io/redis-adapter");
+const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
 
 const NODE_NAME = process.env.NODE_NAME || "node";
 const REDIS_URL = process.env.REDIS_URL || "redis://127.0.0.1:6379";
@@ -15,9 +15,11 @@ async function main() {
   subClient.on("error", (err) => console.error("redis sub:", err.message));
   await Promise.all([pubClient.connect(), subClient.connect()]);
 
-  const io = new Server({
-    adapter: createAdapter(pubClient, subClient, { requestsTimeout: 2000 }),
-  });
+  // The sharded adapter has no requests timeout of its own (its requests wait 5 s).
+  const adapter = process.env.SHARDED
+    ? createShardedAdapter(pubClient, subClient)
+    : createAdapter(pubClient, subClient, { requestsTimeout: 2000 });
+  const io = new Server({ adapter });
 
   io.on("hello", (msg, cb) => cb(NODE_NAME + ":" + msg));
 

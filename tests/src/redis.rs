@@ -79,7 +79,16 @@ impl RedisServer {
 
     /// How many connections subscribe to `channel` (`PUBSUB NUMSUB`).
     pub fn subscribers(&self, channel: &str) -> usize {
-        self.command(&["PUBSUB", "NUMSUB", channel])
+        self.count("NUMSUB", channel)
+    }
+
+    /// How many connections subscribe to the sharded `channel` (`PUBSUB SHARDNUMSUB`).
+    pub fn shard_subscribers(&self, channel: &str) -> usize {
+        self.count("SHARDNUMSUB", channel)
+    }
+
+    fn count(&self, subcommand: &str, channel: &str) -> usize {
+        self.command(&["PUBSUB", subcommand, channel])
             .ok()
             .and_then(|lines| lines.last()?.strip_prefix(':')?.parse().ok())
             .unwrap_or(0)
@@ -88,13 +97,21 @@ impl RedisServer {
     /// Waits until `count` servers listen on the main namespace's request channel of
     /// `key`: the cluster has formed (or formed again after a restart).
     pub fn wait_for_servers(&self, key: &str, count: usize) {
-        let channel = format!("{key}-request#/#");
+        self.wait_for(count, &format!("{key}-request#/#"), |channel| self.subscribers(channel));
+    }
+
+    /// The same for servers on the sharded adapter: its main namespace's channel.
+    pub fn wait_for_sharded_servers(&self, key: &str, count: usize) {
+        self.wait_for(count, &format!("{key}#/#"), |channel| self.shard_subscribers(channel));
+    }
+
+    fn wait_for(&self, count: usize, channel: &str, subscribers: impl Fn(&str) -> usize) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while self.subscribers(&channel) != count {
+        while subscribers(channel) != count {
             assert!(
                 Instant::now() < deadline,
                 "{count} servers did not subscribe to {channel}: {}",
-                self.subscribers(&channel)
+                subscribers(channel)
             );
             std::thread::sleep(Duration::from_millis(20));
         }

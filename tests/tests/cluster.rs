@@ -2,7 +2,8 @@
 //! (`tests/js/cluster-node.js`), our tokio server and our smol server (the `cluster`
 //! example), the official client on each. Every operation is issued from each kind of
 //! server and observed on the others; `@socket.io/redis-emitter` reaches every client; Redis
-//! is restarted and the cluster forms again by itself.
+//! is restarted and the cluster forms again by itself. The same on the sharded adapter
+//! (`createShardedAdapter`, `SPUBLISH`/`SSUBSCRIBE`).
 
 use std::io::BufRead;
 use std::process::Command;
@@ -16,21 +17,42 @@ use socketio_tokio::emitter::Emitter;
 const NAMES: [&str; 3] = ["node", "tokio", "smol"];
 
 fn start_cluster(redis: &RedisServer) -> Vec<Server> {
+    start_servers(redis, false)
+}
+
+/// A Node, a tokio and a smol server on `redis`, on the sharded adapter or the classic one.
+fn start_servers(redis: &RedisServer, sharded: bool) -> Vec<Server> {
     ensure_packages();
     let mut node = Command::new("node");
     node.arg(js_dir().join("cluster-node.js")).env("REDIS_URL", redis.url()).env("NODE_NAME", "node");
-    let mut servers =
-        vec![Server::start_command(node, "cluster-node.js", interop_tests::example::free_port())];
+    let mut commands = vec![(node, "cluster-node.js")];
     for (package, name) in [("socketio-tokio", "tokio"), ("socketio-smol", "smol")] {
         let mut command = Command::new(example_binary(package, "cluster"));
         command.env("REDIS_URL", redis.url()).env("NODE_NAME", name);
-        servers.push(Server::start_command(command, "cluster", interop_tests::example::free_port()));
+        commands.push((command, "cluster"));
     }
-    redis.wait_for_servers("socket.io", 3);
+    let servers = commands
+        .into_iter()
+        .map(|(mut command, what)| {
+            if sharded {
+                command.env("SHARDED", "1");
+            }
+            Server::start_command(command, what, interop_tests::example::free_port())
+        })
+        .collect();
+    match sharded {
+        true => redis.wait_for_sharded_servers("socket.io", 3),
+        false => redis.wait_for_servers("socket.io", 3),
+    }
     servers
 }
 
 fn drive(phase: &str, servers: &[Server], redis: &RedisServer) -> Value {
+    drive_on(phase, servers, redis, false)
+}
+
+/// Runs the driver's `phase`; `sharded` when the servers are on the sharded adapter.
+fn drive_on(phase: &str, servers: &[Server], redis: &RedisServer, sharded: bool) -> Value {
     let nodes: serde_json::Map<String, Value> = NAMES
         .iter()
         .zip(servers)
@@ -40,6 +62,7 @@ fn drive(phase: &str, servers: &[Server], redis: &RedisServer) -> Value {
         .arg(js_dir().join("cluster-client.js"))
         .args([phase, &Value::Object(nodes).to_string()])
         .env("REDIS_URL", redis.url())
+        .envs(sharded.then_some(("SHARDED", "1")))
         .current_dir(js_dir())
         .output()
         .expect("running node");
@@ -71,12 +94,9 @@ fn base64_of(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-#[test]
-fn a_mixed_cluster_of_node_tokio_and_smol_servers() {
-    let mut redis = RedisServer::start();
-    let servers = start_cluster(&redis);
-    let report = drive("full", &servers, &redis);
-    check_broadcasts(&report);
+/// What each server's operations did: fetch, count, acks, remote join and leave, direct
+/// emits, order, kicks.
+fn check_operations(report: &Value) {
     let ids = &report["ids"];
     for (i, from) in NAMES.iter().enumerate() {
         let seen = &report["from"][from];
@@ -105,7 +125,17 @@ fn a_mixed_cluster_of_node_tokio_and_smol_servers() {
         assert_eq!(seen["left"], each(|_| json!([])), "socketsLeave from {from}");
         assert_eq!(seen["ordered"], each(|_| json!(true)), "1 000 messages in order from {from}");
         assert_eq!(seen["kicked"], json!(true), "disconnectSockets(true) from {from}");
+        assert_eq!(seen["direct"], only_other(format!("direct-{from}")), "io.to(socket id) from {from}");
     }
+}
+
+#[test]
+fn a_mixed_cluster_of_node_tokio_and_smol_servers() {
+    let mut redis = RedisServer::start();
+    let servers = start_cluster(&redis);
+    let report = drive("full", &servers, &redis);
+    check_broadcasts(&report);
+    check_operations(&report);
     assert_eq!(
         report["emitter"],
         each(|name| if name == NAMES[0] {
@@ -122,6 +152,21 @@ fn a_mixed_cluster_of_node_tokio_and_smol_servers() {
     redis = RedisServer::start_on(port);
     redis.wait_for_servers("socket.io", 3);
     check_broadcasts(&drive("again", &servers, &redis));
+}
+
+#[test]
+fn a_mixed_cluster_on_the_sharded_adapter() {
+    let mut redis = RedisServer::start();
+    let servers = start_servers(&redis, true);
+    let report = drive_on("full", &servers, &redis, true);
+    check_broadcasts(&report);
+    check_operations(&report);
+
+    let port = redis.port;
+    redis.kill();
+    redis = RedisServer::start_on(port);
+    redis.wait_for_sharded_servers("socket.io", 3);
+    check_broadcasts(&drive_on("again", &servers, &redis, true));
 }
 
 #[test]

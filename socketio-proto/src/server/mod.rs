@@ -186,6 +186,16 @@ pub enum Event {
         /// Why.
         reason: AckError,
     },
+    /// A room of a namespace got its first socket, or lost its last one (only when
+    /// [`Server::watch_rooms`] asked for it: a sharded cluster adapter listens per room).
+    Room {
+        /// The namespace.
+        namespace: Namespace,
+        /// The room.
+        room: Room,
+        /// Whether it now exists (got its first socket) or not (lost its last one).
+        exists: bool,
+    },
     /// A socket left its namespace. Its rooms, as they were, come with it.
     Disconnected {
         /// The socket.
@@ -274,6 +284,8 @@ pub struct Server {
     broadcast_acks: IdMap<u64, PendingBroadcast>,
     /// Deadlines, removed as soon as what they guard is settled.
     timers: BTreeSet<(Instant, Timer)>,
+    /// Whether rooms appearing and disappearing are reported ([`Event::Room`]).
+    watch_rooms: bool,
     outputs: VecDeque<Output<Event>>,
 }
 
@@ -303,6 +315,7 @@ impl Server {
             next_ack: 0,
             broadcast_acks: IdMap::default(),
             timers: BTreeSet::new(),
+            watch_rooms: false,
             outputs: VecDeque::new(),
         }
     }
@@ -320,6 +333,11 @@ impl Server {
     /// Lets clients connect to any namespace `allow` accepts (dynamic namespaces).
     pub fn allow_dynamic(&mut self, allow: DynamicNamespaces) {
         self.dynamic = Some(allow);
+    }
+
+    /// Reports each room's first join and last leave as [`Event::Room`], from now on.
+    pub fn watch_rooms(&mut self) {
+        self.watch_rooms = true;
     }
 
     /// Replaces the room adapter for namespaces created from now on.
@@ -367,7 +385,7 @@ impl Server {
         let id = self.new_socket_id();
         self.clients.get_mut(&sid)?.sockets.insert(namespace.clone(), id);
         self.sockets.insert(id, Socket { sid, namespace: namespace.clone(), acks: IdMap::default() });
-        self.adapter(&namespace).join(id, ByteString::from(id.to_string()));
+        self.join_room(&namespace, id, ByteString::from(id.to_string()));
         let payload = format!(r#"{{"sid":"{id}"}}"#);
         let packet = Packet {
             payload: Some(
@@ -573,15 +591,40 @@ impl Server {
     /// Adds a socket to a room.
     pub fn join(&mut self, socket: SocketId, room: impl Into<Room>) {
         if let Some(namespace) = self.sockets.get(&socket).map(|s| s.namespace.clone()) {
-            self.adapter(&namespace).join(socket, room.into());
+            self.join_room(&namespace, socket, room.into());
         }
     }
 
     /// Removes a socket from a room.
     pub fn leave(&mut self, socket: SocketId, room: &str) {
         if let Some(namespace) = self.sockets.get(&socket).map(|s| s.namespace.clone()) {
-            self.adapter(&namespace).leave(socket, room);
+            self.leave_room(&namespace, socket, room);
         }
+    }
+
+    fn join_room(&mut self, namespace: &Namespace, socket: SocketId, room: Room) {
+        let watch = self.watch_rooms;
+        let adapter = self.adapter(namespace);
+        let created = watch && !adapter.has_room(&room);
+        adapter.join(socket, room.clone());
+        if created {
+            self.room_event(namespace, room, true);
+        }
+    }
+
+    fn leave_room(&mut self, namespace: &Namespace, socket: SocketId, room: &str) {
+        let watch = self.watch_rooms;
+        let adapter = self.adapter(namespace);
+        let existed = watch && adapter.has_room(room);
+        adapter.leave(socket, room);
+        if existed && !adapter.has_room(room) {
+            self.room_event(namespace, Room::from(room), false);
+        }
+    }
+
+    fn room_event(&mut self, namespace: &Namespace, room: Room, exists: bool) {
+        let namespace = namespace.clone();
+        self.outputs.push_back(Output::Event(Event::Room { namespace, room, exists }));
     }
 
     /// The rooms a socket is in.
@@ -607,14 +650,14 @@ impl Server {
     pub fn sockets_join(&mut self, namespace: &Namespace, selector: &Selector, room: impl Into<Room>) {
         let room = room.into();
         for socket in self.select(namespace, selector) {
-            self.adapter(namespace).join(socket, room.clone());
+            self.join_room(namespace, socket, room.clone());
         }
     }
 
     /// Removes the designated sockets from `room` (`socketsLeave`).
     pub fn sockets_leave(&mut self, namespace: &Namespace, selector: &Selector, room: &str) {
         for socket in self.select(namespace, selector) {
-            self.adapter(namespace).leave(socket, room);
+            self.leave_room(namespace, socket, room);
         }
     }
 
@@ -680,6 +723,14 @@ impl Server {
             client.sockets.remove(&state.namespace);
         }
         let rooms = self.adapters.get_mut(&state.namespace).map(|a| a.leave_all(socket)).unwrap_or_default();
+        if self.watch_rooms {
+            let adapter = self.adapters.get(&state.namespace);
+            let gone: Vec<Room> =
+                rooms.iter().filter(|room| !adapter.is_some_and(|a| a.has_room(room))).cloned().collect();
+            for room in gone {
+                self.room_event(&state.namespace, room, false);
+            }
+        }
         let mut acks: Vec<(u64, Option<Instant>)> = state.acks.into_iter().collect();
         acks.sort_unstable();
         for (id, deadline) in acks {

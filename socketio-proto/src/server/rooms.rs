@@ -63,6 +63,8 @@ pub trait Adapter: Send {
     fn select(&self, selector: &Selector) -> Vec<SocketId>;
     /// Every room with a socket in it (the sockets' own rooms among them).
     fn all_rooms(&self) -> Vec<Room>;
+    /// Whether `room` has a socket in it.
+    fn has_room(&self, room: &str) -> bool;
 }
 
 /// Rooms held in memory: a room-to-sockets and a socket-to-rooms index.
@@ -110,6 +112,10 @@ impl Adapter for MemoryAdapter {
 
     fn all_rooms(&self) -> Vec<Room> {
         self.members.keys().cloned().collect()
+    }
+
+    fn has_room(&self, room: &str) -> bool {
+        self.members.contains_key(room)
     }
 
     fn select(&self, selector: &Selector) -> Vec<SocketId> {

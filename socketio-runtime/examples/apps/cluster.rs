@@ -3,7 +3,8 @@
 //! asks of one reaches the clients of all.
 //!
 //! Environment: `PORT`, `REDIS_URL` (default `redis://127.0.0.1:6379`), `NODE_NAME`
-//! (default `rust`). Every socket joins the room `all` and carries `{ node: NODE_NAME }` as
+//! (default `rust`), `SHARDED` (set: the sharded adapter, Redis 7's `SPUBLISH`, as Node's
+//! `createShardedAdapter`). Every socket joins the room `all` and carries `{ node: NODE_NAME }` as
 //! its data. Events: `join`/`leave` (room, ack), `to` (room, msg), `all` (msg), `bin`
 //! (buffer), `fetch` (room, ack), `remote-join`/`remote-leave` (target, room, ack), `kick`
 //! (target), `sse` (msg, ack: the other servers' replies to a server-side `hello`), `ask`
@@ -15,7 +16,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::rt::Error;
-use crate::rt::server::{RedisAdapter, SocketIo};
+use crate::rt::server::{RedisAdapter, SocketIo, SubscriptionMode};
 
 /// What every socket carries, visible from every server.
 #[derive(Clone, Serialize, serde::Deserialize)]
@@ -41,7 +42,10 @@ fn sorted(mut values: Vec<Value>) -> Vec<Value> {
 pub(crate) fn server() -> Result<SocketIo, Error> {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let node = std::env::var("NODE_NAME").unwrap_or_else(|_| "rust".into());
-    let adapter = RedisAdapter::new(&url)?.requests_timeout(Duration::from_millis(2000));
+    let mut adapter = RedisAdapter::new(&url)?.requests_timeout(Duration::from_millis(2000));
+    if std::env::var_os("SHARDED").is_some() {
+        adapter = adapter.sharded(SubscriptionMode::Dynamic);
+    }
     let io = SocketIo::builder().adapter(adapter).build();
 
     let name = node.clone();

@@ -68,8 +68,12 @@ async fn session<R: Runtime>(cluster: &Arc<Cluster>, io: &SocketIo<R>) -> io::Re
     let (mut published, mut publisher) = connect::<R>(&cluster.url).await?;
     let (mut messages, mut subscriber) = connect::<R>(&cluster.url).await?;
     let mut subscriptions = Vec::new();
-    for output in lock(&cluster.node).subscriptions() {
-        subscribe(&mut subscriptions, output);
+    let (outputs, sharded) = {
+        let node = lock(&cluster.node);
+        (node.subscriptions(), node.is_sharded())
+    };
+    for output in outputs {
+        subscribe(&mut subscriptions, output, sharded);
     }
     cluster.up.store(true, Ordering::Release);
     subscriber.send(&subscriptions).await?;
@@ -143,18 +147,29 @@ async fn wait<R: Runtime>(cluster: &Cluster) {
     }
 }
 
-fn subscribe(out: &mut Vec<u8>, output: Output) {
-    if let Output::Subscribe { channels, patterns } = output {
-        if !channels.is_empty() {
-            let args: Vec<&[u8]> =
-                std::iter::once(&b"SUBSCRIBE"[..]).chain(channels.iter().map(|c| c.as_bytes())).collect();
-            command_into(out, &args);
+/// The commands of a subscription change. Sharded, one channel per command: in a Redis
+/// cluster, one command's channels must share a slot.
+fn subscribe(out: &mut Vec<u8>, output: Output, sharded: bool) {
+    let (command, channels, patterns): (&[u8], _, _) = match (output, sharded) {
+        (Output::Subscribe { channels, patterns }, false) => (b"SUBSCRIBE", channels, patterns),
+        (Output::Subscribe { channels, .. }, true) => (b"SSUBSCRIBE", channels, Vec::new()),
+        (Output::Unsubscribe { channels }, false) => (b"UNSUBSCRIBE", channels, Vec::new()),
+        (Output::Unsubscribe { channels }, true) => (b"SUNSUBSCRIBE", channels, Vec::new()),
+        _ => return,
+    };
+    if sharded {
+        for channel in &channels {
+            command_into(out, &[command, channel.as_bytes()]);
         }
-        if !patterns.is_empty() {
-            let args: Vec<&[u8]> =
-                std::iter::once(&b"PSUBSCRIBE"[..]).chain(patterns.iter().map(|p| p.as_bytes())).collect();
-            command_into(out, &args);
-        }
+    } else if !channels.is_empty() {
+        let args: Vec<&[u8]> =
+            std::iter::once(command).chain(channels.iter().map(|c| c.as_bytes())).collect();
+        command_into(out, &args);
+    }
+    if !patterns.is_empty() {
+        let args: Vec<&[u8]> =
+            std::iter::once(&b"PSUBSCRIBE"[..]).chain(patterns.iter().map(|p| p.as_bytes())).collect();
+        command_into(out, &args);
     }
 }
 
@@ -167,6 +182,11 @@ fn drain<R: Runtime>(
 ) -> Writes {
     let mut writes = Writes::default();
     let mut dropped = 0usize;
+    let sharded = lock(&cluster.node).is_sharded();
+    let (publish, count): (&[u8], &[u8]) = match sharded {
+        true => (b"SPUBLISH", b"SHARDNUMSUB"),
+        false => (b"PUBLISH", b"NUMSUB"),
+    };
     loop {
         let outputs: Vec<Output> = {
             let mut node = lock(&cluster.node);
@@ -176,6 +196,8 @@ fn drain<R: Runtime>(
                     Relayed::ClientCount(reply, count) => node.broadcast_client_count(&reply, count),
                     Relayed::Ack(reply, payload) => node.broadcast_ack(&reply, &payload),
                     Relayed::Reply(reply, value) => node.server_side_reply(&reply, &value),
+                    Relayed::Room { namespace, room, exists: true } => node.room_created(&namespace, &room),
+                    Relayed::Room { namespace, room, exists: false } => node.room_deleted(&namespace, &room),
                 }
             }
             std::iter::from_fn(|| node.poll_output()).collect()
@@ -188,18 +210,20 @@ fn drain<R: Runtime>(
             match (output, link) {
                 (Output::Event(event), _) => apply(cluster, io, *event),
                 (Output::Publish { channel, message }, Some(expected)) => {
-                    command_into(&mut writes.publisher, &[b"PUBLISH", channel.as_bytes(), &message]);
+                    command_into(&mut writes.publisher, &[publish, channel.as_bytes(), &message]);
                     lock(expected).push_back(Expect::Publish);
                 }
                 (Output::CountServers { channel, token }, Some(expected)) => {
-                    command_into(&mut writes.publisher, &[b"PUBSUB", b"NUMSUB", channel.as_bytes()]);
+                    command_into(&mut writes.publisher, &[b"PUBSUB", count, channel.as_bytes()]);
                     lock(expected).push_back(Expect::Count(token));
                 }
-                (output @ Output::Subscribe { .. }, Some(_)) => subscribe(&mut writes.subscriber, output),
+                (output @ (Output::Subscribe { .. } | Output::Unsubscribe { .. }), Some(_)) => {
+                    subscribe(&mut writes.subscriber, output, sharded);
+                }
                 (Output::Publish { .. }, None) => dropped += 1,
                 (Output::CountServers { token, .. }, None) => failed.push(token),
                 // Resubscribed from the node's namespaces on reconnection.
-                (Output::Subscribe { .. }, None) => {}
+                (Output::Subscribe { .. } | Output::Unsubscribe { .. }, None) => {}
             }
         }
         if !failed.is_empty() {

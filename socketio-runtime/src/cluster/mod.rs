@@ -19,8 +19,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_channel::oneshot;
-use socketio_proto::cluster::redis::{Answer, RedisConfig, RedisNode, ReplyTo, RequestId};
-use socketio_proto::{Payload, Value};
+pub use socketio_proto::cluster::redis::SubscriptionMode;
+use socketio_proto::cluster::redis::{Answer, PubSub, RedisConfig, RedisNode, ReplyTo, RequestId};
+use socketio_proto::server::Room;
+use socketio_proto::{Namespace, Payload, Value};
 
 pub(crate) use connection::RedisUrl;
 pub(crate) use driver::run;
@@ -73,6 +75,32 @@ impl RedisAdapter {
         self.config.specific_response_channel = on;
         self
     }
+
+    /// Uses Redis 7's sharded pub/sub (`SPUBLISH`, `SSUBSCRIBE`), as Node's
+    /// `createShardedAdapter` with this `subscriptionMode` (its default is
+    /// [`SubscriptionMode::Dynamic`]); every server of the cluster must use it too.
+    ///
+    /// ```no_run
+    /// # fn f<R: socketio_runtime::Runtime>() -> Result<(), socketio_runtime::Error> {
+    /// use socketio_runtime::server::{RedisAdapter, SocketIo, SubscriptionMode};
+    ///
+    /// let adapter = RedisAdapter::new("redis://127.0.0.1:6379")?.sharded(SubscriptionMode::Dynamic);
+    /// let io = SocketIo::<R>::builder().adapter(adapter).build();
+    /// # Ok(()) }
+    /// ```
+    pub fn sharded(mut self, mode: SubscriptionMode) -> Self {
+        self.config.pubsub = PubSub::Sharded(mode);
+        self
+    }
+
+    /// Whether the adapter listens on a channel per room, so must learn of rooms as they
+    /// come and go.
+    pub(crate) fn listens_per_room(&self) -> bool {
+        matches!(
+            self.config.pubsub,
+            PubSub::Sharded(SubscriptionMode::Dynamic | SubscriptionMode::DynamicPrivate)
+        )
+    }
 }
 
 /// Why the cluster part of an operation failed; the local part was done.
@@ -97,6 +125,8 @@ pub(crate) enum Relayed {
     Ack(ReplyTo, Payload),
     /// The answer to a remote server-side event.
     Reply(ReplyTo, Value),
+    /// A local room got its first socket (`exists`) or lost its last one.
+    Room { namespace: Namespace, room: Room, exists: bool },
 }
 
 type ServerSideHandler = Arc<dyn Fn(Message) -> BoxFuture + Send + Sync>;
@@ -164,7 +194,7 @@ impl Cluster {
     }
 
     /// Listens to the namespace's channels.
-    pub(crate) fn add_namespace(&self, namespace: &socketio_proto::Namespace) {
+    pub(crate) fn add_namespace(&self, namespace: &Namespace) {
         lock(&self.node).add_namespace(namespace);
         self.signal.notify();
     }

@@ -9,6 +9,7 @@ use futures_util::{FutureExt, StreamExt, select_biased};
 use socketio_proto::server::{Connecting, Event};
 
 use super::{ConnectError, ConnectRequest, NamespaceHandlers, Socket, SocketInner, SocketIo, lock};
+use crate::cluster::Relayed;
 use crate::handler::{BoxFuture, Running, start};
 use crate::{Message, Runtime};
 
@@ -91,6 +92,12 @@ fn on_event<R: Runtime>(
         }
         Event::AckFailed { socket, id, reason } => {
             lock(&io.acks).settle(socket, id, Err(reason));
+            Vec::new()
+        }
+        Event::Room { namespace, room, exists } => {
+            if let Some(cluster) = &io.cluster {
+                cluster.relay(Relayed::Room { namespace, room, exists });
+            }
             Vec::new()
         }
         Event::Disconnected { socket, reason, rooms, .. } => match io.live().remove(&socket) {

@@ -35,7 +35,7 @@ use serde::de::DeserializeOwned;
 use socketio_proto::server::{DisconnectReason, Event, Room, Selector, Server, SocketConfig, SocketId};
 use socketio_proto::{Args, Namespace, Payload};
 
-pub use crate::cluster::{ClusterError, RedisAdapter};
+pub use crate::cluster::{ClusterError, RedisAdapter, SubscriptionMode};
 pub use broadcast::BroadcastOperator;
 pub use remote::RemoteSocket;
 pub use socket::Socket;
@@ -98,7 +98,7 @@ impl Traced for Event {
                     tracing::debug!(%socket, %namespace, %reason, "socket disconnected");
                 }
             }
-            Event::Message { .. } | Event::Ack { .. } | Event::AckFailed { .. } => {}
+            Event::Message { .. } | Event::Ack { .. } | Event::AckFailed { .. } | Event::Room { .. } => {}
         }
     }
 }
@@ -622,7 +622,10 @@ impl<R: Runtime> Builder<R> {
             client_script: self.client_script,
         };
         let engine = engineio_proto::server::Server::new(self.engine, Box::new(crate::ids::random_u128));
-        let server = Server::new(engine, self.socket, Box::new(crate::ids::random_u128));
+        let mut server = Server::new(engine, self.socket, Box::new(crate::ids::random_u128));
+        if self.adapter.as_ref().is_some_and(RedisAdapter::listens_per_room) {
+            server.watch_rooms();
+        }
         let (shared, events) = Shared::start::<R>(server, options);
         let io = SocketIo {
             shared,

@@ -16,6 +16,19 @@
 //! go to `<key>-request#<nsp>#` as JSON (MessagePack for a broadcast with acks), and
 //! responses to `<key>-response#<nsp>#`. How many nodes answer is the subscriber count of
 //! the request channel.
+//!
+//! With [`PubSub::Sharded`], the node speaks the sharded adapter's protocol instead
+//! (`createShardedAdapter`, Redis 7's `SPUBLISH`/`SSUBSCRIBE`, socket.io-adapter's
+//! `ClusterAdapter` messages): per namespace, every node listens on `<key>#<nsp>#` and on
+//! its own `<key>#<nsp>#<uid>#`, where the answers to its requests arrive; in the dynamic
+//! modes also on `<key>#<nsp>#<room>#` while the room has a local socket
+//! ([`RedisNode::room_created`]), where broadcasts to that one room go. Messages are
+//! `{uid, nsp, type, data}`, JSON unless they carry binary (then MessagePack). How many nodes
+//! answer is the shard subscriber count of the namespace channel.
+
+mod sharded;
+
+use sharded::MessageType;
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::fmt::Write as _;
@@ -82,8 +95,37 @@ pub struct RedisConfig {
     /// How long a request waits for the other nodes (`requestsTimeout`, default 5 s).
     pub requests_timeout: Duration,
     /// Answer on the requester's own response channel rather than the shared one
-    /// (`publishOnSpecificResponseChannel`, default off).
+    /// (`publishOnSpecificResponseChannel`, default off; classic only).
     pub specific_response_channel: bool,
+    /// Which Redis pub/sub, and so which of the Node adapters' protocols (default classic).
+    pub pubsub: PubSub,
+}
+
+/// Which Redis pub/sub the nodes of a cluster share; every node of one cluster uses the
+/// same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PubSub {
+    /// `PUBLISH`, `SUBSCRIBE` and `PSUBSCRIBE`: `createAdapter`.
+    #[default]
+    Classic,
+    /// Sharded pub/sub of Redis 7 (`SPUBLISH`, `SSUBSCRIBE`): `createShardedAdapter`, with
+    /// socket.io-adapter's `ClusterAdapter` messages.
+    Sharded(SubscriptionMode),
+}
+
+/// Which channels a sharded node listens on (`subscriptionMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SubscriptionMode {
+    /// One channel per namespace: every node gets every broadcast.
+    Static,
+    /// Also one channel per room, listened to while the room has a local socket; a
+    /// broadcast to a single room goes there, unless the room is a Node socket's id
+    /// (20 characters). Our socket ids are 22 characters long, so their rooms have channels
+    /// too: that is what a Node node publishes a broadcast to one of our sockets on.
+    #[default]
+    Dynamic,
+    /// One channel per room, socket ids included.
+    DynamicPrivate,
 }
 
 impl Default for RedisConfig {
@@ -92,6 +134,7 @@ impl Default for RedisConfig {
             key: "socket.io".into(),
             requests_timeout: Duration::from_secs(5),
             specific_response_channel: false,
+            pubsub: PubSub::Classic,
         }
     }
 }
@@ -137,21 +180,29 @@ pub struct ReplyTo {
 /// What the adapter does for the node.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
-    /// Subscribe to these channels and (pattern subscription) patterns, once.
+    /// Subscribe to these channels and (pattern subscription) patterns, once
+    /// (`SSUBSCRIBE` on a sharded node, one channel per command; it has no patterns).
     Subscribe {
         /// Plain channels.
         channels: Vec<String>,
         /// Patterns (`PSUBSCRIBE`).
         patterns: Vec<String>,
     },
-    /// Publish `message` on `channel`.
+    /// Stop listening on these channels (`SUNSUBSCRIBE`: only a sharded node's room
+    /// channels come and go).
+    Unsubscribe {
+        /// The channels.
+        channels: Vec<String>,
+    },
+    /// Publish `message` on `channel` (`SPUBLISH` on a sharded node).
     Publish {
         /// The channel.
         channel: String,
         /// The message.
         message: Bytes,
     },
-    /// Count the subscribers of `channel` (`PUBSUB NUMSUB`), then call
+    /// Count the subscribers of `channel` (`PUBSUB NUMSUB`, or `PUBSUB SHARDNUMSUB` on a
+    /// sharded node), then call
     /// [`RedisNode::handle_server_count`] with `token`.
     CountServers {
         /// The request channel whose subscribers are the nodes.
@@ -272,8 +323,8 @@ pub enum Answer {
 struct Pending {
     namespace: Namespace,
     kind: PendingKind,
-    /// The published request, once the server count is known.
-    message: Option<String>,
+    /// The request to publish once the server count is known.
+    message: Option<Vec<u8>>,
     /// Answers still expected; `None` until the server count is known.
     expected: Option<u64>,
     deadline: Instant,
@@ -302,6 +353,8 @@ pub struct RedisNode {
     /// This node's id on the wire (6 characters, as `uid2(6)`).
     uid: String,
     namespaces: HashSet<Namespace>,
+    /// A sharded node's room channels listened to, by namespace.
+    room_channels: HashMap<Namespace, HashSet<Room>>,
     next_id: u64,
     pending: HashMap<RequestId, Pending>,
     /// Request ids on the wire of this node's pending requests and broadcasts with acks.
@@ -319,6 +372,11 @@ impl std::fmt::Debug for RedisNode {
 }
 
 const ID_ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/// 16 hexadecimal digits from `random`, as `randomBytes(8).toString("hex")`.
+fn hex_id(random: &mut dyn FnMut() -> u128) -> String {
+    format!("{:016x}", random() & u128::from(u64::MAX))
+}
 
 /// A 6-character id from `random`, as `uid2(6)` makes them.
 fn short_id(random: &mut dyn FnMut() -> u128) -> String {
@@ -343,11 +401,15 @@ impl RedisNode {
 
     /// A node; `random` gives its uid and request ids.
     pub fn new(config: RedisConfig, mut random: Box<dyn FnMut() -> u128 + Send>) -> Self {
-        let uid = short_id(&mut *random);
+        let uid = match config.pubsub {
+            PubSub::Classic => short_id(&mut *random),
+            PubSub::Sharded(_) => hex_id(&mut *random),
+        };
         RedisNode {
             config,
             uid,
             namespaces: HashSet::new(),
+            room_channels: HashMap::new(),
             next_id: 0,
             pending: HashMap::new(),
             by_wire_id: HashMap::new(),
@@ -360,6 +422,20 @@ impl RedisNode {
     /// This node's id on the wire.
     pub fn uid(&self) -> &str {
         &self.uid
+    }
+
+    /// Whether the node uses sharded pub/sub (`SPUBLISH`, `SSUBSCRIBE`,
+    /// `PUBSUB SHARDNUMSUB`) rather than the classic commands.
+    pub fn is_sharded(&self) -> bool {
+        matches!(self.config.pubsub, PubSub::Sharded(_))
+    }
+
+    /// A request id on the wire, as the node's adapter makes them.
+    fn wire_id(&mut self) -> String {
+        match self.config.pubsub {
+            PubSub::Classic => short_id(&mut *self.random),
+            PubSub::Sharded(_) => hex_id(&mut *self.random),
+        }
     }
 
     /// The next thing to do.
@@ -410,6 +486,9 @@ impl RedisNode {
     /// What one namespace listens on: its requests, the shared and this node's own
     /// response channel, and every broadcast channel.
     fn subscription(&self, namespace: &Namespace) -> Output {
+        if self.is_sharded() {
+            return self.sharded_subscription(namespace);
+        }
         let responses = self.response_channel(namespace);
         let own = format!("{responses}{}#", self.uid);
         Output::Subscribe {
@@ -426,15 +505,17 @@ impl RedisNode {
             return;
         }
         self.add_namespace(namespace);
+        if self.is_sharded() {
+            return self.sharded_broadcast(namespace, selector, payload, None);
+        }
         let Ok(data) = payload.to_value() else {
             return;
         };
-        let packet = Value::Object(vec![
-            ("type".into(), 2.into()),
-            ("data".into(), data),
-            ("nsp".into(), namespace.as_str().into()),
+        let message = Value::Array(vec![
+            self.uid.as_str().into(),
+            event_packet(namespace, data),
+            wire_opts(selector, true, None),
         ]);
-        let message = Value::Array(vec![self.uid.as_str().into(), packet, wire_opts(selector, true, None)]);
         let mut channel = self.channel(namespace);
         if let [room] = selector.rooms.as_slice() {
             channel.push_str(room);
@@ -458,17 +539,15 @@ impl RedisNode {
         timeout: Duration,
     ) -> RequestId {
         let kind = PendingKind::Acks { servers: 0, clients: 0, answers: Vec::new() };
-        let id = self.request(now, namespace, kind, None, Some(timeout));
+        let id = self.request(now, namespace, kind, |_, _| None, Some(timeout));
         let Some(wire_id) = self.pending.get(&id).map(|pending| pending.wire_id.clone()) else {
             return id;
         };
         self.by_wire_id.insert(wire_id.clone(), id);
-        if let Ok(data) = payload.to_value() {
-            let packet = Value::Object(vec![
-                ("type".into(), 2.into()),
-                ("data".into(), data),
-                ("nsp".into(), namespace.as_str().into()),
-            ]);
+        if self.is_sharded() {
+            self.sharded_broadcast(namespace, selector, payload, Some((&wire_id, timeout)));
+        } else if let Ok(data) = payload.to_value() {
+            let packet = event_packet(namespace, data);
             let opts = wire_opts(selector, true, Some(timeout));
             let request = Value::Object(vec![
                 ("uid".into(), self.uid.as_str().into()),
@@ -484,7 +563,7 @@ impl RedisNode {
 
     /// Asks how many nodes the cluster has: [`Answer::ServerCount`].
     pub fn server_count(&mut self, now: Instant, namespace: &Namespace) -> RequestId {
-        self.request(now, namespace, PendingKind::Count, None, None)
+        self.request(now, namespace, PendingKind::Count, |_, _| None, None)
     }
 
     /// Asks the ids of the sockets in `rooms` across the cluster: [`Answer::Sockets`].
@@ -496,16 +575,39 @@ impl RedisNode {
         local: &[SocketId],
     ) -> RequestId {
         let local = local.iter().map(SocketId::to_string).collect();
+        let kind = PendingKind::Sockets(local);
+        if self.is_sharded() {
+            // No request of its own: the ids of the sockets fetched.
+            let selector = Selector { rooms: rooms.to_vec(), ..Selector::default() };
+            return self.request(
+                now,
+                namespace,
+                kind,
+                |node, id| node.sharded_fetch(namespace, &selector, id),
+                None,
+            );
+        }
         let mut body = String::from(r#""type":0,"rooms":"#);
         write_rooms(&mut body, rooms);
         body.push('}');
-        self.request(now, namespace, PendingKind::Sockets(local), Some(body), None)
+        self.request(now, namespace, kind, |node, id| node.classic_request(id, &body), None)
     }
 
     /// Asks every room across the cluster: [`Answer::Rooms`].
     pub fn all_rooms(&mut self, now: Instant, namespace: &Namespace, local: Vec<Room>) -> RequestId {
-        let body = String::from(r#""type":1}"#);
-        self.request(now, namespace, PendingKind::Rooms(local), Some(body), None)
+        let kind = PendingKind::Rooms(local);
+        if self.is_sharded() {
+            // No request of its own: the rooms of every socket fetched.
+            let all = Selector::default();
+            return self.request(
+                now,
+                namespace,
+                kind,
+                |node, id| node.sharded_fetch(namespace, &all, id),
+                None,
+            );
+        }
+        self.request(now, namespace, kind, |node, id| node.classic_request(id, r#""type":1}"#), None)
     }
 
     /// Describes the sockets `selector` designates across the cluster (`fetchSockets`),
@@ -522,10 +624,20 @@ impl RedisNode {
             self.done(id, Answer::Fetched(local), true);
             return id;
         }
+        let kind = PendingKind::Fetch(local);
+        if self.is_sharded() {
+            return self.request(
+                now,
+                namespace,
+                kind,
+                |node, id| node.sharded_fetch(namespace, selector, id),
+                None,
+            );
+        }
         let mut body = String::from(r#""type":5,"opts":"#);
         write_json(&mut body, &wire_opts(selector, false, None));
         body.push('}');
-        self.request(now, namespace, PendingKind::Fetch(local), Some(body), None)
+        self.request(now, namespace, kind, |node, id| node.classic_request(id, &body), None)
     }
 
     /// Makes the sockets `selector` designates on the other nodes join `rooms`.
@@ -549,6 +661,9 @@ impl RedisNode {
             return;
         }
         self.add_namespace(namespace);
+        if self.is_sharded() {
+            return self.sharded_room_request(namespace, selector, kind, rooms);
+        }
         let mut message = self.request_head(None);
         let _ = write!(message, r#""type":{},"opts":"#, kind as u8);
         write_json(&mut message, &wire_opts(selector, false, None));
@@ -564,6 +679,9 @@ impl RedisNode {
             return;
         }
         self.add_namespace(namespace);
+        if self.is_sharded() {
+            return self.sharded_disconnect(namespace, selector, close);
+        }
         let mut message = self.request_head(None);
         message.push_str(r#""type":4,"opts":"#);
         write_json(&mut message, &wire_opts(selector, false, None));
@@ -575,6 +693,10 @@ impl RedisNode {
     /// `[event, ...args]`.
     pub fn server_side_emit(&mut self, namespace: &Namespace, payload: &Payload) {
         self.add_namespace(namespace);
+        if self.is_sharded() {
+            let message = self.sharded_server_side_emit(namespace, payload, None);
+            return self.publish(self.channel(namespace), message);
+        }
         let mut message = self.request_head(None);
         message.push_str(r#""type":6,"data":"#);
         write_payload_json(&mut message, payload);
@@ -589,15 +711,33 @@ impl RedisNode {
         namespace: &Namespace,
         payload: &Payload,
     ) -> RequestId {
+        let kind = PendingKind::Replies(Vec::new());
+        if self.is_sharded() {
+            return self.request(
+                now,
+                namespace,
+                kind,
+                |node, id| Some(node.sharded_server_side_emit(namespace, payload, Some(id))),
+                None,
+            );
+        }
         let mut body = String::from(r#""type":6,"data":"#);
         write_payload_json(&mut body, payload);
         body.push('}');
-        self.request(now, namespace, PendingKind::Replies(Vec::new()), Some(body), None)
+        self.request(now, namespace, kind, |node, id| node.classic_request(id, &body), None)
     }
 
     /// Answers another node's server-side event (once; later answers are the caller's to
     /// avoid, as the reference ignores them).
     pub fn server_side_reply(&mut self, reply: &ReplyTo, answer: &Value) {
+        if self.is_sharded() {
+            return self.sharded_respond(
+                reply,
+                MessageType::ServerSideEmitResponse,
+                "packet",
+                answer.clone(),
+            );
+        }
         let mut message = String::from(r#"{"type":6,"requestId":"#);
         write_json_string(&mut message, &reply.request_id);
         message.push_str(r#","data":"#);
@@ -609,6 +749,14 @@ impl RedisNode {
 
     /// Reports how many local sockets another node's broadcast with acks went to.
     pub fn broadcast_client_count(&mut self, reply: &ReplyTo, count: usize) {
+        if self.is_sharded() {
+            return self.sharded_respond(
+                reply,
+                MessageType::BroadcastClientCount,
+                "clientCount",
+                (count as u64).into(),
+            );
+        }
         let mut message = String::from(r#"{"type":8,"requestId":"#);
         write_json_string(&mut message, &reply.request_id);
         let _ = write!(message, r#","clientCount":{count}}}"#);
@@ -622,6 +770,14 @@ impl RedisNode {
             Value::Array(items) => items.into_iter().next(),
             _ => None,
         });
+        if self.is_sharded() {
+            return self.sharded_respond(
+                reply,
+                MessageType::BroadcastAck,
+                "packet",
+                first.unwrap_or(Value::Null),
+            );
+        }
         let message = Value::Object(vec![
             ("type".into(), (RequestType::BroadcastAck as u8).into()),
             ("requestId".into(), reply.request_id.as_str().into()),
@@ -662,29 +818,42 @@ impl RedisNode {
         head
     }
 
-    /// Starts a request that needs the server count; `body` is the JSON request after its
-    /// head (from `"type"` on), sent once the count is known; none for the count alone or
-    /// a request the caller sends itself. It waits `timeout`, by default the configured
-    /// one.
+    /// A classic JSON request: its head, then `body` (from `"type"` on).
+    fn classic_request(&self, wire_id: &str, body: &str) -> Option<Vec<u8>> {
+        Some((self.request_head(Some(wire_id)) + body).into_bytes())
+    }
+
+    /// Where requests go and whose subscribers are the nodes: the request channel, or a
+    /// sharded node's namespace channel.
+    fn request_channel_of(&self, namespace: &Namespace) -> String {
+        match self.is_sharded() {
+            true => self.channel(namespace),
+            false => self.request_channel(namespace),
+        }
+    }
+
+    /// Starts a request that needs the server count; `message` makes the request from its
+    /// id on the wire, to send once the count is known (none for the count alone or a
+    /// request the caller sends itself). It waits `timeout`, by default the configured one.
     fn request(
         &mut self,
         now: Instant,
         namespace: &Namespace,
         kind: PendingKind,
-        body: Option<String>,
+        message: impl FnOnce(&Self, &str) -> Option<Vec<u8>>,
         timeout: Option<Duration>,
     ) -> RequestId {
         self.add_namespace(namespace);
         let id = self.new_request_id();
-        let wire_id = short_id(&mut *self.random);
-        let message = body.map(|body| self.request_head(Some(&wire_id)) + &body);
+        let wire_id = self.wire_id();
+        let message = message(self, &wire_id);
         let deadline = deadline_after(now, timeout.unwrap_or(self.config.requests_timeout));
         self.timers.insert((deadline, id));
         self.pending.insert(
             id,
             Pending { namespace: namespace.clone(), kind, message, expected: None, deadline, wire_id },
         );
-        let channel = self.request_channel(namespace);
+        let channel = self.request_channel_of(namespace);
         self.outputs.push_back(Output::CountServers { channel, token: id.0 });
         id
     }
@@ -714,7 +883,7 @@ impl RedisNode {
         let namespace = pending.namespace.clone();
         if let Some(message) = pending.message.take() {
             self.by_wire_id.insert(wire_id, id);
-            self.publish(self.request_channel(&namespace), message.into_bytes());
+            self.publish(self.request_channel_of(&namespace), message);
         }
     }
 
@@ -787,6 +956,9 @@ impl RedisNode {
         let Some(namespace) = self.namespace_of(channel) else {
             return;
         };
+        if self.is_sharded() {
+            return self.on_sharded_message(&namespace, channel, message, local);
+        }
         let key = &self.config.key;
         let rest = channel.get(key.len()..).unwrap_or_default();
         if rest.starts_with("-response#") {
@@ -854,7 +1026,16 @@ impl RedisNode {
             return;
         }
         let reply = request_id.map(|request_id| ReplyTo { namespace: namespace.clone(), request_id, uid });
-        let selector = request.get("opts").map(selector_of).unwrap_or_default();
+        let opts = request.get("opts");
+        let selector = opts.map(selector_of).unwrap_or_default();
+        // Room operations and disconnects say which sockets: without `opts`, nothing.
+        let targeted = matches!(
+            kind,
+            RequestType::RemoteJoin | RequestType::RemoteLeave | RequestType::RemoteDisconnect
+        );
+        if targeted && opts.is_none() {
+            return;
+        }
         let rooms = || rooms_of(request.get("rooms"));
         let namespace = namespace.clone();
         match (kind, reply) {
@@ -950,56 +1131,80 @@ impl RedisNode {
         let Some(response) = response else {
             return;
         };
-        let Some(id) =
-            response.get("requestId").and_then(Value::as_str).and_then(|w| self.by_wire_id.get(w)).copied()
+        let Some(request_id) = response.get("requestId").and_then(Value::as_str) else {
+            return;
+        };
+        let Some(kind) = self.by_wire_id.get(request_id).and_then(|id| self.pending.get(id)).map(|p| &p.kind)
         else {
+            return;
+        };
+        // A classic response says what it answers by its fields alone.
+        let answer = match kind {
+            PendingKind::Acks { .. } => {
+                match response.get("type").and_then(number).and_then(RequestType::from_number) {
+                    Some(RequestType::BroadcastClientCount) => {
+                        Response::ClientCount(response.get("clientCount").and_then(number).unwrap_or(0))
+                    }
+                    Some(RequestType::BroadcastAck) => {
+                        Response::Ack(response.get("packet").cloned().unwrap_or(Value::Null))
+                    }
+                    _ => return,
+                }
+            }
+            PendingKind::Sockets(_) | PendingKind::Fetch(_) => match response.get("sockets") {
+                Some(Value::Array(sockets)) => Response::Sockets(sockets.clone()),
+                _ => return,
+            },
+            PendingKind::Rooms(_) => match response.get("rooms") {
+                Some(Value::Array(rooms)) => Response::Rooms(rooms.clone()),
+                _ => return,
+            },
+            PendingKind::Replies(_) => Response::Reply(response.get("data").cloned().unwrap_or(Value::Null)),
+            PendingKind::Count => return,
+        };
+        self.apply_response(request_id, answer);
+    }
+
+    /// One node's answer to request `request_id` (its id on the wire).
+    fn apply_response(&mut self, request_id: &str, response: Response) {
+        let Some(id) = self.by_wire_id.get(request_id).copied() else {
             return;
         };
         let Some(pending) = self.pending.get_mut(&id) else {
             return;
         };
-        match &mut pending.kind {
-            PendingKind::Acks { servers, clients, answers } => {
-                match response.get("type").and_then(number).and_then(RequestType::from_number) {
-                    Some(RequestType::BroadcastClientCount) => {
-                        *servers += 1;
-                        *clients += response.get("clientCount").and_then(number).unwrap_or(0);
-                    }
-                    Some(RequestType::BroadcastAck) => {
-                        answers.push(response.get("packet").cloned().unwrap_or(Value::Null));
-                    }
-                    _ => return,
-                }
+        match (&mut pending.kind, response) {
+            (PendingKind::Acks { servers, clients, .. }, Response::ClientCount(count)) => {
+                *servers += 1;
+                *clients += count;
                 return self.check_acks(id);
             }
-            PendingKind::Sockets(ids) => {
-                let Some(Value::Array(sockets)) = response.get("sockets") else {
-                    return;
+            (PendingKind::Acks { answers, .. }, Response::Ack(answer)) => {
+                answers.push(answer);
+                return self.check_acks(id);
+            }
+            (PendingKind::Sockets(ids), Response::Sockets(sockets)) => {
+                // Ids, or (a sharded node's answer) described sockets.
+                let id_of = |socket: &Value| {
+                    socket.as_str().or_else(|| socket.get("id")?.as_str()).map(str::to_owned)
                 };
-                ids.extend(sockets.iter().filter_map(Value::as_str).map(str::to_owned));
+                ids.extend(sockets.iter().filter_map(id_of));
                 ids.sort_unstable();
                 ids.dedup();
             }
-            PendingKind::Rooms(all) => {
-                let Some(Value::Array(rooms)) = response.get("rooms") else {
-                    return;
-                };
-                for room in rooms.iter().filter_map(Value::as_str) {
-                    if !all.iter().any(|r| &**r == room) {
-                        all.push(Room::from(room));
+            (PendingKind::Rooms(all), Response::Rooms(rooms)) => add_rooms(all, &rooms),
+            (PendingKind::Rooms(all), Response::Sockets(sockets)) => {
+                for socket in &sockets {
+                    if let Some(Value::Array(rooms)) = socket.get("rooms") {
+                        add_rooms(all, rooms);
                     }
                 }
             }
-            PendingKind::Fetch(sockets) => {
-                let Some(Value::Array(described)) = response.get("sockets") else {
-                    return;
-                };
-                sockets.extend(described.iter().filter_map(details_of));
+            (PendingKind::Fetch(described), Response::Sockets(sockets)) => {
+                described.extend(sockets.iter().filter_map(details_of));
             }
-            PendingKind::Replies(replies) => {
-                replies.push(response.get("data").cloned().unwrap_or(Value::Null));
-            }
-            PendingKind::Count => return,
+            (PendingKind::Replies(replies), Response::Reply(reply)) => replies.push(reply),
+            _ => return,
         }
         let Some(expected) = pending.expected.as_mut() else {
             return;
@@ -1009,6 +1214,38 @@ impl RedisNode {
             self.finish(id, None, true);
         }
     }
+}
+
+/// One node's answer to a request, whichever protocol carried it.
+enum Response {
+    /// How many clients a broadcast with acks went to.
+    ClientCount(u64),
+    /// One client's answer to it.
+    Ack(Value),
+    /// Socket ids or described sockets.
+    Sockets(Vec<Value>),
+    /// Room names.
+    Rooms(Vec<Value>),
+    /// The answer to a server-side event.
+    Reply(Value),
+}
+
+/// Adds the names in `rooms` that `all` lacks.
+fn add_rooms(all: &mut Vec<Room>, rooms: &[Value]) {
+    for room in rooms.iter().filter_map(Value::as_str) {
+        if !all.iter().any(|r| &**r == room) {
+            all.push(Room::from(room));
+        }
+    }
+}
+
+/// An EVENT packet as the Node adapters carry it: `{type: 2, data, nsp}`.
+fn event_packet(namespace: &Namespace, data: Value) -> Value {
+    Value::Object(vec![
+        ("type".into(), 2.into()),
+        ("data".into(), data),
+        ("nsp".into(), namespace.as_str().into()),
+    ])
 }
 
 /// The `opts` of a request or broadcast: `{rooms, except[, flags]}`.

@@ -1,0 +1,364 @@
+//! The sharded adapter's protocol (`createShardedAdapter` of `@socket.io/redis-adapter`
+//! 8.3, on socket.io-adapter's `ClusterAdapter`).
+//!
+//! Every node listens, per namespace, on `<key>#<nsp>#` and on its own
+//! `<key>#<nsp>#<uid>#`, where the answers to its requests arrive; in the dynamic modes also
+//! on `<key>#<nsp>#<room>#` while `<room>` has a local socket, where broadcasts to that one
+//! room go. Messages are `{uid, nsp, type, data}`, JSON unless they carry binary (then
+//! MessagePack), with the `ClusterAdapter` message types. How many nodes answer is the
+//! shard subscriber count of the namespace channel.
+
+use std::time::Duration;
+
+use super::{
+    Event, LocalSockets, Output, PubSub, RedisNode, ReplyTo, RequestType, Response, SubscriptionMode,
+    event_packet, number, rooms_of, selector_of, wire_opts, write_json,
+};
+use crate::cluster::msgpack;
+use crate::server::{Room, Selector};
+use crate::value::write_json_string;
+use crate::{Namespace, Payload, Value};
+
+/// socket.io-adapter's `MessageType` (the heartbeats and `ADAPTER_CLOSE` of its
+/// heartbeat variant are not used by the sharded adapter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(super) enum MessageType {
+    Broadcast = 3,
+    SocketsJoin = 4,
+    SocketsLeave = 5,
+    DisconnectSockets = 6,
+    FetchSockets = 7,
+    FetchSocketsResponse = 8,
+    ServerSideEmit = 9,
+    ServerSideEmitResponse = 10,
+    BroadcastClientCount = 11,
+    BroadcastAck = 12,
+}
+
+/// Whether a room has a channel of its own in `mode`: in the dynamic mode, every room but
+/// those that look like a Node socket's id (20 UTF-16 units, as `looksLikeASocketId`).
+fn room_has_channel(mode: SubscriptionMode, room: &str) -> bool {
+    match mode {
+        SubscriptionMode::Static => false,
+        SubscriptionMode::Dynamic => room.encode_utf16().count() != 20,
+        SubscriptionMode::DynamicPrivate => true,
+    }
+}
+
+/// A message in JSON, or in MessagePack when it carries binary.
+fn encode(message: &Value) -> Vec<u8> {
+    if message.has_binary() {
+        return msgpack::encode(message);
+    }
+    let mut json = String::new();
+    write_json(&mut json, message);
+    json.into_bytes()
+}
+
+impl RedisNode {
+    fn mode(&self) -> Option<SubscriptionMode> {
+        match self.config.pubsub {
+            PubSub::Classic => None,
+            PubSub::Sharded(mode) => Some(mode),
+        }
+    }
+
+    /// The channel of this node's answers, or of another node's (`uid`).
+    fn own_channel(&self, namespace: &Namespace, uid: &str) -> String {
+        format!("{}{uid}#", self.channel(namespace))
+    }
+
+    fn room_channel(&self, namespace: &Namespace, room: &str) -> String {
+        format!("{}{room}#", self.channel(namespace))
+    }
+
+    pub(super) fn sharded_subscription(&self, namespace: &Namespace) -> Output {
+        let mut channels = vec![self.channel(namespace), self.own_channel(namespace, &self.uid)];
+        if let Some(rooms) = self.room_channels.get(namespace) {
+            let mut rooms: Vec<&Room> = rooms.iter().collect();
+            rooms.sort_unstable();
+            channels.extend(rooms.into_iter().map(|room| self.room_channel(namespace, room)));
+        }
+        Output::Subscribe { channels, patterns: Vec::new() }
+    }
+
+    /// A local room got its first socket: a sharded node in a dynamic mode listens on its
+    /// channel (nothing otherwise).
+    pub fn room_created(&mut self, namespace: &Namespace, room: &Room) {
+        let Some(mode) = self.mode() else {
+            return;
+        };
+        if !room_has_channel(mode, room) {
+            return;
+        }
+        self.add_namespace(namespace);
+        if self.room_channels.entry(namespace.clone()).or_default().insert(room.clone()) {
+            let channels = vec![self.room_channel(namespace, room)];
+            self.outputs.push_back(Output::Subscribe { channels, patterns: Vec::new() });
+        }
+    }
+
+    /// A local room lost its last socket: its channel is left.
+    pub fn room_deleted(&mut self, namespace: &Namespace, room: &str) {
+        let Some(rooms) = self.room_channels.get_mut(namespace) else {
+            return;
+        };
+        if rooms.remove(room) {
+            if rooms.is_empty() {
+                self.room_channels.remove(namespace);
+            }
+            let channels = vec![self.room_channel(namespace, room)];
+            self.outputs.push_back(Output::Unsubscribe { channels });
+        }
+    }
+
+    /// `{"uid":…,"nsp":…,"type":…,"data":…}`.
+    fn envelope(&self, namespace: &Namespace, kind: MessageType, data: Value) -> Value {
+        Value::Object(vec![
+            ("uid".into(), self.uid.as_str().into()),
+            ("nsp".into(), namespace.as_str().into()),
+            ("type".into(), (kind as u8).into()),
+            ("data".into(), data),
+        ])
+    }
+
+    /// Publishes a broadcast, or (with `ack`, its id on the wire and timeout) a broadcast
+    /// whose recipients answer. A broadcast to one room without acks goes to the room's
+    /// channel when it has one, as the reference's `computeChannel`.
+    pub(super) fn sharded_broadcast(
+        &mut self,
+        namespace: &Namespace,
+        selector: &Selector,
+        payload: &Payload,
+        ack: Option<(&str, Duration)>,
+    ) {
+        let opts = wire_opts(selector, true, ack.map(|(_, timeout)| timeout));
+        let message = if payload.has_binary() {
+            let Ok(data) = payload.to_value() else {
+                return;
+            };
+            let mut members = vec![("packet".into(), event_packet(namespace, data))];
+            if let Some((request_id, _)) = ack {
+                members.push(("requestId".into(), request_id.into()));
+            }
+            members.push(("opts".into(), opts));
+            msgpack::encode(&self.envelope(namespace, MessageType::Broadcast, Value::Object(members)))
+        } else {
+            // The payload's JSON as it is: a broadcast is not parsed to be forwarded.
+            let mut json = String::from(r#"{"uid":"#);
+            write_json_string(&mut json, &self.uid);
+            json.push_str(r#","nsp":"#);
+            write_json_string(&mut json, namespace.as_str());
+            json.push_str(r#","type":3,"data":{"packet":{"type":2,"data":"#);
+            json.push_str(payload.json());
+            json.push_str(r#","nsp":"#);
+            write_json_string(&mut json, namespace.as_str());
+            json.push('}');
+            if let Some((request_id, _)) = ack {
+                json.push_str(r#","requestId":"#);
+                write_json_string(&mut json, request_id);
+            }
+            json.push_str(r#","opts":"#);
+            write_json(&mut json, &opts);
+            json.push_str("}}");
+            json.into_bytes()
+        };
+        let channel = match (self.mode(), ack, selector.rooms.as_slice()) {
+            (Some(mode), None, [room]) if room_has_channel(mode, room) => self.room_channel(namespace, room),
+            _ => self.channel(namespace),
+        };
+        self.publish(channel, message);
+    }
+
+    /// The `fetchSockets` request with id `request_id`.
+    pub(super) fn sharded_fetch(
+        &self,
+        namespace: &Namespace,
+        selector: &Selector,
+        request_id: &str,
+    ) -> Option<Vec<u8>> {
+        let data = Value::Object(vec![
+            ("opts".into(), wire_opts(selector, true, None)),
+            ("requestId".into(), request_id.into()),
+        ]);
+        Some(encode(&self.envelope(namespace, MessageType::FetchSockets, data)))
+    }
+
+    /// `socketsJoin` or `socketsLeave` on the other nodes.
+    pub(super) fn sharded_room_request(
+        &mut self,
+        namespace: &Namespace,
+        selector: &Selector,
+        kind: RequestType,
+        rooms: &[Room],
+    ) {
+        let kind = match kind {
+            RequestType::RemoteLeave => MessageType::SocketsLeave,
+            _ => MessageType::SocketsJoin,
+        };
+        let rooms = Value::Array(rooms.iter().map(|room| Value::from(&**room)).collect());
+        let data =
+            Value::Object(vec![("opts".into(), wire_opts(selector, true, None)), ("rooms".into(), rooms)]);
+        let message = encode(&self.envelope(namespace, kind, data));
+        self.publish(self.channel(namespace), message);
+    }
+
+    /// `disconnectSockets` on the other nodes.
+    pub(super) fn sharded_disconnect(&mut self, namespace: &Namespace, selector: &Selector, close: bool) {
+        let data = Value::Object(vec![
+            ("opts".into(), wire_opts(selector, true, None)),
+            ("close".into(), close.into()),
+        ]);
+        let message = encode(&self.envelope(namespace, MessageType::DisconnectSockets, data));
+        self.publish(self.channel(namespace), message);
+    }
+
+    /// A server-side event; with `request_id`, one that awaits the nodes' answers.
+    pub(super) fn sharded_server_side_emit(
+        &self,
+        namespace: &Namespace,
+        payload: &Payload,
+        request_id: Option<&str>,
+    ) -> Vec<u8> {
+        let mut data = Vec::new();
+        if let Some(request_id) = request_id {
+            data.push(("requestId".into(), request_id.into()));
+        }
+        data.push(("packet".into(), payload.to_value().unwrap_or(Value::Array(Vec::new()))));
+        encode(&self.envelope(namespace, MessageType::ServerSideEmit, Value::Object(data)))
+    }
+
+    /// Answers another node's request on its own channel: `{requestId, <field>: value}`.
+    pub(super) fn sharded_respond(&mut self, reply: &ReplyTo, kind: MessageType, field: &str, value: Value) {
+        let data = Value::Object(vec![
+            ("requestId".into(), reply.request_id.as_str().into()),
+            (field.into(), value),
+        ]);
+        let message = encode(&self.envelope(&reply.namespace, kind, data));
+        self.publish(self.own_channel(&reply.namespace, &reply.uid), message);
+    }
+
+    /// A message on one of the namespace's channels.
+    pub(super) fn on_sharded_message(
+        &mut self,
+        namespace: &Namespace,
+        channel: &str,
+        message: &[u8],
+        local: &dyn LocalSockets,
+    ) {
+        let message = match message.first() {
+            Some(b'{') => serde_json::from_slice::<Value>(message).ok(),
+            _ => msgpack::decode(message).ok(),
+        };
+        let Some(message) = message else {
+            return;
+        };
+        let uid = message.get("uid").and_then(Value::as_str).unwrap_or_default();
+        let nsp = message.get("nsp").and_then(Value::as_str);
+        if uid == self.uid || nsp != Some(namespace.as_str()) {
+            return;
+        }
+        let (Some(kind), Some(data)) = (message.get("type").and_then(number), message.get("data")) else {
+            return;
+        };
+        if channel == self.own_channel(namespace, &self.uid) || matches!(kind, 8 | 10 | 11 | 12) {
+            return self.on_sharded_response(kind, data);
+        }
+        let reply = data.get("requestId").and_then(Value::as_str).map(|request_id| ReplyTo {
+            namespace: namespace.clone(),
+            request_id: request_id.to_owned(),
+            uid: uid.to_owned(),
+        });
+        if kind == 9 {
+            let Some(packet @ Value::Array(_)) = data.get("packet") else {
+                return;
+            };
+            let event = Event::ServerSideEmit {
+                namespace: namespace.clone(),
+                payload: Payload::from_value(packet),
+                reply,
+            };
+            return self.outputs.push_back(Output::event(event));
+        }
+        // Every other message says which sockets.
+        let Some(selector) = data.get("opts").map(selector_of) else {
+            return;
+        };
+        let namespace = namespace.clone();
+        let event = match kind {
+            3 => {
+                let Some(packet_data) = data.get("packet").and_then(|packet| packet.get("data")) else {
+                    return;
+                };
+                let payload = Payload::from_value(packet_data);
+                match reply {
+                    None => Event::Broadcast { namespace, selector, payload },
+                    Some(reply) => {
+                        let timeout = data
+                            .get("opts")
+                            .and_then(|opts| opts.get("flags"))
+                            .and_then(|flags| flags.get("timeout"))
+                            .and_then(number)
+                            .map(Duration::from_millis);
+                        Event::BroadcastWithAck { namespace, selector, payload, timeout, reply }
+                    }
+                }
+            }
+            4 => Event::Join { namespace, selector, rooms: rooms_of(data.get("rooms")) },
+            5 => Event::Leave { namespace, selector, rooms: rooms_of(data.get("rooms")) },
+            6 => {
+                let close = matches!(data.get("close"), Some(Value::Bool(true)));
+                Event::Disconnect { namespace, selector, close }
+            }
+            7 => {
+                let Some(reply) = reply else {
+                    return;
+                };
+                let sockets = local
+                    .fetch(&namespace, &selector)
+                    .into_iter()
+                    .map(|socket| {
+                        Value::Object(vec![
+                            ("id".into(), socket.id.into()),
+                            ("handshake".into(), socket.handshake),
+                            (
+                                "rooms".into(),
+                                Value::Array(socket.rooms.iter().map(|r| Value::from(&**r)).collect()),
+                            ),
+                            ("data".into(), socket.data),
+                        ])
+                    })
+                    .collect();
+                return self.sharded_respond(
+                    &reply,
+                    MessageType::FetchSocketsResponse,
+                    "sockets",
+                    Value::Array(sockets),
+                );
+            }
+            _ => return,
+        };
+        self.outputs.push_back(Output::event(event));
+    }
+
+    /// Another node's answer to a request of this one.
+    fn on_sharded_response(&mut self, kind: u64, data: &Value) {
+        let Some(request_id) = data.get("requestId").and_then(Value::as_str) else {
+            return;
+        };
+        let packet = || data.get("packet").cloned().unwrap_or(Value::Null);
+        let response = match kind {
+            8 => match data.get("sockets") {
+                Some(Value::Array(sockets)) => Response::Sockets(sockets.clone()),
+                _ => return,
+            },
+            10 => Response::Reply(packet()),
+            11 => Response::ClientCount(data.get("clientCount").and_then(number).unwrap_or(0)),
+            12 => Response::Ack(packet()),
+            _ => return,
+        };
+        let request_id = request_id.to_owned();
+        self.apply_response(&request_id, response);
+    }
+}
