@@ -94,6 +94,43 @@ pub(crate) fn leading_string(text: &[u8]) -> Option<(Range<usize>, bool)> {
     scanner.string().ok()
 }
 
+/// For a JSON array whose last element is a string: that string's contents range, whether
+/// it has escapes, and where the array would end without it (at the `,` before it, or just
+/// after `[` when it is the only element).
+pub(crate) fn trailing_string(text: &[u8]) -> Option<(Range<usize>, bool, usize)> {
+    let mut scanner = Scanner { bytes: text, pos: 0, placeholders: None };
+    scanner.skip_whitespace();
+    scanner.eat(b'[').ok()?;
+    let mut cut = scanner.pos;
+    // The last element read: a string's contents, or `None` for another value.
+    let mut last: Option<Option<(Range<usize>, bool)>> = None;
+    loop {
+        scanner.skip_whitespace();
+        if last.is_none() && scanner.peek()? == b']' {
+            return None;
+        }
+        let element = match scanner.peek()? {
+            b'"' => Some(scanner.string().ok()?),
+            _ => {
+                scanner.value(1, false).ok()?;
+                None
+            }
+        };
+        last = Some(element);
+        scanner.skip_whitespace();
+        match scanner.peek()? {
+            b',' => {
+                cut = scanner.pos;
+                scanner.pos += 1;
+            }
+            b']' => break,
+            _ => return None,
+        }
+    }
+    let (range, escaped) = last??;
+    Some((range, escaped, cut))
+}
+
 struct Scanner<'a, 'p> {
     bytes: &'a [u8],
     pos: usize,

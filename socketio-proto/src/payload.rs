@@ -197,6 +197,35 @@ impl Payload {
         !self.attachments.is_empty()
     }
 
+    /// The payload with `text` appended as its last element (an array payload's JSON ends
+    /// in `]`): how a stored packet carries its recovery offset. Attachments stay shared.
+    pub fn with_trailing_string(&self, text: &str) -> Payload {
+        let body = self.json.trim_end();
+        let Some(open) = body.strip_suffix(']') else {
+            return self.clone();
+        };
+        let empty = open.trim_end().ends_with('[');
+        let mut json = String::with_capacity(body.len() + json_string_len(text) + 1);
+        json.push_str(open);
+        if !empty {
+            json.push(',');
+        }
+        write_json_string(&mut json, text);
+        json.push(']');
+        Payload { json: json.into(), attachments: self.attachments.clone() }
+    }
+
+    /// Splits off the last element when it is a string: the payload without it, and the
+    /// string (a recovery offset the server appended). `None` otherwise.
+    pub fn split_trailing_string(&self) -> Option<(Payload, String)> {
+        let (range, escaped, cut) = json_scan::trailing_string(self.json.as_bytes())?;
+        let text = string_at(&self.json, range, escaped)?.into_owned();
+        let mut json = String::with_capacity(cut + 1);
+        json.push_str(self.json.get(..cut)?);
+        json.push(']');
+        Some((Payload { json: json.into(), attachments: self.attachments.clone() }, text))
+    }
+
     /// Parses the JSON text into `T`. Placeholders appear as the objects they are.
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         serde_json::from_str(&self.json)

@@ -171,3 +171,32 @@ proptest! {
         prop_assert_eq!(one.args::<Value>().unwrap(), v);
     }
 }
+
+proptest! {
+    /// An offset appended as the last argument comes off again exactly, leaving the payload
+    /// as it was, binary attachments included.
+    #[test]
+    fn a_trailing_string_comes_off_as_it_went_on(args in proptest::collection::vec(value(), 0..4), text in any::<String>()) {
+        let payload = Payload::from_value(&Value::Array(args.clone()));
+        let stamped = payload.with_trailing_string(&text);
+        let mut expected = args;
+        expected.push(Value::String(text.clone()));
+        prop_assert_eq!(stamped.to_value().unwrap(), Value::Array(expected));
+        let (back, offset) = stamped.split_trailing_string().unwrap();
+        prop_assert_eq!(offset, text);
+        prop_assert_eq!(back.to_value().unwrap(), payload.to_value().unwrap());
+        prop_assert_eq!(back.attachments(), payload.attachments());
+    }
+}
+
+#[test]
+fn only_a_trailing_string_comes_off() {
+    for json in [r#"[]"#, r#"["a",1]"#, r#"["a",{"b":"c"}]"#, r#"{"a":"b"}"#, r#""a""#] {
+        assert!(Payload::from_json(json).unwrap().split_trailing_string().is_none(), "{json}");
+    }
+    let (rest, offset) =
+        Payload::from_json(r#"[ "tick" , 1 , "o\"1" ]"#).unwrap().split_trailing_string().unwrap();
+    assert_eq!((rest.json().as_ref() as &str, offset.as_str()), (r#"[ "tick" , 1 ]"#, "o\"1"));
+    let (rest, _) = Payload::from_json(r#"["only"]"#).unwrap().split_trailing_string().unwrap();
+    assert_eq!(rest.json(), "[]");
+}

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use engineio_proto::Frame;
 use engineio_proto::server::{ConnId, Endpoint, Handled, Output, ServerConfig, Sid};
 use socketio_proto::server::{
-    AckError, DisconnectReason, DisconnectScope, Event, Selector, Server, SocketConfig, SocketId,
+    AckError, DisconnectReason, DisconnectScope, Event, RecoveryConfig, Selector, Server, SocketConfig,
+    SocketId,
 };
 use socketio_proto::{Namespace, Payload};
 
@@ -23,6 +24,13 @@ struct Harness {
 
 impl Harness {
     fn new() -> Self {
+        Harness::with(SocketConfig {
+            connect_timeout: Duration::from_millis(1000),
+            ..SocketConfig::default()
+        })
+    }
+
+    fn with(config: SocketConfig) -> Self {
         let mut engine_ids = 0u128;
         let engine = engineio_proto::server::Server::new(
             ServerConfig {
@@ -36,7 +44,6 @@ impl Harness {
             }),
         );
         let mut socket_ids = 1000u128;
-        let config = SocketConfig { connect_timeout: Duration::from_millis(1000), ..SocketConfig::default() };
         let server = Server::new(
             engine,
             config,
@@ -709,4 +716,172 @@ fn watched_rooms_report_their_first_join_and_last_leave() {
     h.server.join(id, "red");
     h.pump();
     assert!(room_events(&mut h).is_empty());
+}
+
+// ---- connection state recovery ----
+
+fn recovering(max_packets: usize) -> Harness {
+    let recovery = RecoveryConfig {
+        max_disconnection_duration: Duration::from_millis(2000),
+        max_packets,
+        ..RecoveryConfig::default()
+    };
+    Harness::with(SocketConfig { recovery: Some(recovery), ..SocketConfig::default() })
+}
+
+/// Sends CONNECT with `auth` on `conn` and accepts; returns the socket, whether it was
+/// recovered (and its data), and what `conn` got.
+fn connect_with(h: &mut Harness, conn: ConnId, auth: &str) -> (SocketId, Option<u32>, bool, Vec<String>) {
+    h.frame(conn, &format!("40{auth}"));
+    let events = h.take_events();
+    let [Event::Connecting(connecting)] = <[Event; 1]>::try_from(events).unwrap() else { panic!() };
+    let recovering = connecting.is_recovering();
+    let (id, recovered) = h.server.accept_recovering(connecting).unwrap();
+    h.pump();
+    h.take_events();
+    let data = recovered.and_then(|r| r.data).map(|data| *data.downcast::<u32>().unwrap());
+    (id, data, recovering, h.take_sent(conn))
+}
+
+/// The last argument of an event frame: its offset.
+fn offset_of(frame: &str) -> String {
+    let args: Vec<serde_json::Value> = serde_json::from_str(frame.strip_prefix("42").unwrap()).unwrap();
+    args.last().unwrap().as_str().unwrap().to_owned()
+}
+
+fn answer(id: SocketId, frames: &[String]) -> String {
+    let last = frames.last().unwrap();
+    let answer: serde_json::Value = serde_json::from_str(last.strip_prefix("40").unwrap()).unwrap();
+    assert_eq!(answer["sid"], id.to_string());
+    answer["pid"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn recovery_restores_the_socket_and_replays_what_it_missed_before_the_connect_answer() {
+    let mut h = recovering(100);
+    let main = Namespace::main();
+    let a = h.open();
+    let (id, _, recovering, sent) = connect_with(&mut h, a, "");
+    assert!(!recovering);
+    let pid = answer(id, &sent);
+    assert_eq!(pid.len(), 22, "{sent:?}");
+    h.server.join(id, "red");
+    h.server.broadcast(&main, &Selector::to("red"), event("tick", &[0]));
+    h.pump();
+    let got = h.take_sent(a);
+    assert_eq!(got.len(), 1);
+    assert!(got[0].starts_with(r#"42["tick",0,""#), "{got:?}");
+    let offset = offset_of(&got[0]);
+
+    // The connection drops; what follows is logged for it.
+    h.server.engine().handle_ws_closed(h.now, a);
+    h.pump();
+    let events = h.take_events();
+    assert!(matches!(
+        events.as_slice(),
+        [Event::Disconnected { reason: DisconnectReason::Transport(_), .. }]
+    ));
+    h.server.keep_session_data(id, Box::new(42u32));
+    h.at(100);
+    h.server.broadcast(&main, &Selector::to("red"), event("tick", &[1]));
+    h.server.broadcast(&main, &Selector::to("blue"), event("not-mine", &[]));
+    h.server.broadcast(
+        &main,
+        &Selector { except: vec!["red".into()], ..Selector::all() },
+        event("excluded", &[]),
+    );
+    h.server.broadcast(&main, &Selector { volatile: true, ..Selector::all() }, event("volatile", &[]));
+    h.server.emit(id, event("direct", &[2])).unwrap();
+    h.server.broadcast(&main, &Selector::all(), event("tick", &[3]));
+    assert_eq!(h.server.recovery_sizes(), (1, 6), "one session; the volatile event is not logged");
+
+    let b = h.open();
+    let (again, data, recovering, sent) =
+        connect_with(&mut h, b, &format!(r#"{{"pid":"{pid}","offset":"{offset}"}}"#));
+    assert!(recovering);
+    assert_eq!((again, data), (id, Some(42)), "same id, data back");
+    let shown: Vec<String> =
+        sent.iter().map(|f| f.rsplit_once(',').map_or(f.clone(), |(head, _)| head.to_owned())).collect();
+    assert_eq!(
+        shown,
+        [r#"42["tick",1"#, r#"42["direct",2"#, r#"42["tick",3"#, &format!(r#"40{{"sid":"{id}""#)]
+    );
+    assert_eq!(answer(id, &sent), pid, "the same pid");
+    let mut rooms = h.server.rooms(id);
+    rooms.sort();
+    assert_eq!(rooms, [id.to_string(), "red".to_owned()]);
+    assert_eq!(h.server.recovery_sizes().0, 0, "a session is restored once");
+
+    // Offsets keep growing across the recovery.
+    h.server.broadcast(&main, &Selector::to("red"), event("tick", &[4]));
+    h.pump();
+    let next = h.take_sent(b);
+    assert_ne!(offset_of(&next[0]), offset_of(&sent[2]));
+}
+
+#[test]
+fn recovery_is_refused_for_unknown_pids_bad_offsets_expired_sessions_and_evicted_packets() {
+    let mut h = recovering(3);
+    let main = Namespace::main();
+    let drop_one = |h: &mut Harness| -> (SocketId, String, ConnId) {
+        let conn = h.open();
+        let (id, _, _, sent) = connect_with(h, conn, "");
+        let pid = answer(id, &sent);
+        h.server.engine().handle_ws_closed(h.now, conn);
+        h.pump();
+        h.take_events();
+        (id, pid, conn)
+    };
+    // Unknown pid, and an offset that is not ours: a new socket.
+    let (id, pid, _) = drop_one(&mut h);
+    for auth in
+        [r#"{"pid":"nope","offset":"x"}"#.to_owned(), format!(r#"{{"pid":"{pid}","offset":"hello"}}"#)]
+    {
+        let conn = h.open();
+        let (new, _, recovering, _) = connect_with(&mut h, conn, &auth);
+        assert!(!recovering && new != id, "{auth}");
+    }
+    // Without an offset (it got nothing yet), from when it connected.
+    h.server.broadcast(&main, &Selector::all(), event("missed", &[]));
+    let conn = h.open();
+    let (again, _, recovering, sent) = connect_with(&mut h, conn, &format!(r#"{{"pid":"{pid}"}}"#));
+    assert!(recovering && again == id);
+    assert!(sent[0].starts_with(r#"42["missed","#), "{sent:?}");
+
+    // Expired.
+    let (id, pid, _) = drop_one(&mut h);
+    h.at(10);
+    h.at(2010);
+    assert_eq!(h.server.recovery_sizes(), (0, 0), "sessions and packets expire");
+    let conn = h.open();
+    let (new, _, recovering, _) = connect_with(&mut h, conn, &format!(r#"{{"pid":"{pid}"}}"#));
+    assert!(!recovering && new != id);
+
+    // Evicted: four packets into a log of three; the session needed the first.
+    let (id, pid, _) = drop_one(&mut h);
+    for n in 0..4 {
+        h.server.broadcast(&main, &Selector::all(), event("n", &[n]));
+    }
+    assert_eq!(h.server.recovery_sizes().1, 3);
+    let conn = h.open();
+    let (new, _, recovering, _) = connect_with(&mut h, conn, &format!(r#"{{"pid":"{pid}"}}"#));
+    assert!(!recovering && new != id, "recovery refused rather than restored with a gap");
+}
+
+#[test]
+fn recovery_keeps_no_session_after_a_deliberate_disconnect_and_skips_acked_events() {
+    let mut h = recovering(10);
+    let a = h.open();
+    let (id, _, _, _) = connect_with(&mut h, a, "");
+    let ack = h.server.emit_with_ack(h.now, id, event("ask", &[1]), None).unwrap();
+    h.pump();
+    assert_eq!(h.take_sent(a), [format!(r#"42{ack}["ask",1]"#)], "no offset on an event with an ack id");
+    h.frame(a, "41");
+    h.take_events();
+    assert_eq!(h.server.recovery_sizes(), (0, 0), "the client left on purpose");
+    let b = h.open();
+    let (id, _, _, _) = connect_with(&mut h, b, "");
+    h.server.disconnect(h.now, id, DisconnectScope::Connection);
+    h.pump();
+    assert_eq!(h.server.recovery_sizes().0, 0, "the server disconnected it on purpose");
 }

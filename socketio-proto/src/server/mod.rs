@@ -23,6 +23,7 @@
 //! assert!(open.body().starts_with(b"0{"));
 //! ```
 
+mod recovery;
 mod rooms;
 
 use engineio_proto::deadline_after;
@@ -35,7 +36,10 @@ use bytestring::ByteString;
 use engineio_proto::server::{CloseReason, Endpoint, Handshake, Output, SendError, Sid, SidSource};
 use engineio_proto::{Frame, IdMap, server as engine};
 
+pub use recovery::{RecoveryConfig, SessionData};
 pub use rooms::{Adapter, MemoryAdapter, Room, Selector};
+
+use recovery::Recovery;
 
 use crate::{DecodeLimits, Decoder, Namespace, Packet, PacketKind, Payload};
 
@@ -68,11 +72,17 @@ pub struct SocketConfig {
     pub connect_timeout: Duration,
     /// Decoder limits.
     pub limits: DecodeLimits,
+    /// Connection state recovery, when on (default off).
+    pub recovery: Option<RecoveryConfig>,
 }
 
 impl Default for SocketConfig {
     fn default() -> Self {
-        SocketConfig { connect_timeout: Duration::from_secs(45), limits: DecodeLimits::default() }
+        SocketConfig {
+            connect_timeout: Duration::from_secs(45),
+            limits: DecodeLimits::default(),
+            recovery: None,
+        }
     }
 }
 
@@ -133,6 +143,27 @@ pub struct Connecting {
     namespace: Namespace,
     auth: Option<Payload>,
     handshake: Arc<Handshake>,
+    /// The session it restores (its `pid` and last offset), claimed for it.
+    claim: Option<Claim>,
+}
+
+/// A session a CONNECT claimed.
+#[derive(Debug)]
+struct Claim {
+    pid: String,
+    offset: Option<String>,
+}
+
+/// What a restored socket gets back besides its id, rooms and missed packets.
+pub struct Recovered {
+    /// The application's data of the socket, as kept by [`Server::keep_session_data`].
+    pub data: Option<SessionData>,
+}
+
+impl fmt::Debug for Recovered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Recovered").field("data", &self.data.is_some()).finish()
+    }
 }
 
 impl Connecting {
@@ -149,6 +180,13 @@ impl Connecting {
     /// The request that opened the engine session (headers, query, address).
     pub fn handshake(&self) -> &Arc<Handshake> {
         &self.handshake
+    }
+
+    /// Whether it restores a disconnected socket (connection state recovery: its auth
+    /// carried a kept session's `pid` and an offset still logged). The reference skips the
+    /// middleware then, by default.
+    pub fn is_recovering(&self) -> bool {
+        self.claim.is_some()
     }
 }
 
@@ -221,6 +259,10 @@ struct Client {
 struct Socket {
     sid: Sid,
     namespace: Namespace,
+    /// Its private id, for connection state recovery.
+    pid: Option<ByteString>,
+    /// Its namespace's log position when it connected (connection state recovery).
+    since: u64,
     /// Acks this socket owes, single emits' and broadcasts' alike, with the deadline of a
     /// single emit's timer (a broadcast's timer is its own).
     acks: IdMap<u64, Option<Instant>>,
@@ -286,6 +328,7 @@ pub struct Server {
     timers: BTreeSet<(Instant, Timer)>,
     /// Whether rooms appearing and disappearing are reported ([`Event::Room`]).
     watch_rooms: bool,
+    recovery: Option<Recovery>,
     outputs: VecDeque<Output<Event>>,
 }
 
@@ -301,8 +344,10 @@ impl fmt::Debug for Server {
 impl Server {
     /// A server on top of `engine`, taking socket ids from `ids`. Only `/` is open until
     /// more namespaces are declared.
-    pub fn new(engine: engine::Server, config: SocketConfig, ids: SidSource) -> Self {
+    pub fn new(engine: engine::Server, config: SocketConfig, mut ids: SidSource) -> Self {
+        let recovery = config.recovery.map(|recovery| Recovery::new(recovery, ids()));
         Server {
+            recovery,
             engine,
             config,
             ids,
@@ -377,16 +422,69 @@ impl Server {
     /// Lets a connecting client in: it gets its socket id in the CONNECT answer.
     /// `None` when its session closed meanwhile.
     pub fn accept(&mut self, connecting: Connecting) -> Option<SocketId> {
-        let Connecting { sid, namespace, .. } = connecting;
-        let client = self.clients.get_mut(&sid)?;
-        if !client.connecting.remove(&namespace) {
+        self.accept_recovering(connecting).map(|(id, _)| id)
+    }
+
+    /// [`Server::accept`], which restores the socket when the client recovers its
+    /// connection state ([`Connecting::is_recovering`]): the same id and rooms, the packets
+    /// it missed sent before the CONNECT answer (as the reference does), and its data
+    /// handed back. A session gone meanwhile (expired, or its packets evicted) gives a new
+    /// socket, as an unknown one does.
+    pub fn accept_recovering(&mut self, connecting: Connecting) -> Option<(SocketId, Option<Recovered>)> {
+        let Connecting { sid, namespace, claim, .. } = connecting;
+        let connecting =
+            self.clients.get_mut(&sid).is_some_and(|client| client.connecting.remove(&namespace));
+        let restored = match (claim, self.recovery.as_mut()) {
+            (Some(claim), Some(recovery)) if connecting => {
+                recovery.restore(&claim.pid, claim.offset.as_deref())
+            }
+            (Some(claim), Some(recovery)) => {
+                recovery.release(&claim.pid);
+                None
+            }
+            _ => None,
+        };
+        if !connecting {
             return None;
         }
-        let id = self.new_socket_id();
+        let (id, pid, since, rooms, missed, recovered) = match restored {
+            Some(restored) => {
+                let recovered = Recovered { data: restored.data };
+                (
+                    restored.socket,
+                    Some(restored.pid),
+                    restored.since,
+                    restored.rooms,
+                    restored.missed,
+                    Some(recovered),
+                )
+            }
+            None => {
+                let id = self.new_socket_id();
+                let pid = self
+                    .recovery
+                    .is_some()
+                    .then(|| ByteString::from(Sid::from_u128((self.ids)()).to_string()));
+                let since = self.recovery.as_ref().map_or(0, |recovery| recovery.position(&namespace));
+                (id, pid, since, vec![Room::from(id)], Vec::new(), None)
+            }
+        };
         self.clients.get_mut(&sid)?.sockets.insert(namespace.clone(), id);
-        self.sockets.insert(id, Socket { sid, namespace: namespace.clone(), acks: IdMap::default() });
-        self.join_room(&namespace, id, ByteString::from(id.to_string()));
-        let payload = format!(r#"{{"sid":"{id}"}}"#);
+        let socket =
+            Socket { sid, namespace: namespace.clone(), pid: pid.clone(), since, acks: IdMap::default() };
+        self.sockets.insert(id, socket);
+        for room in rooms {
+            self.join_room(&namespace, id, room);
+        }
+        for packet in &missed {
+            for frame in packet.frames() {
+                self.engine.send_frame(sid, frame).ok()?;
+            }
+        }
+        let payload = match &pid {
+            Some(pid) => format!(r#"{{"sid":"{id}","pid":"{pid}"}}"#),
+            None => format!(r#"{{"sid":"{id}"}}"#),
+        };
         let packet = Packet {
             payload: Some(
                 Payload::from_json(payload).unwrap_or_else(|_| Payload::from_value(&crate::Value::Null)),
@@ -394,12 +492,29 @@ impl Server {
             ..Packet::new(PacketKind::Connect, namespace)
         };
         self.send(sid, &packet).ok()?;
-        Some(id)
+        Some((id, recovered))
+    }
+
+    /// Keeps the application's data of a socket whose session is kept for recovery (call
+    /// it on [`Event::Disconnected`]); [`Server::accept_recovering`] hands it back. Nothing
+    /// happens for a socket without a kept session.
+    pub fn keep_session_data(&mut self, socket: SocketId, data: SessionData) {
+        if let Some(recovery) = self.recovery.as_mut() {
+            recovery.keep_data(socket, data);
+        }
+    }
+
+    /// Sessions kept for recovery, and packets logged (both 0 without recovery).
+    pub fn recovery_sizes(&self) -> (usize, usize) {
+        self.recovery.as_ref().map_or((0, 0), Recovery::sizes)
     }
 
     /// Refuses a connecting client: CONNECT_ERROR with `message` and optional `data`.
     pub fn reject(&mut self, connecting: Connecting, message: &str, data: Option<&Payload>) {
-        let Connecting { sid, namespace, .. } = connecting;
+        let Connecting { sid, namespace, claim, .. } = connecting;
+        if let (Some(claim), Some(recovery)) = (claim, self.recovery.as_mut()) {
+            recovery.release(&claim.pid);
+        }
         let Some(client) = self.clients.get_mut(&sid) else {
             return;
         };
@@ -425,8 +540,17 @@ impl Server {
 
     // ---- emitting ----
 
-    /// Emits an event (a [`Payload::event`]) to one socket.
+    /// Emits an event (a [`Payload::event`]) to one socket. With connection state recovery
+    /// it is logged like a broadcast to the socket's own room (as the reference does), so a
+    /// socket that is away gets it when it recovers.
     pub fn emit(&mut self, socket: SocketId, payload: Payload) -> Result<(), EmitError> {
+        if let Some(recovery) = &self.recovery {
+            let namespace =
+                self.sockets.get(&socket).map(|s| &s.namespace).or_else(|| recovery.namespace_of(socket));
+            let namespace = namespace.ok_or(EmitError::Disconnected)?.clone();
+            self.broadcast(&namespace, &Selector::to(socket), payload);
+            return Ok(());
+        }
         let socket = self.sockets.get(&socket).ok_or(EmitError::Disconnected)?;
         let (sid, packet) = (socket.sid, Packet::event(socket.namespace.clone(), payload));
         self.send(sid, &packet)
@@ -467,8 +591,28 @@ impl Server {
     /// Emits an event to the sockets `selector` designates in `namespace`, encoded once.
     /// A [`Selector::volatile`] one skips clients whose transport cannot take it right now.
     /// Returns how many sockets it went to.
+    ///
+    /// With connection state recovery, the event gets an offset as its last argument and,
+    /// unless volatile, is logged for the recipients that are away. A volatile event carries
+    /// the offset of the last logged one: received, it says everything before was too (the
+    /// transport keeps order), so a client can take every event's last argument as an offset.
     pub fn broadcast(&mut self, namespace: &Namespace, selector: &Selector, payload: Payload) -> usize {
-        let encoded = EncodedPacket::new(&Packet::event(namespace.clone(), payload));
+        let encoded = match self.recovery.as_mut() {
+            Some(recovery) => {
+                let offset = recovery.next_offset(namespace);
+                let shown = if selector.volatile { offset.checked_sub(1) } else { Some(offset) };
+                let payload = match shown {
+                    Some(shown) => payload.with_trailing_string(&recovery.offset_text(shown)),
+                    None => payload,
+                };
+                let encoded = EncodedPacket::new(&Packet::event(namespace.clone(), payload));
+                if !selector.volatile {
+                    recovery.store(namespace, selector, encoded.clone());
+                }
+                encoded
+            }
+            None => EncodedPacket::new(&Packet::event(namespace.clone(), payload)),
+        };
         self.send_to_selection(namespace, selector, &encoded).len()
     }
 
@@ -723,6 +867,11 @@ impl Server {
             client.sockets.remove(&state.namespace);
         }
         let rooms = self.adapters.get_mut(&state.namespace).map(|a| a.leave_all(socket)).unwrap_or_default();
+        if let (Some(recovery), Some(pid), true) =
+            (self.recovery.as_mut(), &state.pid, reason.is_recoverable())
+        {
+            recovery.persist(pid.clone(), socket, state.namespace.clone(), rooms.clone(), state.since);
+        }
         if self.watch_rooms {
             let adapter = self.adapters.get(&state.namespace);
             let gone: Vec<Room> =
@@ -775,6 +924,9 @@ impl Server {
         match event {
             engine::Event::Opened { sid, handshake } => {
                 let deadline = deadline_after(handshake.at, self.config.connect_timeout);
+                if let Some(recovery) = self.recovery.as_mut() {
+                    recovery.observe(handshake.at);
+                }
                 self.clients.insert(
                     sid,
                     Client {
@@ -821,7 +973,8 @@ impl Server {
             };
             client.connecting.insert(namespace.clone());
             let handshake = client.handshake.clone();
-            let connecting = Connecting { sid, namespace, auth: packet.payload, handshake };
+            let claim = self.claim(&namespace, packet.payload.as_ref());
+            let connecting = Connecting { sid, namespace, auth: packet.payload, handshake, claim };
             self.outputs.push_back(Output::Event(Event::Connecting(connecting)));
             return;
         }
@@ -857,6 +1010,19 @@ impl Server {
             }
             PacketKind::Connect | PacketKind::ConnectError => self.protocol_error(sid),
         }
+    }
+
+    /// The kept session a CONNECT's auth (`{pid, offset, ...}`) restores, claimed for it.
+    fn claim(&mut self, namespace: &Namespace, auth: Option<&Payload>) -> Option<Claim> {
+        #[derive(serde::Deserialize)]
+        struct Auth {
+            pid: Option<String>,
+            offset: Option<String>,
+        }
+        let recovery = self.recovery.as_mut()?;
+        let auth: Auth = auth?.deserialize().ok()?;
+        let pid = auth.pid?;
+        recovery.claim(namespace, &pid, auth.offset.as_deref()).then_some(Claim { pid, offset: auth.offset })
     }
 
     fn new_socket_id(&mut self) -> SocketId {
@@ -929,6 +1095,9 @@ impl Endpoint for Server {
 
     fn handle_timeout(&mut self, now: Instant) {
         self.engine.handle_timeout(now);
+        if let Some(recovery) = self.recovery.as_mut() {
+            recovery.handle_timeout(now);
+        }
         while let Some(&(deadline, timer)) = self.timers.first() {
             if deadline > now {
                 break;
@@ -940,10 +1109,8 @@ impl Endpoint for Server {
 
     fn poll_timeout(&mut self) -> Option<Instant> {
         let own = self.timers.first().map(|(deadline, _)| *deadline);
-        match (self.engine.poll_timeout(), own) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let recovery = self.recovery.as_ref().and_then(Recovery::poll_timeout);
+        [self.engine.poll_timeout(), own, recovery].into_iter().flatten().min()
     }
 }
 
