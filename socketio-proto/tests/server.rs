@@ -733,8 +733,11 @@ fn recovering(max_packets: usize) -> Harness {
 /// recovered (and its data), and what `conn` got.
 fn connect_with(h: &mut Harness, conn: ConnId, auth: &str) -> (SocketId, Option<u32>, bool, Vec<String>) {
     h.frame(conn, &format!("40{auth}"));
-    let events = h.take_events();
-    let [Event::Connecting(connecting)] = <[Event; 1]>::try_from(events).unwrap() else { panic!() };
+    let connecting = h.take_events().into_iter().find_map(|event| match event {
+        Event::Connecting(connecting) => Some(connecting),
+        _ => None,
+    });
+    let connecting = connecting.expect("a CONNECT");
     let recovering = connecting.is_recovering();
     let (id, recovered) = h.server.accept_recovering(connecting).unwrap();
     h.pump();
@@ -884,4 +887,31 @@ fn recovery_keeps_no_session_after_a_deliberate_disconnect_and_skips_acked_event
     h.server.disconnect(h.now, id, DisconnectScope::Connection);
     h.pump();
     assert_eq!(h.server.recovery_sizes().0, 0, "the server disconnected it on purpose");
+}
+
+#[test]
+fn recovery_takes_over_a_socket_whose_old_connection_the_server_has_not_seen_drop() {
+    let mut h = recovering(10);
+    let main = Namespace::main();
+    let a = h.open();
+    let (id, _, _, sent) = connect_with(&mut h, a, "");
+    let pid = answer(id, &sent);
+    h.server.broadcast(&main, &Selector::all(), event("seen", &[]));
+    h.pump();
+    let offset = offset_of(&h.take_sent(a)[0]);
+    // Sent into a connection that is dead, though the server does not know it yet.
+    h.server.broadcast(&main, &Selector::all(), event("lost", &[]));
+    h.pump();
+    assert_eq!(h.take_sent(a).len(), 1);
+
+    let b = h.open();
+    let (again, _, recovering, sent) =
+        connect_with(&mut h, b, &format!(r#"{{"pid":"{pid}","offset":"{offset}"}}"#));
+    assert!(recovering && again == id, "the pid proves the client owns the socket");
+    assert!(sent[0].starts_with(r#"42["lost","#), "{sent:?}");
+    assert!(
+        h.take_sent(a).iter().any(|frame| frame == "close 1000" || frame.starts_with("close")),
+        "the stale connection is closed"
+    );
+    assert_eq!(h.server.socket_count(), 1);
 }

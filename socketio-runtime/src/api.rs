@@ -13,7 +13,7 @@ macro_rules! runtime_api {
         /// The Socket.IO server: namespaces, middleware, events, acks, rooms, broadcast.
         pub mod server {
             pub use $crate::server::{
-                ClusterError, ConnectError, ConnectRequest, RedisAdapter, SubscriptionMode,
+                ClusterError, ConnectError, ConnectRequest, RecoveryConfig, RedisAdapter, SubscriptionMode,
             };
             pub use $crate::socketio_proto::server::{DisconnectReason, Room, SocketId};
 

@@ -329,6 +329,8 @@ pub struct Server {
     /// Whether rooms appearing and disappearing are reported ([`Event::Room`]).
     watch_rooms: bool,
     recovery: Option<Recovery>,
+    /// Connected sockets by private id (connection state recovery).
+    pids: HashMap<ByteString, SocketId>,
     outputs: VecDeque<Output<Event>>,
 }
 
@@ -348,6 +350,7 @@ impl Server {
         let recovery = config.recovery.map(|recovery| Recovery::new(recovery, ids()));
         Server {
             recovery,
+            pids: HashMap::new(),
             engine,
             config,
             ids,
@@ -470,6 +473,9 @@ impl Server {
             }
         };
         self.clients.get_mut(&sid)?.sockets.insert(namespace.clone(), id);
+        if let Some(pid) = &pid {
+            self.pids.insert(pid.clone(), id);
+        }
         let socket =
             Socket { sid, namespace: namespace.clone(), pid: pid.clone(), since, acks: IdMap::default() };
         self.sockets.insert(id, socket);
@@ -867,6 +873,9 @@ impl Server {
             client.sockets.remove(&state.namespace);
         }
         let rooms = self.adapters.get_mut(&state.namespace).map(|a| a.leave_all(socket)).unwrap_or_default();
+        if let Some(pid) = &state.pid {
+            self.pids.remove(pid);
+        }
         if let (Some(recovery), Some(pid), true) =
             (self.recovery.as_mut(), &state.pid, reason.is_recoverable())
         {
@@ -973,7 +982,7 @@ impl Server {
             };
             client.connecting.insert(namespace.clone());
             let handshake = client.handshake.clone();
-            let claim = self.claim(&namespace, packet.payload.as_ref());
+            let claim = self.claim(sid, &namespace, packet.payload.as_ref());
             let connecting = Connecting { sid, namespace, auth: packet.payload, handshake, claim };
             self.outputs.push_back(Output::Event(Event::Connecting(connecting)));
             return;
@@ -1013,15 +1022,27 @@ impl Server {
     }
 
     /// The kept session a CONNECT's auth (`{pid, offset, ...}`) restores, claimed for it.
-    fn claim(&mut self, namespace: &Namespace, auth: Option<&Payload>) -> Option<Claim> {
+    ///
+    /// A client may come back before the server noticed it left (a dropped long-poll, a
+    /// silent network): its socket is still connected, on another engine session. The
+    /// `pid` proves the client owns it, so that session closes as a transport close would
+    /// and the socket's session is restored (the reference gives a new socket until the
+    /// old one times out).
+    fn claim(&mut self, sid: Sid, namespace: &Namespace, auth: Option<&Payload>) -> Option<Claim> {
         #[derive(serde::Deserialize)]
         struct Auth {
             pid: Option<String>,
             offset: Option<String>,
         }
-        let recovery = self.recovery.as_mut()?;
+        self.recovery.as_ref()?;
         let auth: Auth = auth?.deserialize().ok()?;
         let pid = auth.pid?;
+        let stale = self.pids.get(pid.as_str()).and_then(|socket| self.sockets.get(socket));
+        if let Some(stale) = stale.filter(|s| s.sid != sid && &s.namespace == namespace).map(|s| s.sid) {
+            self.remove_client(stale, DisconnectReason::Transport(CloseReason::TransportClose));
+            self.engine.close_now(stale, CloseReason::TransportClose);
+        }
+        let recovery = self.recovery.as_mut()?;
         recovery.claim(namespace, &pid, auth.offset.as_deref()).then_some(Claim { pid, offset: auth.offset })
     }
 

@@ -49,7 +49,8 @@ fn on_event<R: Runtime>(
     match event {
         Event::Connecting(connecting) => {
             let handlers = io.registry().handlers(connecting.namespace());
-            if handlers.middleware.is_empty() {
+            let skip = connecting.is_recovering() && io.recovery.is_some_and(|r| r.skip_middlewares);
+            if handlers.middleware.is_empty() || skip {
                 return finish_connect(io, Decided { connecting, verdict: Ok(()), handlers });
             }
             let request = ConnectRequest {
@@ -101,7 +102,14 @@ fn on_event<R: Runtime>(
             Vec::new()
         }
         Event::Disconnected { socket, reason, rooms, .. } => match io.live().remove(&socket) {
-            Some(inner) => Socket::new(inner, io.clone()).disconnected(reason, rooms),
+            Some(inner) => {
+                if io.recovery.is_some() && reason.is_recoverable() {
+                    // Shared, not moved: the disconnect handlers still see it.
+                    let data = inner.shared_data();
+                    io.shared.with_state(|state| state.endpoint.keep_session_data(socket, Box::new(data)));
+                }
+                Socket::new(inner, io.clone()).disconnected(reason, rooms)
+            }
             None => Vec::new(),
         },
     }
@@ -121,9 +129,13 @@ fn finish_connect<R: Runtime>(io: &SocketIo<R>, decided: Decided<R>) -> Vec<BoxF
     let live = io.live.clone();
     let accepted = io.shared.with_state(|state| match verdict {
         Ok(()) => {
-            let id = state.endpoint.accept(connecting)?;
+            let (id, recovered) = state.endpoint.accept_recovering(connecting)?;
             // Registered under the state lock: its first event finds it.
-            let inner = Arc::new(SocketInner::new(id, namespace, handshake, auth));
+            let mut inner = SocketInner::new(id, namespace, handshake, auth);
+            if let Some(recovered) = recovered {
+                inner.restore(recovered.data.and_then(|data| data.downcast().ok()).map(|data| *data));
+            }
+            let inner = Arc::new(inner);
             lock(&live).insert(id, inner.clone());
             Some(inner)
         }

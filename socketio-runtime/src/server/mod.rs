@@ -32,6 +32,7 @@ use engineio_proto::IdMap;
 use engineio_proto::server::{Handshake, ServerConfig};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+pub use socketio_proto::server::RecoveryConfig;
 use socketio_proto::server::{DisconnectReason, Event, Room, Selector, Server, SocketConfig, SocketId};
 use socketio_proto::{Args, Namespace, Payload};
 
@@ -68,6 +69,8 @@ pub struct SocketIo<R> {
     outgoing_hooks: Arc<AtomicIsize>,
     /// This server's part of a cluster, with a cluster adapter.
     pub(crate) cluster: Option<Arc<Cluster>>,
+    /// Connection state recovery, when on.
+    pub(crate) recovery: Option<RecoveryConfig>,
     runtime: PhantomData<R>,
 }
 
@@ -80,6 +83,7 @@ impl<R> Clone for SocketIo<R> {
             live: self.live.clone(),
             outgoing_hooks: self.outgoing_hooks.clone(),
             cluster: self.cluster.clone(),
+            recovery: self.recovery,
             runtime: PhantomData,
         }
     }
@@ -588,6 +592,32 @@ impl<R: Runtime> Builder<R> {
         self
     }
 
+    /// Connection state recovery (`connectionStateRecovery`): a client back from a network
+    /// drop within `max_disconnection_duration` gets its socket again (same id, rooms and
+    /// data, [`Socket::recovered`] true) and every event it missed, in order. Events carry
+    /// an offset as their last argument, which the official client hands to listeners as an
+    /// extra argument (ours strips it). Logs and sessions are bounded
+    /// ([`RecoveryConfig::max_packets`], [`RecoveryConfig::max_sessions`]); a client whose
+    /// missed events fell out of the log gets a new socket, `recovered` false, never one
+    /// with a gap.
+    ///
+    /// ```no_run
+    /// # fn f<R: socketio_runtime::Runtime>() {
+    /// use socketio_runtime::server::{RecoveryConfig, SocketIo};
+    ///
+    /// let io = SocketIo::<R>::builder().connection_state_recovery(RecoveryConfig::default()).build();
+    /// io.on_connection(async |socket| {
+    ///     if socket.recovered() {
+    ///         // same id, rooms and data; the missed events are already sent
+    ///     }
+    /// });
+    /// # }
+    /// ```
+    pub fn connection_state_recovery(mut self, config: RecoveryConfig) -> Self {
+        self.socket.recovery = Some(config);
+        self
+    }
+
     /// Most binary attachments per packet (default 10).
     pub fn max_attachments(mut self, count: usize) -> Self {
         self.socket.limits.max_attachments = count;
@@ -634,6 +664,7 @@ impl<R: Runtime> Builder<R> {
             live: Arc::default(),
             outgoing_hooks: Arc::default(),
             cluster: self.adapter.map(|adapter| Arc::new(Cluster::new(adapter))),
+            recovery: self.socket.recovery,
             runtime: PhantomData,
         };
         R::spawn(dispatch::run(io.clone(), events));

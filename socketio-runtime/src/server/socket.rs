@@ -38,7 +38,7 @@ impl<R> Default for Handlers<R> {
 
 /// The application's value for a socket, and how to serialize it (what
 /// [`fetch_sockets`](super::BroadcastOperator::fetch_sockets) carries).
-struct StoredData {
+pub(crate) struct StoredData {
     value: Box<dyn Any + Send>,
     serialize: fn(&dyn Any) -> Option<Payload>,
 }
@@ -59,10 +59,16 @@ pub(crate) struct SocketInner<R> {
     handshake: Arc<Handshake>,
     auth: Option<Payload>,
     handlers: Mutex<Handlers<R>>,
-    data: Mutex<Option<StoredData>>,
+    /// Shared with its session while it is away (connection state recovery).
+    data: SharedData,
     /// The rooms it was in, once it disconnected.
     rooms_at_disconnect: Mutex<Option<Vec<Room>>>,
+    /// Whether it came back from a network drop (connection state recovery).
+    recovered: bool,
 }
+
+/// A socket's data, as its recovered self gets it back.
+pub(crate) type SharedData = Arc<Mutex<Option<StoredData>>>;
 
 impl<R> SocketInner<R> {
     pub(crate) fn new(
@@ -77,9 +83,23 @@ impl<R> SocketInner<R> {
             handshake,
             auth,
             handlers: Mutex::default(),
-            data: Mutex::default(),
+            data: SharedData::default(),
             rooms_at_disconnect: Mutex::default(),
+            recovered: false,
         }
+    }
+
+    /// Marks it as a socket back from a network drop, with its data as it was.
+    pub(crate) fn restore(&mut self, data: Option<SharedData>) {
+        self.recovered = true;
+        if let Some(data) = data {
+            self.data = data;
+        }
+    }
+
+    /// Its data, shared.
+    pub(crate) fn shared_data(&self) -> SharedData {
+        self.data.clone()
     }
 
     fn handlers(&self) -> MutexGuard<'_, Handlers<R>> {
@@ -123,6 +143,13 @@ impl<R: Runtime> Socket<R> {
     /// The socket id (also the name of a room only this socket is in).
     pub fn id(&self) -> SocketId {
         self.inner.id
+    }
+
+    /// Whether this socket came back from a network drop with connection state recovery:
+    /// the same id, rooms and data as before, and the events it missed already sent
+    /// (`socket.recovered`).
+    pub fn recovered(&self) -> bool {
+        self.inner.recovered
     }
 
     /// Its namespace.

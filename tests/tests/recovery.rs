@@ -1,0 +1,123 @@
+//! Connection state recovery with the official client, through a proxy that cuts every
+//! connection for 1.5 s: a room broadcast and direct emits across the cut (one client cut,
+//! one not), on WebSocket and on long-polling; nothing lost, nothing duplicated, order kept;
+//! the same id, rooms and data; the middleware not run again; a restarted server gives a
+//! new socket. Against Node (socket.io 4.8, which the expectations must fit too) and our
+//! tokio and smol servers (the `recovery` example).
+//!
+//! Over long-polling, Node does not see the cut until the ping timeout, so the client comes
+//! back to a socket still connected and gets a new one: its room ticks are lost. Ours takes
+//! the socket over (the `pid` proves the client owns it) and recovers it; the test shows both.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use interop_tests::example::{Server, example_binary, free_port};
+use interop_tests::node::{ensure_packages, js_dir};
+use interop_tests::proxy::CutProxy;
+use serde_json::{Value, json};
+
+/// How long the network stays down.
+const OUTAGE: Duration = Duration::from_millis(1500);
+
+fn start(kind: &str, port: u16) -> Server {
+    let command = match kind {
+        "node" => {
+            let mut node = Command::new("node");
+            node.arg(js_dir().join("recovery-node.js"));
+            node
+        }
+        package => Command::new(example_binary(package, "recovery")),
+    };
+    Server::start_command(command, kind, port)
+}
+
+/// Runs the driver against a `kind` server on `transport`; its report.
+fn drive(kind: &str, transport: &str) -> Value {
+    drive_with(kind, transport, true)
+}
+
+/// The same; without `recovers`, the driver expects the first cut to give a new socket and
+/// stops there.
+fn drive_with(kind: &str, transport: &str, recovers: bool) -> Value {
+    ensure_packages();
+    let port = free_port();
+    let mut server = start(kind, port);
+    let proxy = CutProxy::start(server.addr);
+    let mut driver = Command::new("node")
+        .arg(js_dir().join("recovery-client.js"))
+        .args([proxy.url(), server.url(), transport.to_owned()])
+        .env("EXPECT", if recovers { "recovery" } else { "new-socket" })
+        .current_dir(js_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("running node");
+    let mut stdin = driver.stdin.take().unwrap();
+    let lines = BufReader::new(driver.stdout.take().unwrap()).lines();
+    let mut report = None;
+    for line in lines {
+        let line = line.unwrap();
+        match line.as_str() {
+            "cut" => proxy.cut(OUTAGE),
+            "restart" => {
+                drop(server);
+                server = start(kind, port);
+            }
+            _ => {
+                report = Some(serde_json::from_str::<Value>(&line).expect("the report"));
+                break;
+            }
+        }
+        writeln!(stdin, "ok").unwrap();
+    }
+    assert!(driver.wait().unwrap().success(), "recovery-client.js failed ({kind}, {transport})");
+    assert_eq!(proxy.cuts(), if recovers { 2 } else { 1 });
+    report.expect("a report")
+}
+
+fn check(kind: &str, transport: &str) {
+    let report = drive(kind, transport);
+    let what = format!("{kind} over {transport}");
+    let before = &report["before"];
+    let id = before["id"].as_str().unwrap();
+    let all = |n: u64| json!((0..n).collect::<Vec<_>>());
+    assert_eq!(report["room"]["a"], all(40), "{what}: the cut client got every room tick once, in order");
+    assert_eq!(report["room"]["b"], all(40), "{what}: the other client too");
+    assert_eq!(report["direct"], all(30), "{what}: every direct tick across the cut");
+    for after in [&report["after"], &report["afterDirect"]] {
+        assert_eq!(after, before, "{what}: same id, rooms, data; the middleware did not run again");
+    }
+    assert_eq!(before["data"], json!({ "value": "va" }));
+    let mut rooms = vec![id.to_owned(), "r".to_owned()];
+    rooms.sort();
+    assert_eq!(before["rooms"], json!(rooms));
+    let welcomes = report["welcomes"].as_array().unwrap();
+    let recovered: Vec<bool> = welcomes.iter().map(|w| w["recovered"].as_bool().unwrap()).collect();
+    assert_eq!(recovered, [false, true, true, false], "{what}: {welcomes:?}");
+    for welcome in &welcomes[..3] {
+        assert_eq!(welcome["id"], id, "{what}");
+    }
+    assert_ne!(welcomes[3]["id"], id, "{what}: a restarted server gives a new socket");
+}
+
+#[test]
+fn the_official_client_recovers_on_node() {
+    check("node", "websocket");
+    let report = drive_with("node", "polling", false);
+    let welcomes = report["welcomes"].as_array().unwrap();
+    assert_eq!(welcomes[1]["recovered"], false, "Node gives a new socket: {welcomes:?}");
+}
+
+#[test]
+fn the_official_client_recovers_on_tokio() {
+    check("socketio-tokio", "websocket");
+    check("socketio-tokio", "polling");
+}
+
+#[test]
+fn the_official_client_recovers_on_smol() {
+    check("socketio-smol", "websocket");
+    check("socketio-smol", "polling");
+}
