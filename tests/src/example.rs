@@ -149,3 +149,18 @@ fn build(package: &str, kind: &str, example: &str) -> PathBuf {
     built.insert(key, path.clone());
     path
 }
+
+/// The `recovery` application on a `kind` server (`node`: `tests/js/recovery-node.js`;
+/// else a runtime package's `recovery` example) on `port`.
+pub fn start_recovery_server(kind: &str, port: u16) -> Server {
+    let command = match kind {
+        "node" => {
+            crate::node::ensure_packages();
+            let mut node = Command::new("node");
+            node.arg(crate::node::js_dir().join("recovery-node.js"));
+            node
+        }
+        package => Command::new(example_binary(package, "recovery")),
+    };
+    Server::start_command(command, kind, port)
+}

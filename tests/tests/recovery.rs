@@ -11,27 +11,16 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
+
 use std::time::Duration;
 
-use interop_tests::example::{Server, example_binary, free_port};
+use interop_tests::example::{free_port, start_recovery_server as start};
 use interop_tests::node::{ensure_packages, js_dir};
 use interop_tests::proxy::CutProxy;
 use serde_json::{Value, json};
 
 /// How long the network stays down.
 const OUTAGE: Duration = Duration::from_millis(1500);
-
-fn start(kind: &str, port: u16) -> Server {
-    let command = match kind {
-        "node" => {
-            let mut node = Command::new("node");
-            node.arg(js_dir().join("recovery-node.js"));
-            node
-        }
-        package => Command::new(example_binary(package, "recovery")),
-    };
-    Server::start_command(command, kind, port)
-}
 
 /// Runs the driver against a `kind` server on `transport`; its report.
 fn drive(kind: &str, transport: &str) -> Value {

@@ -155,6 +155,9 @@ pub enum Event {
         namespace: Namespace,
         /// The socket id.
         sid: String,
+        /// Whether the server restored the socket of before the disconnection (connection
+        /// state recovery): same id, rooms and data; the events it missed came first.
+        recovered: bool,
     },
     /// A socket could not join its namespace: the server refused it, or the connection
     /// failed first (the reference's `connect_error`).
@@ -251,6 +254,13 @@ struct Socket {
     acks: HashMap<u64, ()>,
     /// Retry mode: emits waiting their turn; the head is the one being tried.
     queue: VecDeque<Queued>,
+    /// Connection state recovery: the private id the server gave, and the offset of the
+    /// last event received, sent back on the next CONNECT.
+    pid: Option<String>,
+    offset: Option<String>,
+    /// Events received before the CONNECT answer (a recovered socket's missed events),
+    /// handed over after it, as the reference client does.
+    early: Vec<(Payload, Option<u64>)>,
 }
 
 /// An emit of the retry queue.
@@ -381,6 +391,9 @@ impl Manager {
                     next_ack: 0,
                     acks: HashMap::new(),
                     queue: VecDeque::new(),
+                    pid: None,
+                    offset: None,
+                    early: Vec::new(),
                 });
                 self.sockets.len() - 1
             }
@@ -591,7 +604,7 @@ impl Manager {
             return;
         };
         let packet = Packet {
-            payload: socket.auth.clone(),
+            payload: connect_auth(socket),
             ..Packet::new(PacketKind::Connect, socket.namespace.clone())
         };
         self.send_now(&packet);
@@ -720,20 +733,30 @@ impl Manager {
         let namespace = packet.namespace.clone();
         match packet.kind {
             PacketKind::Connect => {
-                let sid = packet
-                    .payload
-                    .as_ref()
-                    .and_then(|p| p.deserialize::<serde_json::Value>().ok())
-                    .and_then(|v| v.get("sid").and_then(|s| s.as_str()).map(str::to_owned))
-                    .unwrap_or_default();
-                let buffered: Vec<Packet> = match self.sockets.get_mut(index) {
+                let answer = packet.payload.as_ref().and_then(|p| p.deserialize::<serde_json::Value>().ok());
+                let field = |name: &str| {
+                    answer.as_ref().and_then(|v| v.get(name)).and_then(|s| s.as_str()).map(str::to_owned)
+                };
+                let (sid, pid) = (field("sid").unwrap_or_default(), field("pid"));
+                let (buffered, early, recovered) = match self.sockets.get_mut(index) {
                     Some(socket) if socket.active => {
                         socket.connected = true;
-                        socket.buffer.drain(..).collect()
+                        let recovered = pid.is_some() && socket.pid == pid;
+                        socket.pid = pid;
+                        let buffered: Vec<Packet> = socket.buffer.drain(..).collect();
+                        (buffered, std::mem::take(&mut socket.early), recovered)
                     }
                     _ => return,
                 };
-                self.outputs.push_back(Output::Event(Event::Connect { namespace, sid }));
+                self.outputs.push_back(Output::Event(Event::Connect {
+                    namespace: namespace.clone(),
+                    sid,
+                    recovered,
+                }));
+                for (payload, ack) in early {
+                    let namespace = namespace.clone();
+                    self.outputs.push_back(Output::Event(Event::Message { namespace, payload, ack }));
+                }
                 for packet in buffered {
                     self.send_now(&packet);
                 }
@@ -759,13 +782,26 @@ impl Manager {
                 self.socket_down(index, DisconnectReason::IoServerDisconnect, true);
             }
             PacketKind::Event => {
-                if let Some(payload) = packet.payload {
-                    self.outputs.push_back(Output::Event(Event::Message {
-                        namespace,
-                        payload,
-                        ack: packet.ack_id,
-                    }));
+                let (Some(mut payload), Some(socket)) = (packet.payload, self.sockets.get_mut(index)) else {
+                    return;
+                };
+                // With recovery on, the server appends an offset to every event without ack
+                // id: kept for the next CONNECT, and not handed to the application.
+                if socket.pid.is_some() && packet.ack_id.is_none() {
+                    if let Some((args, offset)) = payload.split_trailing_string() {
+                        socket.offset = Some(offset);
+                        payload = args;
+                    }
                 }
+                if !socket.connected && socket.active && socket.pid.is_some() {
+                    socket.early.push((payload, packet.ack_id));
+                    return;
+                }
+                self.outputs.push_back(Output::Event(Event::Message {
+                    namespace,
+                    payload,
+                    ack: packet.ack_id,
+                }));
             }
             PacketKind::Ack => {
                 let Some(id) = packet.ack_id else {
@@ -857,4 +893,22 @@ impl Manager {
         let engine = self.engine.as_ref().and_then(Client::poll_timeout);
         [own, engine].into_iter().flatten().min()
     }
+}
+
+/// The auth of a CONNECT: the application's, with the `pid` and last offset of connection
+/// state recovery when the server gave a `pid` (the application's own keys win, as the
+/// reference's `Object.assign({pid, offset}, auth)`).
+fn connect_auth(socket: &Socket) -> Option<Payload> {
+    let Some(pid) = &socket.pid else {
+        return socket.auth.clone();
+    };
+    let mut members = vec![("pid".to_owned(), crate::Value::String(pid.clone()))];
+    if let Some(offset) = &socket.offset {
+        members.push(("offset".to_owned(), crate::Value::String(offset.clone())));
+    }
+    if let Some(crate::Value::Object(own)) = socket.auth.as_ref().and_then(|auth| auth.to_value().ok()) {
+        members.retain(|(key, _)| !own.iter().any(|(k, _)| k == key));
+        members.extend(own);
+    }
+    Some(Payload::from_value(&crate::Value::Object(members)))
 }

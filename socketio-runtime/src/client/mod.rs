@@ -52,6 +52,8 @@ struct SocketHandlers {
     connect: Vec<ConnectHandler>,
     disconnect: Vec<DisconnectHandler>,
     connect_error: Vec<ErrorHandler>,
+    /// Whether the last connection restored the socket (connection state recovery).
+    recovered: bool,
 }
 
 #[derive(Default)]
@@ -396,6 +398,18 @@ impl ClientSocket {
         }
     }
 
+    /// Whether the server restored this socket on its last connection (connection state
+    /// recovery): the same id, rooms and data as before the disconnection, and the events
+    /// missed meanwhile delivered first. The server's offsets (the last argument of its
+    /// events with recovery on) are kept for the next connection and not handed to the
+    /// handlers, which see exactly what the server emitted.
+    ///
+    /// A Node server does not stamp volatile events; against one, a volatile event whose
+    /// last argument is a string loses that argument while the socket has a session.
+    pub fn recovered(&self) -> bool {
+        self.handlers().sockets.get(&self.namespace).is_some_and(|h| h.recovered)
+    }
+
     /// Leaves this namespace (the connection stays for the others).
     pub fn disconnect(&self) {
         let _ = self.command(Command::Close(self.namespace.clone()));
@@ -555,9 +569,14 @@ impl Task {
         let handlers = self.handlers.clone();
         let lock = || handlers.lock().unwrap_or_else(PoisonError::into_inner);
         match event {
-            proto::Event::Connect { namespace, sid } => {
-                tracing::debug!(%namespace, %sid, "client socket connected");
-                let list = lock().sockets.get(&namespace).map(|h| h.connect.clone()).unwrap_or_default();
+            proto::Event::Connect { namespace, sid, recovered } => {
+                tracing::debug!(%namespace, %sid, recovered, "client socket connected");
+                let list = {
+                    let mut handlers = lock();
+                    let socket = handlers.sockets.entry(namespace.clone()).or_default();
+                    socket.recovered = recovered;
+                    socket.connect.clone()
+                };
                 let socket = self.socket(namespace);
                 list.iter().for_each(|f| {
                     guarded("on_connect", || f(&socket, &sid));

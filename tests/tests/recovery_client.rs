@@ -1,0 +1,92 @@
+//! Our client with connection state recovery, through a proxy that cuts its connection for
+//! 1.5 s, against Node (socket.io 4.8) and our server (the `recovery` example): every room
+//! tick once and in order, each exactly as the server emitted it (the offset is not handed
+//! to the handler), the same id, rooms and data, `recovered()` true; after a server restart,
+//! a new socket and `recovered()` false.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use futures_channel::mpsc;
+use futures_util::StreamExt;
+use interop_tests::example::{free_port, start_recovery_server};
+use interop_tests::proxy::CutProxy;
+use serde_json::{Value as Json, json};
+use socketio_runtime::Runtime;
+use socketio_runtime::client::ClientBuilder;
+use socketio_tokio::Tokio;
+
+/// `future`, or a panic naming `what` after 20 s.
+async fn within<R: Runtime, T>(what: &str, future: impl Future<Output = T>) -> T {
+    let timeout = R::sleep_until(Instant::now() + Duration::from_secs(20));
+    match futures_util::future::select(std::pin::pin!(future), std::pin::pin!(timeout)).await {
+        futures_util::future::Either::Left((value, _)) => value,
+        futures_util::future::Either::Right(_) => panic!("no {what} within 20 s"),
+    }
+}
+
+async fn scenario<R: Runtime>(kind: &str) {
+    let port = free_port();
+    let mut server = start_recovery_server(kind, port);
+    let proxy = CutProxy::start(server.addr);
+    let socket = ClientBuilder::<R>::new(&proxy.url())
+        .expect("a valid URL")
+        .reconnection_delay(Duration::from_millis(100))
+        .reconnection_delay_max(Duration::from_millis(300))
+        .randomization_factor(0.0)
+        .build();
+    let (tx, mut inbox) = mpsc::unbounded::<(&str, Json)>();
+    for name in ["tick", "welcome"] {
+        let tx = tx.clone();
+        socket.on(name, async move |_, message| {
+            // Every argument, as the handler gets them.
+            let args: Json = message.payload().event_args().unwrap().deserialize().unwrap();
+            tx.unbounded_send((name, args)).ok();
+        });
+    }
+    socket.connect();
+    let mut next = async |what: &str| within::<R, _>(what, inbox.next()).await.expect("the socket is alive");
+    let (_, welcome) = next("a welcome").await;
+    assert_eq!(welcome[0]["recovered"], false);
+    assert!(!socket.recovered());
+    let id = welcome[0]["id"].clone();
+    within::<R, _>("join", socket.emit_with_ack::<String>("join", &"r")).await.unwrap();
+    within::<R, _>("set", socket.emit_with_ack::<String>("set", &"va")).await.unwrap();
+    let before: Json = within::<R, _>("whoami", socket.emit_with_ack("whoami", &())).await.unwrap();
+
+    socket.emit("start", &("r", 40, 25)).unwrap();
+    let mut ticks = Vec::new();
+    let mut welcomes = Vec::new();
+    while ticks.len() < 40 || welcomes.is_empty() {
+        match next("ticks").await {
+            ("tick", args) => ticks.push(args),
+            (_, welcome) => welcomes.push(welcome),
+        }
+        if ticks.len() == 10 && proxy.cuts() == 0 {
+            proxy.cut(Duration::from_millis(1500));
+        }
+    }
+    let expected: Vec<Json> = (0..40).map(|i| json!([i])).collect();
+    assert_eq!(ticks, expected, "{kind}: every tick once, in order, without the offset");
+    assert_eq!(welcomes, [json!([{ "recovered": true, "id": id }])], "{kind}");
+    assert!(socket.recovered(), "{kind}");
+    let after: Json = within::<R, _>("whoami", socket.emit_with_ack("whoami", &())).await.unwrap();
+    assert_eq!(after, before, "{kind}: same id, rooms, data; the middleware did not run again");
+
+    drop(server);
+    server = start_recovery_server(kind, port);
+    let (_, welcome) = next("the welcome of a restarted server").await;
+    assert_eq!(welcome[0]["recovered"], false, "{kind}");
+    assert_ne!(welcome[0]["id"], id, "{kind}");
+    assert!(!socket.recovered());
+    socket.close();
+    drop(server);
+}
+
+#[test]
+fn our_client_recovers_on_node_and_on_our_server() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(scenario::<Tokio>("node"));
+    runtime.block_on(scenario::<Tokio>("socketio-tokio"));
+    smol::block_on(scenario::<socketio_smol::Smol>("socketio-smol"));
+}
