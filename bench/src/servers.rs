@@ -96,6 +96,11 @@ pub struct Server {
 impl Server {
     /// Starts `peer` on a free port, pinned to `core` if given, and waits until it listens.
     pub fn start(peer: Peer, core: Option<usize>) -> io::Result<Server> {
+        Server::start_with(peer, core, &[])
+    }
+
+    /// The same with more environment variables (`RECOVERY=on`).
+    pub fn start_with(peer: Peer, core: Option<usize>, env: &[(&str, &str)]) -> io::Result<Server> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let (program, args) = peer.program();
         let mut command = match core {
@@ -110,6 +115,7 @@ impl Server {
             .args(&args)
             .env("PORT", port.to_string())
             .env("SMOL_THREADS", "1")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()?;

@@ -5,12 +5,18 @@
 //! - `join` (acked): joins the room `bench`.
 //! - `fanout` with one argument: emits `tick` with it to the room.
 //! - `echo` with arguments (acked): acks with the same arguments.
+//!
+//! `RECOVERY=on` turns connection state recovery on (default settings).
 
-use crate::rt::server::SocketIo;
+use crate::rt::server::{RecoveryConfig, SocketIo};
 
 /// The server with its handlers, default settings, not yet listening.
 pub(crate) fn server() -> SocketIo {
-    let io = SocketIo::new();
+    let mut builder = SocketIo::builder();
+    if std::env::var("RECOVERY").is_ok_and(|v| v == "on") {
+        builder = builder.connection_state_recovery(RecoveryConfig::default());
+    }
+    let io = builder.build();
     io.on_connection(async |socket| {
         socket.on("join", async |socket, message| {
             socket.join("bench");
