@@ -915,3 +915,25 @@ fn recovery_takes_over_a_socket_whose_old_connection_the_server_has_not_seen_dro
     );
     assert_eq!(h.server.socket_count(), 1);
 }
+
+#[test]
+fn recovery_gives_every_event_an_offset_a_volatile_one_the_last_logged() {
+    let mut h = recovering(10);
+    let main = Namespace::main();
+    let a = h.open();
+    let (id, _, _, sent) = connect_with(&mut h, a, "");
+    let pid = answer(id, &sent);
+    let volatile = Selector { volatile: true, ..Selector::all() };
+    h.server.broadcast(&main, &volatile, event("v", &[]));
+    h.pump();
+    let offset = offset_of(&h.take_sent(a)[0]);
+    assert_eq!(h.server.recovery_sizes().1, 0, "not logged");
+    h.server.engine().handle_ws_closed(h.now, a);
+    h.pump();
+    h.server.broadcast(&main, &Selector::all(), event("kept", &[]));
+    let b = h.open();
+    let (again, _, recovering, sent) =
+        connect_with(&mut h, b, &format!(r#"{{"pid":"{pid}","offset":"{offset}"}}"#));
+    assert!(recovering && again == id, "a volatile event's offset is a valid one");
+    assert!(sent[0].starts_with(r#"42["kept","#), "{sent:?}");
+}

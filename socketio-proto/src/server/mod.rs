@@ -606,11 +606,8 @@ impl Server {
         let encoded = match self.recovery.as_mut() {
             Some(recovery) => {
                 let offset = recovery.next_offset(namespace);
-                let shown = if selector.volatile { offset.checked_sub(1) } else { Some(offset) };
-                let payload = match shown {
-                    Some(shown) => payload.with_trailing_string(&recovery.offset_text(shown)),
-                    None => payload,
-                };
+                let shown = if selector.volatile { offset.saturating_sub(1) } else { offset };
+                let payload = payload.with_trailing_string(&recovery.offset_text(shown));
                 let encoded = EncodedPacket::new(&Packet::event(namespace.clone(), payload));
                 if !selector.volatile {
                     recovery.store(namespace, selector, encoded.clone());

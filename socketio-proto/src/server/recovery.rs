@@ -85,12 +85,18 @@ struct Stored {
     packet: EncodedPacket,
 }
 
-/// A namespace's log: offsets increase by one from `first`.
-#[derive(Default)]
+/// A namespace's log: offsets increase by one from `first`. They start at 1: offset 0 is
+/// "before anything", which a volatile event carries when nothing was logged yet.
 struct Log {
     packets: VecDeque<Stored>,
     /// The offset the next packet gets.
     next: u64,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log { packets: VecDeque::new(), next: 1 }
+    }
 }
 
 impl Log {
@@ -213,7 +219,7 @@ impl Recovery {
 
     /// The next packet's offset in `namespace`: a new socket's log position.
     pub(crate) fn position(&self, namespace: &Namespace) -> u64 {
-        self.logs.get(namespace).map_or(0, |log| log.next)
+        self.logs.get(namespace).map_or(1, |log| log.next)
     }
 
     /// Reserves the next offset of `namespace` for a packet about to be logged.
@@ -310,7 +316,7 @@ impl Recovery {
             None => Some(session.since),
         };
         let log = self.logs.get(namespace);
-        let (first, next) = log.map_or((0, 0), |log| (log.first(), log.next));
+        let (first, next) = log.map_or((1, 1), |log| (log.first(), log.next));
         let valid = from.is_some_and(|from| match offset {
             // The offset's own packet is still there (or it is the one before the first).
             Some(_) => from + 1 >= first && from < next,
