@@ -39,6 +39,10 @@ fn event(name: &str, args: &[i32]) -> Payload {
 
 impl Pair {
     fn new(config: ManagerConfig) -> Self {
+        Pair::with(config, SocketConfig::default())
+    }
+
+    fn with(config: ManagerConfig, socket_config: SocketConfig) -> Self {
         let mut n = 0;
         let engine = engineio_proto::server::Server::new(
             ServerConfig {
@@ -54,7 +58,7 @@ impl Pair {
         let mut m = 100;
         let mut server = Server::new(
             engine,
-            SocketConfig::default(),
+            socket_config,
             Box::new(move || {
                 m += 1;
                 m
@@ -567,4 +571,44 @@ fn a_session_that_never_opens_closes_its_websocket_at_the_timeout() {
         "{outputs:?}"
     );
     assert!(manager.is_closed());
+}
+
+#[test]
+fn recovery_hands_events_without_offsets_and_restores_the_socket_after_a_drop() {
+    let recovery = socketio_proto::server::RecoveryConfig::default();
+    let mut pair = Pair::with(
+        ManagerConfig::default(),
+        SocketConfig { recovery: Some(recovery), ..SocketConfig::default() },
+    );
+    pair.manager.open_socket(Namespace::main(), Some(Payload::from_json(r#"{"token":"t"}"#).unwrap()));
+    pair.drive();
+    let events = pair.take();
+    assert!(matches!(events.as_slice(), [client::Event::Connect { recovered: false, .. }]), "{events:?}");
+    let main = Namespace::main();
+    pair.server.broadcast(&main, &socketio_proto::server::Selector::all(), event("tick", &[1]));
+    pair.drive();
+    let events = pair.take();
+    let [client::Event::Message { payload, .. }] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!(payload.json(), r#"["tick",1]"#, "the offset is not handed over");
+
+    // The connection drops; the server keeps the session and logs what follows.
+    pair.server.engine().close_now(
+        engineio_proto::server::Sid::from_u128(1),
+        engineio_proto::server::CloseReason::TransportError,
+    );
+    pair.drive();
+    pair.take();
+    pair.server.broadcast(&main, &socketio_proto::server::Selector::all(), event("tick", &[2]));
+    pair.at(1000);
+    let events: Vec<client::Event> = pair
+        .take()
+        .into_iter()
+        .filter(|e| matches!(e, client::Event::Connect { .. } | client::Event::Message { .. }))
+        .collect();
+    let [client::Event::Connect { recovered: true, .. }, client::Event::Message { payload, .. }] =
+        events.as_slice()
+    else {
+        panic!("{events:?}")
+    };
+    assert_eq!(payload.json(), r#"["tick",2]"#, "the missed event, after the connect");
 }
