@@ -140,6 +140,21 @@ impl Cluster {
                         Output::Unsubscribe { channels } => {
                             self.members[i].channels.retain(|c| !channels.contains(c));
                         }
+                        Output::Append { stream, fields, .. } => {
+                            // Every node reads the stream (XREAD), the writer too.
+                            let entry: Vec<(Bytes, Bytes)> = fields
+                                .iter()
+                                .map(|(k, v)| (Bytes::from_static(k.as_bytes()), v.clone()))
+                                .collect();
+                            self.published.push((i, stream.clone(), fields[3].1.clone()));
+                            if self.down {
+                                continue;
+                            }
+                            for j in 0..self.members.len() {
+                                let Member { node, sockets, .. } = &mut self.members[j];
+                                node.handle_entry(&entry, sockets);
+                            }
+                        }
                         Output::Publish { channel, message } => {
                             self.published.push((i, channel.clone(), message.clone()));
                             if self.down {
@@ -770,4 +785,67 @@ fn sharded_broadcast_with_acks_and_room_operations() {
         (join["type"].clone(), join["data"]["rooms"].clone()),
         (serde_json::json!(4), serde_json::json!(["b"]))
     );
+}
+
+// ---- the streams adapter (`@socket.io/redis-streams-adapter`) ----
+
+#[test]
+fn streams_ordered_messages_go_to_the_stream_and_requests_over_pub_sub() {
+    let mut cluster = Cluster::with(3, RedisConfig { pubsub: PubSub::Streams, ..RedisConfig::default() });
+    let uid = cluster.members[0].node.uid().to_owned();
+    assert_eq!(channels_of(&cluster, 0), ["socket.io#/#".to_owned(), format!("socket.io#/#{uid}#")]);
+    assert_eq!(cluster.members[0].node.stream(), Some("socket.io"));
+
+    // A broadcast: an entry whose data is JSON.
+    cluster.members[0].node.broadcast(&main_ns(), &Selector::to("lobby"), &event(r#"["chat","hi"]"#));
+    cluster.drive();
+    let (_, stream, data) = cluster.published.last().unwrap().clone();
+    assert_eq!(stream, "socket.io");
+    assert_eq!(
+        std::str::from_utf8(&data).unwrap(),
+        r#"{"packet":{"type":2,"data":["chat","hi"],"nsp":"/"},"opts":{"rooms":["lobby"],"except":[],"flags":{}}}"#
+    );
+    for node in [1, 2] {
+        let events = cluster.take(node);
+        let [Event::Broadcast { payload, .. }] = events.as_slice() else { panic!("{events:?}") };
+        assert_eq!(payload.json().as_ref() as &str, r#"["chat","hi"]"#);
+    }
+    assert!(cluster.take(0).is_empty(), "a node skips its own entries");
+
+    // Binary: base64 MessagePack.
+    let payload =
+        Payload::from_value(&Value::Array(vec!["bin".into(), Value::Binary(Bytes::from_static(&[1, 2, 3]))]));
+    cluster.members[0].node.broadcast(&main_ns(), &Selector::all(), &payload);
+    cluster.drive();
+    let (_, _, data) = cluster.published.last().unwrap().clone();
+    assert!(!data.starts_with(b"{"));
+    let events = cluster.take(1);
+    let [Event::Broadcast { payload: received, .. }] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!(received, &payload);
+    cluster.take(2);
+
+    // A room operation: an entry too.
+    cluster.members[0].node.sockets_join(&main_ns(), &Selector::to("a"), &["b".into()]);
+    cluster.drive();
+    assert_eq!(cluster.published.last().unwrap().1, "socket.io");
+    assert!(matches!(cluster.take(1).as_slice(), [Event::Join { .. }]));
+    cluster.take(2);
+
+    // Requests: MessagePack over pub/sub, answered on the requester's channel.
+    cluster.members[1].sockets = Sockets(vec![("b1".into(), vec!["b1", "room"])], vec![]);
+    let now = cluster.now;
+    let id = cluster.members[0].node.fetch_sockets(now, &main_ns(), &Selector::to("room"), vec![]);
+    cluster.drive();
+    let request =
+        cluster.published.iter().find(|(from, channel, _)| *from == 0 && channel == "socket.io#/#").unwrap();
+    assert_eq!(msgpack::decode(&request.2).unwrap().get("type"), Some(&Value::from(7)));
+    let events = cluster.take(0);
+    let [Event::Done { id: done, result: Answer::Fetched(sockets), complete: true }] = events.as_slice()
+    else {
+        panic!("{events:?}")
+    };
+    assert_eq!((*done, sockets.len(), sockets[0].id.as_str()), (id, 1, "b1"));
+    let answer = cluster.published.iter().find(|(from, _, _)| *from == 1).unwrap();
+    assert_eq!(answer.1, format!("socket.io#/#{uid}#"));
+    assert!(msgpack::decode(&answer.2).is_ok());
 }

@@ -1,8 +1,8 @@
 // Drives a mixed cluster with the official client: `node cluster-client.js PHASE NODES`,
 // NODES a JSON object {name: url}, each a server of tests/js/cluster-node.js or the
 // `cluster` example; REDIS_URL for the emitter. PHASE `full` runs every operation from
-// every server (with SHARDED set, servers on the sharded adapter: without the emitter,
-// which has no sharded mode); `again` (after a Redis restart) the broadcasts and server-side events;
+// every server (with ADAPTER=sharded or streams, servers on those adapters: without the
+// emitter, which speaks only the classic one); `again` (after a Redis restart) the broadcasts and server-side events;
 // `listen` prints `ready`, then what the clients got until `emitter-mark`.
 // On the sharded adapter a server listens on a room's channel once the room exists there,
 // which it learns asynchronously (as Node does): the driver waits for those subscriptions
@@ -75,7 +75,8 @@ async function broadcasts(clients, from) {
   return report;
 }
 
-const sharded = !!process.env.SHARDED;
+const sharded = process.env.ADAPTER === "sharded";
+const classic = (process.env.ADAPTER || "classic") === "classic";
 let redis;
 
 // On the sharded adapter, waits until some server listens on `room`'s channel.
@@ -152,7 +153,7 @@ async function main() {
     report.from[from] = await broadcasts(clients, from);
     if (phase === "full") Object.assign(report.from[from], await operations(clients, from));
   }
-  if (phase === "full" && !sharded) {
+  if (phase === "full" && classic) {
     const emitter = new Emitter(redis);
     emitter.emit("msg", "from-emitter");
     emitter.to("room-" + names[0]).emit("msg", "emitter-room");

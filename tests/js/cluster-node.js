@@ -1,8 +1,9 @@
 // One server of a cluster on Redis with @socket.io/redis-adapter 8.3: the same application
-// as socketio-runtime/examples/apps/cluster.rs. PORT, REDIS_URL, NODE_NAME, SHARDED as there.
+// as socketio-runtime/examples/apps/cluster.rs. PORT, REDIS_URL, NODE_NAME, ADAPTER as there.
 const { Server } = require("socket.io");
 const { createClient } = require("redis");
 const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
+const streams = require("@socket.io/redis-streams-adapter");
 
 const NODE_NAME = process.env.NODE_NAME || "node";
 const REDIS_URL = process.env.REDIS_URL || "redis://127.0.0.1:6379";
@@ -15,10 +16,11 @@ async function main() {
   subClient.on("error", (err) => console.error("redis sub:", err.message));
   await Promise.all([pubClient.connect(), subClient.connect()]);
 
-  // The sharded adapter has no requests timeout of its own (its requests wait 5 s).
-  const adapter = process.env.SHARDED
-    ? createShardedAdapter(pubClient, subClient)
-    : createAdapter(pubClient, subClient, { requestsTimeout: 2000 });
+  // The sharded and streams adapters have no requests timeout of their own (5 s).
+  const adapter = {
+    sharded: () => createShardedAdapter(pubClient, subClient),
+    streams: () => streams.createAdapter(pubClient),
+  }[process.env.ADAPTER || "classic"]?.() || createAdapter(pubClient, subClient, { requestsTimeout: 2000 });
   const io = new Server({ adapter });
 
   io.on("hello", (msg, cb) => cb(NODE_NAME + ":" + msg));

@@ -100,6 +100,12 @@ impl RedisServer {
         self.wait_for(count, &format!("{key}-request#/#"), |channel| self.subscribers(channel));
     }
 
+    /// Waits until `count` connections subscribe to `channel` (the streams adapter's
+    /// main-namespace channel, `socket.io#/#`).
+    pub fn wait_for_channel(&self, channel: &str, count: usize) {
+        self.wait_for(count, channel, |channel| self.subscribers(channel));
+    }
+
     /// The same for servers on the sharded adapter: its main namespace's channel.
     pub fn wait_for_sharded_servers(&self, key: &str, count: usize) {
         self.wait_for(count, &format!("{key}#/#"), |channel| self.shard_subscribers(channel));

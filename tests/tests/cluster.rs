@@ -3,7 +3,8 @@
 //! example), the official client on each. Every operation is issued from each kind of
 //! server and observed on the others; `@socket.io/redis-emitter` reaches every client; Redis
 //! is restarted and the cluster forms again by itself. The same on the sharded adapter
-//! (`createShardedAdapter`, `SPUBLISH`/`SSUBSCRIBE`).
+//! (`createShardedAdapter`, `SPUBLISH`/`SSUBSCRIBE`) and on the streams adapter
+//! (`@socket.io/redis-streams-adapter`, `XADD`/`XREAD`).
 
 use std::io::BufRead;
 use std::process::Command;
@@ -17,11 +18,11 @@ use socketio_tokio::emitter::Emitter;
 const NAMES: [&str; 3] = ["node", "tokio", "smol"];
 
 fn start_cluster(redis: &RedisServer) -> Vec<Server> {
-    start_servers(redis, false)
+    start_servers(redis, "classic")
 }
 
-/// A Node, a tokio and a smol server on `redis`, on the sharded adapter or the classic one.
-fn start_servers(redis: &RedisServer, sharded: bool) -> Vec<Server> {
+/// A Node, a tokio and a smol server on `redis`, on `adapter` (classic, sharded, streams).
+fn start_servers(redis: &RedisServer, adapter: &str) -> Vec<Server> {
     ensure_packages();
     let mut node = Command::new("node");
     node.arg(js_dir().join("cluster-node.js")).env("REDIS_URL", redis.url()).env("NODE_NAME", "node");
@@ -34,25 +35,29 @@ fn start_servers(redis: &RedisServer, sharded: bool) -> Vec<Server> {
     let servers = commands
         .into_iter()
         .map(|(mut command, what)| {
-            if sharded {
-                command.env("SHARDED", "1");
-            }
+            command.env("ADAPTER", adapter);
             Server::start_command(command, what, interop_tests::example::free_port())
         })
         .collect();
-    match sharded {
-        true => redis.wait_for_sharded_servers("socket.io", 3),
-        false => redis.wait_for_servers("socket.io", 3),
-    }
+    wait_for(redis, adapter);
     servers
 }
 
-fn drive(phase: &str, servers: &[Server], redis: &RedisServer) -> Value {
-    drive_on(phase, servers, redis, false)
+/// Waits until the three servers listen on `redis`.
+fn wait_for(redis: &RedisServer, adapter: &str) {
+    match adapter {
+        "sharded" => redis.wait_for_sharded_servers("socket.io", 3),
+        "streams" => redis.wait_for_channel("socket.io#/#", 3),
+        _ => redis.wait_for_servers("socket.io", 3),
+    }
 }
 
-/// Runs the driver's `phase`; `sharded` when the servers are on the sharded adapter.
-fn drive_on(phase: &str, servers: &[Server], redis: &RedisServer, sharded: bool) -> Value {
+fn drive(phase: &str, servers: &[Server], redis: &RedisServer) -> Value {
+    drive_on(phase, servers, redis, "classic")
+}
+
+/// Runs the driver's `phase` with the servers on `adapter`.
+fn drive_on(phase: &str, servers: &[Server], redis: &RedisServer, adapter: &str) -> Value {
     let nodes: serde_json::Map<String, Value> = NAMES
         .iter()
         .zip(servers)
@@ -62,7 +67,7 @@ fn drive_on(phase: &str, servers: &[Server], redis: &RedisServer, sharded: bool)
         .arg(js_dir().join("cluster-client.js"))
         .args([phase, &Value::Object(nodes).to_string()])
         .env("REDIS_URL", redis.url())
-        .envs(sharded.then_some(("SHARDED", "1")))
+        .env("ADAPTER", adapter)
         .current_dir(js_dir())
         .output()
         .expect("running node");
@@ -154,19 +159,29 @@ fn a_mixed_cluster_of_node_tokio_and_smol_servers() {
     check_broadcasts(&drive("again", &servers, &redis));
 }
 
-#[test]
-fn a_mixed_cluster_on_the_sharded_adapter() {
+/// The mixed cluster on another adapter, Redis restarted in the middle.
+fn mixed_cluster_on(adapter: &str) {
     let mut redis = RedisServer::start();
-    let servers = start_servers(&redis, true);
-    let report = drive_on("full", &servers, &redis, true);
+    let servers = start_servers(&redis, adapter);
+    let report = drive_on("full", &servers, &redis, adapter);
     check_broadcasts(&report);
     check_operations(&report);
 
     let port = redis.port;
     redis.kill();
     redis = RedisServer::start_on(port);
-    redis.wait_for_sharded_servers("socket.io", 3);
-    check_broadcasts(&drive_on("again", &servers, &redis, true));
+    wait_for(&redis, adapter);
+    check_broadcasts(&drive_on("again", &servers, &redis, adapter));
+}
+
+#[test]
+fn a_mixed_cluster_on_the_sharded_adapter() {
+    mixed_cluster_on("sharded");
+}
+
+#[test]
+fn a_mixed_cluster_on_the_streams_adapter() {
+    mixed_cluster_on("streams");
 }
 
 #[test]

@@ -3,8 +3,9 @@
 //! asks of one reaches the clients of all.
 //!
 //! Environment: `PORT`, `REDIS_URL` (default `redis://127.0.0.1:6379`), `NODE_NAME`
-//! (default `rust`), `SHARDED` (set: the sharded adapter, Redis 7's `SPUBLISH`, as Node's
-//! `createShardedAdapter`). Every socket joins the room `all` and carries `{ node: NODE_NAME }` as
+//! (default `rust`), `ADAPTER` (`sharded`: Redis 7's `SPUBLISH`, as Node's
+//! `createShardedAdapter`; `streams`: a Redis stream, as `@socket.io/redis-streams-adapter`;
+//! the classic adapter otherwise). Every socket joins the room `all` and carries `{ node: NODE_NAME }` as
 //! its data. Events: `join`/`leave` (room, ack), `to` (room, msg), `all` (msg), `bin`
 //! (buffer), `fetch` (room, ack), `remote-join`/`remote-leave` (target, room, ack), `kick`
 //! (target), `sse` (msg, ack: the other servers' replies to a server-side `hello`), `ask`
@@ -43,8 +44,10 @@ pub(crate) fn server() -> Result<SocketIo, Error> {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let node = std::env::var("NODE_NAME").unwrap_or_else(|_| "rust".into());
     let mut adapter = RedisAdapter::new(&url)?.requests_timeout(Duration::from_millis(2000));
-    if std::env::var_os("SHARDED").is_some() {
-        adapter = adapter.sharded(SubscriptionMode::Dynamic);
+    match std::env::var("ADAPTER").as_deref() {
+        Ok("sharded") => adapter = adapter.sharded(SubscriptionMode::Dynamic),
+        Ok("streams") => adapter = adapter.streams(),
+        _ => {}
     }
     let io = SocketIo::builder().adapter(adapter).build();
 

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures_util::future::try_join3;
+use futures_util::future::{try_join, try_join3};
 use socketio_proto::cluster::redis::{Event, Output};
 use socketio_proto::cluster::resp::{PubSubMessage, Reply, command_into};
 use socketio_proto::server::DisconnectScope;
@@ -126,7 +126,16 @@ async fn session<R: Runtime>(cluster: &Arc<Cluster>, io: &SocketIo<R>) -> io::Re
             }
         }
     };
-    let ended = try_join3(write, read_messages, read_replies).await.map(|_: ((), (), ())| ());
+    let stream = lock(&cluster.node).stream().map(str::to_owned);
+    let read_stream = async {
+        match stream {
+            Some(stream) => read_stream::<R>(cluster, io, &stream).await,
+            None => std::future::pending().await,
+        }
+    };
+    let ended = try_join(try_join3(write, read_messages, read_replies), read_stream)
+        .await
+        .map(|_: (((), (), ()), ())| ());
     // Server counts asked on the lost connection will not come.
     for expectation in std::mem::take(&mut *lock(&expected)) {
         if let Expect::Count(token) = expectation {
@@ -134,6 +143,61 @@ async fn session<R: Runtime>(cluster: &Arc<Cluster>, io: &SocketIo<R>) -> io::Re
         }
     }
     ended
+}
+
+/// Reads the stream of a streams node on a connection of its own (`XREAD` blocks), and
+/// hands each entry to the node; returns when the connection is lost.
+async fn read_stream<R: Runtime>(cluster: &Arc<Cluster>, io: &SocketIo<R>, stream: &str) -> io::Result<()> {
+    let (mut replies, mut commands) = connect::<R>(&cluster.url).await?;
+    loop {
+        let position = lock(&cluster.stream_position).clone();
+        let read: [&[u8]; 8] = [
+            b"XREAD",
+            b"COUNT",
+            b"100",
+            b"BLOCK",
+            b"5000",
+            b"STREAMS",
+            stream.as_bytes(),
+            position.as_bytes(),
+        ];
+        commands.send(&socketio_proto::cluster::resp::command(&read)).await?;
+        let reply = replies.next().await?;
+        if let Reply::Error(error) = &reply {
+            return Err(io::Error::other(error.clone()));
+        }
+        for (id, fields) in stream_entries(reply) {
+            lock(&cluster.node).handle_entry(&fields, &LocalView(io));
+            *lock(&cluster.stream_position) = id;
+        }
+        cluster.signal.notify();
+    }
+}
+
+/// The entries of an `XREAD` reply: `[[stream, [[id, [field, value, ...]], ...]]]`.
+fn stream_entries(reply: Reply) -> Vec<(String, Vec<(bytes::Bytes, bytes::Bytes)>)> {
+    let Reply::Array(streams) = reply else {
+        return Vec::new();
+    };
+    let mut entries = Vec::new();
+    for stream in streams {
+        let Reply::Array(parts) = stream else { continue };
+        let Some(Reply::Array(items)) = parts.into_iter().nth(1) else { continue };
+        for item in items {
+            let Reply::Array(item) = item else { continue };
+            let mut item = item.into_iter();
+            let (Some(Reply::Bulk(id)), Some(Reply::Array(values))) = (item.next(), item.next()) else {
+                continue;
+            };
+            let mut fields = Vec::new();
+            let mut values = values.into_iter();
+            while let (Some(Reply::Bulk(key)), Some(Reply::Bulk(value))) = (values.next(), values.next()) {
+                fields.push((key, value));
+            }
+            entries.push((String::from_utf8_lossy(&id).into_owned(), fields));
+        }
+    }
+    entries
 }
 
 /// Waits for work: a notification or the node's next deadline.
@@ -213,6 +277,18 @@ fn drain<R: Runtime>(
                     command_into(&mut writes.publisher, &[publish, channel.as_bytes(), &message]);
                     lock(expected).push_back(Expect::Publish);
                 }
+                (Output::Append { stream, max_len, fields }, Some(expected)) => {
+                    let max_len = max_len.to_string();
+                    let mut args: Vec<&[u8]> =
+                        vec![b"XADD", stream.as_bytes(), b"MAXLEN", b"~", max_len.as_bytes(), b"*"];
+                    for (key, value) in &fields {
+                        args.push(key.as_bytes());
+                        args.push(value);
+                    }
+                    command_into(&mut writes.publisher, &args);
+                    lock(expected).push_back(Expect::Publish);
+                }
+                (Output::Append { .. }, None) => dropped += 1,
                 (Output::CountServers { channel, token }, Some(expected)) => {
                     command_into(&mut writes.publisher, &[b"PUBSUB", count, channel.as_bytes()]);
                     lock(expected).push_back(Expect::Count(token));

@@ -93,6 +93,23 @@ impl RedisAdapter {
         self
     }
 
+    /// Uses a Redis stream for broadcasts and room operations (`XADD`, read with `XREAD`)
+    /// and pub/sub for requests, as Node's `@socket.io/redis-streams-adapter` 0.3 (stream
+    /// `socket.io`, capped near 10 000 entries); every server of the cluster must use it too.
+    ///
+    /// ```no_run
+    /// # fn f<R: socketio_runtime::Runtime>() -> Result<(), socketio_runtime::Error> {
+    /// use socketio_runtime::server::{RedisAdapter, SocketIo};
+    ///
+    /// let adapter = RedisAdapter::new("redis://127.0.0.1:6379")?.streams();
+    /// let io = SocketIo::<R>::builder().adapter(adapter).build();
+    /// # Ok(()) }
+    /// ```
+    pub fn streams(mut self) -> Self {
+        self.config.pubsub = PubSub::Streams;
+        self
+    }
+
     /// Whether the adapter listens on a channel per room, so must learn of rooms as they
     /// come and go.
     pub(crate) fn listens_per_room(&self) -> bool {
@@ -142,6 +159,9 @@ pub(crate) struct Cluster {
     waiters: Mutex<HashMap<RequestId, oneshot::Sender<Done>>>,
     relayed: Mutex<Vec<Relayed>>,
     handlers: Mutex<HashMap<String, ServerSideHandler>>,
+    /// The id of the last stream entry read (`$` before the first): reading goes on from
+    /// there after a reconnection.
+    pub(crate) stream_position: Mutex<String>,
 }
 
 impl Cluster {
@@ -156,6 +176,7 @@ impl Cluster {
             waiters: Mutex::default(),
             relayed: Mutex::default(),
             handlers: Mutex::default(),
+            stream_position: Mutex::new("$".into()),
         }
     }
 

@@ -99,10 +99,13 @@ pub struct RedisConfig {
     pub specific_response_channel: bool,
     /// Which Redis pub/sub, and so which of the Node adapters' protocols (default classic).
     pub pubsub: PubSub,
+    /// The stream of [`PubSub::Streams`] (`streamName`, default `socket.io`) and its
+    /// approximate length cap (`maxLen`, default 10 000).
+    pub stream: (String, u64),
 }
 
-/// Which Redis pub/sub the nodes of a cluster share; every node of one cluster uses the
-/// same.
+/// How the nodes of a cluster share their messages over Redis; every node of one cluster
+/// uses the same.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PubSub {
     /// `PUBLISH`, `SUBSCRIBE` and `PSUBSCRIBE`: `createAdapter`.
@@ -111,6 +114,10 @@ pub enum PubSub {
     /// Sharded pub/sub of Redis 7 (`SPUBLISH`, `SSUBSCRIBE`): `createShardedAdapter`, with
     /// socket.io-adapter's `ClusterAdapter` messages.
     Sharded(SubscriptionMode),
+    /// A Redis stream for broadcasts and room operations (`XADD`, read with `XREAD`), pub/sub
+    /// for requests and answers: `@socket.io/redis-streams-adapter` 0.3, with
+    /// `ClusterAdapter` messages. The stream is [`RedisConfig::stream`].
+    Streams,
 }
 
 /// Which channels a sharded node listens on (`subscriptionMode`).
@@ -135,6 +142,7 @@ impl Default for RedisConfig {
             requests_timeout: Duration::from_secs(5),
             specific_response_channel: false,
             pubsub: PubSub::Classic,
+            stream: ("socket.io".into(), 10_000),
         }
     }
 }
@@ -193,6 +201,15 @@ pub enum Output {
     Unsubscribe {
         /// The channels.
         channels: Vec<String>,
+    },
+    /// Append `fields` to `stream` (`XADD stream MAXLEN ~ max_len * field value ...`).
+    Append {
+        /// The stream.
+        stream: String,
+        /// Its approximate length cap.
+        max_len: u64,
+        /// Field names and values, in order.
+        fields: Vec<(&'static str, Bytes)>,
     },
     /// Publish `message` on `channel` (`SPUBLISH` on a sharded node).
     Publish {
@@ -403,7 +420,7 @@ impl RedisNode {
     pub fn new(config: RedisConfig, mut random: Box<dyn FnMut() -> u128 + Send>) -> Self {
         let uid = match config.pubsub {
             PubSub::Classic => short_id(&mut *random),
-            PubSub::Sharded(_) => hex_id(&mut *random),
+            PubSub::Sharded(_) | PubSub::Streams => hex_id(&mut *random),
         };
         RedisNode {
             config,
@@ -430,11 +447,22 @@ impl RedisNode {
         matches!(self.config.pubsub, PubSub::Sharded(_))
     }
 
+    /// Whether the node speaks socket.io-adapter's `ClusterAdapter` messages (the sharded
+    /// and the streams adapters) rather than the classic adapter's.
+    fn cluster_messages(&self) -> bool {
+        !matches!(self.config.pubsub, PubSub::Classic)
+    }
+
+    /// The stream a streams node reads (`XREAD`), from the id after the last entry it got.
+    pub fn stream(&self) -> Option<&str> {
+        matches!(self.config.pubsub, PubSub::Streams).then_some(self.config.stream.0.as_str())
+    }
+
     /// A request id on the wire, as the node's adapter makes them.
     fn wire_id(&mut self) -> String {
         match self.config.pubsub {
             PubSub::Classic => short_id(&mut *self.random),
-            PubSub::Sharded(_) => hex_id(&mut *self.random),
+            PubSub::Sharded(_) | PubSub::Streams => hex_id(&mut *self.random),
         }
     }
 
@@ -486,7 +514,7 @@ impl RedisNode {
     /// What one namespace listens on: its requests, the shared and this node's own
     /// response channel, and every broadcast channel.
     fn subscription(&self, namespace: &Namespace) -> Output {
-        if self.is_sharded() {
+        if self.cluster_messages() {
             return self.sharded_subscription(namespace);
         }
         let responses = self.response_channel(namespace);
@@ -505,7 +533,7 @@ impl RedisNode {
             return;
         }
         self.add_namespace(namespace);
-        if self.is_sharded() {
+        if self.cluster_messages() {
             return self.sharded_broadcast(namespace, selector, payload, None);
         }
         let Ok(data) = payload.to_value() else {
@@ -544,7 +572,7 @@ impl RedisNode {
             return id;
         };
         self.by_wire_id.insert(wire_id.clone(), id);
-        if self.is_sharded() {
+        if self.cluster_messages() {
             self.sharded_broadcast(namespace, selector, payload, Some((&wire_id, timeout)));
         } else if let Ok(data) = payload.to_value() {
             let packet = event_packet(namespace, data);
@@ -576,7 +604,7 @@ impl RedisNode {
     ) -> RequestId {
         let local = local.iter().map(SocketId::to_string).collect();
         let kind = PendingKind::Sockets(local);
-        if self.is_sharded() {
+        if self.cluster_messages() {
             // No request of its own: the ids of the sockets fetched.
             let selector = Selector { rooms: rooms.to_vec(), ..Selector::default() };
             return self.request(
@@ -596,7 +624,7 @@ impl RedisNode {
     /// Asks every room across the cluster: [`Answer::Rooms`].
     pub fn all_rooms(&mut self, now: Instant, namespace: &Namespace, local: Vec<Room>) -> RequestId {
         let kind = PendingKind::Rooms(local);
-        if self.is_sharded() {
+        if self.cluster_messages() {
             // No request of its own: the rooms of every socket fetched.
             let all = Selector::default();
             return self.request(
@@ -625,7 +653,7 @@ impl RedisNode {
             return id;
         }
         let kind = PendingKind::Fetch(local);
-        if self.is_sharded() {
+        if self.cluster_messages() {
             return self.request(
                 now,
                 namespace,
@@ -661,7 +689,7 @@ impl RedisNode {
             return;
         }
         self.add_namespace(namespace);
-        if self.is_sharded() {
+        if self.cluster_messages() {
             return self.sharded_room_request(namespace, selector, kind, rooms);
         }
         let mut message = self.request_head(None);
@@ -679,7 +707,7 @@ impl RedisNode {
             return;
         }
         self.add_namespace(namespace);
-        if self.is_sharded() {
+        if self.cluster_messages() {
             return self.sharded_disconnect(namespace, selector, close);
         }
         let mut message = self.request_head(None);
@@ -693,7 +721,7 @@ impl RedisNode {
     /// `[event, ...args]`.
     pub fn server_side_emit(&mut self, namespace: &Namespace, payload: &Payload) {
         self.add_namespace(namespace);
-        if self.is_sharded() {
+        if self.cluster_messages() {
             let message = self.sharded_server_side_emit(namespace, payload, None);
             return self.publish(self.channel(namespace), message);
         }
@@ -712,7 +740,7 @@ impl RedisNode {
         payload: &Payload,
     ) -> RequestId {
         let kind = PendingKind::Replies(Vec::new());
-        if self.is_sharded() {
+        if self.cluster_messages() {
             return self.request(
                 now,
                 namespace,
@@ -730,7 +758,7 @@ impl RedisNode {
     /// Answers another node's server-side event (once; later answers are the caller's to
     /// avoid, as the reference ignores them).
     pub fn server_side_reply(&mut self, reply: &ReplyTo, answer: &Value) {
-        if self.is_sharded() {
+        if self.cluster_messages() {
             return self.sharded_respond(
                 reply,
                 MessageType::ServerSideEmitResponse,
@@ -749,7 +777,7 @@ impl RedisNode {
 
     /// Reports how many local sockets another node's broadcast with acks went to.
     pub fn broadcast_client_count(&mut self, reply: &ReplyTo, count: usize) {
-        if self.is_sharded() {
+        if self.cluster_messages() {
             return self.sharded_respond(
                 reply,
                 MessageType::BroadcastClientCount,
@@ -770,7 +798,7 @@ impl RedisNode {
             Value::Array(items) => items.into_iter().next(),
             _ => None,
         });
-        if self.is_sharded() {
+        if self.cluster_messages() {
             return self.sharded_respond(
                 reply,
                 MessageType::BroadcastAck,
@@ -826,7 +854,7 @@ impl RedisNode {
     /// Where requests go and whose subscribers are the nodes: the request channel, or a
     /// sharded node's namespace channel.
     fn request_channel_of(&self, namespace: &Namespace) -> String {
-        match self.is_sharded() {
+        match self.cluster_messages() {
             true => self.channel(namespace),
             false => self.request_channel(namespace),
         }
@@ -956,7 +984,7 @@ impl RedisNode {
         let Some(namespace) = self.namespace_of(channel) else {
             return;
         };
-        if self.is_sharded() {
+        if self.cluster_messages() {
             return self.on_sharded_message(&namespace, channel, message, local);
         }
         let key = &self.config.key;

@@ -1,5 +1,11 @@
-//! The sharded adapter's protocol (`createShardedAdapter` of `@socket.io/redis-adapter`
-//! 8.3, on socket.io-adapter's `ClusterAdapter`).
+//! The protocol of socket.io-adapter's `ClusterAdapter` messages, as the sharded adapter
+//! (`createShardedAdapter` of `@socket.io/redis-adapter` 8.3) and the streams adapter
+//! (`@socket.io/redis-streams-adapter` 0.3) carry them.
+//!
+//! The streams adapter appends broadcasts and room operations to a stream, as entries of
+//! `uid`, `nsp`, `type` and `data` (JSON, or base64 MessagePack when it carries binary), and
+//! publishes requests and answers as MessagePack on the namespace's and the requester's
+//! channels.
 //!
 //! Every node listens, per namespace, on `<key>#<nsp>#` and on its own
 //! `<key>#<nsp>#<uid>#`, where the answers to its requests arrive; in the dynamic modes also
@@ -9,6 +15,8 @@
 //! shard subscriber count of the namespace channel.
 
 use std::time::Duration;
+
+use bytes::Bytes;
 
 use super::{
     Event, LocalSockets, Output, PubSub, RedisNode, ReplyTo, RequestType, Response, SubscriptionMode,
@@ -59,9 +67,90 @@ fn encode(message: &Value) -> Vec<u8> {
 impl RedisNode {
     fn mode(&self) -> Option<SubscriptionMode> {
         match self.config.pubsub {
-            PubSub::Classic => None,
+            PubSub::Classic | PubSub::Streams => None,
             PubSub::Sharded(mode) => Some(mode),
         }
+    }
+
+    fn streams(&self) -> bool {
+        matches!(self.config.pubsub, PubSub::Streams)
+    }
+
+    /// A message for pub/sub: the sharded adapter's JSON or MessagePack, the streams
+    /// adapter's MessagePack.
+    fn encode_published(&self, envelope: &Value) -> Vec<u8> {
+        match self.streams() {
+            true => msgpack::encode(envelope),
+            false => encode(envelope),
+        }
+    }
+
+    /// Sends a message every node must see in order (a broadcast without acks, a room
+    /// operation, a disconnect): published on the namespace's channel, or appended to the
+    /// stream.
+    fn send_ordered(&mut self, namespace: &Namespace, kind: MessageType, data: Value) {
+        if !self.streams() {
+            let message = encode(&self.envelope(namespace, kind, data));
+            return self.publish(self.channel(namespace), message);
+        }
+        let data = match data.has_binary() {
+            true => {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD.encode(msgpack::encode(&data)).into_bytes()
+            }
+            false => {
+                let mut json = String::new();
+                write_json(&mut json, &data);
+                json.into_bytes()
+            }
+        };
+        self.append(namespace, kind, data);
+    }
+
+    /// Appends an entry to the stream.
+    fn append(&mut self, namespace: &Namespace, kind: MessageType, data: Vec<u8>) {
+        let fields = vec![
+            ("uid", Bytes::from(self.uid.clone())),
+            ("nsp", Bytes::from(namespace.as_str().to_owned())),
+            ("type", Bytes::from((kind as u8).to_string())),
+            ("data", Bytes::from(data)),
+        ];
+        let (stream, max_len) = self.config.stream.clone();
+        self.outputs.push_back(Output::Append { stream, max_len, fields });
+    }
+
+    /// An entry of the stream (its fields, as `XREAD` gives them).
+    pub fn handle_entry(&mut self, fields: &[(Bytes, Bytes)], local: &dyn LocalSockets) {
+        let field = |name: &str| fields.iter().find(|(key, _)| &key[..] == name.as_bytes()).map(|(_, v)| v);
+        let text = |name: &str| field(name).and_then(|v| std::str::from_utf8(v).ok());
+        let Some(namespace) =
+            text("nsp").and_then(|nsp| self.namespaces.iter().find(|ns| ns.as_str() == nsp))
+        else {
+            return;
+        };
+        let namespace = namespace.clone();
+        let (Some(uid), Some(kind)) = (text("uid"), text("type").and_then(|t| t.parse::<u64>().ok())) else {
+            return;
+        };
+        let data = match field("data") {
+            Some(data) if data.first() == Some(&b'{') => serde_json::from_slice::<Value>(data).ok(),
+            Some(data) => {
+                use base64::Engine as _;
+                let bytes = base64::engine::general_purpose::STANDARD.decode(data).ok();
+                bytes.and_then(|bytes| msgpack::decode(&bytes).ok())
+            }
+            None => None,
+        };
+        let Some(data) = data else {
+            return;
+        };
+        let message = Value::Object(vec![
+            ("uid".into(), uid.into()),
+            ("nsp".into(), namespace.as_str().into()),
+            ("type".into(), kind.into()),
+            ("data".into(), data),
+        ]);
+        self.on_cluster_message(&namespace, false, &message, local);
     }
 
     /// The channel of this node's answers, or of another node's (`uid`).
@@ -134,6 +223,23 @@ impl RedisNode {
         ack: Option<(&str, Duration)>,
     ) {
         let opts = wire_opts(selector, true, ack.map(|(_, timeout)| timeout));
+        if self.streams() {
+            let Ok(data) = payload.to_value() else {
+                return;
+            };
+            let mut members = vec![("packet".into(), event_packet(namespace, data))];
+            if let Some((request_id, _)) = ack {
+                members.push(("requestId".into(), request_id.into()));
+            }
+            members.push(("opts".into(), opts));
+            let data = Value::Object(members);
+            if ack.is_none() {
+                return self.send_ordered(namespace, MessageType::Broadcast, data);
+            }
+            // A broadcast with acks is ephemeral: published, not appended.
+            let message = msgpack::encode(&self.envelope(namespace, MessageType::Broadcast, data));
+            return self.publish(self.channel(namespace), message);
+        }
         let message = if payload.has_binary() {
             let Ok(data) = payload.to_value() else {
                 return;
@@ -182,7 +288,7 @@ impl RedisNode {
             ("opts".into(), wire_opts(selector, true, None)),
             ("requestId".into(), request_id.into()),
         ]);
-        Some(encode(&self.envelope(namespace, MessageType::FetchSockets, data)))
+        Some(self.encode_published(&self.envelope(namespace, MessageType::FetchSockets, data)))
     }
 
     /// `socketsJoin` or `socketsLeave` on the other nodes.
@@ -200,8 +306,7 @@ impl RedisNode {
         let rooms = Value::Array(rooms.iter().map(|room| Value::from(&**room)).collect());
         let data =
             Value::Object(vec![("opts".into(), wire_opts(selector, true, None)), ("rooms".into(), rooms)]);
-        let message = encode(&self.envelope(namespace, kind, data));
-        self.publish(self.channel(namespace), message);
+        self.send_ordered(namespace, kind, data);
     }
 
     /// `disconnectSockets` on the other nodes.
@@ -210,8 +315,7 @@ impl RedisNode {
             ("opts".into(), wire_opts(selector, true, None)),
             ("close".into(), close.into()),
         ]);
-        let message = encode(&self.envelope(namespace, MessageType::DisconnectSockets, data));
-        self.publish(self.channel(namespace), message);
+        self.send_ordered(namespace, MessageType::DisconnectSockets, data);
     }
 
     /// A server-side event; with `request_id`, one that awaits the nodes' answers.
@@ -226,7 +330,7 @@ impl RedisNode {
             data.push(("requestId".into(), request_id.into()));
         }
         data.push(("packet".into(), payload.to_value().unwrap_or(Value::Array(Vec::new()))));
-        encode(&self.envelope(namespace, MessageType::ServerSideEmit, Value::Object(data)))
+        self.encode_published(&self.envelope(namespace, MessageType::ServerSideEmit, Value::Object(data)))
     }
 
     /// Answers another node's request on its own channel: `{requestId, <field>: value}`.
@@ -235,7 +339,7 @@ impl RedisNode {
             ("requestId".into(), reply.request_id.as_str().into()),
             (field.into(), value),
         ]);
-        let message = encode(&self.envelope(&reply.namespace, kind, data));
+        let message = self.encode_published(&self.envelope(&reply.namespace, kind, data));
         self.publish(self.own_channel(&reply.namespace, &reply.uid), message);
     }
 
@@ -254,6 +358,18 @@ impl RedisNode {
         let Some(message) = message else {
             return;
         };
+        let own = channel == self.own_channel(namespace, &self.uid);
+        self.on_cluster_message(namespace, own, &message, local);
+    }
+
+    /// A message of another node, decoded; `own` when it came on this node's channel.
+    fn on_cluster_message(
+        &mut self,
+        namespace: &Namespace,
+        own: bool,
+        message: &Value,
+        local: &dyn LocalSockets,
+    ) {
         let uid = message.get("uid").and_then(Value::as_str).unwrap_or_default();
         let nsp = message.get("nsp").and_then(Value::as_str);
         if uid == self.uid || nsp != Some(namespace.as_str()) {
@@ -262,7 +378,7 @@ impl RedisNode {
         let (Some(kind), Some(data)) = (message.get("type").and_then(number), message.get("data")) else {
             return;
         };
-        if channel == self.own_channel(namespace, &self.uid) || matches!(kind, 8 | 10 | 11 | 12) {
+        if own || matches!(kind, 8 | 10 | 11 | 12) {
             return self.on_sharded_response(kind, data);
         }
         let reply = data.get("requestId").and_then(Value::as_str).map(|request_id| ReplyTo {
