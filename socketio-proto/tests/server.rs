@@ -937,3 +937,25 @@ fn recovery_gives_every_event_an_offset_a_volatile_one_the_last_logged() {
     assert!(recovering && again == id, "a volatile event's offset is a valid one");
     assert!(sent[0].starts_with(r#"42["kept","#), "{sent:?}");
 }
+
+#[test]
+fn socket_ids_of_both_forms_parse_and_print_back() {
+    // Ours: 22 characters. A Node server's (`base64id`, 15 bytes): 20.
+    for text in
+        ["AAAAAAAAAAAAAAAAAAAD6Q", "f_0-zZ9aAbCdEfGhIjKlMw", "ub5C5QR1KupMVhAAAAAA", "G6YtPbHO3cPalI5x-_AE"]
+    {
+        let id = SocketId::parse(text).unwrap_or_else(|| panic!("{text}"));
+        assert_eq!(id.to_string(), text);
+    }
+    for text in [
+        "",
+        "short",
+        "ub5C5QR1KupMVhAAAAA",
+        "ub5C5QR1KupMVhAAAAA=",
+        "AAAAAAAAAAAAAAAAAAAD6Q=",
+        "////////////////////",
+    ] {
+        assert!(SocketId::parse(text).is_none(), "{text}");
+    }
+    assert_ne!(SocketId::parse("AAAAAAAAAAAAAAAAAAAAAA"), SocketId::parse("AAAAAAAAAAAAAAAAAAAA"));
+}

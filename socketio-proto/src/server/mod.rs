@@ -44,8 +44,32 @@ use recovery::Recovery;
 use crate::{DecodeLimits, Decoder, Namespace, Packet, PacketKind, Payload};
 
 /// A socket: one client connected to one namespace. Distinct from the engine session id.
+///
+/// Ours are 127 random bits, written as 22 characters of base64url. A Node server's are 15
+/// random bytes written as 20 (`base64id`); a socket id holds those too (marked by the top
+/// bit), so a socket made by a Node server of a cluster can be named, and keep its id.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SocketId(Sid);
+
+/// The top bit marks a Node server's id (15 bytes below it).
+const NODE_ID: u128 = 1 << 127;
+
+impl SocketId {
+    /// Parses either form (ours, 22 characters; a Node server's, 20); `None` for anything
+    /// else.
+    pub fn parse(text: &str) -> Option<SocketId> {
+        use base64::Engine as _;
+        if text.len() == 20 {
+            let mut bytes = [0u8; 16];
+            let written = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode_slice(text, bytes.get_mut(1..)?)
+                .ok()?;
+            let id = SocketId(Sid::from_u128(u128::from_be_bytes(bytes) | NODE_ID));
+            return (written == 15 && id.to_string() == text).then_some(id);
+        }
+        Sid::parse(text).filter(|sid| sid.to_u128() & NODE_ID == 0).map(SocketId)
+    }
+}
 
 impl From<Sid> for SocketId {
     fn from(sid: Sid) -> Self {
@@ -55,13 +79,23 @@ impl From<Sid> for SocketId {
 
 impl fmt::Display for SocketId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
+        use base64::Engine as _;
+        let bits = self.0.to_u128();
+        if bits & NODE_ID == 0 {
+            return self.0.fmt(f);
+        }
+        let bytes = bits.to_be_bytes();
+        let mut out = [0u8; 20];
+        let written = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode_slice(bytes.get(1..).unwrap_or_default(), &mut out)
+            .unwrap_or(0);
+        f.write_str(std::str::from_utf8(out.get(..written).unwrap_or_default()).unwrap_or_default())
     }
 }
 
 impl fmt::Debug for SocketId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SocketId({})", self.0)
+        write!(f, "SocketId({self})")
     }
 }
 
@@ -1045,7 +1079,8 @@ impl Server {
 
     fn new_socket_id(&mut self) -> SocketId {
         loop {
-            let id = SocketId(Sid::from_u128((self.ids)()));
+            // Ours never carry the mark of a Node server's id.
+            let id = SocketId(Sid::from_u128((self.ids)() & !NODE_ID));
             if !self.sockets.contains_key(&id) {
                 return id;
             }
