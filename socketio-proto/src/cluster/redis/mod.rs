@@ -27,6 +27,7 @@
 //! answer is the shard subscriber count of the namespace channel.
 
 mod sharded;
+pub mod streams;
 
 use sharded::MessageType;
 

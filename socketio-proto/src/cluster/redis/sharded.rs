@@ -121,35 +121,13 @@ impl RedisNode {
 
     /// An entry of the stream (its fields, as `XREAD` gives them).
     pub fn handle_entry(&mut self, fields: &[(Bytes, Bytes)], local: &dyn LocalSockets) {
-        let field = |name: &str| fields.iter().find(|(key, _)| &key[..] == name.as_bytes()).map(|(_, v)| v);
-        let text = |name: &str| field(name).and_then(|v| std::str::from_utf8(v).ok());
-        let Some(namespace) =
-            text("nsp").and_then(|nsp| self.namespaces.iter().find(|ns| ns.as_str() == nsp))
-        else {
+        let Some(message) = super::streams::entry_message(fields) else {
             return;
         };
-        let namespace = namespace.clone();
-        let (Some(uid), Some(kind)) = (text("uid"), text("type").and_then(|t| t.parse::<u64>().ok())) else {
+        let nsp = message.get("nsp").and_then(Value::as_str);
+        let Some(namespace) = self.namespaces.iter().find(|ns| Some(ns.as_str()) == nsp).cloned() else {
             return;
         };
-        let data = match field("data") {
-            Some(data) if data.first() == Some(&b'{') => serde_json::from_slice::<Value>(data).ok(),
-            Some(data) => {
-                use base64::Engine as _;
-                let bytes = base64::engine::general_purpose::STANDARD.decode(data).ok();
-                bytes.and_then(|bytes| msgpack::decode(&bytes).ok())
-            }
-            None => None,
-        };
-        let Some(data) = data else {
-            return;
-        };
-        let message = Value::Object(vec![
-            ("uid".into(), uid.into()),
-            ("nsp".into(), namespace.as_str().into()),
-            ("type".into(), kind.into()),
-            ("data".into(), data),
-        ]);
         self.on_cluster_message(&namespace, false, &message, local);
     }
 
