@@ -959,3 +959,63 @@ fn socket_ids_of_both_forms_parse_and_print_back() {
     }
     assert_ne!(SocketId::parse("AAAAAAAAAAAAAAAAAAAAAA"), SocketId::parse("AAAAAAAAAAAAAAAAAAAA"));
 }
+
+#[test]
+fn an_external_recovery_store_stamps_given_offsets_and_restores_what_it_read_back() {
+    let recovery = RecoveryConfig { external: true, ..RecoveryConfig::default() };
+    let mut h = Harness::with(SocketConfig { recovery: Some(recovery), ..SocketConfig::default() });
+    let main = Namespace::main();
+    let a = h.open();
+    let (id, _, recovering, sent) = connect_with(&mut h, a, "");
+    assert!(!recovering);
+    let pid = answer(id, &sent);
+    h.server.broadcast_at(&main, &Selector::all(), event("tick", &[0]), "17-0");
+    h.pump();
+    h.server.broadcast(&main, &Selector { volatile: true, ..Selector::all() }, event("v", &[]));
+    h.pump();
+    assert_eq!(
+        h.take_sent(a),
+        [r#"42["tick",0,"17-0"]"#, r#"42["v","17-0"]"#],
+        "a volatile event carries the last offset"
+    );
+    assert_eq!(h.server.recovery_sizes(), (0, 0), "nothing kept in memory");
+
+    h.server.engine().handle_ws_closed(h.now, a);
+    h.pump();
+    let events = h.take_events();
+    let [Event::Disconnected { pid: Some(kept), .. }] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!(kept.to_string(), pid, "the session to keep, under its pid");
+
+    // The client comes back to another server: the application reads the store, and hands
+    // the socket over (here one a Node server made).
+    let b = h.open();
+    h.frame(b, &format!(r#"40{{"pid":"{pid}","offset":"17-0"}}"#));
+    let connecting = h.take_events().into_iter().find_map(|e| match e {
+        Event::Connecting(c) => Some(c),
+        _ => None,
+    });
+    let connecting = connecting.unwrap();
+    assert!(!connecting.is_recovering(), "the store decides");
+    assert_eq!(connecting.recovery_request(), Some((pid.as_str(), Some("17-0"))));
+    let node_id = SocketId::parse("ub5C5QR1KupMVhAAAAAA").unwrap();
+    let restored = socketio_proto::server::ExternalSession {
+        socket: node_id,
+        pid: pid.clone(),
+        rooms: vec![node_id.to_string().into(), "r".into()],
+        missed: vec![Payload::from_json(r#"["tick",1,"17-1"]"#).unwrap()],
+    };
+    assert_eq!(h.server.accept_restored(connecting, restored), Some(node_id));
+    h.pump();
+    assert_eq!(
+        h.take_sent(b),
+        [r#"42["tick",1,"17-1"]"#.to_owned(), format!(r#"40{{"sid":"ub5C5QR1KupMVhAAAAAA","pid":"{pid}"}}"#)]
+    );
+    h.server.broadcast_at(&main, &Selector::to("r"), event("tick", &[2]), "17-2");
+    h.pump();
+    assert_eq!(h.take_sent(b), [r#"42["tick",2,"17-2"]"#], "back in its rooms");
+
+    // A deliberate disconnect leaves nothing to keep.
+    h.frame(b, "41");
+    let events = h.take_events();
+    assert!(matches!(events.as_slice(), [Event::Disconnected { pid: None, .. }]), "{events:?}");
+}

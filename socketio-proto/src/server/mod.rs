@@ -36,7 +36,7 @@ use bytestring::ByteString;
 use engineio_proto::server::{CloseReason, Endpoint, Handshake, Output, SendError, Sid, SidSource};
 use engineio_proto::{Frame, IdMap, server as engine};
 
-pub use recovery::{RecoveryConfig, SessionData};
+pub use recovery::{ExternalSession, RecoveryConfig, SessionData};
 pub use rooms::{Adapter, MemoryAdapter, Room, Selector};
 
 use recovery::Recovery;
@@ -186,6 +186,8 @@ pub struct Connecting {
 struct Claim {
     pid: String,
     offset: Option<String>,
+    /// A session in memory was found and claimed for it (not with an external store).
+    verified: bool,
 }
 
 /// What a restored socket gets back besides its id, rooms and missed packets.
@@ -218,9 +220,16 @@ impl Connecting {
 
     /// Whether it restores a disconnected socket (connection state recovery: its auth
     /// carried a kept session's `pid` and an offset still logged). The reference skips the
-    /// middleware then, by default.
+    /// middleware then, by default. Always false with an external store, whose sessions the
+    /// application checks ([`Connecting::recovery_request`]).
     pub fn is_recovering(&self) -> bool {
-        self.claim.is_some()
+        self.claim.as_ref().is_some_and(|claim| claim.verified)
+    }
+
+    /// The `pid` and offset its auth carried, when connection state recovery is on: what to
+    /// look for in an external store.
+    pub fn recovery_request(&self) -> Option<(&str, Option<&str>)> {
+        self.claim.as_ref().map(|claim| (claim.pid.as_str(), claim.offset.as_deref()))
     }
 }
 
@@ -278,6 +287,9 @@ pub enum Event {
         reason: DisconnectReason,
         /// The rooms it was in.
         rooms: Vec<Room>,
+        /// With connection state recovery, when it left for a recoverable reason: its private
+        /// id, under which an external store keeps its session.
+        pid: Option<ByteString>,
     },
 }
 
@@ -365,6 +377,9 @@ pub struct Server {
     recovery: Option<Recovery>,
     /// Connected sockets by private id (connection state recovery).
     pids: HashMap<ByteString, SocketId>,
+    /// With an external recovery store: the last offset stamped per namespace, which a
+    /// volatile event carries.
+    last_offsets: HashMap<Namespace, String>,
     outputs: VecDeque<Output<Event>>,
 }
 
@@ -381,10 +396,14 @@ impl Server {
     /// A server on top of `engine`, taking socket ids from `ids`. Only `/` is open until
     /// more namespaces are declared.
     pub fn new(engine: engine::Server, config: SocketConfig, mut ids: SidSource) -> Self {
-        let recovery = config.recovery.map(|recovery| Recovery::new(recovery, ids()));
+        let recovery = config
+            .recovery
+            .filter(|recovery| !recovery.external)
+            .map(|recovery| Recovery::new(recovery, ids()));
         Server {
             recovery,
             pids: HashMap::new(),
+            last_offsets: HashMap::new(),
             engine,
             config,
             ids,
@@ -484,7 +503,7 @@ impl Server {
         if !connecting {
             return None;
         }
-        let (id, pid, since, rooms, missed, recovered) = match restored {
+        let (id, pid, since, rooms, missed, recovered): (_, _, _, _, Vec<EncodedPacket>, _) = match restored {
             Some(restored) => {
                 let recovered = Recovered { data: restored.data };
                 (
@@ -499,6 +518,7 @@ impl Server {
             None => {
                 let id = self.new_socket_id();
                 let pid = self
+                    .config
                     .recovery
                     .is_some()
                     .then(|| ByteString::from(Sid::from_u128((self.ids)()).to_string()));
@@ -506,6 +526,42 @@ impl Server {
                 (id, pid, since, vec![Room::from(id)], Vec::new(), None)
             }
         };
+        self.admit(sid, namespace, id, pid, since, rooms, &missed)?;
+        Some((id, recovered))
+    }
+
+    /// With an external recovery store ([`RecoveryConfig::external`]): lets a connecting
+    /// client in as the socket `restored` describes, which the application read from the
+    /// store for its [`Connecting::recovery_request`]. The missed packets go first, then the
+    /// CONNECT answer, as for a socket restored from memory. `None` when its session closed
+    /// meanwhile.
+    pub fn accept_restored(&mut self, connecting: Connecting, restored: ExternalSession) -> Option<SocketId> {
+        let Connecting { sid, namespace, .. } = connecting;
+        if !self.clients.get_mut(&sid).is_some_and(|client| client.connecting.remove(&namespace)) {
+            return None;
+        }
+        let ExternalSession { socket, pid, rooms, missed } = restored;
+        let missed: Vec<EncodedPacket> = missed
+            .into_iter()
+            .map(|payload| EncodedPacket::new(&Packet::event(namespace.clone(), payload)))
+            .collect();
+        self.admit(sid, namespace, socket, Some(ByteString::from(pid)), 0, rooms, &missed)?;
+        Some(socket)
+    }
+
+    /// Makes `id` a socket of `sid` in `namespace`, in `rooms`; sends `missed`, then the
+    /// CONNECT answer.
+    #[allow(clippy::too_many_arguments)]
+    fn admit(
+        &mut self,
+        sid: Sid,
+        namespace: Namespace,
+        id: SocketId,
+        pid: Option<ByteString>,
+        since: u64,
+        rooms: Vec<Room>,
+        missed: &[EncodedPacket],
+    ) -> Option<()> {
         self.clients.get_mut(&sid)?.sockets.insert(namespace.clone(), id);
         if let Some(pid) = &pid {
             self.pids.insert(pid.clone(), id);
@@ -516,7 +572,7 @@ impl Server {
         for room in rooms {
             self.join_room(&namespace, id, room);
         }
-        for packet in &missed {
+        for packet in missed {
             for frame in packet.frames() {
                 self.engine.send_frame(sid, frame).ok()?;
             }
@@ -531,8 +587,7 @@ impl Server {
             ),
             ..Packet::new(PacketKind::Connect, namespace)
         };
-        self.send(sid, &packet).ok()?;
-        Some((id, recovered))
+        self.send(sid, &packet).ok()
     }
 
     /// Keeps the application's data of a socket whose session is kept for recovery (call
@@ -648,8 +703,31 @@ impl Server {
                 }
                 encoded
             }
-            None => EncodedPacket::new(&Packet::event(namespace.clone(), payload)),
+            None => {
+                // An external store stamps logged events itself (`broadcast_at`).
+                let last = self.last_offsets.get(namespace).filter(|_| selector.volatile);
+                let payload = match last {
+                    Some(offset) => payload.with_trailing_string(offset),
+                    None => payload,
+                };
+                EncodedPacket::new(&Packet::event(namespace.clone(), payload))
+            }
         };
+        self.send_to_selection(namespace, selector, &encoded).len()
+    }
+
+    /// With an external recovery store: broadcasts an event the store logged under `offset`
+    /// (a stream entry id), which it carries as its last argument.
+    pub fn broadcast_at(
+        &mut self,
+        namespace: &Namespace,
+        selector: &Selector,
+        payload: Payload,
+        offset: &str,
+    ) -> usize {
+        self.last_offsets.insert(namespace.clone(), offset.to_owned());
+        let encoded =
+            EncodedPacket::new(&Packet::event(namespace.clone(), payload.with_trailing_string(offset)));
         self.send_to_selection(namespace, selector, &encoded).len()
     }
 
@@ -933,11 +1011,14 @@ impl Server {
                 reason: AckError::Disconnected,
             }));
         }
+        // The session to keep, with an external store.
+        let pid = state.pid.filter(|_| reason.is_recoverable());
         self.outputs.push_back(Output::Event(Event::Disconnected {
             socket,
             namespace: state.namespace,
             reason,
             rooms,
+            pid,
         }));
     }
 
@@ -1065,7 +1146,7 @@ impl Server {
             pid: Option<String>,
             offset: Option<String>,
         }
-        self.recovery.as_ref()?;
+        self.config.recovery?;
         let auth: Auth = auth?.deserialize().ok()?;
         let pid = auth.pid?;
         let stale = self.pids.get(pid.as_str()).and_then(|socket| self.sockets.get(socket));
@@ -1073,8 +1154,12 @@ impl Server {
             self.remove_client(stale, DisconnectReason::Transport(CloseReason::TransportClose));
             self.engine.close_now(stale, CloseReason::TransportClose);
         }
-        let recovery = self.recovery.as_mut()?;
-        recovery.claim(namespace, &pid, auth.offset.as_deref()).then_some(Claim { pid, offset: auth.offset })
+        let Some(recovery) = self.recovery.as_mut() else {
+            // An external store: the application looks.
+            return Some(Claim { pid, offset: auth.offset, verified: false });
+        };
+        let verified = recovery.claim(namespace, &pid, auth.offset.as_deref());
+        verified.then_some(Claim { pid, offset: auth.offset, verified })
     }
 
     fn new_socket_id(&mut self) -> SocketId {

@@ -41,6 +41,12 @@ pub struct RecoveryConfig {
     pub max_packets: usize,
     /// The most sessions kept (default 100 000); past it the oldest go.
     pub max_sessions: usize,
+    /// Sessions and missed packets are kept outside the server (a cluster's Redis stream;
+    /// default false): the server keeps no log, stamps the offsets it is given
+    /// ([`Server::broadcast_at`](super::Server::broadcast_at)), reports the sessions to keep
+    /// (the `pid` of [`Event::Disconnected`](super::Event::Disconnected)), and restores those
+    /// the application read back ([`Server::accept_restored`](super::Server::accept_restored)).
+    pub external: bool,
 }
 
 impl Default for RecoveryConfig {
@@ -50,6 +56,7 @@ impl Default for RecoveryConfig {
             skip_middlewares: true,
             max_packets: 10_000,
             max_sessions: 100_000,
+            external: false,
         }
     }
 }
@@ -119,6 +126,20 @@ struct Session {
     expires: Option<Instant>,
     /// A CONNECT claimed it and waits for the application's verdict.
     claimed: bool,
+}
+
+/// A socket read back from an external recovery store, for
+/// [`Server::accept_restored`](super::Server::accept_restored).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExternalSession {
+    /// Its id, as before (a Node server's too: [`SocketId::parse`]).
+    pub socket: SocketId,
+    /// Its private id, as before.
+    pub pid: String,
+    /// Its rooms, as before (its own id among them).
+    pub rooms: Vec<Room>,
+    /// The events it missed, in order, each with its offset as last argument.
+    pub missed: Vec<crate::Payload>,
 }
 
 /// A restored socket, as [`super::Server::accept`] hands it over.
