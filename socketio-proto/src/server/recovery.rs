@@ -167,8 +167,10 @@ pub(crate) struct Recovery {
     by_socket: IdMap<SocketId, ByteString>,
     /// Session expiries, by deadline.
     expiries: BTreeSet<(Instant, ByteString)>,
-    /// Sessions and packets waiting for their time stamp.
-    unstamped: bool,
+    /// Namespaces with packets, and sessions, waiting for their time stamp (each stamped
+    /// once: the cost of a stamp is what it stamps, not what is kept).
+    unstamped_logs: Vec<Namespace>,
+    unstamped_sessions: Vec<ByteString>,
     /// The latest time seen.
     clock: Option<Instant>,
     /// Begins every offset of this server: a string that merely looks like an offset, or
@@ -222,7 +224,8 @@ impl Recovery {
             sessions: HashMap::new(),
             by_socket: IdMap::default(),
             expiries: BTreeSet::new(),
-            unstamped: false,
+            unstamped_logs: Vec::new(),
+            unstamped_sessions: Vec::new(),
             clock: None,
         }
     }
@@ -268,7 +271,9 @@ impl Recovery {
         while log.packets.len() > max {
             log.packets.pop_front();
         }
-        self.unstamped = true;
+        if !self.unstamped_logs.contains(namespace) {
+            self.unstamped_logs.push(namespace.clone());
+        }
     }
 
     /// Keeps the session of a socket that left for `reason`, if recoverable.
@@ -288,8 +293,8 @@ impl Recovery {
         }
         self.by_socket.insert(socket, pid.clone());
         let session = Session { socket, namespace, rooms, data: None, since, expires: None, claimed: false };
-        self.sessions.insert(pid, session);
-        self.unstamped = true;
+        self.sessions.insert(pid.clone(), session);
+        self.unstamped_sessions.push(pid);
     }
 
     /// The oldest session: the first to expire, or one not yet stamped.
@@ -397,19 +402,18 @@ impl Recovery {
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
         self.clock = Some(self.clock.map_or(now, |clock| clock.max(now)));
         let keep = self.config.max_disconnection_duration;
-        if self.unstamped {
-            self.unstamped = false;
-            for log in self.logs.values_mut() {
+        for namespace in std::mem::take(&mut self.unstamped_logs) {
+            if let Some(log) = self.logs.get_mut(&namespace) {
                 for packet in log.packets.iter_mut().rev().take_while(|p| p.at.is_none()) {
                     packet.at = Some(now);
                 }
             }
-            let expires = deadline_after(now, keep);
-            for (pid, session) in &mut self.sessions {
-                if session.expires.is_none() {
-                    session.expires = Some(expires);
-                    self.expiries.insert((expires, pid.clone()));
-                }
+        }
+        let expires = deadline_after(now, keep);
+        for pid in std::mem::take(&mut self.unstamped_sessions) {
+            if let Some(session) = self.sessions.get_mut(&pid).filter(|s| s.expires.is_none()) {
+                session.expires = Some(expires);
+                self.expiries.insert((expires, pid));
             }
         }
         while let Some((at, pid)) = self.expiries.first().cloned() {
@@ -428,7 +432,7 @@ impl Recovery {
     /// When [`Recovery::handle_timeout`] is next due: at once while something waits for
     /// its stamp, else the next expiry.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        if self.unstamped {
+        if !self.unstamped_logs.is_empty() || !self.unstamped_sessions.is_empty() {
             return self.clock;
         }
         let keep = self.config.max_disconnection_duration;
