@@ -113,10 +113,7 @@ impl RedisAdapter {
     /// Whether the adapter listens on a channel per room, so must learn of rooms as they
     /// come and go.
     pub(crate) fn listens_per_room(&self) -> bool {
-        matches!(
-            self.config.pubsub,
-            PubSub::Sharded(SubscriptionMode::Dynamic | SubscriptionMode::DynamicPrivate)
-        )
+        self.config.listens_per_room()
     }
 }
 

@@ -136,6 +136,14 @@ pub enum SubscriptionMode {
     DynamicPrivate,
 }
 
+impl RedisConfig {
+    /// Whether a node listens on a channel per local room (the sharded adapter's dynamic
+    /// modes), so must learn of rooms as they come and go ([`RedisNode::room_created`]).
+    pub fn listens_per_room(&self) -> bool {
+        matches!(self.pubsub, PubSub::Sharded(SubscriptionMode::Dynamic | SubscriptionMode::DynamicPrivate))
+    }
+}
+
 impl Default for RedisConfig {
     fn default() -> Self {
         RedisConfig {
@@ -1134,12 +1142,7 @@ impl RedisNode {
                     return;
                 };
                 let payload = Payload::from_value(data);
-                let timeout = request
-                    .get("opts")
-                    .and_then(|opts| opts.get("flags"))
-                    .and_then(|flags| flags.get("timeout"))
-                    .and_then(number)
-                    .map(Duration::from_millis);
+                let timeout = flags_timeout(request.get("opts"));
                 self.outputs.push_back(Output::event(Event::BroadcastWithAck {
                     namespace,
                     selector,
@@ -1299,6 +1302,11 @@ fn wire_opts(selector: &Selector, with_flags: bool, timeout: Option<Duration>) -
         opts.push(("flags".into(), Value::Object(flags)));
     }
     Value::Object(opts)
+}
+
+/// The requester's timeout of a broadcast with acks (`opts.flags.timeout`, milliseconds).
+fn flags_timeout(opts: Option<&Value>) -> Option<Duration> {
+    opts?.get("flags")?.get("timeout").and_then(number).map(Duration::from_millis)
 }
 
 /// The local selection `opts` designates.

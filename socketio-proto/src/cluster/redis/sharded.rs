@@ -20,7 +20,7 @@ use bytes::Bytes;
 
 use super::{
     Event, LocalSockets, Output, PubSub, RedisNode, ReplyTo, RequestType, Response, SubscriptionMode,
-    event_packet, number, rooms_of, selector_of, wire_opts, write_json,
+    event_packet, flags_timeout, number, rooms_of, selector_of, wire_opts, write_json,
 };
 use crate::cluster::msgpack;
 use crate::server::{Room, Selector};
@@ -201,58 +201,61 @@ impl RedisNode {
         ack: Option<(&str, Duration)>,
     ) {
         let opts = wire_opts(selector, true, ack.map(|(_, timeout)| timeout));
-        if self.streams() {
+        let request_id = ack.map(|(id, _)| id);
+        // Binary, and the streams adapter's ephemeral broadcast with acks, go as MessagePack.
+        if payload.has_binary() || (self.streams() && ack.is_some()) {
             let Ok(data) = payload.to_value() else {
                 return;
             };
             let mut members = vec![("packet".into(), event_packet(namespace, data))];
-            if let Some((request_id, _)) = ack {
+            if let Some(request_id) = request_id {
                 members.push(("requestId".into(), request_id.into()));
             }
             members.push(("opts".into(), opts));
             let data = Value::Object(members);
-            if ack.is_none() {
+            if self.streams() && ack.is_none() {
                 return self.send_ordered(namespace, MessageType::Broadcast, data);
             }
-            // A broadcast with acks is ephemeral: published, not appended.
             let message = msgpack::encode(&self.envelope(namespace, MessageType::Broadcast, data));
-            return self.publish(self.channel(namespace), message);
+            return self.publish(self.broadcast_channel(namespace, selector, ack.is_some()), message);
         }
-        let message = if payload.has_binary() {
-            let Ok(data) = payload.to_value() else {
-                return;
-            };
-            let mut members = vec![("packet".into(), event_packet(namespace, data))];
-            if let Some((request_id, _)) = ack {
-                members.push(("requestId".into(), request_id.into()));
-            }
-            members.push(("opts".into(), opts));
-            msgpack::encode(&self.envelope(namespace, MessageType::Broadcast, Value::Object(members)))
-        } else {
-            // The payload's JSON as it is: a broadcast is not parsed to be forwarded.
-            let mut json = String::from(r#"{"uid":"#);
+        // The payload's JSON as it is: a broadcast is not parsed to be forwarded. The
+        // streams adapter appends the message's `data` alone; the sharded one publishes the
+        // whole message.
+        let mut json = String::with_capacity(payload.json().len() + 128);
+        if !self.streams() {
+            json.push_str(r#"{"uid":"#);
             write_json_string(&mut json, &self.uid);
             json.push_str(r#","nsp":"#);
             write_json_string(&mut json, namespace.as_str());
-            json.push_str(r#","type":3,"data":{"packet":{"type":2,"data":"#);
-            json.push_str(payload.json());
-            json.push_str(r#","nsp":"#);
-            write_json_string(&mut json, namespace.as_str());
-            json.push('}');
-            if let Some((request_id, _)) = ack {
-                json.push_str(r#","requestId":"#);
-                write_json_string(&mut json, request_id);
-            }
-            json.push_str(r#","opts":"#);
-            write_json(&mut json, &opts);
-            json.push_str("}}");
-            json.into_bytes()
-        };
-        let channel = match (self.mode(), ack, selector.rooms.as_slice()) {
-            (Some(mode), None, [room]) if room_has_channel(mode, room) => self.room_channel(namespace, room),
+            json.push_str(r#","type":3,"data":"#);
+        }
+        json.push_str(r#"{"packet":{"type":2,"data":"#);
+        json.push_str(payload.json());
+        json.push_str(r#","nsp":"#);
+        write_json_string(&mut json, namespace.as_str());
+        json.push('}');
+        if let Some(request_id) = request_id {
+            json.push_str(r#","requestId":"#);
+            write_json_string(&mut json, request_id);
+        }
+        json.push_str(r#","opts":"#);
+        write_json(&mut json, &opts);
+        json.push('}');
+        if self.streams() {
+            return self.append(namespace, MessageType::Broadcast, json.into_bytes());
+        }
+        json.push('}');
+        self.publish(self.broadcast_channel(namespace, selector, ack.is_some()), json.into_bytes());
+    }
+
+    /// Where a broadcast goes: to one room without acks, the room's channel when it has
+    /// one (the reference's `computeChannel`); else the namespace's.
+    fn broadcast_channel(&self, namespace: &Namespace, selector: &Selector, with_acks: bool) -> String {
+        match (self.mode(), with_acks, selector.rooms.as_slice()) {
+            (Some(mode), false, [room]) if room_has_channel(mode, room) => self.room_channel(namespace, room),
             _ => self.channel(namespace),
-        };
-        self.publish(channel, message);
+        }
     }
 
     /// The `fetchSockets` request with id `request_id`.
@@ -389,12 +392,7 @@ impl RedisNode {
                 match reply {
                     None => Event::Broadcast { namespace, selector, payload },
                     Some(reply) => {
-                        let timeout = data
-                            .get("opts")
-                            .and_then(|opts| opts.get("flags"))
-                            .and_then(|flags| flags.get("timeout"))
-                            .and_then(number)
-                            .map(Duration::from_millis);
+                        let timeout = flags_timeout(data.get("opts"));
                         Event::BroadcastWithAck { namespace, selector, payload, timeout, reply }
                     }
                 }
