@@ -128,6 +128,49 @@ impl PubSubMessage {
     }
 }
 
+/// One stream entry: its id and its fields, in order.
+pub type StreamEntry = (String, Vec<(Bytes, Bytes)>);
+
+/// The entries of an `XREAD` reply (`[[stream, [[id, [field, value, ...]], ...]], ...]`,
+/// the entries of every stream in order) or of an `XRANGE` reply (`[[id, [...]], ...]`).
+/// Anything else gives none; a malformed entry is skipped.
+pub fn stream_entries(reply: Reply) -> Vec<StreamEntry> {
+    let Reply::Array(items) = reply else {
+        return Vec::new();
+    };
+    let mut entries = Vec::new();
+    for item in items {
+        let Reply::Array(parts) = item else { continue };
+        let mut parts = parts.into_iter();
+        match (parts.next(), parts.next()) {
+            // XREAD: a stream's name and its entries.
+            (Some(Reply::Bulk(_)), Some(Reply::Array(stream)))
+                if stream.iter().all(|e| matches!(e, Reply::Array(_))) =>
+            {
+                entries.extend(stream.into_iter().filter_map(entry));
+            }
+            (Some(id), Some(fields)) => entries.extend(entry(Reply::Array(vec![id, fields]))),
+            _ => {}
+        }
+    }
+    entries
+}
+
+/// `[id, [field, value, ...]]`.
+fn entry(reply: Reply) -> Option<StreamEntry> {
+    let Reply::Array(parts) = reply else { return None };
+    let mut parts = parts.into_iter();
+    let (Some(Reply::Bulk(id)), Some(Reply::Array(values))) = (parts.next(), parts.next()) else {
+        return None;
+    };
+    let mut fields = Vec::new();
+    let mut values = values.into_iter();
+    while let (Some(Reply::Bulk(key)), Some(Reply::Bulk(value))) = (values.next(), values.next()) {
+        fields.push((key, value));
+    }
+    Some((String::from_utf8(id.to_vec()).ok()?, fields))
+}
+
 /// Why the bytes from Redis cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RespError {
@@ -294,6 +337,25 @@ impl<'a> Cursor<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stream_entries_of_xread_and_xrange() {
+        let bulk = |s: &str| Reply::Bulk(Bytes::from(s.to_owned()));
+        let entry =
+            |id: &str, value: &str| Reply::Array(vec![bulk(id), Reply::Array(vec![bulk("k"), bulk(value)])]);
+        let field = |value: &str| vec![(Bytes::from("k"), Bytes::from(value.to_owned()))];
+        let xread = Reply::Array(vec![Reply::Array(vec![
+            bulk("socket.io"),
+            Reply::Array(vec![entry("1-0", "a"), entry("1-1", "b")]),
+        ])]);
+        assert_eq!(stream_entries(xread), [("1-0".to_owned(), field("a")), ("1-1".to_owned(), field("b"))]);
+        let xrange = Reply::Array(vec![entry("2-0", "c")]);
+        assert_eq!(stream_entries(xrange), [("2-0".to_owned(), field("c"))]);
+        assert!(stream_entries(Reply::Nil).is_empty(), "an XREAD that timed out");
+        let broken =
+            Reply::Array(vec![Reply::Array(vec![bulk("1-0"), bulk("not fields")]), Reply::Integer(3)]);
+        assert!(stream_entries(broken).is_empty());
+    }
 
     fn read_all(bytes: &[u8]) -> Result<Vec<Reply>, RespError> {
         let mut reader = ReplyReader::default();

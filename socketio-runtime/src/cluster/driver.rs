@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::{try_join, try_join3};
 use socketio_proto::cluster::redis::{Event, Output};
-use socketio_proto::cluster::resp::{PubSubMessage, Reply, command_into};
+use socketio_proto::cluster::resp::{PubSubMessage, Reply, command_into, stream_entries};
 use socketio_proto::server::DisconnectScope;
 use socketio_proto::{Payload, Value};
 
@@ -172,32 +172,6 @@ async fn read_stream<R: Runtime>(cluster: &Arc<Cluster>, io: &SocketIo<R>, strea
         }
         cluster.signal.notify();
     }
-}
-
-/// The entries of an `XREAD` reply: `[[stream, [[id, [field, value, ...]], ...]]]`.
-fn stream_entries(reply: Reply) -> Vec<(String, Vec<(bytes::Bytes, bytes::Bytes)>)> {
-    let Reply::Array(streams) = reply else {
-        return Vec::new();
-    };
-    let mut entries = Vec::new();
-    for stream in streams {
-        let Reply::Array(parts) = stream else { continue };
-        let Some(Reply::Array(items)) = parts.into_iter().nth(1) else { continue };
-        for item in items {
-            let Reply::Array(item) = item else { continue };
-            let mut item = item.into_iter();
-            let (Some(Reply::Bulk(id)), Some(Reply::Array(values))) = (item.next(), item.next()) else {
-                continue;
-            };
-            let mut fields = Vec::new();
-            let mut values = values.into_iter();
-            while let (Some(Reply::Bulk(key)), Some(Reply::Bulk(value))) = (values.next(), values.next()) {
-                fields.push((key, value));
-            }
-            entries.push((String::from_utf8_lossy(&id).into_owned(), fields));
-        }
-    }
-    entries
 }
 
 /// Waits for work: a notification or the node's next deadline.

@@ -101,9 +101,10 @@ fn on_event<R: Runtime>(
             }
             Vec::new()
         }
-        Event::Disconnected { socket, reason, rooms, .. } => match io.live().remove(&socket) {
+        Event::Disconnected { socket, reason, rooms, pid, .. } => match io.live().remove(&socket) {
             Some(inner) => {
-                if io.recovery.is_some() && reason.is_recoverable() {
+                // A session kept for recovery: its data goes with it.
+                if pid.is_some() {
                     // Shared, not moved: the disconnect handlers still see it.
                     let data = inner.shared_data();
                     io.shared.with_state(|state| state.endpoint.keep_session_data(socket, Box::new(data)));
