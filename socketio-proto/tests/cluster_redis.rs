@@ -150,9 +150,10 @@ impl Cluster {
                             if self.down {
                                 continue;
                             }
+                            let id = format!("1-{}", self.published.len());
                             for j in 0..self.members.len() {
                                 let Member { node, sockets, .. } = &mut self.members[j];
-                                node.handle_entry(&entry, sockets);
+                                node.handle_entry(&id, &entry, sockets);
                             }
                         }
                         Output::Publish { channel, message } => {
@@ -231,7 +232,7 @@ fn a_broadcast_reaches_the_other_nodes_as_the_node_adapter_writes_it() {
     assert!(cluster.take(0).is_empty(), "a node ignores its own broadcasts");
     for node in [1, 2] {
         let events = cluster.take(node);
-        let [Event::Broadcast { namespace, selector, payload }] = events.as_slice() else {
+        let [Event::Broadcast { namespace, selector, payload, offset: None }] = events.as_slice() else {
             panic!("{events:?}")
         };
         assert_eq!(namespace, &main_ns());
@@ -807,7 +808,9 @@ fn streams_ordered_messages_go_to_the_stream_and_requests_over_pub_sub() {
     );
     for node in [1, 2] {
         let events = cluster.take(node);
-        let [Event::Broadcast { payload, .. }] = events.as_slice() else { panic!("{events:?}") };
+        let [Event::Broadcast { payload, offset: None, .. }] = events.as_slice() else {
+            panic!("{events:?}")
+        };
         assert_eq!(payload.json().as_ref() as &str, r#"["chat","hi"]"#);
     }
     assert!(cluster.take(0).is_empty(), "a node skips its own entries");
@@ -848,4 +851,52 @@ fn streams_ordered_messages_go_to_the_stream_and_requests_over_pub_sub() {
     let answer = cluster.published.iter().find(|(from, _, _)| *from == 1).unwrap();
     assert_eq!(answer.1, format!("socket.io#/#{uid}#"));
     assert!(msgpack::decode(&answer.2).is_ok());
+}
+
+#[test]
+fn streams_with_recovery_deliver_every_logged_broadcast_from_the_stream_with_its_id() {
+    let config = RedisConfig { pubsub: PubSub::Streams, recovery: true, ..RedisConfig::default() };
+    let mut cluster = Cluster::with(2, config);
+    cluster.members[0].node.broadcast(&main_ns(), &Selector::to("lobby"), &event(r#"["tick",0]"#));
+    // What the node's own sockets get if the entry cannot be appended.
+    let Some(Output::Append { unsent: Some(unsent), .. }) = cluster.members[0].node.poll_output() else {
+        panic!("an entry")
+    };
+    let Event::Broadcast { selector, payload, offset: None, .. } = *unsent else { panic!("{unsent:?}") };
+    assert_eq!((selector.rooms, payload.json().as_ref() as &str), (vec!["lobby".into()], r#"["tick",0]"#));
+
+    // Read back, on every node: the writer's sockets get it then, in the stream's order.
+    cluster.members[0].node.broadcast(&main_ns(), &Selector::to("lobby"), &event(r#"["tick",1]"#));
+    cluster.drive();
+    let offset = format!("1-{}", cluster.published.len());
+    for node in [0, 1] {
+        let events = cluster.take(node);
+        let [Event::Broadcast { selector, payload, offset: Some(given), .. }] = events.as_slice() else {
+            panic!("{events:?}")
+        };
+        assert_eq!((given, selector.rooms.as_slice()), (&offset, &["lobby".into()][..]));
+        assert_eq!(payload.json().as_ref() as &str, r#"["tick",1]"#);
+    }
+
+    // A volatile event is not logged: no offset.
+    let volatile = Selector { volatile: true, ..Selector::all() };
+    cluster.members[1].node.broadcast(&main_ns(), &volatile, &event(r#"["v"]"#));
+    cluster.drive();
+    for node in [0, 1] {
+        let events = cluster.take(node);
+        assert!(matches!(events.as_slice(), [Event::Broadcast { offset: None, .. }]), "{events:?}");
+    }
+
+    // Room operations of its own are done by the caller, not again on read-back.
+    cluster.members[0].node.sockets_join(&main_ns(), &Selector::to("a"), &["b".into()]);
+    cluster.drive();
+    assert!(cluster.take(0).is_empty());
+    assert!(matches!(cluster.take(1).as_slice(), [Event::Join { .. }]));
+
+    // Without recovery, entries carry no offset and a node's own are skipped.
+    let mut plain = Cluster::with(2, RedisConfig { pubsub: PubSub::Streams, ..RedisConfig::default() });
+    plain.members[0].node.broadcast(&main_ns(), &Selector::all(), &event(r#"["x"]"#));
+    let Some(Output::Append { unsent: None, .. }) = plain.members[0].node.poll_output() else {
+        panic!("an entry")
+    };
 }

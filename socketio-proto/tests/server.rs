@@ -995,21 +995,36 @@ fn an_external_recovery_store_stamps_given_offsets_and_restores_what_it_read_bac
     assert!(!connecting.is_recovering(), "the store decides");
     assert_eq!(connecting.recovery_request(), Some((pid.as_str(), Some("17-0"))));
     let node_id = SocketId::parse("ub5C5QR1KupMVhAAAAAA").unwrap();
+    // The store was read past what this server delivered so far (17-0): nothing to read on.
+    assert!(!h.server.delivered_after(&main, "17-2"));
+    assert!(h.server.delivered_after(&main, "16-9"), "read again from there");
     let restored = socketio_proto::server::ExternalSession {
         socket: node_id,
         pid: pid.clone(),
         rooms: vec![node_id.to_string().into(), "r".into()],
-        missed: vec![Payload::from_json(r#"["tick",1,"17-1"]"#).unwrap()],
+        missed: vec![
+            Payload::from_json(r#"["tick",1,"17-1"]"#).unwrap(),
+            Payload::from_json(r#"["tick",2,"17-2"]"#).unwrap(),
+        ],
+        through: "17-2".into(),
     };
     assert_eq!(h.server.accept_restored(connecting, restored), Some(node_id));
     h.pump();
     assert_eq!(
         h.take_sent(b),
-        [r#"42["tick",1,"17-1"]"#.to_owned(), format!(r#"40{{"sid":"ub5C5QR1KupMVhAAAAAA","pid":"{pid}"}}"#)]
+        [
+            r#"42["tick",1,"17-1"]"#.to_owned(),
+            r#"42["tick",2,"17-2"]"#.to_owned(),
+            format!(r#"40{{"sid":"ub5C5QR1KupMVhAAAAAA","pid":"{pid}"}}"#)
+        ]
     );
-    h.server.broadcast_at(&main, &Selector::to("r"), event("tick", &[2]), "17-2");
+    // This server delivers the entries it read meanwhile: the restored socket had those.
+    for (i, offset) in [(1, "17-1"), (2, "17-2"), (3, "17-3")] {
+        h.server.broadcast_at(&main, &Selector::to("r"), event("tick", &[i]), offset);
+    }
     h.pump();
-    assert_eq!(h.take_sent(b), [r#"42["tick",2,"17-2"]"#], "back in its rooms");
+    assert_eq!(h.take_sent(b), [r#"42["tick",3,"17-3"]"#], "back in its rooms, nothing twice");
+    assert!(h.server.delivered_after(&main, "17-2"));
 
     // A deliberate disconnect leaves nothing to keep.
     h.frame(b, "41");

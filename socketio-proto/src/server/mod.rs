@@ -23,7 +23,7 @@
 //! assert!(open.body().starts_with(b"0{"));
 //! ```
 
-mod recovery;
+pub(crate) mod recovery;
 mod rooms;
 
 use engineio_proto::deadline_after;
@@ -380,6 +380,9 @@ pub struct Server {
     /// With an external recovery store: the last offset stamped per namespace, which a
     /// volatile event carries.
     last_offsets: HashMap<Namespace, String>,
+    /// Sockets restored from an external store, with the offset they were read up to: the
+    /// logged events up to it that the server still delivers are not theirs.
+    catching_up: HashMap<SocketId, (u64, u64)>,
     outputs: VecDeque<Output<Event>>,
 }
 
@@ -404,6 +407,7 @@ impl Server {
             recovery,
             pids: HashMap::new(),
             last_offsets: HashMap::new(),
+            catching_up: HashMap::new(),
             engine,
             config,
             ids,
@@ -540,13 +544,25 @@ impl Server {
         if !self.clients.get_mut(&sid).is_some_and(|client| client.connecting.remove(&namespace)) {
             return None;
         }
-        let ExternalSession { socket, pid, rooms, missed } = restored;
+        let ExternalSession { socket, pid, rooms, missed, through } = restored;
         let missed: Vec<EncodedPacket> = missed
             .into_iter()
             .map(|payload| EncodedPacket::new(&Packet::event(namespace.clone(), payload)))
             .collect();
         self.admit(sid, namespace, socket, Some(ByteString::from(pid)), 0, rooms, &missed)?;
+        if let Some(through) = recovery::offset_order(&through) {
+            self.catching_up.insert(socket, through);
+        }
         Some(socket)
+    }
+
+    /// With an external recovery store: whether this server already delivered, in
+    /// `namespace`, a logged event after `offset`. A session read from the store up to
+    /// `offset` must then read on before it is restored: its socket, not there yet, did
+    /// not get that event.
+    pub fn delivered_after(&self, namespace: &Namespace, offset: &str) -> bool {
+        let last = self.last_offsets.get(namespace).and_then(|last| recovery::offset_order(last));
+        last.is_some_and(|last| Some(last) > recovery::offset_order(offset))
     }
 
     /// Makes `id` a socket of `sid` in `namespace`, in `rooms`; sends `missed`, then the
@@ -728,7 +744,27 @@ impl Server {
         self.last_offsets.insert(namespace.clone(), offset.to_owned());
         let encoded =
             EncodedPacket::new(&Packet::event(namespace.clone(), payload.with_trailing_string(offset)));
-        self.send_to_selection(namespace, selector, &encoded).len()
+        if self.catching_up.is_empty() {
+            return self.send_to_selection(namespace, selector, &encoded).len();
+        }
+        // Restored sockets already got the events up to where their store was read.
+        let order = recovery::offset_order(offset);
+        let mut held = Vec::new();
+        let sockets = &self.sockets;
+        self.catching_up.retain(|socket, through| match sockets.get(socket) {
+            Some(state) if state.namespace != *namespace => true,
+            Some(_) if order.is_some_and(|order| order <= *through) => {
+                held.push(Room::from(*socket));
+                true
+            }
+            _ => false,
+        });
+        if held.is_empty() {
+            return self.send_to_selection(namespace, selector, &encoded).len();
+        }
+        let mut selector = selector.clone();
+        selector.except.extend(held);
+        self.send_to_selection(namespace, &selector, &encoded).len()
     }
 
     /// Sends one encoded packet to the designated sockets; returns those it went to (the
@@ -985,6 +1021,7 @@ impl Server {
         if let Some(pid) = &state.pid {
             self.pids.remove(pid);
         }
+        self.catching_up.remove(&socket);
         if let (Some(recovery), Some(pid), true) =
             (self.recovery.as_mut(), &state.pid, reason.is_recoverable())
         {

@@ -140,6 +140,22 @@ pub struct ExternalSession {
     pub rooms: Vec<Room>,
     /// The events it missed, in order, each with its offset as last argument.
     pub missed: Vec<crate::Payload>,
+    /// The offset the store was read up to (the last missed event's, or the client's own
+    /// when it missed nothing). The server may still have logged events up to it to
+    /// deliver; the restored socket does not get those again, as they are among `missed`.
+    /// Before restoring, check [`Server::delivered_after`](super::Server::delivered_after).
+    pub through: String,
+}
+
+/// The order of an external store's offsets, which are stream entry ids (`<ms>-<seq>`);
+/// `None` for anything else.
+pub(crate) fn offset_order(offset: &str) -> Option<(u64, u64)> {
+    let number = |part: &str| match part.bytes().all(|b| b.is_ascii_digit()) {
+        true => part.parse().ok(),
+        false => None,
+    };
+    let (ms, seq) = offset.split_once('-')?;
+    Some((number(ms)?, number(seq)?))
 }
 
 /// A restored socket, as [`super::Server::accept`] hands it over.

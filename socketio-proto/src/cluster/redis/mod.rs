@@ -103,6 +103,12 @@ pub struct RedisConfig {
     /// The stream of [`PubSub::Streams`] (`streamName`, default `socket.io`) and its
     /// approximate length cap (`maxLen`, default 10 000).
     pub stream: (String, u64),
+    /// The servers recover sessions from the stream (connection state recovery on
+    /// [`PubSub::Streams`]; default off): a broadcast of this node reaches its own sockets
+    /// when it is read back, like the other nodes' ones, with its entry id as offset. So
+    /// every socket of every node gets the stream's events in the stream's order, and the
+    /// last offset a client saw says what it missed.
+    pub recovery: bool,
 }
 
 /// How the nodes of a cluster share their messages over Redis; every node of one cluster
@@ -152,6 +158,7 @@ impl Default for RedisConfig {
             specific_response_channel: false,
             pubsub: PubSub::Classic,
             stream: ("socket.io".into(), 10_000),
+            recovery: false,
         }
     }
 }
@@ -219,6 +226,10 @@ pub enum Output {
         max_len: u64,
         /// Field names and values, in order.
         fields: Vec<(&'static str, Bytes)>,
+        /// What to do instead when it cannot be appended (Redis unreachable): this node's
+        /// own broadcast, which its sockets otherwise get when it is read back
+        /// ([`RedisConfig::recovery`]).
+        unsent: Option<Box<Event>>,
     },
     /// Publish `message` on `channel` (`SPUBLISH` on a sharded node).
     Publish {
@@ -257,6 +268,9 @@ pub enum Event {
         selector: Selector,
         /// `[event, ...args]`.
         payload: Payload,
+        /// The stream entry's id, when the event is one a recovering client may have
+        /// missed (read from a stream, not volatile): its offset.
+        offset: Option<String>,
     },
     /// Broadcast asking for acks, then report the local recipients' count with
     /// [`RedisNode::broadcast_client_count`] and each answer with
@@ -1043,6 +1057,7 @@ impl RedisNode {
             namespace: namespace.clone(),
             selector,
             payload,
+            offset: None,
         }));
     }
 

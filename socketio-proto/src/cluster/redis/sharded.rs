@@ -93,22 +93,17 @@ impl RedisNode {
             let message = encode(&self.envelope(namespace, kind, data));
             return self.publish(self.channel(namespace), message);
         }
-        let data = match data.has_binary() {
-            true => {
-                use base64::Engine as _;
-                base64::engine::general_purpose::STANDARD.encode(msgpack::encode(&data)).into_bytes()
-            }
-            false => {
-                let mut json = String::new();
-                write_json(&mut json, &data);
-                json.into_bytes()
-            }
-        };
-        self.append(namespace, kind, data);
+        self.append(namespace, kind, entry_data(&data), None);
     }
 
-    /// Appends an entry to the stream.
-    fn append(&mut self, namespace: &Namespace, kind: MessageType, data: Vec<u8>) {
+    /// Appends an entry to the stream; `unsent` is what to do instead if it cannot be.
+    fn append(
+        &mut self,
+        namespace: &Namespace,
+        kind: MessageType,
+        data: Vec<u8>,
+        unsent: Option<Box<Event>>,
+    ) {
         let fields = vec![
             ("uid", Bytes::from(self.uid.clone())),
             ("nsp", Bytes::from(namespace.as_str().to_owned())),
@@ -116,11 +111,11 @@ impl RedisNode {
             ("data", Bytes::from(data)),
         ];
         let (stream, max_len) = self.config.stream.clone();
-        self.outputs.push_back(Output::Append { stream, max_len, fields });
+        self.outputs.push_back(Output::Append { stream, max_len, fields, unsent });
     }
 
     /// An entry of the stream (its fields, as `XREAD` gives them).
-    pub fn handle_entry(&mut self, fields: &[(Bytes, Bytes)], local: &dyn LocalSockets) {
+    pub fn handle_entry(&mut self, id: &str, fields: &[(Bytes, Bytes)], local: &dyn LocalSockets) {
         let Some(message) = super::streams::entry_message(fields) else {
             return;
         };
@@ -128,7 +123,7 @@ impl RedisNode {
         let Some(namespace) = self.namespaces.iter().find(|ns| Some(ns.as_str()) == nsp).cloned() else {
             return;
         };
-        self.on_cluster_message(&namespace, false, &message, local);
+        self.on_cluster_message(&namespace, false, Some(id), &message, local);
     }
 
     /// The channel of this node's answers, or of another node's (`uid`).
@@ -202,6 +197,13 @@ impl RedisNode {
     ) {
         let opts = wire_opts(selector, true, ack.map(|(_, timeout)| timeout));
         let request_id = ack.map(|(id, _)| id);
+        // With recovery, this node's sockets get it when it is read back; if it cannot be
+        // appended, they get it all the same.
+        let unsent = (self.streams() && self.config.recovery && ack.is_none()).then(|| {
+            let selector = Selector { local: true, ..selector.clone() };
+            let (namespace, payload) = (namespace.clone(), payload.clone());
+            Box::new(Event::Broadcast { namespace, selector, payload, offset: None })
+        });
         // Binary, and the streams adapter's ephemeral broadcast with acks, go as MessagePack.
         if payload.has_binary() || (self.streams() && ack.is_some()) {
             let Ok(data) = payload.to_value() else {
@@ -214,7 +216,7 @@ impl RedisNode {
             members.push(("opts".into(), opts));
             let data = Value::Object(members);
             if self.streams() && ack.is_none() {
-                return self.send_ordered(namespace, MessageType::Broadcast, data);
+                return self.append(namespace, MessageType::Broadcast, entry_data(&data), unsent);
             }
             let message = msgpack::encode(&self.envelope(namespace, MessageType::Broadcast, data));
             return self.publish(self.broadcast_channel(namespace, selector, ack.is_some()), message);
@@ -243,7 +245,7 @@ impl RedisNode {
         write_json(&mut json, &opts);
         json.push('}');
         if self.streams() {
-            return self.append(namespace, MessageType::Broadcast, json.into_bytes());
+            return self.append(namespace, MessageType::Broadcast, json.into_bytes(), unsent);
         }
         json.push('}');
         self.publish(self.broadcast_channel(namespace, selector, ack.is_some()), json.into_bytes());
@@ -340,25 +342,33 @@ impl RedisNode {
             return;
         };
         let own = channel == self.own_channel(namespace, &self.uid);
-        self.on_cluster_message(namespace, own, &message, local);
+        self.on_cluster_message(namespace, own, None, &message, local);
     }
 
-    /// A message of another node, decoded; `own` when it came on this node's channel.
+    /// A message of another node, decoded; `own` when it came on this node's channel,
+    /// `entry` the id of the stream entry it was. A node's own messages come back on the
+    /// stream: with recovery, its broadcasts are delivered then ([`RedisConfig::recovery`]).
     fn on_cluster_message(
         &mut self,
         namespace: &Namespace,
         own: bool,
+        entry: Option<&str>,
         message: &Value,
         local: &dyn LocalSockets,
     ) {
         let uid = message.get("uid").and_then(Value::as_str).unwrap_or_default();
         let nsp = message.get("nsp").and_then(Value::as_str);
-        if uid == self.uid || nsp != Some(namespace.as_str()) {
+        if nsp != Some(namespace.as_str()) {
             return;
         }
         let (Some(kind), Some(data)) = (message.get("type").and_then(number), message.get("data")) else {
             return;
         };
+        let offset = entry.filter(|_| self.config.recovery);
+        let own_broadcast = kind == MessageType::Broadcast as u64 && data.get("requestId").is_none();
+        if uid == self.uid && !(own_broadcast && offset.is_some()) {
+            return;
+        }
         if own || matches!(kind, 8 | 10 | 11 | 12) {
             return self.on_sharded_response(kind, data);
         }
@@ -390,7 +400,11 @@ impl RedisNode {
                 };
                 let payload = Payload::from_value(packet_data);
                 match reply {
-                    None => Event::Broadcast { namespace, selector, payload },
+                    None => {
+                        // A volatile event is not logged, so carries no offset.
+                        let offset = offset.filter(|_| !selector.volatile).map(str::to_owned);
+                        Event::Broadcast { namespace, selector, payload, offset }
+                    }
                     Some(reply) => {
                         let timeout = flags_timeout(data.get("opts"));
                         Event::BroadcastWithAck { namespace, selector, payload, timeout, reply }
@@ -453,4 +467,16 @@ impl RedisNode {
         let request_id = request_id.to_owned();
         self.apply_response(&request_id, response);
     }
+}
+
+/// A message's `data` as a stream entry holds it: JSON, or base64 MessagePack when it
+/// carries binary.
+fn entry_data(data: &Value) -> Vec<u8> {
+    if data.has_binary() {
+        use base64::Engine as _;
+        return base64::engine::general_purpose::STANDARD.encode(msgpack::encode(data)).into_bytes();
+    }
+    let mut json = String::new();
+    write_json(&mut json, data);
+    json.into_bytes()
 }

@@ -12,9 +12,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 
+use std::time::Duration;
+
 use super::{number, rooms_of};
 use crate::cluster::msgpack;
-use crate::server::Room;
+use crate::cluster::resp::{Reply, command, stream_entries};
+use crate::server::recovery::offset_order;
+use crate::server::{ExternalSession, Room, SocketId};
 use crate::{Namespace, Payload, Value};
 
 /// The key prefix of kept sessions (`sessionKeyPrefix`).
@@ -58,6 +62,164 @@ impl StoredSession {
     }
 }
 
+impl StoredSession {
+    /// The command that keeps it for `ttl` (`SET sio:session:<pid> <value> PX <ms>`).
+    pub fn store_command(&self, ttl: Duration) -> Vec<u8> {
+        let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1).to_string();
+        let (key, value) = (session_key(&self.pid), self.encode());
+        command(&[b"SET", key.as_bytes(), value.as_bytes(), b"PX", millis.as_bytes()])
+    }
+}
+
+/// Entries read per `XRANGE` while restoring a session.
+const RANGE_COUNT: usize = 1000;
+
+/// The most `XRANGE` calls one restoration makes (the adapter's
+/// `RESTORE_SESSION_MAX_XRANGE_CALLS`). Past it the session is refused rather than restored
+/// with a gap.
+const MAX_RANGE_CALLS: usize = 100;
+
+/// Restoring a kept session from the stream (the adapter's `restoreSession`), one Redis
+/// command at a time: take the session (`GETDEL`), check that the client's offset is still
+/// an entry, then read the entries after it.
+///
+/// ```
+/// use socketio_proto::cluster::redis::streams::{SessionRestore, Restoring};
+/// use socketio_proto::cluster::resp::Reply;
+/// use socketio_proto::Namespace;
+///
+/// let (mut restore, getdel) = SessionRestore::start("socket.io", Namespace::main(), "pid", "17-0").unwrap();
+/// assert!(getdel.starts_with(b"*2\r\n$6\r\nGETDEL\r\n"));
+/// // No such session: the client gets a new socket.
+/// assert!(matches!(restore.handle_reply(Reply::Nil), Restoring::Refused));
+/// ```
+#[derive(Debug)]
+pub struct SessionRestore {
+    stream: String,
+    namespace: Namespace,
+    step: Step,
+    session: Option<StoredSession>,
+    missed: Vec<Payload>,
+    through: String,
+    calls: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Take,
+    CheckOffset,
+    Read,
+    Ready,
+}
+
+/// What a [`SessionRestore`] needs next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Restoring {
+    /// Send this command and hand its reply to [`SessionRestore::handle_reply`].
+    Send(Vec<u8>),
+    /// The session and its missed events are read up to [`SessionRestore::through`]:
+    /// [`SessionRestore::finish`] gives them.
+    Ready,
+    /// No session under that pid, its offset is no longer in the stream, or the stream
+    /// could not be read to its end: the client gets a new socket.
+    Refused,
+}
+
+impl SessionRestore {
+    /// Starts restoring the session of `pid` in `namespace` from `offset`, the last the
+    /// client got; with the first command to send. `None` when `offset` is not a stream
+    /// entry id (nothing to look up).
+    pub fn start(stream: &str, namespace: Namespace, pid: &str, offset: &str) -> Option<(Self, Vec<u8>)> {
+        if !is_offset(offset) {
+            return None;
+        }
+        let restore = SessionRestore {
+            stream: stream.to_owned(),
+            namespace,
+            step: Step::Take,
+            session: None,
+            missed: Vec::new(),
+            through: offset.to_owned(),
+            calls: 0,
+        };
+        Some((restore, command(&[b"GETDEL", session_key(pid).as_bytes()])))
+    }
+
+    /// Takes the reply to the last command sent.
+    pub fn handle_reply(&mut self, reply: Reply) -> Restoring {
+        match self.step {
+            Step::Take => {
+                let session = reply.as_bytes().and_then(StoredSession::decode);
+                if session.as_ref().and_then(|session| SocketId::parse(&session.sid)).is_none() {
+                    return Restoring::Refused;
+                }
+                self.session = session;
+                self.step = Step::CheckOffset;
+                let offset = self.through.as_bytes();
+                Restoring::Send(command(&[b"XRANGE", self.stream.as_bytes(), offset, offset]))
+            }
+            Step::CheckOffset => match stream_entries(reply).is_empty() {
+                true => Restoring::Refused,
+                false => self.read_on(),
+            },
+            Step::Read => {
+                let entries = stream_entries(reply);
+                let rooms = self.session.as_ref().map_or(&[][..], |session| &session.rooms[..]);
+                self.missed.extend(missed_packets(&entries, &self.namespace, rooms));
+                if let Some((id, _)) = entries.last() {
+                    self.through.clone_from(id);
+                }
+                if entries.len() >= RANGE_COUNT {
+                    return self.read_on();
+                }
+                self.step = Step::Ready;
+                Restoring::Ready
+            }
+            // Nothing was asked.
+            Step::Ready => Restoring::Refused,
+        }
+    }
+
+    /// Where the missed events are read up to.
+    pub fn through(&self) -> &str {
+        &self.through
+    }
+
+    /// Reads the entries after [`Self::through`]: after [`Restoring::Ready`], when the
+    /// server already delivered an event after it
+    /// ([`Server::delivered_after`](crate::server::Server::delivered_after)).
+    pub fn read_on(&mut self) -> Restoring {
+        self.calls += 1;
+        let Some(next) = next_offset(&self.through).filter(|_| self.calls <= MAX_RANGE_CALLS) else {
+            return Restoring::Refused;
+        };
+        self.step = Step::Read;
+        let count = RANGE_COUNT.to_string();
+        Restoring::Send(command(&[
+            b"XRANGE",
+            self.stream.as_bytes(),
+            next.as_bytes(),
+            b"+",
+            b"COUNT",
+            count.as_bytes(),
+        ]))
+    }
+
+    /// The restored socket and its data, once [`Restoring::Ready`]; `None` before.
+    pub fn finish(self) -> Option<(ExternalSession, Value)> {
+        let session = self.session.filter(|_| self.step == Step::Ready)?;
+        let socket = SocketId::parse(&session.sid)?;
+        let restored = ExternalSession {
+            socket,
+            pid: session.pid,
+            rooms: session.rooms,
+            missed: self.missed,
+            through: self.through,
+        };
+        Some((restored, session.data))
+    }
+}
+
 /// The key of the session of `pid`.
 pub fn session_key(pid: &str) -> String {
     format!("{SESSION_PREFIX}{pid}")
@@ -66,14 +228,12 @@ pub fn session_key(pid: &str) -> String {
 /// Whether `offset` is a stream entry id (`<ms>-<seq>`), as the adapter checks before it
 /// restores anything.
 pub fn is_offset(offset: &str) -> bool {
-    let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
-    offset.split_once('-').is_some_and(|(ms, seq)| digits(ms) && digits(seq))
+    offset_order(offset).is_some()
 }
 
 /// The first entry id after `offset` (an exclusive range for Redis before 6.2).
 pub fn next_offset(offset: &str) -> Option<String> {
-    let (ms, seq) = offset.split_once('-')?;
-    let seq: u64 = seq.parse().ok()?;
+    let (ms, seq) = offset_order(offset)?;
     Some(format!("{ms}-{}", seq.checked_add(1)?))
 }
 
@@ -188,5 +348,70 @@ mod tests {
             .map(|p| p.json().to_string())
             .collect();
         assert_eq!(missed, [r#"["tick",0,"1-0"]"#, r#"["tick",1,"2-0"]"#]);
+    }
+
+    fn xrange_reply(entries: &[(&str, &str)]) -> Reply {
+        let bulk = |text: &str| Reply::Bulk(Bytes::from(text.to_owned()));
+        Reply::Array(
+            entries
+                .iter()
+                .map(|(id, data)| {
+                    let fields = [("uid", "n"), ("nsp", "/"), ("type", "3"), ("data", *data)];
+                    let fields = fields.iter().flat_map(|(k, v)| [bulk(k), bulk(v)]).collect();
+                    Reply::Array(vec![bulk(id), Reply::Array(fields)])
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn a_session_is_restored_with_what_it_missed_one_command_at_a_time() {
+        let tick = |i: u32| {
+            format!(
+                r#"{{"packet":{{"type":2,"data":["tick",{i}],"nsp":"/"}},"opts":{{"rooms":["r"],"except":[]}}}}"#
+            )
+        };
+        let text = |command: &[u8]| String::from_utf8_lossy(command).replace("\r\n", " ");
+        assert!(SessionRestore::start("socket.io", Namespace::main(), "p", "Q8DC8zJ").is_none());
+
+        let (mut restore, getdel) =
+            SessionRestore::start("socket.io", Namespace::main(), "p", "5-0").unwrap();
+        assert_eq!(text(&getdel), "*2 $6 GETDEL $13 sio:session:p ");
+        let Restoring::Send(check) = restore.handle_reply(Reply::Bulk(FROM_NODE.into())) else { panic!() };
+        assert_eq!(text(&check), "*4 $6 XRANGE $9 socket.io $3 5-0 $3 5-0 ");
+        let Restoring::Send(read) = restore.handle_reply(xrange_reply(&[("5-0", &tick(0))])) else {
+            panic!()
+        };
+        assert_eq!(text(&read), "*6 $6 XRANGE $9 socket.io $3 5-1 $1 + $5 COUNT $4 1000 ");
+        let reply = xrange_reply(&[("6-0", &tick(1)), ("6-1", &tick(2))]);
+        assert_eq!(restore.handle_reply(reply), Restoring::Ready);
+        assert_eq!(restore.through(), "6-1");
+
+        // The server delivered past 6-1 meanwhile: read on from there.
+        let Restoring::Send(more) = restore.read_on() else { panic!() };
+        assert_eq!(text(&more), "*6 $6 XRANGE $9 socket.io $3 6-2 $1 + $5 COUNT $4 1000 ");
+        assert_eq!(restore.handle_reply(xrange_reply(&[("7-0", &tick(3))])), Restoring::Ready);
+        let (restored, data) = restore.finish().unwrap();
+        let missed: Vec<String> = restored.missed.iter().map(|p| p.json().to_string()).collect();
+        assert_eq!(missed, [r#"["tick",1,"6-0"]"#, r#"["tick",2,"6-1"]"#, r#"["tick",3,"7-0"]"#]);
+        assert_eq!((restored.through.as_str(), restored.pid.as_str()), ("7-0", "G6YtPbHO3cPalI5x-_AE"));
+        assert_eq!(restored.socket.to_string(), "ub5C5QR1KupMVhAAAAAA");
+        assert_eq!(data.get("value"), Some(&Value::from("va")));
+
+        // Refused: no session, or its offset is no longer in the stream.
+        let (mut restore, _) = SessionRestore::start("socket.io", Namespace::main(), "p", "5-0").unwrap();
+        assert_eq!(restore.handle_reply(Reply::Nil), Restoring::Refused);
+        let (mut restore, _) = SessionRestore::start("socket.io", Namespace::main(), "p", "5-0").unwrap();
+        restore.handle_reply(Reply::Bulk(FROM_NODE.into()));
+        assert_eq!(restore.handle_reply(Reply::Array(Vec::new())), Restoring::Refused);
+        assert!(restore.finish().is_none());
+    }
+
+    #[test]
+    fn a_stored_session_is_set_with_its_expiry() {
+        let session = StoredSession::decode(FROM_NODE.as_bytes()).unwrap();
+        let command = String::from_utf8(session.store_command(Duration::from_secs(120))).unwrap();
+        assert!(command.starts_with("*5\r\n$3\r\nSET\r\n$32\r\nsio:session:G6YtPbHO3cPalI5x-_AE\r\n"));
+        assert!(command.ends_with("$2\r\nPX\r\n$6\r\n120000\r\n"), "{command}");
     }
 }
