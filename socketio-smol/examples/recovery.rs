@@ -16,7 +16,7 @@ mod shutdown;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     common::init_tracing();
     smol::block_on(async {
-        let io = recovery::server();
+        let io = recovery::server()?;
         let listener = smol::net::TcpListener::bind(common::addr()).await?;
         println!("recovery server on http://{}/socket.io/", common::addr());
         let server = smol::spawn(io.clone().serve(listener));

@@ -16,7 +16,7 @@ mod shutdown;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     common::init_tracing();
-    let io = recovery::server();
+    let io = recovery::server()?;
     let listener = tokio::net::TcpListener::bind(common::addr()).await?;
     println!("recovery server on http://{}/socket.io/", common::addr());
     let server = tokio::spawn(io.clone().serve(listener));

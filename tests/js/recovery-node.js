@@ -1,6 +1,7 @@
 // Connection state recovery on socket.io 4.8: the same application as
-// socketio-runtime/examples/apps/recovery.rs. PORT as there; RECOVERY=off turns recovery
-// off (the benchmark's baseline).
+// socketio-runtime/examples/apps/recovery.rs. PORT and REDIS_URL (a cluster on
+// @socket.io/redis-streams-adapter) as there; RECOVERY=off turns recovery off (the
+// benchmark's baseline).
 "use strict";
 
 const { Server } = require("socket.io");
@@ -43,5 +44,17 @@ io.on("connection", (socket) => {
   socket.emit("welcome", { recovered: socket.recovered, id: socket.id });
 });
 
-io.listen(Number(process.env.PORT || 3000));
-console.log(`recovery server on port ${process.env.PORT || 3000}`);
+async function main() {
+  if (process.env.REDIS_URL) {
+    const { createClient } = require("redis");
+    const { createAdapter } = require("@socket.io/redis-streams-adapter");
+    const client = createClient({ url: process.env.REDIS_URL });
+    client.on("error", (err) => console.error("redis:", err.message));
+    await client.connect();
+    io.adapter(createAdapter(client));
+  }
+  io.listen(Number(process.env.PORT || 3000));
+  console.log(`recovery server on port ${process.env.PORT || 3000}`);
+}
+
+main();

@@ -86,10 +86,17 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
+impl Server {
+    /// Kills the server and waits until it is gone (its port free for a new one).
+    pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -153,7 +160,13 @@ fn build(package: &str, kind: &str, example: &str) -> PathBuf {
 /// The `recovery` application on a `kind` server (`node`: `tests/js/recovery-node.js`;
 /// else a runtime package's `recovery` example) on `port`.
 pub fn start_recovery_server(kind: &str, port: u16) -> Server {
-    let command = match kind {
+    Server::start_command(recovery_command(kind), kind, port)
+}
+
+/// The command that runs the `recovery` application of `kind` (`node`, or a runtime
+/// package), for settings of its own (`REDIS_URL`).
+pub fn recovery_command(kind: &str) -> Command {
+    match kind {
         "node" => {
             crate::node::ensure_packages();
             let mut node = Command::new("node");
@@ -161,6 +174,5 @@ pub fn start_recovery_server(kind: &str, port: u16) -> Server {
             node
         }
         package => Command::new(example_binary(package, "recovery")),
-    };
-    Server::start_command(command, kind, port)
+    }
 }

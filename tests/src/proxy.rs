@@ -6,15 +6,15 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-/// Connections both ways, and until when the network is down.
-#[derive(Default)]
+/// Where it leads, connections both ways, and until when the network is down.
 struct State {
+    target: SocketAddr,
     open: Vec<TcpStream>,
     down_until: Option<Instant>,
     cuts: usize,
 }
 
-/// A proxy to one server, on a loopback port of its own.
+/// A proxy to one server at a time, on a loopback port of its own.
 pub struct CutProxy {
     /// Where clients connect.
     pub addr: SocketAddr,
@@ -26,7 +26,7 @@ impl CutProxy {
     pub fn start(target: SocketAddr) -> CutProxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("binding the proxy");
         let addr = listener.local_addr().expect("the proxy's address");
-        let state = Arc::new(Mutex::new(State::default()));
+        let state = Arc::new(Mutex::new(State { target, open: Vec::new(), down_until: None, cuts: 0 }));
         let shared = state.clone();
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
@@ -36,7 +36,7 @@ impl CutProxy {
                     let _ = client.shutdown(Shutdown::Both);
                     continue;
                 }
-                let Ok(server) = TcpStream::connect(target) else {
+                let Ok(server) = TcpStream::connect(state.target) else {
                     continue;
                 };
                 let _ = client.set_nodelay(true);
@@ -67,6 +67,12 @@ impl CutProxy {
         for stream in state.open.drain(..) {
             let _ = stream.shutdown(Shutdown::Both);
         }
+    }
+
+    /// Leads new connections to `target` from now on: a client that comes back after a
+    /// cut reaches another server, as behind a load balancer.
+    pub fn retarget(&self, target: SocketAddr) {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).target = target;
     }
 
     /// How many cuts there were.

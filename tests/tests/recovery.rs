@@ -8,15 +8,22 @@
 //! Over long-polling, Node does not see the cut until the ping timeout, so the client comes
 //! back to a socket still connected and gets a new one: its room ticks are lost. Ours takes
 //! the socket over (the `pid` proves the client owns it) and recovers it; the test shows both.
+//!
+//! Across a cluster on the streams adapter (`@socket.io/redis-streams-adapter` 0.3 for
+//! Node, one real `redis-server`), the cut client comes back to the other server, Node or
+//! ours, and back again: the same checks hold. Over WebSocket: over long-polling the server
+//! left behind only sees the drop at its ping timeout, so the session is not in Redis yet
+//! when the client comes back (a takeover needs the socket on the same server).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
 use std::time::Duration;
 
-use interop_tests::example::{free_port, start_recovery_server as start};
+use interop_tests::example::{Server, free_port, recovery_command, start_recovery_server as start};
 use interop_tests::node::{ensure_packages, js_dir};
 use interop_tests::proxy::CutProxy;
+use interop_tests::redis::RedisServer;
 use serde_json::{Value, json};
 
 /// How long the network stays down.
@@ -30,13 +37,33 @@ fn drive(kind: &str, transport: &str) -> Value {
 /// The same; without `recovers`, the driver expects the first cut to give a new socket and
 /// stops there.
 fn drive_with(kind: &str, transport: &str, recovers: bool) -> Value {
-    ensure_packages();
     let port = free_port();
     let mut server = start(kind, port);
     let proxy = CutProxy::start(server.addr);
+    let report = run_driver(&proxy, &server.url(), transport, recovers, |step| match step {
+        "cut" => proxy.cut(OUTAGE),
+        _ => {
+            server.stop();
+            server = start(kind, port);
+        }
+    });
+    assert_eq!(proxy.cuts(), if recovers { 2 } else { 1 });
+    report
+}
+
+/// Runs `recovery-client.js`: client A through `proxy`, client B at `direct`; `step` does
+/// what the driver asks (`cut`, `restart`). Its report.
+fn run_driver(
+    proxy: &CutProxy,
+    direct: &str,
+    transport: &str,
+    recovers: bool,
+    mut step: impl FnMut(&str),
+) -> Value {
+    ensure_packages();
     let mut driver = Command::new("node")
         .arg(js_dir().join("recovery-client.js"))
-        .args([proxy.url(), server.url(), transport.to_owned()])
+        .args([proxy.url(), direct.to_owned(), transport.to_owned()])
         .env("EXPECT", if recovers { "recovery" } else { "new-socket" })
         .current_dir(js_dir())
         .stdin(Stdio::piped())
@@ -48,27 +75,25 @@ fn drive_with(kind: &str, transport: &str, recovers: bool) -> Value {
     let mut report = None;
     for line in lines {
         let line = line.unwrap();
-        match line.as_str() {
-            "cut" => proxy.cut(OUTAGE),
-            "restart" => {
-                drop(server);
-                server = start(kind, port);
-            }
-            _ => {
-                report = Some(serde_json::from_str::<Value>(&line).expect("the report"));
-                break;
-            }
+        if line == "cut" || line == "restart" {
+            step(&line);
+            writeln!(stdin, "ok").unwrap();
+            continue;
         }
-        writeln!(stdin, "ok").unwrap();
+        report = Some(serde_json::from_str::<Value>(&line).expect("the report"));
+        break;
     }
-    assert!(driver.wait().unwrap().success(), "recovery-client.js failed ({kind}, {transport})");
-    assert_eq!(proxy.cuts(), if recovers { 2 } else { 1 });
+    assert!(driver.wait().unwrap().success(), "recovery-client.js failed ({transport})");
     report.expect("a report")
 }
 
 fn check(kind: &str, transport: &str) {
-    let report = drive(kind, transport);
-    let what = format!("{kind} over {transport}");
+    check_report(&format!("{kind} over {transport}"), &drive(kind, transport));
+}
+
+/// What every recovering run shows: every tick once and in order, the same socket after
+/// each cut, a new one after a restart.
+fn check_report(what: &str, report: &Value) {
     let before = &report["before"];
     let id = before["id"].as_str().unwrap();
     let all = |n: u64| json!((0..n).collect::<Vec<_>>());
@@ -91,6 +116,39 @@ fn check(kind: &str, transport: &str) {
     assert_ne!(welcomes[3]["id"], id, "{what}: a restarted server gives a new socket");
 }
 
+/// Across a cluster on the streams adapter: client A starts on a `first` server and, at
+/// each cut, comes back to the other one (`second`, then `first` again); client B stays on
+/// `second`. Its sessions and the events it missed are in Redis, so it recovers wherever
+/// it lands.
+fn check_across(first: &str, second: &str) {
+    let redis = RedisServer::start();
+    let start_on_redis = |kind: &str, port: u16| {
+        let mut command = recovery_command(kind);
+        command.env("REDIS_URL", redis.url());
+        Server::start_command(command, kind, port)
+    };
+    let ports = [free_port(), free_port()];
+    let mut servers = [start_on_redis(first, ports[0]), start_on_redis(second, ports[1])];
+    redis.wait_for_channel("socket.io#/#", 2);
+    let addrs = [servers[0].addr, servers[1].addr];
+    let proxy = CutProxy::start(addrs[0]);
+    let report = run_driver(&proxy, &servers[1].url(), "websocket", true, |step| {
+        let at = proxy.cuts() % 2;
+        match step {
+            "cut" => {
+                proxy.cut(OUTAGE);
+                proxy.retarget(addrs[1 - at]);
+            }
+            _ => {
+                servers[at].stop();
+                servers[at] = start_on_redis([first, second][at], ports[at]);
+            }
+        }
+    });
+    assert_eq!(proxy.cuts(), 2);
+    check_report(&format!("from {first} to {second} and back"), &report);
+}
+
 #[test]
 fn the_official_client_recovers_on_node() {
     check("node", "websocket");
@@ -109,4 +167,14 @@ fn the_official_client_recovers_on_tokio() {
 fn the_official_client_recovers_on_smol() {
     check("socketio-smol", "websocket");
     check("socketio-smol", "polling");
+}
+
+#[test]
+fn the_official_client_recovers_across_a_node_and_a_tokio_server() {
+    check_across("node", "socketio-tokio");
+}
+
+#[test]
+fn the_official_client_recovers_across_a_smol_and_a_node_server() {
+    check_across("socketio-smol", "node");
 }

@@ -2,8 +2,10 @@
 //! back from a network drop keeps its socket (id, rooms, data) and gets every event it
 //! missed, in order.
 //!
-//! Environment: `PORT`. Recovery on (2 minutes, middleware skipped on recovery); ping
-//! interval and timeout 2 s. A middleware counts its runs. On connection the socket gets
+//! Environment: `PORT`; `REDIS_URL` makes the server one of a cluster on the streams
+//! adapter, where sessions and missed events are kept in Redis, so a client recovers on any
+//! server of it (Node ones with `@socket.io/redis-streams-adapter` included). Recovery on
+//! (2 minutes, middleware skipped on recovery); ping interval and timeout 2 s. A middleware counts its runs. On connection the socket gets
 //! `welcome` `{recovered, id}`. Events: `join` (room, ack), `set` (value, ack: stored as
 //! `data.value`), `whoami` (ack: `{id, rooms, data, middlewareRuns}`), `start` (room, n,
 //! everyMs: `tick` 0..n to the room, one every everyMs), `start-direct` (n, everyMs: the
@@ -17,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::rt::Runtime;
-use crate::rt::server::{RecoveryConfig, SocketIo};
+use crate::rt::server::{RecoveryConfig, RedisAdapter, SocketIo};
 
 /// What every socket carries: `data.value`, once set.
 #[derive(Clone, Default, Serialize, Deserialize)]
@@ -46,12 +48,15 @@ async fn sleep(ms: u64) {
 }
 
 /// The server with its handlers, not yet listening.
-pub(crate) fn server() -> SocketIo {
-    let io = SocketIo::builder()
+pub(crate) fn server() -> Result<SocketIo, crate::rt::Error> {
+    let mut builder = SocketIo::builder()
         .connection_state_recovery(RecoveryConfig::default())
         .ping_interval(Duration::from_millis(2000))
-        .ping_timeout(Duration::from_millis(2000))
-        .build();
+        .ping_timeout(Duration::from_millis(2000));
+    if let Ok(url) = std::env::var("REDIS_URL") {
+        builder = builder.adapter(RedisAdapter::new(&url)?.streams());
+    }
+    let io = builder.build();
     let middleware_runs = Arc::new(AtomicU64::new(0));
     let runs = middleware_runs.clone();
     io.of("/").use_middleware(async move |_| {
@@ -100,5 +105,5 @@ pub(crate) fn server() -> SocketIo {
         });
         socket.emit("welcome", &Welcome { recovered: socket.recovered(), id: socket.id().to_string() })
     });
-    io
+    Ok(io)
 }

@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures_channel::oneshot;
 use futures_util::future::{try_join, try_join3};
 use socketio_proto::cluster::redis::{Event, Output};
 use socketio_proto::cluster::resp::{PubSubMessage, Reply, command_into, stream_entries};
@@ -29,6 +30,8 @@ const BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::fro
 enum Expect {
     Publish,
     Count(u64),
+    /// The application's command, whose reply goes there.
+    Reply(oneshot::Sender<Reply>),
 }
 
 /// Commands to write, made under the node's lock and written outside it.
@@ -120,6 +123,9 @@ async fn session<R: Runtime>(cluster: &Arc<Cluster>, io: &SocketIo<R>) -> io::Re
                     lock(&cluster.node).handle_server_count_failed(token);
                     cluster.signal.notify();
                 }
+                (Some(Expect::Reply(waiter)), reply) => {
+                    let _ = waiter.send(reply);
+                }
                 (_, Reply::Error(error)) => tracing::warn!(%error, "cluster: Redis refused a command"),
                 (Some(Expect::Publish), _) => {}
                 (None, _) => return Err(io::Error::other("a reply to no command")),
@@ -167,7 +173,7 @@ async fn read_stream<R: Runtime>(cluster: &Arc<Cluster>, io: &SocketIo<R>, strea
             return Err(io::Error::other(error.clone()));
         }
         for (id, fields) in stream_entries(reply) {
-            lock(&cluster.node).handle_entry(&fields, &LocalView(io));
+            lock(&cluster.node).handle_entry(&id, &fields, &LocalView(io));
             *lock(&cluster.stream_position) = id;
         }
         cluster.signal.notify();
@@ -226,6 +232,14 @@ fn drain<R: Runtime>(
         false => (b"PUBLISH", b"NUMSUB"),
     };
     loop {
+        // Without a connection, a dropped waiter says the command failed.
+        let queries = std::mem::take(&mut *lock(&cluster.queries));
+        if let Some(expected) = link {
+            for (command, reply) in queries {
+                writes.publisher.extend_from_slice(&command);
+                lock(expected).push_back(reply.map_or(Expect::Publish, Expect::Reply));
+            }
+        }
         let outputs: Vec<Output> = {
             let mut node = lock(&cluster.node);
             node.handle_timeout(Instant::now());
@@ -251,7 +265,7 @@ fn drain<R: Runtime>(
                     command_into(&mut writes.publisher, &[publish, channel.as_bytes(), &message]);
                     lock(expected).push_back(Expect::Publish);
                 }
-                (Output::Append { stream, max_len, fields }, Some(expected)) => {
+                (Output::Append { stream, max_len, fields, .. }, Some(expected)) => {
                     let max_len = max_len.to_string();
                     let mut args: Vec<&[u8]> =
                         vec![b"XADD", stream.as_bytes(), b"MAXLEN", b"~", max_len.as_bytes(), b"*"];
@@ -262,7 +276,12 @@ fn drain<R: Runtime>(
                     command_into(&mut writes.publisher, &args);
                     lock(expected).push_back(Expect::Publish);
                 }
-                (Output::Append { .. }, None) => dropped += 1,
+                (Output::Append { unsent: Some(event), .. }, None) => {
+                    // This server's sockets get it all the same (without an offset).
+                    dropped += 1;
+                    apply(cluster, io, *event);
+                }
+                (Output::Append { unsent: None, .. }, None) => dropped += 1,
                 (Output::CountServers { channel, token }, Some(expected)) => {
                     command_into(&mut writes.publisher, &[b"PUBSUB", count, channel.as_bytes()]);
                     lock(expected).push_back(Expect::Count(token));
@@ -293,9 +312,12 @@ fn drain<R: Runtime>(
 fn apply<R: Runtime>(cluster: &Arc<Cluster>, io: &SocketIo<R>, event: Event) {
     let now = Instant::now();
     match event {
-        Event::Broadcast { namespace, selector, payload } => {
+        Event::Broadcast { namespace, selector, payload, offset } => {
             io.notify_outgoing(&namespace, &selector, &payload);
-            io.shared.with_state(|state| state.endpoint.broadcast(&namespace, &selector, payload));
+            io.shared.with_state(|state| match offset {
+                Some(offset) => state.endpoint.broadcast_at(&namespace, &selector, payload, &offset),
+                None => state.endpoint.broadcast(&namespace, &selector, payload),
+            });
         }
         Event::BroadcastWithAck { namespace, selector, payload, timeout, reply } => {
             io.notify_outgoing(&namespace, &selector, &payload);

@@ -21,6 +21,7 @@ use std::time::Duration;
 use futures_channel::oneshot;
 pub use socketio_proto::cluster::redis::SubscriptionMode;
 use socketio_proto::cluster::redis::{Answer, PubSub, RedisConfig, RedisNode, ReplyTo, RequestId};
+use socketio_proto::cluster::resp::Reply;
 use socketio_proto::server::Room;
 use socketio_proto::{Namespace, Payload, Value};
 
@@ -115,6 +116,14 @@ impl RedisAdapter {
     pub(crate) fn listens_per_room(&self) -> bool {
         self.config.listens_per_room()
     }
+
+    /// With connection state recovery on the streams adapter, sessions and missed events
+    /// are kept in Redis: a client recovers on any server of the cluster. Returns whether
+    /// that is so (the adapter then delivers this server's broadcasts as it reads them back).
+    pub(crate) fn keep_sessions(&mut self) -> bool {
+        self.config.recovery = matches!(self.config.pubsub, PubSub::Streams);
+        self.config.recovery
+    }
 }
 
 /// Why the cluster part of an operation failed; the local part was done.
@@ -143,6 +152,9 @@ pub(crate) enum Relayed {
     Room { namespace: Namespace, room: Room, exists: bool },
 }
 
+/// A command of the application, and where its reply goes (nowhere: not needed).
+type Query = (Vec<u8>, Option<oneshot::Sender<Reply>>);
+
 type ServerSideHandler = Arc<dyn Fn(Message) -> BoxFuture + Send + Sync>;
 
 /// One server's part of the cluster.
@@ -159,6 +171,8 @@ pub(crate) struct Cluster {
     /// The id of the last stream entry read (`$` before the first): reading goes on from
     /// there after a reconnection.
     pub(crate) stream_position: Mutex<String>,
+    /// Commands of the application (kept sessions), each with where its reply goes.
+    queries: Mutex<Vec<Query>>,
 }
 
 impl Cluster {
@@ -174,7 +188,33 @@ impl Cluster {
             relayed: Mutex::default(),
             handlers: Mutex::default(),
             stream_position: Mutex::new("$".into()),
+            queries: Mutex::default(),
         }
+    }
+
+    /// Sends `command` to Redis; the receiver gets its reply, or is dropped when Redis is
+    /// unreachable.
+    pub(crate) fn query(&self, command: Vec<u8>) -> oneshot::Receiver<Reply> {
+        let (reply, receiver) = oneshot::channel();
+        lock(&self.queries).push((command, Some(reply)));
+        self.signal.notify();
+        receiver
+    }
+
+    /// Sends `command` to Redis, whose reply is not needed; fails while Redis is
+    /// unreachable.
+    pub(crate) fn command(&self, command: Vec<u8>) -> Result<(), ClusterError> {
+        if !self.up.load(Ordering::Acquire) {
+            return Err(ClusterError::Unreachable);
+        }
+        lock(&self.queries).push((command, None));
+        self.signal.notify();
+        Ok(())
+    }
+
+    /// The stream a streams adapter reads.
+    pub(crate) fn stream(&self) -> Option<String> {
+        lock(&self.node).stream().map(str::to_owned)
     }
 
     /// Runs `operation` on the node (it publishes); fails without running it while Redis

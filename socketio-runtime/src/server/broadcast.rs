@@ -73,11 +73,16 @@ impl<R: Runtime> BroadcastOperator<R> {
     /// [`Error::Cluster`].
     pub fn emit<A: Args + ?Sized>(&self, event: &str, args: &A) -> Result<(), Error> {
         let payload = args.event_payload(event)?;
-        self.io.notify_outgoing(&self.namespace, &self.selector, &payload);
         let (namespace, selector) = (&self.namespace, &self.selector);
         // The other servers first, so the local part can take the payload; it happens
         // whatever became of theirs.
         let cluster = self.on_cluster(|node| node.broadcast(namespace, selector, &payload));
+        if cluster.is_ok() && self.cluster().is_some() && self.io.session_store().is_some() {
+            // Logged in the stream: this server's sockets get it as it is read back, with
+            // its offset, in the stream's order.
+            return Ok(());
+        }
+        self.io.notify_outgoing(namespace, selector, &payload);
         self.io.shared.with_state(|state| state.endpoint.broadcast(namespace, selector, payload));
         cluster
     }

@@ -2,15 +2,20 @@
 //! the ones that wait (an ack, a database) together, so none holds up another.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use futures_channel::mpsc;
 use futures_util::{FutureExt, StreamExt, select_biased};
+use socketio_proto::cluster::redis::streams::{Restoring, SessionRestore, StoredSession};
 use socketio_proto::server::{Connecting, Event};
+use socketio_proto::{Payload, Value};
 
+use super::socket::StoredData;
 use super::{ConnectError, ConnectRequest, NamespaceHandlers, Socket, SocketInner, SocketIo, lock};
 use crate::cluster::Relayed;
 use crate::handler::{BoxFuture, Running, start};
+use crate::runtime::until;
 use crate::{Message, Runtime};
 
 /// A namespace connection whose middleware finished.
@@ -18,6 +23,8 @@ struct Decided<R> {
     connecting: Connecting,
     verdict: Result<(), ConnectError>,
     handlers: NamespaceHandlers<R>,
+    /// Its session, read back from the cluster's store (connection state recovery).
+    restored: Option<SessionRestore>,
 }
 
 /// Runs until the server is gone.
@@ -27,7 +34,7 @@ pub(super) async fn run<R: Runtime>(io: SocketIo<R>, mut events: mpsc::Unbounded
     loop {
         let started = select_biased! {
             // Middleware verdicts first: a verdict precedes any event of its socket.
-            done = decided.select_next_some() => finish_connect(&io, done),
+            done = decided.select_next_some() => finish_connect(&io, &decided_tx, done),
             event = events.next() => match event {
                 Some(event) => on_event(&io, &decided_tx, event),
                 None => return,
@@ -49,30 +56,32 @@ fn on_event<R: Runtime>(
     match event {
         Event::Connecting(connecting) => {
             let handlers = io.registry().handlers(connecting.namespace());
-            let skip = connecting.is_recovering() && io.recovery.is_some_and(|r| r.skip_middlewares);
-            if handlers.middleware.is_empty() || skip {
-                return finish_connect(io, Decided { connecting, verdict: Ok(()), handlers });
+            let skip = io.recovery.is_some_and(|r| r.skip_middlewares);
+            let restoring = start_restore(io, &connecting);
+            if restoring.is_none() && (handlers.middleware.is_empty() || (skip && connecting.is_recovering()))
+            {
+                return finish_connect(
+                    io,
+                    decided,
+                    Decided { connecting, verdict: Ok(()), handlers, restored: None },
+                );
             }
             let request = ConnectRequest {
                 namespace: connecting.namespace().clone(),
                 auth: connecting.auth().cloned(),
                 handshake: connecting.handshake().clone(),
             };
-            let decided = decided.clone();
+            let (io, decided) = (io.clone(), decided.clone());
             R::spawn(async move {
-                let mut verdict = Ok(());
-                for middleware in &handlers.middleware {
-                    // A middleware that panics refuses the connection; the server goes on.
-                    let run = AssertUnwindSafe(async { middleware(request.clone()).await }).catch_unwind();
-                    verdict = run.await.unwrap_or_else(|_| {
-                        tracing::error!(namespace = %request.namespace, "middleware panicked");
-                        Err(ConnectError::new("server error"))
-                    });
-                    if verdict.is_err() {
-                        break;
-                    }
-                }
-                let _ = decided.unbounded_send(Decided { connecting, verdict, handlers });
+                let restored = match restoring {
+                    Some((restore, first)) => restore_session(&io, restore, first).await,
+                    None => None,
+                };
+                let verdict = match restored.is_some() && skip {
+                    true => Ok(()),
+                    false => run_middleware(&handlers, &request).await,
+                };
+                let _ = decided.unbounded_send(Decided { connecting, verdict, handlers, restored });
             });
             Vec::new()
         }
@@ -104,10 +113,30 @@ fn on_event<R: Runtime>(
         Event::Disconnected { socket, reason, rooms, pid, .. } => match io.live().remove(&socket) {
             Some(inner) => {
                 // A session kept for recovery: its data goes with it.
-                if pid.is_some() {
-                    // Shared, not moved: the disconnect handlers still see it.
-                    let data = inner.shared_data();
-                    io.shared.with_state(|state| state.endpoint.keep_session_data(socket, Box::new(data)));
+                match (pid, io.session_store()) {
+                    (Some(pid), Some(store)) => {
+                        let data = lock(&inner.shared_data()).as_ref().and_then(StoredData::to_payload);
+                        // Unset, it is `{}`, as a Node server's `socket.data` starts.
+                        let data =
+                            data.and_then(|data| data.to_value().ok()).unwrap_or(Value::Object(Vec::new()));
+                        let session = StoredSession {
+                            sid: socket.to_string(),
+                            pid: pid.to_string(),
+                            rooms: rooms.clone(),
+                            data,
+                        };
+                        let ttl = io.recovery.map(|r| r.max_disconnection_duration).unwrap_or_default();
+                        if let Err(error) = store.command(session.store_command(ttl)) {
+                            tracing::warn!(%socket, %error, "the session of a dropped socket was not kept");
+                        }
+                    }
+                    (Some(_), None) => {
+                        // Shared, not moved: the disconnect handlers still see it.
+                        let data = inner.shared_data();
+                        io.shared
+                            .with_state(|state| state.endpoint.keep_session_data(socket, Box::new(data)));
+                    }
+                    (None, _) => {}
                 }
                 Socket::new(inner, io.clone()).disconnected(reason, rooms)
             }
@@ -116,10 +145,74 @@ fn on_event<R: Runtime>(
     }
 }
 
+/// With recovery on the streams adapter: starts reading the session a CONNECT claims from
+/// the cluster's store, with the first command to send.
+fn start_restore<R>(io: &SocketIo<R>, connecting: &Connecting) -> Option<(SessionRestore, Restoring)> {
+    let stream = io.session_store()?.stream()?;
+    let (pid, offset) = connecting.recovery_request()?;
+    let (restore, first) = SessionRestore::start(&stream, connecting.namespace().clone(), pid, offset?)?;
+    Some((restore, Restoring::Send(first)))
+}
+
+/// Reads a session from the cluster's store, each command within the adapter's requests
+/// timeout; `None` when it is not there (or Redis is unreachable).
+async fn restore_session<R: Runtime>(
+    io: &SocketIo<R>,
+    mut restore: SessionRestore,
+    mut next: Restoring,
+) -> Option<SessionRestore> {
+    let store = io.session_store()?.clone();
+    loop {
+        match next {
+            Restoring::Send(command) => {
+                let deadline = Instant::now() + store.requests_timeout;
+                let Some(Ok(reply)) = until::<R, _>(deadline, store.query(command)).await else {
+                    tracing::warn!(
+                        "a session could not be read back from Redis; the client gets a new socket"
+                    );
+                    return None;
+                };
+                next = restore.handle_reply(reply);
+            }
+            Restoring::Ready => return Some(restore),
+            Restoring::Refused => return None,
+        }
+    }
+}
+
+/// Runs the namespace's middleware in order; the first refusal stops them.
+async fn run_middleware<R>(
+    handlers: &NamespaceHandlers<R>,
+    request: &ConnectRequest,
+) -> Result<(), ConnectError> {
+    for middleware in &handlers.middleware {
+        // A middleware that panics refuses the connection; the server goes on.
+        let run = AssertUnwindSafe(async { middleware(request.clone()).await }).catch_unwind();
+        run.await.unwrap_or_else(|_| {
+            tracing::error!(namespace = %request.namespace, "middleware panicked");
+            Err(ConnectError::new("server error"))
+        })?;
+    }
+    Ok(())
+}
+
+/// What became of a connection, decided under the state lock.
+enum Accepted<R> {
+    Socket(Arc<SocketInner<R>>),
+    Refused,
+    /// Its session was read from the store up to an offset this server already went past:
+    /// it reads on.
+    ReadOn(Box<(Connecting, SessionRestore)>),
+}
+
 /// Accepts or rejects after the middleware, then starts the connection handler before
 /// anything else: the client cannot send an event before it got the CONNECT answer.
-fn finish_connect<R: Runtime>(io: &SocketIo<R>, decided: Decided<R>) -> Vec<BoxFuture> {
-    let Decided { connecting, verdict, handlers } = decided;
+fn finish_connect<R: Runtime>(
+    io: &SocketIo<R>,
+    decided_tx: &mpsc::UnboundedSender<Decided<R>>,
+    decided: Decided<R>,
+) -> Vec<BoxFuture> {
+    let Decided { connecting, verdict, handlers, restored } = decided;
     let namespace = connecting.namespace().clone();
     let auth = connecting.auth().cloned();
     let handshake = connecting.handshake().clone();
@@ -128,25 +221,56 @@ fn finish_connect<R: Runtime>(io: &SocketIo<R>, decided: Decided<R>) -> Vec<BoxF
         cluster.add_namespace(&namespace);
     }
     let live = io.live.clone();
-    let accepted = io.shared.with_state(|state| match verdict {
-        Ok(()) => {
-            let (id, recovered) = state.endpoint.accept_recovering(connecting)?;
-            // Registered under the state lock: its first event finds it.
-            let mut inner = SocketInner::new(id, namespace, handshake, auth);
-            if let Some(recovered) = recovered {
-                inner.restore(recovered.data.and_then(|data| data.downcast().ok()).map(|data| *data));
-            }
-            let inner = Arc::new(inner);
-            lock(&live).insert(id, inner.clone());
-            Some(inner)
-        }
-        Err(error) => {
+    let accepted = io.shared.with_state(|state| {
+        if let Err(error) = verdict {
             state.endpoint.reject(connecting, &error.message, error.data.as_ref());
-            None
+            return Accepted::Refused;
         }
+        let (id, data) = match restored {
+            Some(restore) if state.endpoint.delivered_after(&namespace, restore.through()) => {
+                return Accepted::ReadOn(Box::new((connecting, restore)));
+            }
+            Some(restore) => {
+                let Some((session, data)) = restore.finish() else {
+                    return Accepted::Refused;
+                };
+                let Some(id) = state.endpoint.accept_restored(connecting, session) else {
+                    return Accepted::Refused;
+                };
+                let data = (data != Value::Null).then(|| StoredData::serialized(Payload::from_value(&data)));
+                (id, Some(Some(Arc::new(Mutex::new(data)))))
+            }
+            None => match state.endpoint.accept_recovering(connecting) {
+                Some((id, recovered)) => {
+                    let data =
+                        recovered.map(|r| r.data.and_then(|data| data.downcast().ok()).map(|data| *data));
+                    (id, data)
+                }
+                None => return Accepted::Refused,
+            },
+        };
+        // Registered under the state lock: its first event finds it.
+        let mut inner = SocketInner::new(id, namespace, handshake, auth);
+        if let Some(data) = data {
+            inner.restore(data);
+        }
+        let inner = Arc::new(inner);
+        lock(&live).insert(id, inner.clone());
+        Accepted::Socket(inner)
     });
     match (accepted, handlers.on_connection) {
-        (Some(inner), Some(on_connection)) => vec![on_connection(Socket::new(inner, io.clone()))],
+        (Accepted::Socket(inner), Some(on_connection)) => vec![on_connection(Socket::new(inner, io.clone()))],
+        (Accepted::ReadOn(read_on), on_connection) => {
+            let (connecting, mut restore) = *read_on;
+            let handlers = NamespaceHandlers { on_connection, ..handlers };
+            let (io, decided) = (io.clone(), decided_tx.clone());
+            R::spawn(async move {
+                let next = restore.read_on();
+                let restored = restore_session(&io, restore, next).await;
+                let _ = decided.unbounded_send(Decided { connecting, verdict: Ok(()), handlers, restored });
+            });
+            Vec::new()
+        }
         _ => Vec::new(),
     }
 }

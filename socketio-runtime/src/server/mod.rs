@@ -74,6 +74,14 @@ pub struct SocketIo<R> {
     runtime: PhantomData<R>,
 }
 
+impl<R> SocketIo<R> {
+    /// The cluster that keeps recovery sessions and the events they miss, when recovery is
+    /// on with the streams adapter.
+    pub(crate) fn session_store(&self) -> Option<&Arc<Cluster>> {
+        self.cluster.as_ref().filter(|_| self.recovery.is_some_and(|recovery| recovery.external))
+    }
+}
+
 impl<R> Clone for SocketIo<R> {
     fn clone(&self) -> Self {
         SocketIo {
@@ -651,9 +659,14 @@ impl<R: Runtime> Builder<R> {
             tls: self.tls,
             client_script: self.client_script,
         };
+        let (mut socket, mut adapter) = (self.socket, self.adapter);
+        if let (Some(recovery), Some(adapter)) = (socket.recovery.as_mut(), adapter.as_mut()) {
+            recovery.external = adapter.keep_sessions();
+        }
+        let recovery = socket.recovery;
         let engine = engineio_proto::server::Server::new(self.engine, Box::new(crate::ids::random_u128));
-        let mut server = Server::new(engine, self.socket, Box::new(crate::ids::random_u128));
-        if self.adapter.as_ref().is_some_and(RedisAdapter::listens_per_room) {
+        let mut server = Server::new(engine, socket, Box::new(crate::ids::random_u128));
+        if adapter.as_ref().is_some_and(RedisAdapter::listens_per_room) {
             server.watch_rooms();
         }
         let (shared, events) = Shared::start::<R>(server, options);
@@ -663,8 +676,8 @@ impl<R: Runtime> Builder<R> {
             acks: Arc::default(),
             live: Arc::default(),
             outgoing_hooks: Arc::default(),
-            cluster: self.adapter.map(|adapter| Arc::new(Cluster::new(adapter))),
-            recovery: self.socket.recovery,
+            cluster: adapter.map(|adapter| Arc::new(Cluster::new(adapter))),
+            recovery,
             runtime: PhantomData,
         };
         R::spawn(dispatch::run(io.clone(), events));

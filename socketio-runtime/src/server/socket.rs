@@ -50,7 +50,31 @@ impl StoredData {
         }
         StoredData { value: Box::new(value), serialize: serialize::<T> }
     }
+
+    /// Data read back from a cluster's store, typed at its first read.
+    pub(crate) fn serialized(data: Payload) -> Self {
+        fn serialize(value: &dyn Any) -> Option<Payload> {
+            value.downcast_ref::<Serialized>().map(|Serialized(data)| data.clone())
+        }
+        StoredData { value: Box::new(Serialized(data)), serialize }
+    }
+
+    /// Its serialized form.
+    pub(crate) fn to_payload(&self) -> Option<Payload> {
+        (self.serialize)(&*self.value)
+    }
+
+    /// The value as a `T`, read from its serialized form first when it came from a store.
+    fn typed<T: Serialize + DeserializeOwned + Any + Send>(&mut self) -> Option<&mut T> {
+        if let Some(Serialized(data)) = self.value.downcast_ref::<Serialized>() {
+            *self = StoredData::new(data.deserialize::<T>().ok()?);
+        }
+        self.value.downcast_mut::<T>()
+    }
 }
+
+/// Socket data as another server stored it.
+struct Serialized(Payload);
 
 /// What the server keeps per socket.
 pub(crate) struct SocketInner<R> {
@@ -237,6 +261,13 @@ impl<R: Runtime> Socket<R> {
     /// Emits `event` to this socket; `args` follow the [arguments rule](socketio_proto::args):
     /// one value is one argument, a tuple several, `()` none.
     pub fn emit<A: Args + ?Sized>(&self, event: &str, args: &A) -> Result<(), Error> {
+        if self.io.session_store().is_some() {
+            // Logged in the cluster's stream, as the reference does: it reaches the socket
+            // on whichever server it comes back to.
+            let selector = Selector::to(Room::from(self.id()));
+            return BroadcastOperator::new(self.io.clone(), self.namespace().clone(), selector)
+                .emit(event, args);
+        }
         let payload = args.event_payload(event)?;
         self.outgoing(&payload);
         let id = self.id();
@@ -362,18 +393,23 @@ impl<R: Runtime> Socket<R> {
     /// The stored value in its serialized form.
     pub(crate) fn serialized_data(&self) -> Option<Payload> {
         let data = self.inner.data.lock().unwrap_or_else(PoisonError::into_inner);
-        data.as_ref().and_then(|data| (data.serialize)(&*data.value))
+        data.as_ref().and_then(StoredData::to_payload)
     }
 
     /// A copy of the stored value, if one of type `T` is there.
-    pub fn data<T: Any + Send + Clone>(&self) -> Option<T> {
+    pub fn data<T: Serialize + DeserializeOwned + Any + Send + Clone>(&self) -> Option<T> {
         self.with_data(|value: &mut T| value.clone())
     }
 
-    /// Runs `f` on the stored value, if one of type `T` is there.
-    pub fn with_data<T: Any + Send, U>(&self, f: impl FnOnce(&mut T) -> U) -> Option<U> {
+    /// Runs `f` on the stored value, if one of type `T` is there. A socket recovered on
+    /// another server of a cluster brings its data serialized; it becomes a `T` here, at
+    /// its first read.
+    pub fn with_data<T: Serialize + DeserializeOwned + Any + Send, U>(
+        &self,
+        f: impl FnOnce(&mut T) -> U,
+    ) -> Option<U> {
         let mut data = self.inner.data.lock().unwrap_or_else(PoisonError::into_inner);
-        data.as_mut().and_then(|d| d.value.downcast_mut::<T>()).map(f)
+        data.as_mut().and_then(StoredData::typed).map(f)
     }
 
     pub(crate) fn outgoing(&self, payload: &Payload) {
