@@ -97,6 +97,8 @@ impl RedisAdapter {
     /// Uses a Redis stream for broadcasts and room operations (`XADD`, read with `XREAD`)
     /// and pub/sub for requests, as Node's `@socket.io/redis-streams-adapter` 0.3 (stream
     /// `socket.io`, capped near 10 000 entries); every server of the cluster must use it too.
+    /// With [connection state recovery](crate::server::Builder::connection_state_recovery),
+    /// a client recovers on any server of the cluster.
     ///
     /// ```no_run
     /// # fn f<R: socketio_runtime::Runtime>() -> Result<(), socketio_runtime::Error> {

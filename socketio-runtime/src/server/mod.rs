@@ -609,6 +609,13 @@ impl<R: Runtime> Builder<R> {
     /// missed events fell out of the log gets a new socket, `recovered` false, never one
     /// with a gap.
     ///
+    /// With the [streams adapter](RedisAdapter::streams), sessions and the events they miss
+    /// are kept in Redis, as Node's `@socket.io/redis-streams-adapter` keeps them: a client
+    /// recovers on whichever server of the cluster it comes back to, Node ones included.
+    /// Every logged event then goes through the stream, this server's sockets getting it as
+    /// it is read back, and the socket's data is stored serialized: a server that did not
+    /// set it reads it as whatever type [`Socket::data`] asks for.
+    ///
     /// ```no_run
     /// # fn f<R: socketio_runtime::Runtime>() {
     /// use socketio_runtime::server::{RecoveryConfig, SocketIo};
