@@ -2,15 +2,17 @@
 //! 1.5 s, against Node (socket.io 4.8) and our server (the `recovery` example): every room
 //! tick once and in order, each exactly as the server emitted it (the offset is not handed
 //! to the handler), the same id, rooms and data, `recovered()` true; after a server restart,
-//! a new socket and `recovered()` false.
+//! a new socket and `recovered()` false. Across a cluster on the streams adapter too: the
+//! client comes back to another server, Node or ours, and recovers there.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use futures_channel::mpsc;
 use futures_util::StreamExt;
-use interop_tests::example::{free_port, start_recovery_server};
+use interop_tests::example::{Server, free_port, recovery_command};
 use interop_tests::proxy::CutProxy;
+use interop_tests::redis::RedisServer;
 use serde_json::{Value as Json, json};
 use socketio_runtime::Runtime;
 use socketio_runtime::client::ClientBuilder;
@@ -25,10 +27,32 @@ async fn within<R: Runtime, T>(what: &str, future: impl Future<Output = T>) -> T
     }
 }
 
-async fn scenario<R: Runtime>(kind: &str) {
+/// A `kind` recovery server on `port`, in the cluster on `redis` if there is one.
+fn start(kind: &str, port: u16, redis: Option<&RedisServer>) -> Server {
+    let mut command = recovery_command(kind);
+    if let Some(redis) = redis {
+        command.env("REDIS_URL", redis.url());
+    }
+    Server::start_command(command, kind, port)
+}
+
+/// The client starts on a `kind` server; with `then`, the cut sends it to a `then` server
+/// of the same cluster on Redis.
+async fn scenario<R: Runtime>(kind: &str, then: Option<&str>) {
+    let redis = then.map(|_| RedisServer::start());
     let port = free_port();
-    let mut server = start_recovery_server(kind, port);
+    let mut server = start(kind, port, redis.as_ref());
     let proxy = CutProxy::start(server.addr);
+    // The server the client comes back to, and the one it leaves.
+    let (kind, port, _first) = match (then, &redis) {
+        (Some(then), Some(redis)) => {
+            let second_port = free_port();
+            let second = start(then, second_port, Some(redis));
+            redis.wait_for_channel("socket.io#/#", 2);
+            (then, second_port, Some(std::mem::replace(&mut server, second)))
+        }
+        _ => (kind, port, None),
+    };
     let socket = ClientBuilder::<R>::new(&proxy.url())
         .expect("a valid URL")
         .reconnection_delay(Duration::from_millis(100))
@@ -64,17 +88,23 @@ async fn scenario<R: Runtime>(kind: &str) {
         }
         if ticks.len() == 10 && proxy.cuts() == 0 {
             proxy.cut(Duration::from_millis(1500));
+            proxy.retarget(server.addr);
         }
     }
     let expected: Vec<Json> = (0..40).map(|i| json!([i])).collect();
     assert_eq!(ticks, expected, "{kind}: every tick once, in order, without the offset");
     assert_eq!(welcomes, [json!([{ "recovered": true, "id": id }])], "{kind}");
     assert!(socket.recovered(), "{kind}");
-    let after: Json = within::<R, _>("whoami", socket.emit_with_ack("whoami", &())).await.unwrap();
+    let mut after: Json = within::<R, _>("whoami", socket.emit_with_ack("whoami", &())).await.unwrap();
+    if then.is_some() {
+        // Another server, whose middleware never ran.
+        assert_eq!(after["middlewareRuns"], 0, "{kind}: the middleware did not run");
+        after["middlewareRuns"] = before["middlewareRuns"].clone();
+    }
     assert_eq!(after, before, "{kind}: same id, rooms, data; the middleware did not run again");
 
-    drop(server);
-    server = start_recovery_server(kind, port);
+    server.stop();
+    server = start(kind, port, redis.as_ref());
     let (_, welcome) = next("the welcome of a restarted server").await;
     assert_eq!(welcome[0]["recovered"], false, "{kind}");
     assert_ne!(welcome[0]["id"], id, "{kind}");
@@ -86,7 +116,14 @@ async fn scenario<R: Runtime>(kind: &str) {
 #[test]
 fn our_client_recovers_on_node_and_on_our_server() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    runtime.block_on(scenario::<Tokio>("node"));
-    runtime.block_on(scenario::<Tokio>("socketio-tokio"));
-    smol::block_on(scenario::<socketio_smol::Smol>("socketio-smol"));
+    runtime.block_on(scenario::<Tokio>("node", None));
+    runtime.block_on(scenario::<Tokio>("socketio-tokio", None));
+    smol::block_on(scenario::<socketio_smol::Smol>("socketio-smol", None));
+}
+
+#[test]
+fn our_client_recovers_on_another_server_of_a_cluster() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(scenario::<Tokio>("socketio-tokio", Some("node")));
+    smol::block_on(scenario::<socketio_smol::Smol>("node", Some("socketio-smol")));
 }
