@@ -612,3 +612,125 @@ fn recovery_hands_events_without_offsets_and_restores_the_socket_after_a_drop() 
     };
     assert_eq!(payload.json(), r#"["tick",2]"#, "the missed event, after the connect");
 }
+
+/// A manager on WebSocket alone, driven by hand as a server would: `server` answers.
+struct RawWs {
+    manager: Manager,
+    now: Instant,
+    ws: Option<WsId>,
+}
+
+impl RawWs {
+    fn new() -> Self {
+        let config = ManagerConfig {
+            engine: ClientConfig { polling: false, ..ClientConfig::default() },
+            backoff: client::Backoff {
+                min: Duration::from_millis(100),
+                max: Duration::from_millis(100),
+                jitter: 0.0,
+            },
+            ..ManagerConfig::default()
+        };
+        let now = Instant::now();
+        RawWs { manager: Manager::new(now, config, Box::new(|| 0.0)), now, ws: None }
+    }
+
+    /// What the client wrote since the last call, as text frames; opens WebSockets asked for.
+    fn written(&mut self) -> Vec<String> {
+        let mut written = Vec::new();
+        while let Some(output) = self.manager.poll_output() {
+            match output {
+                client::Output::Io(eclient::Output::WsConnect { id, .. }) => {
+                    self.ws = Some(id);
+                    self.manager.handle_ws_open(self.now, id);
+                }
+                client::Output::Io(eclient::Output::WsSend { frames, .. }) => {
+                    written.extend(frames.into_iter().filter_map(|frame| match frame {
+                        engineio_proto::Frame::Text(text) => Some(text.to_string()),
+                        engineio_proto::Frame::Binary(_) => None,
+                    }));
+                }
+                client::Output::Io(eclient::Output::WsClose { .. }) => written.push("<close>".into()),
+                _ => {}
+            }
+        }
+        written
+    }
+
+    fn send(&mut self, text: &str) {
+        let id = self.ws.expect("a WebSocket");
+        self.manager.handle_ws_frame(self.now, id, engineio_proto::Frame::Text(text.to_owned().into()));
+    }
+
+    fn open_session(&mut self) {
+        self.written();
+        self.send(
+            r#"0{"sid":"s","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#,
+        );
+    }
+}
+
+#[test]
+fn a_server_that_floods_events_before_its_connect_answer_loses_the_session_not_the_offset() {
+    let mut raw = RawWs::new();
+    raw.manager.open_socket(Namespace::main(), None);
+    raw.open_session();
+    assert_eq!(raw.written(), ["40"]);
+    raw.send(r#"40{"sid":"a","pid":"p"}"#);
+    raw.send(r#"42["tick",0,"o1"]"#);
+    raw.written();
+
+    // A drop; the client comes back with its pid and offset.
+    raw.manager.handle_ws_closed(raw.now, raw.ws.unwrap());
+    raw.now += Duration::from_millis(100);
+    raw.manager.handle_timeout(raw.now);
+    raw.open_session();
+    assert_eq!(raw.written(), [r#"40{"pid":"p","offset":"o1"}"#]);
+
+    // Far more "missed events" than any log holds, and no CONNECT answer.
+    let big = format!(r#"42["x","{}","o2"]"#, "y".repeat(1 << 20));
+    for _ in 1..socketio_proto::client::EARLY_EVENTS_LIMIT >> 20 {
+        raw.send(&big);
+        assert!(raw.written().is_empty());
+    }
+    raw.send(&big);
+    assert_eq!(raw.written().last().map(String::as_str), Some("<close>"), "the session is closed");
+    raw.manager.handle_ws_closed(raw.now, raw.ws.unwrap());
+    let handed: Vec<_> = std::iter::from_fn(|| raw.manager.poll_output())
+        .filter(|o| matches!(o, client::Output::Event(client::Event::Message { .. })))
+        .collect();
+    assert!(handed.is_empty(), "nothing was handed over: {handed:?}");
+
+    // The next try asks again from what the client has.
+    raw.now += Duration::from_millis(100);
+    raw.manager.handle_timeout(raw.now);
+    raw.open_session();
+    assert_eq!(raw.written(), [r#"40{"pid":"p","offset":"o1"}"#]);
+    raw.send(r#"42["tick",1,"o2"]"#);
+    raw.send(r#"40{"sid":"a","pid":"p"}"#);
+    let events: Vec<_> = std::iter::from_fn(|| raw.manager.poll_output())
+        .filter_map(|o| match o {
+            client::Output::Event(client::Event::Message { payload, .. }) => Some(payload.json().to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(events, [r#"["tick",1]"#], "the missed event once, without its offset");
+}
+
+#[test]
+fn a_packet_that_does_not_parse_ends_the_session_and_the_client_reconnects() {
+    let mut raw = RawWs::new();
+    raw.manager.open_socket(Namespace::main(), None);
+    raw.open_session();
+    raw.send(r#"40{"sid":"a"}"#);
+    assert_eq!(raw.written(), ["40"]);
+    raw.send("4garbage");
+    assert_eq!(raw.written(), ["<close>"]);
+    raw.manager.handle_ws_closed(raw.now, raw.ws.unwrap());
+    // As the reference's "parse error": a transport failure, then a new attempt.
+    raw.now += Duration::from_millis(100);
+    raw.manager.handle_timeout(raw.now);
+    raw.open_session();
+    assert_eq!(raw.written(), ["40"]);
+    assert!(!raw.manager.is_closed());
+}

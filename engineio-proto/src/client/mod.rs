@@ -478,6 +478,12 @@ impl Client {
         true
     }
 
+    /// Ends the session because of what the server sent (a packet the layer above cannot
+    /// use): closed at once, as a transport error, so that a manager reconnects.
+    pub fn fail(&mut self, reason: &str) {
+        self.close_with(CloseReason::TransportError(reason.to_owned()));
+    }
+
     /// Closes the session after flushing what is buffered.
     pub fn close(&mut self) {
         if self.state == State::Closed {

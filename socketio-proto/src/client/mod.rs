@@ -259,9 +259,23 @@ struct Socket {
     pid: Option<String>,
     offset: Option<String>,
     /// Events received before the CONNECT answer (a recovered socket's missed events),
-    /// handed over after it, as the reference client does.
-    early: Vec<(Payload, Option<u64>)>,
+    /// handed over after it, as the reference client does; with their offsets and size.
+    early: Vec<Early>,
+    early_bytes: usize,
 }
+
+/// An event received before its socket's CONNECT answer.
+#[derive(Debug)]
+struct Early {
+    payload: Payload,
+    ack: Option<u64>,
+    offset: Option<String>,
+}
+
+/// The most bytes of events a socket holds before its CONNECT answer. Past it the server is
+/// not one to trust (a recovery replays at most the server's log): the session is closed,
+/// and the offset still says what the client has, so nothing is skipped on the next try.
+pub const EARLY_EVENTS_LIMIT: usize = 64 * 1024 * 1024;
 
 /// An emit of the retry queue.
 #[derive(Debug)]
@@ -394,6 +408,7 @@ impl Manager {
                     pid: None,
                     offset: None,
                     early: Vec::new(),
+                    early_bytes: 0,
                 });
                 self.sockets.len() - 1
             }
@@ -634,6 +649,11 @@ impl Manager {
             self.outputs.push_back(Output::Event(Event::ReconnectError(reason.clone())));
         }
         for index in 0..self.sockets.len() {
+            // What came before a CONNECT answer that will not come is asked again.
+            if let Some(socket) = self.sockets.get_mut(index) {
+                socket.early.clear();
+                socket.early_bytes = 0;
+            }
             match self.sockets.get(index) {
                 Some(socket) if socket.connected => {
                     self.socket_down(index, DisconnectReason::Transport(reason.clone()), true);
@@ -716,8 +736,9 @@ impl Manager {
                 Ok(Some(packet)) => self.on_packet(packet),
                 Ok(None) => {}
                 Err(_) => {
+                    // As the reference's "parse error": the session ends, and reconnects.
                     if let Some(engine) = self.engine.as_mut() {
-                        engine.close();
+                        engine.fail("parse error");
                     }
                 }
             },
@@ -744,7 +765,12 @@ impl Manager {
                         let recovered = pid.is_some() && socket.pid == pid;
                         socket.pid = pid;
                         let buffered: Vec<Packet> = socket.buffer.drain(..).collect();
-                        (buffered, std::mem::take(&mut socket.early), recovered)
+                        let early = std::mem::take(&mut socket.early);
+                        socket.early_bytes = 0;
+                        if let Some(offset) = early.iter().rev().find_map(|e| e.offset.clone()) {
+                            socket.offset = Some(offset);
+                        }
+                        (buffered, early, recovered)
                     }
                     _ => return,
                 };
@@ -753,7 +779,7 @@ impl Manager {
                     sid,
                     recovered,
                 }));
-                for (payload, ack) in early {
+                for Early { payload, ack, .. } in early {
                     let namespace = namespace.clone();
                     self.outputs.push_back(Output::Event(Event::Message { namespace, payload, ack }));
                 }
@@ -787,15 +813,31 @@ impl Manager {
                 };
                 // With recovery on, the server appends an offset to every event without ack
                 // id: kept for the next CONNECT, and not handed to the application.
+                let mut offset = None;
                 if socket.pid.is_some() && packet.ack_id.is_none() {
-                    if let Some((args, offset)) = payload.split_trailing_string() {
-                        socket.offset = Some(offset);
+                    if let Some((args, given)) = payload.split_trailing_string() {
+                        offset = Some(given);
                         payload = args;
                     }
                 }
                 if !socket.connected && socket.active && socket.pid.is_some() {
-                    socket.early.push((payload, packet.ack_id));
+                    // The offset counts once the event is handed over.
+                    let size = payload.json().len()
+                        + payload.attachments().iter().map(bytes::Bytes::len).sum::<usize>();
+                    socket.early_bytes = socket.early_bytes.saturating_add(size);
+                    if socket.early_bytes > EARLY_EVENTS_LIMIT {
+                        socket.early.clear();
+                        socket.early_bytes = 0;
+                        if let Some(engine) = self.engine.as_mut() {
+                            engine.fail("too many events before the CONNECT answer");
+                        }
+                        return;
+                    }
+                    socket.early.push(Early { payload, ack: packet.ack_id, offset });
                     return;
+                }
+                if offset.is_some() {
+                    socket.offset = offset;
                 }
                 self.outputs.push_back(Output::Event(Event::Message {
                     namespace,
