@@ -995,9 +995,8 @@ fn an_external_recovery_store_stamps_given_offsets_and_restores_what_it_read_bac
     assert!(!connecting.is_recovering(), "the store decides");
     assert_eq!(connecting.recovery_request(), Some((pid.as_str(), Some("17-0"))));
     let node_id = SocketId::parse("ub5C5QR1KupMVhAAAAAA").unwrap();
-    // The store was read past what this server delivered so far (17-0): nothing to read on.
-    assert!(!h.server.delivered_after(&main, "17-2"));
-    assert!(h.server.delivered_after(&main, "16-9"), "read again from there");
+    // The store was read past what this server delivered so far (17-0): nothing lost.
+    assert!(!h.server.lost_after(&main, "17-2"));
     let restored = socketio_proto::server::ExternalSession {
         socket: node_id,
         pid: pid.clone(),
@@ -1024,10 +1023,54 @@ fn an_external_recovery_store_stamps_given_offsets_and_restores_what_it_read_bac
     }
     h.pump();
     assert_eq!(h.take_sent(b), [r#"42["tick",3,"17-3"]"#], "back in its rooms, nothing twice");
-    assert!(h.server.delivered_after(&main, "17-2"));
 
     // A deliberate disconnect leaves nothing to keep.
     h.frame(b, "41");
     let events = h.take_events();
     assert!(matches!(events.as_slice(), [Event::Disconnected { pid: None, .. }]), "{events:?}");
+}
+
+#[test]
+fn a_socket_restored_from_a_store_read_before_the_server_s_last_events_gets_them_too() {
+    let recovery = RecoveryConfig { external: true, ..RecoveryConfig::default() };
+    let mut h = Harness::with(SocketConfig { recovery: Some(recovery), ..SocketConfig::default() });
+    let main = Namespace::main();
+    let b = h.open();
+    h.frame(b, r#"40{"pid":"p","offset":"17-0"}"#);
+    let connecting = h.take_events().into_iter().find_map(|e| match e {
+        Event::Connecting(c) => Some(c),
+        _ => None,
+    });
+    // Meanwhile this server delivers three more logged events, two the socket's rooms select.
+    h.server.broadcast_at(&main, &Selector::to("r"), event("tick", &[2]), "17-2");
+    h.server.broadcast_at(&main, &Selector::to("x"), event("other", &[]), "17-3");
+    h.server.broadcast_at(&main, &Selector::all(), event("all", &[]), "17-4");
+    assert!(!h.server.lost_after(&main, "17-1"), "still kept");
+    let node_id = SocketId::parse("ub5C5QR1KupMVhAAAAAA").unwrap();
+    let restored = socketio_proto::server::ExternalSession {
+        socket: node_id,
+        pid: "p".into(),
+        rooms: vec![node_id.to_string().into(), "r".into()],
+        missed: vec![Payload::from_json(r#"["tick",1,"17-1"]"#).unwrap()],
+        through: "17-1".into(),
+    };
+    assert_eq!(h.server.accept_restored(connecting.unwrap(), restored), Some(node_id));
+    h.pump();
+    assert_eq!(
+        h.take_sent(b),
+        [
+            r#"42["tick",1,"17-1"]"#,
+            r#"42["tick",2,"17-2"]"#,
+            r#"42["all","17-4"]"#,
+            r#"40{"sid":"ub5C5QR1KupMVhAAAAAA","pid":"p"}"#
+        ],
+        "what the store had, then what this server delivered since, then the answer"
+    );
+
+    // It keeps the latest few hundred: a store read before those is read on.
+    for i in 5..400 {
+        h.server.broadcast_at(&main, &Selector::to("y"), event("t", &[]), &format!("17-{i}"));
+    }
+    assert!(h.server.lost_after(&main, "17-4"));
+    assert!(!h.server.lost_after(&main, "17-399"));
 }

@@ -23,6 +23,7 @@
 //! assert!(open.body().starts_with(b"0{"));
 //! ```
 
+mod delivered;
 pub(crate) mod recovery;
 mod rooms;
 
@@ -39,6 +40,7 @@ use engineio_proto::{Frame, IdMap, server as engine};
 pub use recovery::{ExternalSession, RecoveryConfig, SessionData};
 pub use rooms::{Adapter, MemoryAdapter, Room, Selector};
 
+use delivered::Delivered;
 use recovery::Recovery;
 
 use crate::{DecodeLimits, Decoder, Namespace, Packet, PacketKind, Payload};
@@ -377,12 +379,9 @@ pub struct Server {
     recovery: Option<Recovery>,
     /// Connected sockets by private id (connection state recovery).
     pids: HashMap<ByteString, SocketId>,
-    /// With an external recovery store: the last offset stamped per namespace, which a
-    /// volatile event carries.
-    last_offsets: HashMap<Namespace, String>,
-    /// Sockets restored from an external store, with the offset they were read up to: the
-    /// logged events up to it that the server still delivers are not theirs.
-    catching_up: HashMap<SocketId, (u64, u64)>,
+    /// With an external recovery store: the logged events delivered lately, and the
+    /// restored sockets catching up.
+    delivered: Delivered,
     outputs: VecDeque<Output<Event>>,
 }
 
@@ -406,8 +405,7 @@ impl Server {
         Server {
             recovery,
             pids: HashMap::new(),
-            last_offsets: HashMap::new(),
-            catching_up: HashMap::new(),
+            delivered: Delivered::default(),
             engine,
             config,
             ids,
@@ -545,24 +543,24 @@ impl Server {
             return None;
         }
         let ExternalSession { socket, pid, rooms, missed, through } = restored;
-        let missed: Vec<EncodedPacket> = missed
+        let mut missed: Vec<EncodedPacket> = missed
             .into_iter()
             .map(|payload| EncodedPacket::new(&Packet::event(namespace.clone(), payload)))
             .collect();
-        self.admit(sid, namespace, socket, Some(ByteString::from(pid)), 0, rooms, &missed)?;
-        if let Some(through) = recovery::offset_order(&through) {
-            self.catching_up.insert(socket, through);
-        }
+        // What this server delivered since the store was read, which the socket was not
+        // there for.
+        missed.extend(self.delivered.replay(&namespace, socket, &rooms, &through));
+        self.admit(sid, namespace.clone(), socket, Some(ByteString::from(pid)), 0, rooms, &missed)?;
+        self.delivered.catch_up(&namespace, socket, &through);
         Some(socket)
     }
 
-    /// With an external recovery store: whether this server already delivered, in
-    /// `namespace`, a logged event after `offset`. A session read from the store up to
-    /// `offset` must then read on before it is restored: its socket, not there yet, did
-    /// not get that event.
-    pub fn delivered_after(&self, namespace: &Namespace, offset: &str) -> bool {
-        let last = self.last_offsets.get(namespace).and_then(|last| recovery::offset_order(last));
-        last.is_some_and(|last| Some(last) > recovery::offset_order(offset))
+    /// With an external recovery store: whether this server delivered, in `namespace`,
+    /// logged events after `offset` that it no longer keeps (it keeps the latest few
+    /// hundred). A session read from the store up to `offset` must then read on before it
+    /// is restored: its socket, not there yet, did not get them.
+    pub fn lost_after(&self, namespace: &Namespace, offset: &str) -> bool {
+        self.delivered.lost_after(namespace, offset)
     }
 
     /// Makes `id` a socket of `sid` in `namespace`, in `rooms`; sends `missed`, then the
@@ -721,7 +719,7 @@ impl Server {
             }
             None => {
                 // An external store stamps logged events itself (`broadcast_at`).
-                let last = self.last_offsets.get(namespace).filter(|_| selector.volatile);
+                let last = self.delivered.last_offset(namespace).filter(|_| selector.volatile);
                 let payload = match last {
                     Some(offset) => payload.with_trailing_string(offset),
                     None => payload,
@@ -741,24 +739,10 @@ impl Server {
         payload: Payload,
         offset: &str,
     ) -> usize {
-        self.last_offsets.insert(namespace.clone(), offset.to_owned());
         let encoded =
             EncodedPacket::new(&Packet::event(namespace.clone(), payload.with_trailing_string(offset)));
-        if self.catching_up.is_empty() {
-            return self.send_to_selection(namespace, selector, &encoded).len();
-        }
         // Restored sockets already got the events up to where their store was read.
-        let order = recovery::offset_order(offset);
-        let mut held = Vec::new();
-        let sockets = &self.sockets;
-        self.catching_up.retain(|socket, through| match sockets.get(socket) {
-            Some(state) if state.namespace != *namespace => true,
-            Some(_) if order.is_some_and(|order| order <= *through) => {
-                held.push(Room::from(*socket));
-                true
-            }
-            _ => false,
-        });
+        let held = self.delivered.record(namespace, offset, selector, &encoded);
         if held.is_empty() {
             return self.send_to_selection(namespace, selector, &encoded).len();
         }
@@ -1021,7 +1005,7 @@ impl Server {
         if let Some(pid) = &state.pid {
             self.pids.remove(pid);
         }
-        self.catching_up.remove(&socket);
+        self.delivered.remove(&state.namespace, socket);
         if let (Some(recovery), Some(pid), true) =
             (self.recovery.as_mut(), &state.pid, reason.is_recoverable())
         {

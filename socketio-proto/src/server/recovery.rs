@@ -143,7 +143,8 @@ pub struct ExternalSession {
     /// The offset the store was read up to (the last missed event's, or the client's own
     /// when it missed nothing). The server may still have logged events up to it to
     /// deliver; the restored socket does not get those again, as they are among `missed`.
-    /// Before restoring, check [`Server::delivered_after`](super::Server::delivered_after).
+    /// The events after it that the server already delivered, it replays; before restoring,
+    /// check that it still keeps them ([`Server::lost_after`](super::Server::lost_after)).
     pub through: String,
 }
 

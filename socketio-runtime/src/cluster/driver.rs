@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use futures_channel::oneshot;
 use futures_util::future::{try_join, try_join3};
-use socketio_proto::cluster::redis::{Event, Output};
+use socketio_proto::cluster::redis::{Event, Output, streams};
 use socketio_proto::cluster::resp::{PubSubMessage, Reply, command_into, stream_entries};
 use socketio_proto::server::DisconnectScope;
 use socketio_proto::{Payload, Value};
@@ -29,6 +29,8 @@ const BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::fro
 /// What a reply on the publishing connection answers.
 enum Expect {
     Publish,
+    /// An `XADD`, with what to do instead if Redis refuses it (this server's broadcast).
+    Append(Option<Box<Event>>),
     Count(u64),
     /// The application's command, whose reply goes there.
     Reply(oneshot::Sender<Reply>),
@@ -78,6 +80,16 @@ async fn session<R: Runtime>(cluster: &Arc<Cluster>, io: &SocketIo<R>) -> io::Re
     for output in outputs {
         subscribe(&mut subscriptions, output, sharded);
     }
+    let stream = lock(&cluster.node).stream().map(str::to_owned);
+    let unplaced = lock(&cluster.stream_position).as_str() == "$";
+    if let (Some(stream), true) = (stream, unplaced) {
+        // Reading from `$` would skip what is appended before the first XREAD arrives:
+        // this server's own broadcasts among them, which its sockets get when read back.
+        publisher.send(&streams::last_entry_command(&stream)).await?;
+        let position = streams::reading_position(published.next().await?)
+            .ok_or_else(|| io::Error::other("Redis refused to read the stream"))?;
+        *lock(&cluster.stream_position) = position;
+    }
     cluster.up.store(true, Ordering::Release);
     subscriber.send(&subscriptions).await?;
     tracing::debug!(address = %cluster.url.address, "cluster: connected to Redis");
@@ -126,8 +138,12 @@ async fn session<R: Runtime>(cluster: &Arc<Cluster>, io: &SocketIo<R>) -> io::Re
                 (Some(Expect::Reply(waiter)), reply) => {
                     let _ = waiter.send(reply);
                 }
+                (Some(Expect::Append(Some(unsent))), Reply::Error(error)) => {
+                    tracing::warn!(%error, "cluster: Redis refused a broadcast; delivered here only");
+                    apply(cluster, io, *unsent);
+                }
                 (_, Reply::Error(error)) => tracing::warn!(%error, "cluster: Redis refused a command"),
-                (Some(Expect::Publish), _) => {}
+                (Some(Expect::Publish | Expect::Append(_)), _) => {}
                 (None, _) => return Err(io::Error::other("a reply to no command")),
             }
         }
@@ -143,10 +159,20 @@ async fn session<R: Runtime>(cluster: &Arc<Cluster>, io: &SocketIo<R>) -> io::Re
         .await
         .map(|_: (((), (), ()), ())| ());
     // Server counts asked on the lost connection will not come.
+    let mut unconfirmed = 0usize;
     for expectation in std::mem::take(&mut *lock(&expected)) {
-        if let Expect::Count(token) = expectation {
-            lock(&cluster.node).handle_server_count_failed(token);
+        match expectation {
+            Expect::Count(token) => lock(&cluster.node).handle_server_count_failed(token),
+            // Appended or not: if it was, it is read back after the reconnection.
+            Expect::Append(Some(_)) => unconfirmed += 1,
+            _ => {}
         }
+    }
+    if unconfirmed > 0 {
+        tracing::warn!(
+            unconfirmed,
+            "cluster: broadcasts whose XADD was not confirmed before the connection was lost"
+        );
     }
     ended
 }
@@ -234,11 +260,14 @@ fn drain<R: Runtime>(
     loop {
         // Without a connection, a dropped waiter says the command failed.
         let queries = std::mem::take(&mut *lock(&cluster.queries));
-        if let Some(expected) = link {
-            for (command, reply) in queries {
-                writes.publisher.extend_from_slice(&command);
-                lock(expected).push_back(reply.map_or(Expect::Publish, Expect::Reply));
+        match link {
+            Some(expected) => {
+                for (command, reply) in queries {
+                    writes.publisher.extend_from_slice(&command);
+                    lock(expected).push_back(reply.map_or(Expect::Publish, Expect::Reply));
+                }
             }
+            None => dropped += queries.len(),
         }
         let outputs: Vec<Output> = {
             let mut node = lock(&cluster.node);
@@ -265,7 +294,7 @@ fn drain<R: Runtime>(
                     command_into(&mut writes.publisher, &[publish, channel.as_bytes(), &message]);
                     lock(expected).push_back(Expect::Publish);
                 }
-                (Output::Append { stream, max_len, fields, .. }, Some(expected)) => {
+                (Output::Append { stream, max_len, fields, unsent }, Some(expected)) => {
                     let max_len = max_len.to_string();
                     let mut args: Vec<&[u8]> =
                         vec![b"XADD", stream.as_bytes(), b"MAXLEN", b"~", max_len.as_bytes(), b"*"];
@@ -274,7 +303,7 @@ fn drain<R: Runtime>(
                         args.push(value);
                     }
                     command_into(&mut writes.publisher, &args);
-                    lock(expected).push_back(Expect::Publish);
+                    lock(expected).push_back(Expect::Append(unsent));
                 }
                 (Output::Append { unsent: Some(event), .. }, None) => {
                     // This server's sockets get it all the same (without an offset).

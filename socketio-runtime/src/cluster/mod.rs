@@ -119,10 +119,11 @@ impl RedisAdapter {
         self.config.listens_per_room()
     }
 
-    /// With connection state recovery on the streams adapter, sessions and missed events
-    /// are kept in Redis: a client recovers on any server of the cluster. Returns whether
-    /// that is so (the adapter then delivers this server's broadcasts as it reads them back).
-    pub(crate) fn keep_sessions(&mut self) -> bool {
+    /// Makes the adapter the store of connection state recovery, when it can be (the
+    /// streams adapter): sessions and missed events are kept in Redis, and a client
+    /// recovers on any server of the cluster. Returns whether it is (it then delivers this
+    /// server's broadcasts as it reads them back).
+    pub(crate) fn store_sessions(&mut self) -> bool {
         self.config.recovery = matches!(self.config.pubsub, PubSub::Streams);
         self.config.recovery
     }
@@ -198,8 +199,11 @@ impl Cluster {
     /// unreachable.
     pub(crate) fn query(&self, command: Vec<u8>) -> oneshot::Receiver<Reply> {
         let (reply, receiver) = oneshot::channel();
-        lock(&self.queries).push((command, Some(reply)));
-        self.signal.notify();
+        // While Redis is unreachable it fails at once (the reply is dropped).
+        if self.up.load(Ordering::Acquire) {
+            lock(&self.queries).push((command, Some(reply)));
+            self.signal.notify();
+        }
         receiver
     }
 

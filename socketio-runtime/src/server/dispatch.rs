@@ -11,7 +11,7 @@ use socketio_proto::cluster::redis::streams::{Restoring, SessionRestore, StoredS
 use socketio_proto::server::{Connecting, Event};
 use socketio_proto::{Payload, Value};
 
-use super::socket::StoredData;
+use super::socket::{SharedData, StoredData};
 use super::{ConnectError, ConnectRequest, NamespaceHandlers, Socket, SocketInner, SocketIo, lock};
 use crate::cluster::Relayed;
 use crate::handler::{BoxFuture, Running, start};
@@ -66,11 +66,7 @@ fn on_event<R: Runtime>(
                     Decided { connecting, verdict: Ok(()), handlers, restored: None },
                 );
             }
-            let request = ConnectRequest {
-                namespace: connecting.namespace().clone(),
-                auth: connecting.auth().cloned(),
-                handshake: connecting.handshake().clone(),
-            };
+            let request = ConnectRequest::of(&connecting);
             let (io, decided) = (io.clone(), decided.clone());
             R::spawn(async move {
                 let restored = match restoring {
@@ -148,9 +144,13 @@ fn on_event<R: Runtime>(
 /// With recovery on the streams adapter: starts reading the session a CONNECT claims from
 /// the cluster's store, with the first command to send.
 fn start_restore<R>(io: &SocketIo<R>, connecting: &Connecting) -> Option<(SessionRestore, Restoring)> {
-    let stream = io.session_store()?.stream()?;
+    let store = io.session_store()?;
+    let stream = store.stream()?;
     let (pid, offset) = connecting.recovery_request()?;
     let (restore, first) = SessionRestore::start(&stream, connecting.namespace().clone(), pid, offset?)?;
+    // A dynamic namespace's first socket: its entries are read from now on, so none that
+    // the restored socket needs is skipped while its session is read.
+    store.add_namespace(connecting.namespace());
     Some((restore, Restoring::Send(first)))
 }
 
@@ -196,6 +196,14 @@ async fn run_middleware<R>(
     Ok(())
 }
 
+/// The data of a socket back from a network drop.
+enum Restored {
+    /// Read back from the cluster's store.
+    Data(Option<StoredData>),
+    /// Kept by this server.
+    Shared(Option<SharedData>),
+}
+
 /// What became of a connection, decided under the state lock.
 enum Accepted<R> {
     Socket(Arc<SocketInner<R>>),
@@ -227,7 +235,7 @@ fn finish_connect<R: Runtime>(
             return Accepted::Refused;
         }
         let (id, data) = match restored {
-            Some(restore) if state.endpoint.delivered_after(&namespace, restore.through()) => {
+            Some(restore) if state.endpoint.lost_after(&namespace, restore.through()) => {
                 return Accepted::ReadOn(Box::new((connecting, restore)));
             }
             Some(restore) => {
@@ -237,22 +245,26 @@ fn finish_connect<R: Runtime>(
                 let Some(id) = state.endpoint.accept_restored(connecting, session) else {
                     return Accepted::Refused;
                 };
+                // Stored serialized by whichever server kept the session.
                 let data = (data != Value::Null).then(|| StoredData::serialized(Payload::from_value(&data)));
-                (id, Some(Some(Arc::new(Mutex::new(data)))))
+                (id, Some(Restored::Data(data)))
             }
             None => match state.endpoint.accept_recovering(connecting) {
-                Some((id, recovered)) => {
-                    let data =
-                        recovered.map(|r| r.data.and_then(|data| data.downcast().ok()).map(|data| *data));
-                    (id, data)
+                Some((id, Some(recovered))) => {
+                    // Kept in memory: the very value, shared with the session.
+                    let shared = recovered.data.and_then(|data| data.downcast::<SharedData>().ok());
+                    (id, Some(Restored::Shared(shared.map(|shared| *shared))))
                 }
+                Some((id, None)) => (id, None),
                 None => return Accepted::Refused,
             },
         };
         // Registered under the state lock: its first event finds it.
         let mut inner = SocketInner::new(id, namespace, handshake, auth);
-        if let Some(data) = data {
-            inner.restore(data);
+        match data {
+            Some(Restored::Data(data)) => inner.restore(Some(Arc::new(Mutex::new(data)))),
+            Some(Restored::Shared(shared)) => inner.restore(shared),
+            None => {}
         }
         let inner = Arc::new(inner);
         lock(&live).insert(id, inner.clone());
@@ -267,10 +279,27 @@ fn finish_connect<R: Runtime>(
             R::spawn(async move {
                 let next = restore.read_on();
                 let restored = restore_session(&io, restore, next).await;
-                let _ = decided.unbounded_send(Decided { connecting, verdict: Ok(()), handlers, restored });
+                // Not restored after all: the middleware it skipped decides.
+                let skipped = io.recovery.is_some_and(|r| r.skip_middlewares);
+                let verdict = match (&restored, skipped) {
+                    (None, true) => run_middleware(&handlers, &ConnectRequest::of(&connecting)).await,
+                    _ => Ok(()),
+                };
+                let _ = decided.unbounded_send(Decided { connecting, verdict, handlers, restored });
             });
             Vec::new()
         }
         _ => Vec::new(),
+    }
+}
+
+impl ConnectRequest {
+    /// What the middleware sees of `connecting`.
+    fn of(connecting: &Connecting) -> Self {
+        ConnectRequest {
+            namespace: connecting.namespace().clone(),
+            auth: connecting.auth().cloned(),
+            handshake: connecting.handshake().clone(),
+        }
     }
 }

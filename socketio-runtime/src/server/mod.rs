@@ -667,8 +667,8 @@ impl<R: Runtime> Builder<R> {
             client_script: self.client_script,
         };
         let (mut socket, mut adapter) = (self.socket, self.adapter);
-        if let (Some(recovery), Some(adapter)) = (socket.recovery.as_mut(), adapter.as_mut()) {
-            recovery.external = adapter.keep_sessions();
+        if let Some(recovery) = socket.recovery.as_mut() {
+            recovery.external = adapter.as_mut().is_some_and(RedisAdapter::store_sessions);
         }
         let recovery = socket.recovery;
         let engine = engineio_proto::server::Server::new(self.engine, Box::new(crate::ids::random_u128));

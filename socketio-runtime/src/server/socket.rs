@@ -260,6 +260,12 @@ impl<R: Runtime> Socket<R> {
 
     /// Emits `event` to this socket; `args` follow the [arguments rule](socketio_proto::args):
     /// one value is one argument, a tuple several, `()` none.
+    ///
+    /// With connection state recovery on the streams adapter, the event goes through the
+    /// cluster's stream, as the reference sends it, so that it reaches the socket on
+    /// whichever server it comes back to. It then comes after what is sent directly later
+    /// (acks, `emit_with_ack`, a disconnect); while Redis is unreachable the socket gets it
+    /// directly and the result is [`Error::Cluster`].
     pub fn emit<A: Args + ?Sized>(&self, event: &str, args: &A) -> Result<(), Error> {
         if self.io.session_store().is_some() {
             // Logged in the cluster's stream, as the reference does: it reaches the socket

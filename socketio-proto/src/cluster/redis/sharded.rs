@@ -207,6 +207,10 @@ impl RedisNode {
         // Binary, and the streams adapter's ephemeral broadcast with acks, go as MessagePack.
         if payload.has_binary() || (self.streams() && ack.is_some()) {
             let Ok(data) = payload.to_value() else {
+                // Not for the others; this node's sockets get it all the same.
+                if let Some(unsent) = unsent {
+                    self.outputs.push_back(Output::Event(unsent));
+                }
                 return;
             };
             let mut members = vec![("packet".into(), event_packet(namespace, data))];
@@ -345,9 +349,10 @@ impl RedisNode {
         self.on_cluster_message(namespace, own, None, &message, local);
     }
 
-    /// A message of another node, decoded; `own` when it came on this node's channel,
-    /// `entry` the id of the stream entry it was. A node's own messages come back on the
-    /// stream: with recovery, its broadcasts are delivered then ([`RedisConfig::recovery`]).
+    /// A message of a node, decoded; `own` when it came on this node's channel, `entry` the
+    /// id of the stream entry it was. A node's own messages come back on the stream, and
+    /// are skipped but for its broadcasts with recovery, delivered then
+    /// ([`RedisConfig::recovery`]).
     fn on_cluster_message(
         &mut self,
         namespace: &Namespace,

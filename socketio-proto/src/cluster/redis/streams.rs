@@ -60,15 +60,29 @@ impl StoredSession {
             data: session.get("data").cloned().unwrap_or(Value::Null),
         })
     }
-}
 
-impl StoredSession {
     /// The command that keeps it for `ttl` (`SET sio:session:<pid> <value> PX <ms>`).
     pub fn store_command(&self, ttl: Duration) -> Vec<u8> {
         let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1).to_string();
         let (key, value) = (session_key(&self.pid), self.encode());
         command(&[b"SET", key.as_bytes(), value.as_bytes(), b"PX", millis.as_bytes()])
     }
+}
+
+/// Where a stream reader starts: `XREAD` from `$` skips what is appended before its first
+/// call arrives, so a reader first asks for the last entry's id with this command
+/// (`XREVRANGE stream + - COUNT 1`) and reads from [`reading_position`] of its reply.
+pub fn last_entry_command(stream: &str) -> Vec<u8> {
+    command(&[b"XREVRANGE", stream.as_bytes(), b"+", b"-", b"COUNT", b"1"])
+}
+
+/// The id to read on from, given the reply to [`last_entry_command`]: the last entry's,
+/// or `0-0` for an empty stream; `None` for an error.
+pub fn reading_position(reply: Reply) -> Option<String> {
+    if matches!(reply, Reply::Error(_)) {
+        return None;
+    }
+    Some(stream_entries(reply).pop().map_or_else(|| "0-0".to_owned(), |(id, _)| id))
 }
 
 /// Entries read per `XRANGE` while restoring a session.
@@ -162,6 +176,8 @@ impl SessionRestore {
                 true => Restoring::Refused,
                 false => self.read_on(),
             },
+            // An error part-way (a busy or loading Redis) would leave a gap.
+            Step::Read if matches!(reply, Reply::Error(_)) => Restoring::Refused,
             Step::Read => {
                 let entries = stream_entries(reply);
                 let rooms = self.session.as_ref().map_or(&[][..], |session| &session.rooms[..]);
@@ -186,8 +202,8 @@ impl SessionRestore {
     }
 
     /// Reads the entries after [`Self::through`]: after [`Restoring::Ready`], when the
-    /// server already delivered an event after it
-    /// ([`Server::delivered_after`](crate::server::Server::delivered_after)).
+    /// server delivered events after it that it no longer keeps
+    /// ([`Server::lost_after`](crate::server::Server::lost_after)).
     pub fn read_on(&mut self) -> Restoring {
         self.calls += 1;
         let Some(next) = next_offset(&self.through).filter(|_| self.calls <= MAX_RANGE_CALLS) else {
@@ -231,7 +247,7 @@ pub fn is_offset(offset: &str) -> bool {
     offset_order(offset).is_some()
 }
 
-/// The first entry id after `offset` (an exclusive range for Redis before 6.2).
+/// The first entry id after `offset` (the adapter's `nextOffset`).
 pub fn next_offset(offset: &str) -> Option<String> {
     let (ms, seq) = offset_order(offset)?;
     Some(format!("{ms}-{}", seq.checked_add(1)?))
@@ -274,6 +290,10 @@ pub fn missed_packets(
         let Some(data) = message.get("data") else { continue };
         let (Some(packet), Some(opts)) = (data.get("packet"), data.get("opts")) else { continue };
         let Some(Value::Array(args)) = packet.get("data") else { continue };
+        // A volatile event is not logged (a server delivering it live does not hold it back).
+        if matches!(opts.get("flags").and_then(|flags| flags.get("volatile")), Some(Value::Bool(true))) {
+            continue;
+        }
         let (to, except) = (rooms_of(opts.get("rooms")), rooms_of(opts.get("except")));
         let included = to.is_empty() || rooms.iter().any(|room| to.contains(room));
         if included && !rooms.iter().any(|room| except.contains(room)) {
@@ -320,6 +340,9 @@ mod tests {
         assert_eq!(next_offset("17-4").as_deref(), Some("17-5"));
     }
 
+    /// A volatile broadcast, as the adapter appends it.
+    const VOLATILE: &str = r#"{"packet":{"type":2,"data":["v"],"nsp":"/"},"opts":{"rooms":[],"except":[],"flags":{"volatile":true}}}"#;
+
     #[test]
     fn missed_packets_are_the_namespace_s_broadcasts_its_rooms_select() {
         let entry = |uid: &str, nsp: &str, kind: &str, data: &str| -> Vec<(Bytes, Bytes)> {
@@ -341,6 +364,7 @@ mod tests {
             ("1-4".to_owned(), entry("a", "/", "4", r#"{"opts":{"rooms":[],"except":[]},"rooms":["z"]}"#)),
             ("2-0".to_owned(), entry("b", "/", "3", &broadcast(r#"["tick",1]"#, "[]", "[]"))),
             ("2-1".to_owned(), entry("b", "/", "3", "garbage")),
+            ("2-2".to_owned(), entry("b", "/", "3", VOLATILE)),
         ];
         let rooms = [Room::from("me"), Room::from("r")];
         let missed: Vec<String> = missed_packets(&entries, &Namespace::main(), &rooms)
@@ -405,6 +429,23 @@ mod tests {
         restore.handle_reply(Reply::Bulk(FROM_NODE.into()));
         assert_eq!(restore.handle_reply(Reply::Array(Vec::new())), Restoring::Refused);
         assert!(restore.finish().is_none());
+        // An error part-way leaves no gap: refused.
+        let (mut restore, _) = SessionRestore::start("socket.io", Namespace::main(), "p", "5-0").unwrap();
+        restore.handle_reply(Reply::Bulk(FROM_NODE.into()));
+        restore.handle_reply(xrange_reply(&[("5-0", &tick(0))]));
+        assert_eq!(restore.handle_reply(Reply::Error("LOADING".into())), Restoring::Refused);
+    }
+
+    #[test]
+    fn a_reader_starts_after_the_last_entry() {
+        let text = String::from_utf8(last_entry_command("s")).unwrap();
+        assert_eq!(
+            text,
+            "*6\r\n$9\r\nXREVRANGE\r\n$1\r\ns\r\n$1\r\n+\r\n$1\r\n-\r\n$5\r\nCOUNT\r\n$1\r\n1\r\n"
+        );
+        assert_eq!(reading_position(xrange_reply(&[("9-3", "{}")])).as_deref(), Some("9-3"));
+        assert_eq!(reading_position(Reply::Array(Vec::new())).as_deref(), Some("0-0"));
+        assert_eq!(reading_position(Reply::Error("WRONGTYPE".into())), None);
     }
 
     #[test]
