@@ -127,3 +127,36 @@ fn our_client_recovers_on_another_server_of_a_cluster() {
     runtime.block_on(scenario::<Tokio>("socketio-tokio", Some("node")));
     smol::block_on(scenario::<socketio_smol::Smol>("node", Some("socketio-smol")));
 }
+
+/// Redis refuses every write (out of memory): the stream takes no event, and this server's
+/// sockets get theirs all the same (without an offset), rather than losing them.
+async fn refused_appends<R: Runtime>(kind: &str) {
+    let redis = RedisServer::start();
+    let server = start(kind, free_port(), Some(&redis));
+    redis.wait_for_channel("socket.io#/#", 1);
+    let socket = ClientBuilder::<R>::new(&server.url()).expect("a valid URL").build();
+    let (tx, mut ticks) = mpsc::unbounded::<Json>();
+    socket.on("tick", async move |_, message| {
+        tx.unbounded_send(message.payload().event_args().unwrap().deserialize().unwrap()).ok();
+    });
+    socket.connect();
+    within::<R, _>("join", socket.emit_with_ack::<String>("join", &"r")).await.unwrap();
+    let appended = redis.command(&["XLEN", "socket.io"]).unwrap();
+    for setting in [["maxmemory-policy", "noeviction"], ["maxmemory", "1"]] {
+        redis.command(&["CONFIG", "SET", setting[0], setting[1]]).expect("configuring Redis");
+    }
+    socket.emit("start", &("r", 3, 10)).unwrap();
+    for i in 0..3 {
+        assert_eq!(within::<R, _>("a tick", ticks.next()).await, Some(json!([i])), "{kind}");
+    }
+    let length = redis.command(&["XLEN", "socket.io"]).unwrap();
+    assert_eq!(length, appended, "{kind}: the ticks were not appended");
+    socket.close();
+}
+
+#[test]
+fn a_refused_append_still_reaches_this_server_s_sockets() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(refused_appends::<Tokio>("socketio-tokio"));
+    smol::block_on(refused_appends::<socketio_smol::Smol>("socketio-smol"));
+}
