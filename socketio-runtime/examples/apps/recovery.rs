@@ -5,8 +5,8 @@
 //! Environment: `PORT`; `REDIS_URL` makes the server one of a cluster on the streams
 //! adapter, where sessions and missed events are kept in Redis, so a client recovers on any
 //! server of it (Node ones with `@socket.io/redis-streams-adapter` included). Recovery on
-//! (2 minutes, middleware skipped on recovery); ping interval and timeout 2 s. A middleware counts its runs. On connection the socket gets
-//! `welcome` `{recovered, id}`. Events: `join` (room, ack), `set` (value, ack: stored as
+//! (2 minutes, middleware skipped on recovery); ping interval and timeout 2 s. A middleware
+//! counts its runs. On connection the socket gets `welcome` `{recovered, id}`. Events: `join` (room, ack), `set` (value, ack: stored as
 //! `data.value`), `whoami` (ack: `{id, rooms, data, middlewareRuns}`), `start` (room, n,
 //! everyMs: `tick` 0..n to the room, one every everyMs), `start-direct` (n, everyMs: the
 //! same to this socket alone, across its recoveries).
