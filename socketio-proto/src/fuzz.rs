@@ -1,5 +1,6 @@
-//! Fuzz bodies for the Socket.IO decoder; the `fuzz/` targets call them. Whatever decodes
-//! must re-encode and decode to an equal packet, and nothing may panic.
+//! Fuzz bodies for the Socket.IO decoder and the cluster's codecs (Redis replies,
+//! MessagePack); the `fuzz/` targets call them. Whatever decodes must re-encode and decode
+//! to an equal value, and nothing may panic.
 
 use bytes::Bytes;
 use bytestring::ByteString;
@@ -46,6 +47,45 @@ pub fn reassembler(data: &[u8]) {
             Err(_) => assert_eq!(decoder.missing_attachments(), 0, "errors reset the decoder"),
         }
     }
+}
+
+/// Reads Redis replies from `data` (after a first byte that sets the size of the pieces it
+/// arrives in): every reply re-encodes to bytes that read back to it, and the readers of
+/// pub/sub messages and stream entries take it.
+pub fn resp(data: &[u8]) {
+    use crate::cluster::resp::{PubSubMessage, ReplyReader, stream_entries};
+    let Some((&piece, data)) = data.split_first() else {
+        return;
+    };
+    let mut reader = ReplyReader::new(64 * 1024);
+    for chunk in data.chunks(usize::from(piece % 16) + 1) {
+        reader.feed(chunk);
+        loop {
+            match reader.next_reply() {
+                Ok(Some(reply)) => {
+                    let mut again = ReplyReader::new(usize::MAX);
+                    again.feed(&reply.encode());
+                    assert_eq!(again.next_reply(), Ok(Some(reply.clone())), "a reply reads back as itself");
+                    let _ = stream_entries(reply.clone());
+                    let _ = PubSubMessage::from_reply(reply);
+                }
+                Ok(None) => break,
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+/// Decodes `data` as MessagePack (the cluster's messages) and as a stored recovery session:
+/// what decodes encodes to bytes that decode to the same encoding.
+pub fn msgpack(data: &[u8]) {
+    use crate::cluster::msgpack::{decode, encode};
+    if let Ok(value) = decode(data) {
+        let bytes = encode(&value);
+        let again = decode(&bytes).expect("our encoding decodes");
+        assert_eq!(encode(&again), bytes, "encoding is stable");
+    }
+    let _ = crate::cluster::redis::streams::StoredSession::decode(data);
 }
 
 fn check_round_trip(packet: &Packet) {

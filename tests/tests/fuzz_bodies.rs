@@ -43,6 +43,37 @@ fn hostile_corpus() {
     socketio_proto::fuzz::packet(long.as_bytes());
 }
 
+/// Redis replies and MessagePack that a broken or hostile Redis (or cluster peer) could send:
+/// negative and huge lengths, deep nesting, lengths past the end.
+#[test]
+fn hostile_cluster_corpus() {
+    let deep_resp = "*1\r\n".repeat(100_000);
+    let resp: &[&[u8]] = &[
+        b"\x00*-5\r\n",
+        b"\x00$99999999999999999999\r\n",
+        b"\x00$-7\r\n",
+        b"\x03*2\r\n$3\r\nabc\r\n:x\r\n",
+        b"\x00>3\r\n+message\r\n$1\r\nc\r\n$0\r\n\r\n",
+        b"\x00*2\r\n$3\r\n1-0\r\n*1\r\n$1\r\nk\r\n",
+    ];
+    for input in resp.iter().copied().chain([format!("\x00{deep_resp}").as_bytes()]) {
+        socketio_proto::fuzz::resp(input);
+    }
+    let deep_msgpack = vec![0x91u8; 100_000];
+    let msgpack: &[&[u8]] = &[
+        &[0xdd, 0xff, 0xff, 0xff, 0xff],
+        &[0xdf, 0xff, 0xff, 0xff, 0xff],
+        &[0xdb, 0xff, 0xff, 0xff, 0xff, b'a'],
+        &[0xc6, 0x7f, 0xff, 0xff, 0xff],
+        &[0xd7, 0xff, 0, 0, 0, 0, 0, 0, 0, 0],
+        &[0xc1],
+        &deep_msgpack,
+    ];
+    for input in msgpack {
+        socketio_proto::fuzz::msgpack(input);
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2048))]
 
@@ -52,6 +83,8 @@ proptest! {
         engineio_proto::fuzz::payload(&data);
         socketio_proto::fuzz::packet(&data);
         socketio_proto::fuzz::reassembler(&data);
+        socketio_proto::fuzz::resp(&data);
+        socketio_proto::fuzz::msgpack(&data);
     }
 
     #[test]
