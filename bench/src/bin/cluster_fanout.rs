@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use e2e_bench::redis::Redis;
 use e2e_bench::ws;
 use tokio::sync::Notify;
 
@@ -48,22 +49,9 @@ fn spawn(command: &mut Command, port: u16) -> Process {
     Process(child)
 }
 
-/// Subscribers of the request channel, as `redis-cli` would ask.
-fn subscribers(redis_port: u16) -> usize {
-    use std::io::{BufRead, BufReader, Write};
-    let channel = "socket.io-request#/#";
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", redis_port)) else { return 0 };
-    let request = format!("*3\r\n$6\r\nPUBSUB\r\n$6\r\nNUMSUB\r\n${}\r\n{channel}\r\n", channel.len());
-    if stream.write_all(request.as_bytes()).is_err() {
-        return 0;
-    }
-    let lines: Vec<String> = BufReader::new(stream).lines().take(4).map_while(Result::ok).collect();
-    lines.last().and_then(|l| l.strip_prefix(':')?.parse().ok()).unwrap_or(0)
-}
-
 /// Starts two servers of `kind` on Redis; their addresses.
-fn start_pair(kind: &str, redis_port: u16) -> (Vec<Process>, Vec<SocketAddr>) {
-    let redis_url = format!("redis://127.0.0.1:{redis_port}");
+fn start_pair(kind: &str, redis: &Redis) -> (Vec<Process>, Vec<SocketAddr>) {
+    let redis_url = redis.url();
     let mut processes = Vec::new();
     let mut addrs = Vec::new();
     for name in ["a", "b"] {
@@ -80,11 +68,7 @@ fn start_pair(kind: &str, redis_port: u16) -> (Vec<Process>, Vec<SocketAddr>) {
         processes.push(spawn(&mut command, port));
         addrs.push(SocketAddr::from(([127, 0, 0, 1], port)));
     }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while subscribers(redis_port) != 2 {
-        assert!(Instant::now() < deadline, "the {kind} servers did not form a cluster");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    redis.wait_for_servers("socket.io-request#/#", 2).expect("the servers form a cluster");
     (processes, addrs)
 }
 
@@ -173,22 +157,11 @@ fn main() {
         .status()
         .expect("running cargo");
     assert!(status.success(), "building the cluster example failed");
-    let redis_port = free_port();
-    let _redis = spawn(
-        Command::new("redis-server").args([
-            "--port",
-            &redis_port.to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ]),
-        redis_port,
-    );
+    let redis = Redis::start().expect("starting redis-server");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
     let mut results = Vec::new();
     for kind in ["ours", "node"] {
-        let (servers, addrs) = start_pair(kind, redis_port);
+        let (servers, addrs) = start_pair(kind, &redis);
         let result = runtime.block_on(run(&addrs, receivers, messages));
         drop(servers);
         match &result {

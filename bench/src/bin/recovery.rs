@@ -8,7 +8,10 @@
 //! duplicates, and messages out of order.
 //!
 //! Servers: ours with recovery (`bench_tokio`, `RECOVERY=on`), Node socket.io with and
-//! without it (`tests/js/bench-server.js`), socketioxide (which has none).
+//! without it (`tests/js/bench-server.js`), socketioxide (which has none). Then ours and Node
+//! as two servers of a cluster on one `redis-server` (the streams adapter, which keeps
+//! sessions in Redis), each cut sending every receiver back to the other server, as a load
+//! balancer may.
 //!
 //! `cargo run --release -p e2e-bench --bin recovery [-- RECEIVERS RATE SECONDS]` (defaults
 //! 100 receivers, 100 messages/s, 30 s). Needs `npm ci` in `tests/js`.
@@ -19,6 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use e2e_bench::redis::Redis;
 use e2e_bench::servers::{Peer, Server, build_servers};
 use e2e_bench::ws;
 use serde_json::Value;
@@ -49,6 +53,8 @@ enum Cut {
 /// A proxy that can cut every connection through it and refuse new ones for a while.
 struct Proxy {
     addr: SocketAddr,
+    /// Where new connections go (a load balancer may send a client back elsewhere).
+    target: Mutex<SocketAddr>,
     open: Mutex<Vec<(AbortHandle, Arc<tokio::sync::Notify>)>>,
     down_until: Mutex<Option<Instant>>,
     /// Server sides of connections cut on the client side only, kept open.
@@ -61,6 +67,7 @@ impl Proxy {
         let addr = listener.local_addr().expect("the proxy's address");
         let proxy = Arc::new(Proxy {
             addr,
+            target: Mutex::new(target),
             open: Mutex::default(),
             down_until: Mutex::default(),
             zombies: Arc::default(),
@@ -71,6 +78,7 @@ impl Proxy {
                 if lock(&shared.down_until).is_some_and(|until| Instant::now() < until) {
                     continue;
                 }
+                let target = *lock(&shared.target);
                 let silent_cut = Arc::new(tokio::sync::Notify::new());
                 let cut = silent_cut.clone();
                 let zombies = shared.zombies.clone();
@@ -89,6 +97,11 @@ impl Proxy {
             }
         });
         proxy
+    }
+
+    /// Sends new connections to `target` from now on.
+    fn retarget(&self, target: SocketAddr) {
+        *lock(&self.target) = target;
     }
 
     /// Cuts every connection as `cut` says and refuses new ones for `outage`.
@@ -188,9 +201,39 @@ struct Row {
     connections: u64,
 }
 
-async fn measure(peer: Peer, recovery: bool, cut: Cut, receivers: usize, rate: u64, seconds: u64) -> Row {
-    let env: &[(&str, &str)] = if recovery { &[("RECOVERY", "on")] } else { &[] };
-    let server = Server::start_with(peer, None, env).expect("starting the server");
+/// Where the receivers go: one server, or two of a cluster on Redis (the streams adapter)
+/// with each cut sending every receiver back to the other one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Servers {
+    One,
+    TwoOnRedis,
+}
+
+async fn measure(
+    peer: Peer,
+    recovery: bool,
+    cut: Cut,
+    servers: Servers,
+    receivers: usize,
+    rate: u64,
+    seconds: u64,
+) -> Row {
+    let redis = (servers == Servers::TwoOnRedis).then(|| Redis::start().expect("starting redis-server"));
+    let mut env = vec![];
+    if recovery {
+        env.push(("RECOVERY", "on".to_owned()));
+    }
+    if let Some(redis) = &redis {
+        env.push(("REDIS_URL", redis.url()));
+    }
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let count = if redis.is_some() { 2 } else { 1 };
+    let started: Vec<Server> =
+        (0..count).map(|_| Server::start_with(peer, None, &env).expect("starting the server")).collect();
+    if let Some(redis) = &redis {
+        redis.wait_for_servers("socket.io#/#", 2).expect("the servers form a cluster");
+    }
+    let server = &started[0];
     let proxy = Proxy::start(server.addr).await;
     let joined = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicBool::new(false));
@@ -208,11 +251,14 @@ async fn measure(peer: Peer, recovery: bool, cut: Cut, receivers: usize, rate: u
     let total = rate * seconds;
     let start = Instant::now();
     let mut next_cut = start + EVERY / 2;
+    let mut cuts = 0usize;
     for n in 0..total {
         let at = start + Duration::from_secs_f64(n as f64 / rate as f64);
         tokio::time::sleep_until(at.into()).await;
         if Instant::now() >= next_cut {
             proxy.cut(cut, OUTAGE);
+            cuts += 1;
+            proxy.retarget(started[cuts % started.len()].addr);
             next_cut += EVERY;
         }
         writer.send(format!(r#"42["fanout",{n}]"#).as_bytes()).await.expect("the broadcaster sends");
@@ -231,7 +277,8 @@ async fn measure(peer: Peer, recovery: bool, cut: Cut, receivers: usize, rate: u
         out_of_order += tally.out_of_order;
         connections += tally.connections;
     }
-    let name = format!("{}{}", peer.name(), if recovery { ", recovery on" } else { "" });
+    let across = if redis.is_some() { ", 2 servers on Redis" } else { "" };
+    let name = format!("{}{}{across}", peer.name(), if recovery { ", recovery on" } else { "" });
     let delivered = unique as f64 / (total as f64 * receivers as f64);
     Row { name, delivered, duplicates, out_of_order, connections }
 }
@@ -250,10 +297,18 @@ fn main() {
     );
     println!("| cut | server | delivered | duplicates | out of order | connections |");
     println!("|---|---|---|---|---|---|");
-    let runs = [(Peer::Tokio, true), (Peer::Node, true), (Peer::Node, false), (Peer::Socketioxide, false)];
+    let one = Servers::One;
+    let runs = [
+        (Peer::Tokio, true, one),
+        (Peer::Node, true, one),
+        (Peer::Node, false, one),
+        (Peer::Socketioxide, false, one),
+    ];
+    let across = [(Peer::Tokio, true, Servers::TwoOnRedis), (Peer::Node, true, Servers::TwoOnRedis)];
     for (cut, what) in [(Cut::Closed, "both sides"), (Cut::ClientOnly, "client side only")] {
-        for (peer, recovery) in runs {
-            let row = runtime.block_on(measure(peer, recovery, cut, receivers, rate, seconds));
+        let runs = runs.iter().chain(if cut == Cut::Closed { &across[..] } else { &[] });
+        for &(peer, recovery, servers) in runs {
+            let row = runtime.block_on(measure(peer, recovery, cut, servers, receivers, rate, seconds));
             println!(
                 "| {what} | {} | {:.2} % | {} | {} | {} |",
                 row.name,

@@ -6,15 +6,19 @@
 //! - `fanout` with one argument: emits `tick` with it to the room.
 //! - `echo` with arguments (acked): acks with the same arguments.
 //!
-//! `RECOVERY=on` turns connection state recovery on (default settings).
+//! `RECOVERY=on` turns connection state recovery on (default settings); `REDIS_URL` makes
+//! the server one of a cluster on the streams adapter.
 
-use crate::rt::server::{RecoveryConfig, SocketIo};
+use crate::rt::server::{RecoveryConfig, RedisAdapter, SocketIo};
 
 /// The server with its handlers, default settings, not yet listening.
 pub(crate) fn server() -> SocketIo {
     let mut builder = SocketIo::builder();
     if std::env::var("RECOVERY").is_ok_and(|v| v == "on") {
         builder = builder.connection_state_recovery(RecoveryConfig::default());
+    }
+    if let Ok(url) = std::env::var("REDIS_URL") {
+        builder = builder.adapter(RedisAdapter::new(&url).expect("REDIS_URL is a redis:// URL").streams());
     }
     let io = builder.build();
     io.on_connection(async |socket| {
