@@ -46,6 +46,7 @@ pub struct RecoveryConfig {
     /// ([`Server::broadcast_at`](super::Server::broadcast_at)), reports the sessions to keep
     /// (the `pid` of [`Event::Disconnected`](super::Event::Disconnected)), and restores those
     /// the application read back ([`Server::accept_restored`](super::Server::accept_restored)).
+    /// `socketio-runtime` sets it itself: on with the streams adapter, off otherwise.
     pub external: bool,
 }
 
