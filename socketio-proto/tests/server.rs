@@ -1074,3 +1074,66 @@ fn a_socket_restored_from_a_store_read_before_the_server_s_last_events_gets_them
     assert!(h.server.lost_after(&main, "17-4"));
     assert!(!h.server.lost_after(&main, "17-399"));
 }
+
+/// Where each logged event of the property below goes.
+fn target(choice: u8) -> Selector {
+    match choice % 3 {
+        0 => Selector::all(),
+        1 => Selector::to("r"),
+        _ => Selector::to("x"),
+    }
+}
+
+proptest::proptest! {
+    /// A socket restored from a store read up to entry `read` while this server had
+    /// delivered up to entry `delivered` (either may be ahead) gets every event its rooms
+    /// select exactly once, in the stream's order: what the store had, what the server
+    /// delivered meanwhile, then what comes.
+    #[test]
+    fn a_restored_socket_gets_every_event_once_whoever_is_ahead(
+        choices in proptest::collection::vec(0u8..3, 1..40),
+        read in 0usize..40,
+        delivered in 0usize..40,
+    ) {
+        let n = choices.len();
+        let (read, delivered) = (read.min(n), delivered.min(n));
+        let recovery = RecoveryConfig { external: true, ..RecoveryConfig::default() };
+        let mut h = Harness::with(SocketConfig { recovery: Some(recovery), ..SocketConfig::default() });
+        let main = Namespace::main();
+        let socket = SocketId::parse("ub5C5QR1KupMVhAAAAAA").unwrap();
+        let rooms: Vec<socketio_proto::server::Room> = vec![socket.to_string().into(), "r".into()];
+        let selects = |choice: u8| choice % 3 != 2;
+        let frame = |i: usize| format!(r#"42["e",{i},"1-{i}"]"#);
+
+        let b = h.open();
+        h.frame(b, r#"40{"pid":"p","offset":"1-0"}"#);
+        let connecting = h.take_events().into_iter().find_map(|e| match e {
+            Event::Connecting(c) => Some(c),
+            _ => None,
+        });
+        for (i, &choice) in choices.iter().enumerate().take(delivered) {
+            h.server.broadcast_at(&main, &target(choice), event("e", &[i as i32 + 1]), &format!("1-{}", i + 1));
+        }
+        let missed: Vec<Payload> = (1..=read)
+            .filter(|&i| selects(choices[i - 1]))
+            .map(|i| Payload::from_json(format!(r#"["e",{i},"1-{i}"]"#)).unwrap())
+            .collect();
+        let through = format!("1-{read}");
+        proptest::prop_assert!(!h.server.lost_after(&main, &through));
+        let restored = socketio_proto::server::ExternalSession {
+            socket,
+            pid: "p".into(),
+            rooms: rooms.clone(),
+            missed,
+            through,
+        };
+        proptest::prop_assert_eq!(h.server.accept_restored(connecting.unwrap(), restored), Some(socket));
+        for (i, &choice) in choices.iter().enumerate().skip(delivered) {
+            h.server.broadcast_at(&main, &target(choice), event("e", &[i as i32 + 1]), &format!("1-{}", i + 1));
+        }
+        h.pump();
+        let got: Vec<String> = h.take_sent(b).into_iter().filter(|f| f.starts_with("42")).collect();
+        let expected: Vec<String> = (1..=n).filter(|&i| selects(choices[i - 1])).map(frame).collect();
+        proptest::prop_assert_eq!(got, expected);
+    }
+}
