@@ -1112,7 +1112,7 @@ proptest::proptest! {
             _ => None,
         });
         for (i, &choice) in choices.iter().enumerate().take(delivered) {
-            h.server.broadcast_at(&main, &target(choice), event("e", &[i as i32 + 1]), &format!("1-{}", i + 1));
+            h.server.broadcast_at(&main, &target(choice), event("e", &[i32::try_from(i + 1).unwrap()]), &format!("1-{}", i + 1));
         }
         let missed: Vec<Payload> = (1..=read)
             .filter(|&i| selects(choices[i - 1]))
@@ -1129,7 +1129,7 @@ proptest::proptest! {
         };
         proptest::prop_assert_eq!(h.server.accept_restored(connecting.unwrap(), restored), Some(socket));
         for (i, &choice) in choices.iter().enumerate().skip(delivered) {
-            h.server.broadcast_at(&main, &target(choice), event("e", &[i as i32 + 1]), &format!("1-{}", i + 1));
+            h.server.broadcast_at(&main, &target(choice), event("e", &[i32::try_from(i + 1).unwrap()]), &format!("1-{}", i + 1));
         }
         h.pump();
         let got: Vec<String> = h.take_sent(b).into_iter().filter(|f| f.starts_with("42")).collect();
