@@ -69,6 +69,11 @@ impl Events {
 }
 
 impl<R: Runtime> EngineIo<R> {
+    /// What [`close`](Self::close) waits for once the sessions are gone: nothing here.
+    fn flush_before_close(&self) -> std::future::Ready<()> {
+        std::future::ready(())
+    }
+
     /// Starts configuring a server.
     pub fn builder() -> Builder<R> {
         Builder::default()

@@ -160,3 +160,47 @@ fn a_refused_append_still_reaches_this_server_s_sockets() {
     runtime.block_on(refused_appends::<Tokio>("socketio-tokio"));
     smol::block_on(refused_appends::<socketio_smol::Smol>("socketio-smol"));
 }
+
+/// A `kind` server of a cluster shuts down gracefully (SIGTERM: `io.close()`) while a
+/// client is on it; the client, sent to a `then` server, recovers its socket there: the
+/// closing server kept the session in Redis before it returned.
+async fn shutdown_hands_over<R: Runtime>(kind: &str, then: &str) {
+    let redis = RedisServer::start();
+    let mut leaving = start(kind, free_port(), Some(&redis));
+    let staying = start(then, free_port(), Some(&redis));
+    redis.wait_for_channel("socket.io#/#", 2);
+    let proxy = CutProxy::start(leaving.addr);
+    let socket = ClientBuilder::<R>::new(&proxy.url())
+        .expect("a valid URL")
+        .reconnection_delay(Duration::from_millis(100))
+        .reconnection_delay_max(Duration::from_millis(300))
+        .randomization_factor(0.0)
+        .build();
+    let (tx, mut welcomes) = mpsc::unbounded::<Json>();
+    socket.on("welcome", async move |_, message| {
+        tx.unbounded_send(message.payload().event_args().unwrap().deserialize().unwrap()).ok();
+    });
+    socket.connect();
+    let first = within::<R, _>("a welcome", welcomes.next()).await.unwrap();
+    within::<R, _>("join", socket.emit_with_ack::<String>("join", &"r")).await.unwrap();
+    within::<R, _>("set", socket.emit_with_ack::<String>("set", &"va")).await.unwrap();
+    let before: Json = within::<R, _>("whoami", socket.emit_with_ack("whoami", &())).await.unwrap();
+
+    proxy.retarget(staying.addr);
+    let status = std::process::Command::new("kill").args(["-TERM", &leaving.pid().to_string()]).status();
+    assert!(status.is_ok_and(|s| s.success()), "signalling the server");
+    let second = within::<R, _>("the welcome of the other server", welcomes.next()).await.unwrap();
+    assert_eq!(second, json!([{ "recovered": true, "id": first[0]["id"] }]), "{kind} to {then}");
+    let mut after: Json = within::<R, _>("whoami", socket.emit_with_ack("whoami", &())).await.unwrap();
+    after["middlewareRuns"] = before["middlewareRuns"].clone();
+    assert_eq!(after, before, "{kind} to {then}: same id, rooms, data");
+    socket.close();
+    leaving.stop();
+}
+
+#[test]
+fn a_server_shutting_down_hands_its_clients_over_with_their_sessions() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(shutdown_hands_over::<Tokio>("socketio-tokio", "node"));
+    smol::block_on(shutdown_hands_over::<socketio_smol::Smol>("socketio-smol", "socketio-tokio"));
+}

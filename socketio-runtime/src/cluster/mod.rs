@@ -11,7 +11,7 @@ mod connection;
 mod driver;
 pub mod emitter;
 mod local;
-mod signal;
+pub(crate) mod signal;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -207,15 +207,13 @@ impl Cluster {
         receiver
     }
 
-    /// Sends `command` to Redis, whose reply is not needed; fails while Redis is
-    /// unreachable.
-    pub(crate) fn command(&self, command: Vec<u8>) -> Result<(), ClusterError> {
+    /// Sends `command` to Redis; the receiver gets its reply (or is dropped if the
+    /// connection is lost first). Fails while Redis is unreachable.
+    pub(crate) fn command(&self, command: Vec<u8>) -> Result<oneshot::Receiver<Reply>, ClusterError> {
         if !self.up.load(Ordering::Acquire) {
             return Err(ClusterError::Unreachable);
         }
-        lock(&self.queries).push((command, None));
-        self.signal.notify();
-        Ok(())
+        Ok(self.query(command))
     }
 
     /// The stream a streams adapter reads.

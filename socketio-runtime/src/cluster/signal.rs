@@ -1,4 +1,4 @@
-//! A wake-up for the cluster task that coalesces: many notifications before it runs are one.
+//! A wake-up for one waiting task that coalesces: many notifications before it runs are one.
 
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -7,20 +7,20 @@ use std::task::Poll;
 use futures_util::task::AtomicWaker;
 
 #[derive(Default)]
-pub(super) struct Signal {
+pub(crate) struct Signal {
     raised: AtomicBool,
     waker: AtomicWaker,
 }
 
 impl Signal {
     /// Wakes the waiting task, or the next one to wait.
-    pub(super) fn notify(&self) {
+    pub(crate) fn notify(&self) {
         self.raised.store(true, Ordering::Release);
         self.waker.wake();
     }
 
     /// Completes once notified since the last completion.
-    pub(super) async fn wait(&self) {
+    pub(crate) async fn wait(&self) {
         poll_fn(|cx| {
             self.waker.register(cx.waker());
             if self.raised.swap(false, Ordering::AcqRel) { Poll::Ready(()) } else { Poll::Pending }

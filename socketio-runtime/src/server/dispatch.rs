@@ -122,8 +122,11 @@ fn on_event<R: Runtime>(
                             data,
                         };
                         let ttl = io.recovery.map(|r| r.max_disconnection_duration).unwrap_or_default();
-                        if let Err(error) = store.command(session.store_command(ttl)) {
-                            tracing::warn!(%socket, %error, "the session of a dropped socket was not kept");
+                        match store.command(session.store_command(ttl)) {
+                            Ok(write) => io.kept.add(write),
+                            Err(error) => {
+                                tracing::warn!(%socket, %error, "the session of a dropped socket was not kept");
+                            }
                         }
                     }
                     (Some(_), None) => {
@@ -134,6 +137,7 @@ fn on_event<R: Runtime>(
                     }
                     (None, _) => {}
                 }
+                io.kept.departed();
                 Socket::new(inner, io.clone()).disconnected(reason, rooms)
             }
             None => Vec::new(),

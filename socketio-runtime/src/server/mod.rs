@@ -30,8 +30,10 @@ use std::time::Duration;
 
 use engineio_proto::IdMap;
 use engineio_proto::server::{Handshake, ServerConfig};
+use futures_channel::oneshot;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use socketio_proto::cluster::resp::Reply;
 pub use socketio_proto::server::RecoveryConfig;
 use socketio_proto::server::{DisconnectReason, Event, Room, Selector, Server, SocketConfig, SocketId};
 use socketio_proto::{Args, Namespace, Payload};
@@ -44,6 +46,7 @@ pub(crate) use socket::SocketInner;
 
 use crate::ack::{AckWaiters, BroadcastAckFuture, Forget};
 use crate::cluster::Cluster;
+use crate::cluster::signal::Signal;
 use crate::handler::{BoxFuture, HandlerOutput, contained, guarded};
 use crate::transport::{self, AllowRequest, HttpLimits, Options, Shared, Traced};
 use crate::{Error, Runtime};
@@ -71,7 +74,33 @@ pub struct SocketIo<R> {
     pub(crate) cluster: Option<Arc<Cluster>>,
     /// Connection state recovery, when on.
     pub(crate) recovery: Option<RecoveryConfig>,
+    /// Sessions handed to the cluster's store, for a shutdown to wait on.
+    pub(crate) kept: Arc<KeptSessions>,
     runtime: PhantomData<R>,
+}
+
+/// The sessions of departed sockets being written to the cluster's store (connection
+/// state recovery on the streams adapter).
+#[derive(Default)]
+pub(crate) struct KeptSessions {
+    /// The replies to come, finished ones dropped as new ones arrive.
+    writes: Mutex<Vec<oneshot::Receiver<Reply>>>,
+    /// Raised each time the dispatcher handled a socket's departure.
+    departed: Signal,
+}
+
+impl KeptSessions {
+    /// A session write on its way.
+    pub(crate) fn add(&self, write: oneshot::Receiver<Reply>) {
+        let mut writes = lock(&self.writes);
+        writes.retain_mut(|write| matches!(write.try_recv(), Ok(None)));
+        writes.push(write);
+    }
+
+    /// A socket's departure was handled.
+    pub(crate) fn departed(&self) {
+        self.departed.notify();
+    }
 }
 
 impl<R> SocketIo<R> {
@@ -79,6 +108,22 @@ impl<R> SocketIo<R> {
     /// on with the streams adapter.
     pub(crate) fn session_store(&self) -> Option<&Arc<Cluster>> {
         self.cluster.as_ref().filter(|_| self.recovery.is_some_and(|recovery| recovery.external))
+    }
+
+    /// What [`close`](Self::close) waits for once the sessions are gone: with a cluster
+    /// store, every departed socket's session handed to it and written, so that its client
+    /// recovers on another server.
+    async fn flush_before_close(&self) {
+        if self.session_store().is_none() {
+            return;
+        }
+        while !lock(&self.live).is_empty() {
+            self.kept.departed.wait().await;
+        }
+        let writes = std::mem::take(&mut *lock(&self.kept.writes));
+        for write in writes {
+            let _ = write.await;
+        }
     }
 }
 
@@ -92,6 +137,7 @@ impl<R> Clone for SocketIo<R> {
             outgoing_hooks: self.outgoing_hooks.clone(),
             cluster: self.cluster.clone(),
             recovery: self.recovery,
+            kept: self.kept.clone(),
             runtime: PhantomData,
         }
     }
@@ -685,6 +731,7 @@ impl<R: Runtime> Builder<R> {
             outgoing_hooks: Arc::default(),
             cluster: adapter.map(|adapter| Arc::new(Cluster::new(adapter))),
             recovery,
+            kept: Arc::default(),
             runtime: PhantomData,
         };
         R::spawn(dispatch::run(io.clone(), events));

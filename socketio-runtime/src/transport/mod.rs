@@ -197,7 +197,7 @@ where
     /// Shuts down: the listeners stop, every session flushes and closes, kept-alive
     /// connections finish their request and close; returns once every connection is closed,
     /// or after the shutdown grace.
-    pub(crate) async fn close<R: Runtime>(&self) {
+    pub(crate) async fn close<R: Runtime>(&self, flush: impl std::future::Future<Output = ()>) {
         let grace = self.limits.shutdown_grace.unwrap_or(Duration::from_secs(45));
         let deadline = engineio_proto::deadline_after(Instant::now(), grace);
         // First the sessions: each flushes what is queued and closes, while the listener
@@ -217,6 +217,10 @@ where
         if crate::runtime::until::<R, _>(deadline, sessions_gone).await.is_none() {
             let left = self.with_state(|state| state.endpoint.engine().session_count());
             tracing::warn!(sessions = left, "sessions still open after the shutdown grace");
+        }
+        // What the application still owes outside (kept sessions), before its tasks stop.
+        if crate::runtime::until::<R, _>(deadline, flush).await.is_none() {
+            tracing::warn!("the server's last writes were not done within the shutdown grace");
         }
         // Then the connections: listeners stop, kept-alive connections close.
         self.lifecycle.begin();
@@ -283,7 +287,7 @@ macro_rules! http_entry_points {
             /// connection is closed, or after the shutdown grace (default
             /// `pingInterval + pingTimeout`). New handshakes meanwhile get 503.
             pub async fn close(&self) {
-                self.shared.close::<R>().await
+                self.shared.close::<R>(self.flush_before_close()).await
             }
 
             /// Binds `addr` (`host:port`) and serves until [`close`](Self::close); only a
