@@ -285,7 +285,10 @@ macro_rules! http_entry_points {
             /// is up) after what was already queued for it is sent, and kept-alive
             /// connections close once their request is answered. Returns when every
             /// connection is closed, or after the shutdown grace (default
-            /// `pingInterval + pingTimeout`). New handshakes meanwhile get 503.
+            /// `pingInterval + pingTimeout`). New handshakes meanwhile get 503. With
+            /// connection state recovery on the streams adapter, the clients' sessions are
+            /// written to Redis before the connections close, so they recover on another
+            /// server.
             pub async fn close(&self) {
                 self.shared.close::<R>(self.flush_before_close()).await
             }
