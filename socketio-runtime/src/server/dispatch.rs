@@ -106,7 +106,7 @@ fn on_event<R: Runtime>(
             }
             Vec::new()
         }
-        Event::Disconnected { socket, reason, rooms, pid, .. } => match io.live().remove(&socket) {
+        Event::Disconnected { socket, reason, rooms, pid, .. } => match io.live_remove(socket) {
             Some(inner) => {
                 // A session kept for recovery: its data goes with it.
                 match (pid, io.session_store()) {

@@ -485,6 +485,11 @@ impl<R: Runtime> SocketIo<R> {
         lock(&self.registry)
     }
 
+    /// Takes a departed socket out of the live ones (the lock released at once).
+    pub(crate) fn live_remove(&self, socket: SocketId) -> Option<Arc<SocketInner<R>>> {
+        self.live().remove(&socket)
+    }
+
     pub(crate) fn live(&self) -> MutexGuard<'_, LiveSockets<R>> {
         lock(&self.live)
     }
