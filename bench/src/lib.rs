@@ -16,7 +16,6 @@
 
 pub mod histogram;
 pub mod polling;
-pub mod redis;
 pub mod report;
 pub mod scenarios;
 pub mod servers;

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use e2e_bench::redis::Redis;
 use e2e_bench::ws;
+use interop_tests::redis::RedisServer;
 use tokio::sync::Notify;
 
 /// Messages in flight at most (sent, not yet delivered to every receiver).
@@ -50,7 +50,7 @@ fn spawn(command: &mut Command, port: u16) -> Process {
 }
 
 /// Starts two servers of `kind` on Redis; their addresses.
-fn start_pair(kind: &str, redis: &Redis) -> (Vec<Process>, Vec<SocketAddr>) {
+fn start_pair(kind: &str, redis: &RedisServer) -> (Vec<Process>, Vec<SocketAddr>) {
     let redis_url = redis.url();
     let mut processes = Vec::new();
     let mut addrs = Vec::new();
@@ -68,7 +68,7 @@ fn start_pair(kind: &str, redis: &Redis) -> (Vec<Process>, Vec<SocketAddr>) {
         processes.push(spawn(&mut command, port));
         addrs.push(SocketAddr::from(([127, 0, 0, 1], port)));
     }
-    redis.wait_for_servers("socket.io-request#/#", 2).expect("the servers form a cluster");
+    redis.wait_for_servers("socket.io", 2);
     (processes, addrs)
 }
 
@@ -157,7 +157,7 @@ fn main() {
         .status()
         .expect("running cargo");
     assert!(status.success(), "building the cluster example failed");
-    let redis = Redis::start().expect("starting redis-server");
+    let redis = RedisServer::start();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
     let mut results = Vec::new();
     for kind in ["ours", "node"] {

@@ -22,9 +22,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use e2e_bench::redis::Redis;
 use e2e_bench::servers::{Peer, Server, build_servers};
 use e2e_bench::ws;
+use interop_tests::redis::RedisServer;
 use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::AbortHandle;
@@ -218,7 +218,7 @@ async fn measure(
     rate: u64,
     seconds: u64,
 ) -> Row {
-    let redis = (servers == Servers::TwoOnRedis).then(|| Redis::start().expect("starting redis-server"));
+    let redis = (servers == Servers::TwoOnRedis).then(RedisServer::start);
     let mut env = vec![];
     if recovery {
         env.push(("RECOVERY", "on".to_owned()));
@@ -231,7 +231,7 @@ async fn measure(
     let started: Vec<Server> =
         (0..count).map(|_| Server::start_with(peer, None, &env).expect("starting the server")).collect();
     if let Some(redis) = &redis {
-        redis.wait_for_servers("socket.io#/#", 2).expect("the servers form a cluster");
+        redis.wait_for_channel("socket.io#/#", 2);
     }
     let server = &started[0];
     let proxy = Proxy::start(server.addr).await;
