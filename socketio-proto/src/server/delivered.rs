@@ -113,7 +113,7 @@ impl Delivered {
         recent
             .events
             .iter()
-            .filter(|event| event.order > through && selects(&event.selector, socket, rooms))
+            .filter(|event| event.order > through && event.selector.includes(socket, rooms))
             .map(|event| event.encoded.clone())
             .collect()
     }
@@ -134,13 +134,4 @@ impl Delivered {
             }
         }
     }
-}
-
-/// Whether `selector` designates a socket in `rooms` (the stream adapter's
-/// `shouldIncludePacket`).
-pub(crate) fn selects(selector: &Selector, socket: SocketId, rooms: &[Room]) -> bool {
-    let included = selector.rooms.is_empty() || rooms.iter().any(|room| selector.rooms.contains(room));
-    included
-        && selector.except_socket != Some(socket)
-        && !rooms.iter().any(|room| selector.except.contains(room))
 }

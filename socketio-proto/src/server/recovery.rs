@@ -88,8 +88,8 @@ struct Stored {
     offset: u64,
     /// When it was logged; `None` until the next [`Recovery::handle_timeout`].
     at: Option<Instant>,
-    rooms: Vec<Room>,
-    except: Vec<Room>,
+    /// Whom it was for.
+    selector: Selector,
     packet: EncodedPacket,
 }
 
@@ -224,13 +224,6 @@ fn parse_digits(text: &str) -> Option<u64> {
     })
 }
 
-/// Whether a packet sent to `rooms` except `except` reaches a socket in `socket_rooms` (the
-/// reference's `shouldIncludePacket`).
-fn selects(rooms: &[Room], except: &[Room], socket_rooms: &[Room]) -> bool {
-    let included = rooms.is_empty() || socket_rooms.iter().any(|room| rooms.contains(room));
-    included && !socket_rooms.iter().any(|room| except.contains(room))
-}
-
 impl Recovery {
     /// Recovery with `config`; `random` makes the epoch (4 characters).
     pub(crate) fn new(config: RecoveryConfig, random: u128) -> Self {
@@ -269,22 +262,11 @@ impl Recovery {
         self.logs.entry(namespace.clone()).or_default().next
     }
 
-    /// Logs `packet` (which carries offset [`Recovery::next_offset`]) for `selector`;
-    /// `except_socket` counts as a room left out.
+    /// Logs `packet` (which carries offset [`Recovery::next_offset`]) for `selector`.
     pub(crate) fn store(&mut self, namespace: &Namespace, selector: &Selector, packet: EncodedPacket) {
         let max = self.config.max_packets.max(1);
         let log = self.logs.entry(namespace.clone()).or_default();
-        let mut except = selector.except.clone();
-        if let Some(socket) = selector.except_socket {
-            except.push(Room::from(socket));
-        }
-        log.packets.push_back(Stored {
-            offset: log.next,
-            at: None,
-            rooms: selector.rooms.clone(),
-            except,
-            packet,
-        });
+        log.packets.push_back(Stored { offset: log.next, at: None, selector: selector.clone(), packet });
         log.next += 1;
         while log.packets.len() > max {
             log.packets.pop_front();
@@ -401,7 +383,7 @@ impl Recovery {
             .map(|log| {
                 log.packets
                     .iter()
-                    .filter(|p| p.offset >= from && selects(&p.rooms, &p.except, &session.rooms))
+                    .filter(|p| p.offset >= from && p.selector.includes(session.socket, &session.rooms))
                     .map(|p| p.packet.clone())
                     .collect()
             })

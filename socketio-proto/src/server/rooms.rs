@@ -36,6 +36,14 @@ pub struct Selector {
 }
 
 impl Selector {
+    /// Whether it designates a socket not connected here, by its id and `rooms` (its own
+    /// id among them): a kept session, a socket being restored. The reference's
+    /// `shouldIncludePacket`.
+    pub fn includes(&self, socket: SocketId, rooms: &[Room]) -> bool {
+        let included = self.rooms.is_empty() || rooms.iter().any(|room| self.rooms.contains(room));
+        included && self.except_socket != Some(socket) && !rooms.iter().any(|room| self.except.contains(room))
+    }
+
     /// Every socket of the namespace.
     pub fn all() -> Self {
         Selector::default()

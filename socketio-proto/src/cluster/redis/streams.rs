@@ -14,7 +14,7 @@ use bytes::Bytes;
 
 use std::time::Duration;
 
-use super::{number, rooms_of};
+use super::{number, rooms_of, selector_of};
 use crate::cluster::msgpack;
 use crate::cluster::resp::{Reply, command, stream_entries};
 use crate::server::recovery::offset_order;
@@ -180,8 +180,12 @@ impl SessionRestore {
             Step::Read if matches!(reply, Reply::Error(_)) => Restoring::Refused,
             Step::Read => {
                 let entries = stream_entries(reply);
-                let rooms = self.session.as_ref().map_or(&[][..], |session| &session.rooms[..]);
-                self.missed.extend(missed_packets(&entries, &self.namespace, rooms));
+                let session = self.session.as_ref();
+                if let Some((socket, rooms)) =
+                    session.and_then(|s| Some((SocketId::parse(&s.sid)?, &s.rooms)))
+                {
+                    self.missed.extend(missed_packets(&entries, &self.namespace, socket, rooms));
+                }
                 if let Some((id, _)) = entries.last() {
                     self.through.clone_from(id);
                 }
@@ -272,12 +276,15 @@ pub(super) fn entry_message(fields: &[(Bytes, Bytes)]) -> Option<Value> {
     ]))
 }
 
-/// The packets a restored socket of `namespace` in `rooms` missed, among the stream entries
-/// after its offset (`(id, fields)`, in order): the namespace's broadcasts that its rooms
-/// select, each with its entry id appended as offset (the adapter's `restoreSession`).
+/// The packets a restored `socket` of `namespace` in `rooms` missed, among the stream
+/// entries after its offset (`(id, fields)`, in order): the namespace's logged broadcasts
+/// that select it, each with its entry id appended as offset (the adapter's
+/// `restoreSession`; volatile ones are left out, as a server delivering them live does not
+/// hold them back).
 pub fn missed_packets(
     entries: &[(String, Vec<(Bytes, Bytes)>)],
     namespace: &Namespace,
+    socket: SocketId,
     rooms: &[Room],
 ) -> Vec<Payload> {
     let mut missed = Vec::new();
@@ -290,13 +297,8 @@ pub fn missed_packets(
         let Some(data) = message.get("data") else { continue };
         let (Some(packet), Some(opts)) = (data.get("packet"), data.get("opts")) else { continue };
         let Some(Value::Array(args)) = packet.get("data") else { continue };
-        // A volatile event is not logged (a server delivering it live does not hold it back).
-        if matches!(opts.get("flags").and_then(|flags| flags.get("volatile")), Some(Value::Bool(true))) {
-            continue;
-        }
-        let (to, except) = (rooms_of(opts.get("rooms")), rooms_of(opts.get("except")));
-        let included = to.is_empty() || rooms.iter().any(|room| to.contains(room));
-        if included && !rooms.iter().any(|room| except.contains(room)) {
+        let selector = selector_of(opts);
+        if !selector.volatile && selector.includes(socket, rooms) {
             let mut args = args.clone();
             args.push(Value::String(id.clone()));
             missed.push(Payload::from_value(&Value::Array(args)));
@@ -367,7 +369,8 @@ mod tests {
             ("2-2".to_owned(), entry("b", "/", "3", VOLATILE)),
         ];
         let rooms = [Room::from("me"), Room::from("r")];
-        let missed: Vec<String> = missed_packets(&entries, &Namespace::main(), &rooms)
+        let me = SocketId::parse("ub5C5QR1KupMVhAAAAAA").unwrap();
+        let missed: Vec<String> = missed_packets(&entries, &Namespace::main(), me, &rooms)
             .iter()
             .map(|p| p.json().to_string())
             .collect();
