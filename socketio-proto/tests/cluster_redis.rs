@@ -857,7 +857,9 @@ fn streams_ordered_messages_go_to_the_stream_and_requests_over_pub_sub() {
 fn streams_with_recovery_deliver_every_logged_broadcast_from_the_stream_with_its_id() {
     let config = RedisConfig { pubsub: PubSub::Streams, recovery: true, ..RedisConfig::default() };
     let mut cluster = Cluster::with(2, config);
-    cluster.members[0].node.broadcast(&main_ns(), &Selector::to("lobby"), &event(r#"["tick",0]"#));
+    let read_back =
+        cluster.members[0].node.broadcast(&main_ns(), &Selector::to("lobby"), &event(r#"["tick",0]"#));
+    assert!(read_back, "the node's own sockets get it from the node");
     // What the node's own sockets get if the entry cannot be appended.
     let Some(Output::Append { unsent: Some(unsent), .. }) = cluster.members[0].node.poll_output() else {
         panic!("an entry")
@@ -895,7 +897,7 @@ fn streams_with_recovery_deliver_every_logged_broadcast_from_the_stream_with_its
 
     // Without recovery, entries carry no offset and a node's own are skipped.
     let mut plain = Cluster::with(2, RedisConfig { pubsub: PubSub::Streams, ..RedisConfig::default() });
-    plain.members[0].node.broadcast(&main_ns(), &Selector::all(), &event(r#"["x"]"#));
+    assert!(!plain.members[0].node.broadcast(&main_ns(), &Selector::all(), &event(r#"["x"]"#)));
     let Some(Output::Append { unsent: None, .. }) = plain.members[0].node.poll_output() else {
         panic!("an entry")
     };

@@ -181,7 +181,11 @@ impl<R: Runtime> EmitterOperator<R> {
     /// Emits to the selection; `args` follow the [arguments rule](socketio_proto::args).
     pub async fn emit<A: Args + ?Sized>(&self, event: &str, args: &A) -> Result<(), Error> {
         let payload = args.event_payload(event)?;
-        self.emitter.publish(|node| node.broadcast(&self.namespace, &self.selector, &payload)).await
+        self.emitter
+            .publish(|node| {
+                node.broadcast(&self.namespace, &self.selector, &payload);
+            })
+            .await
     }
 
     /// Makes the selected sockets join `room` (`socketsJoin`).

@@ -76,8 +76,9 @@ impl<R: Runtime> BroadcastOperator<R> {
         let (namespace, selector) = (&self.namespace, &self.selector);
         // The other servers first, so the local part can take the payload; it happens
         // whatever became of theirs.
-        let cluster = self.on_cluster(|node| node.broadcast(namespace, selector, &payload));
-        if cluster.is_ok() && self.cluster().is_some() && self.io.session_store().is_some() {
+        let mut read_back = false;
+        let cluster = self.on_cluster(|node| read_back = node.broadcast(namespace, selector, &payload));
+        if read_back {
             // Logged in the stream: this server's sockets get it as it is read back, with
             // its offset, in the stream's order.
             return Ok(());

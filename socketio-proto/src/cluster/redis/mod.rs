@@ -550,17 +550,20 @@ impl RedisNode {
 
     // ---- this node's operations ----
 
-    /// Publishes a broadcast for the other nodes (the local sockets are the caller's).
-    pub fn broadcast(&mut self, namespace: &Namespace, selector: &Selector, payload: &Payload) {
+    /// Publishes a broadcast for the other nodes. The local sockets are the caller's, unless
+    /// this returns true: with [`RedisConfig::recovery`] on the streams adapter they get it
+    /// from the node, as it is read back (or at once if it cannot be appended).
+    pub fn broadcast(&mut self, namespace: &Namespace, selector: &Selector, payload: &Payload) -> bool {
         if selector.local {
-            return;
+            return false;
         }
         self.add_namespace(namespace);
         if self.cluster_messages() {
-            return self.sharded_broadcast(namespace, selector, payload, None);
+            self.sharded_broadcast(namespace, selector, payload, None);
+            return self.streams() && self.config.recovery;
         }
         let Ok(data) = payload.to_value() else {
-            return;
+            return false;
         };
         let message = Value::Array(vec![
             self.uid.as_str().into(),
@@ -573,6 +576,7 @@ impl RedisNode {
             channel.push('#');
         }
         self.publish(channel, msgpack::encode(&message));
+        false
     }
 
     /// Publishes a broadcast whose remote recipients answer. The other nodes report how

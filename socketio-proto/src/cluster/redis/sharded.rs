@@ -72,7 +72,7 @@ impl RedisNode {
         }
     }
 
-    fn streams(&self) -> bool {
+    pub(super) fn streams(&self) -> bool {
         matches!(self.config.pubsub, PubSub::Streams)
     }
 
