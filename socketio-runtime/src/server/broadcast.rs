@@ -168,18 +168,17 @@ impl<R: Runtime> BroadcastOperator<R> {
         let Some(cluster) = self.cluster() else {
             return local.into_iter().map(|(socket, rooms)| RemoteSocket::of_local(socket, rooms)).collect();
         };
-        let described = local.iter().map(|(socket, rooms)| socket.describe(rooms)).collect();
+        // This server's sockets are at hand: the node gathers the others' only.
         let (namespace, selector, now) = (&self.namespace, &self.selector, Instant::now());
-        let done = cluster.request(|node| node.fetch_sockets(now, namespace, selector, described));
+        let done = cluster.request(|node| node.fetch_sockets(now, namespace, selector, Vec::new()));
         let mut local: Vec<_> =
             local.into_iter().map(|(socket, rooms)| RemoteSocket::of_local(socket, rooms)).collect();
         match done.await {
-            Ok(Done { answer: Answer::Fetched(sockets), complete }) => {
+            Ok(Done { answer: Answer::Fetched(remote), complete }) => {
                 if !complete {
                     tracing::warn!("fetch_sockets: some servers of the cluster did not answer in time");
                 }
-                let remote = sockets.into_iter().skip(local.len());
-                local.extend(remote.map(|details| {
+                local.extend(remote.into_iter().map(|details| {
                     RemoteSocket::of_remote(self.io.clone(), self.namespace.clone(), details)
                 }));
                 local
