@@ -375,7 +375,7 @@ struct Pending {
 enum PendingKind {
     Count,
     Sockets(Vec<String>),
-    Rooms(Vec<Room>),
+    Rooms(RoomSet),
     Fetch(Vec<SocketDetails>),
     Replies(Vec<Value>),
     /// A broadcast with acks: the nodes that reported their client count, the clients
@@ -650,7 +650,7 @@ impl RedisNode {
 
     /// Asks every room across the cluster: [`Answer::Rooms`].
     pub fn all_rooms(&mut self, now: Instant, namespace: &Namespace, local: Vec<Room>) -> RequestId {
-        let kind = PendingKind::Rooms(local);
+        let kind = PendingKind::Rooms(RoomSet::new(local));
         if self.cluster_messages() {
             // No request of its own: the rooms of every socket fetched.
             let all = Selector::default();
@@ -974,7 +974,7 @@ impl RedisNode {
         let answer = answer.unwrap_or(match pending.kind {
             PendingKind::Count => Answer::ServerCount(1),
             PendingKind::Sockets(ids) => Answer::Sockets(ids),
-            PendingKind::Rooms(rooms) => Answer::Rooms(rooms),
+            PendingKind::Rooms(rooms) => Answer::Rooms(rooms.order),
             PendingKind::Fetch(sockets) => Answer::Fetched(sockets),
             PendingKind::Replies(replies) => Answer::Replies(replies),
             PendingKind::Acks { clients, answers, .. } => {
@@ -1281,11 +1281,34 @@ enum Response {
     Reply(Value),
 }
 
+/// Room names gathered from the nodes, each once, in the order they came.
+#[derive(Debug, Default)]
+struct RoomSet {
+    order: Vec<Room>,
+    seen: HashSet<Room>,
+}
+
+impl RoomSet {
+    fn new(rooms: Vec<Room>) -> Self {
+        let mut set = RoomSet::default();
+        for room in rooms {
+            set.add(room);
+        }
+        set
+    }
+
+    fn add(&mut self, room: Room) {
+        if self.seen.insert(room.clone()) {
+            self.order.push(room);
+        }
+    }
+}
+
 /// Adds the names in `rooms` that `all` lacks.
-fn add_rooms(all: &mut Vec<Room>, rooms: &[Value]) {
+fn add_rooms(all: &mut RoomSet, rooms: &[Value]) {
     for room in rooms.iter().filter_map(Value::as_str) {
-        if !all.iter().any(|r| &**r == room) {
-            all.push(Room::from(room));
+        if !all.seen.contains(room) {
+            all.add(Room::from(room));
         }
     }
 }
