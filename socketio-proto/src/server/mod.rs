@@ -290,7 +290,7 @@ pub enum Event {
         /// The rooms it was in.
         rooms: Vec<Room>,
         /// With connection state recovery, when it left for a recoverable reason: its private
-        /// id, under which an external store keeps its session.
+        /// id, under which its session is kept (by the server, or by an external store).
         pid: Option<ByteString>,
     },
 }
@@ -708,7 +708,7 @@ impl Server {
     pub fn broadcast(&mut self, namespace: &Namespace, selector: &Selector, payload: Payload) -> usize {
         let encoded = match self.recovery.as_mut() {
             Some(recovery) => {
-                let offset = recovery.next_offset(namespace);
+                let offset = recovery.position(namespace);
                 let shown = if selector.volatile { offset.saturating_sub(1) } else { offset };
                 let payload = payload.with_trailing_string(&recovery.offset_text(shown));
                 let encoded = EncodedPacket::new(&Packet::event(namespace.clone(), payload));

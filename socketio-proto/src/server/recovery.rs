@@ -160,7 +160,7 @@ pub(crate) fn offset_order(offset: &str) -> Option<(u64, u64)> {
     Some((number(ms)?, number(seq)?))
 }
 
-/// A restored socket, as [`super::Server::accept`] hands it over.
+/// A restored socket, as [`super::Server::accept_recovering`] hands it over.
 pub(crate) struct Restored {
     /// Its id, as before.
     pub(crate) socket: SocketId,
@@ -257,12 +257,7 @@ impl Recovery {
         self.logs.get(namespace).map_or(1, |log| log.next)
     }
 
-    /// Reserves the next offset of `namespace` for a packet about to be logged.
-    pub(crate) fn next_offset(&mut self, namespace: &Namespace) -> u64 {
-        self.logs.entry(namespace.clone()).or_default().next
-    }
-
-    /// Logs `packet` (which carries offset [`Recovery::next_offset`]) for `selector`.
+    /// Logs `packet` (which carries offset [`Recovery::position`]) for `selector`.
     pub(crate) fn store(&mut self, namespace: &Namespace, selector: &Selector, packet: EncodedPacket) {
         let max = self.config.max_packets.max(1);
         let log = self.logs.entry(namespace.clone()).or_default();

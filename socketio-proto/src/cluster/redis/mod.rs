@@ -1,6 +1,7 @@
-//! The protocol of `@socket.io/redis-adapter` 8.3 (its classic, pub/sub adapter), without
-//! IO: which channels a node listens on, what it publishes for each cluster operation, what
-//! it does with what the other nodes publish, and how it gathers their answers.
+//! The protocol of the Redis adapters of Node Socket.IO, without IO: `@socket.io/redis-adapter`
+//! 8.3 (classic and sharded) and `@socket.io/redis-streams-adapter` 0.3. Which channels a
+//! node listens on, what it publishes or appends for each cluster operation, what it does
+//! with what the other nodes send, and how it gathers their answers.
 //!
 //! A [`RedisNode`] is one server's part of the cluster. The adapter subscribes it to
 //! [`Output::Subscribe`]'s channels, performs [`Output::Publish`] and
@@ -25,6 +26,11 @@
 //! ([`RedisNode::room_created`]), where broadcasts to that one room go. Messages are
 //! `{uid, nsp, type, data}`, JSON unless they carry binary (then MessagePack). How many nodes
 //! answer is the shard subscriber count of the namespace channel.
+//!
+//! With [`PubSub::Streams`], the same messages go through one Redis stream instead
+//! (`XADD`, read with `XREAD`: [`Output::Append`], [`RedisNode::handle_entry`]) for
+//! broadcasts and room operations, and through pub/sub for requests and answers; the
+//! [`streams`] module holds its connection state recovery.
 
 mod sharded;
 pub mod streams;
@@ -365,7 +371,9 @@ struct Pending {
     kind: PendingKind,
     /// The request to publish once the server count is known.
     message: Option<Vec<u8>>,
-    /// Answers still expected; `None` until the server count is known.
+    /// The other nodes' answers still expected, counted down as they come (for a broadcast
+    /// with acks: how many nodes report a client count, not counted down); `None` until the
+    /// server count is known.
     expected: Option<u64>,
     deadline: Instant,
     wire_id: String,

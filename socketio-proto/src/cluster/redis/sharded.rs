@@ -7,12 +7,7 @@
 //! publishes requests and answers as MessagePack on the namespace's and the requester's
 //! channels.
 //!
-//! Every node listens, per namespace, on `<key>#<nsp>#` and on its own
-//! `<key>#<nsp>#<uid>#`, where the answers to its requests arrive; in the dynamic modes also
-//! on `<key>#<nsp>#<room>#` while `<room>` has a local socket, where broadcasts to that one
-//! room go. Messages are `{uid, nsp, type, data}`, JSON unless they carry binary (then
-//! MessagePack), with the `ClusterAdapter` message types. How many nodes answer is the
-//! shard subscriber count of the namespace channel.
+//! The channels and messages are described in the parent module.
 
 use std::time::Duration;
 
