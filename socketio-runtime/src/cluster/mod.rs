@@ -257,8 +257,10 @@ impl Cluster {
 
     /// Listens to the namespace's channels.
     pub(crate) fn add_namespace(&self, namespace: &Namespace) {
-        lock(&self.node).add_namespace(namespace);
-        self.signal.notify();
+        // Known already (every connection asks): nothing for the cluster task to do.
+        if lock(&self.node).add_namespace(namespace) {
+            self.signal.notify();
+        }
     }
 
     pub(crate) fn on_server_side(&self, event: &str, handler: ServerSideHandler) {

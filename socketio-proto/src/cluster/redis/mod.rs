@@ -526,12 +526,15 @@ impl RedisNode {
 
     /// Starts listening for `namespace`'s broadcasts and requests (done by every operation
     /// on it; call it when the namespace is created so that remote broadcasts reach it
-    /// before it does anything itself).
-    pub fn add_namespace(&mut self, namespace: &Namespace) {
-        if self.namespaces.insert(namespace.clone()) {
-            let subscription = self.subscription(namespace);
-            self.outputs.push_back(subscription);
+    /// before it does anything itself). Returns whether it was new (there is output).
+    pub fn add_namespace(&mut self, namespace: &Namespace) -> bool {
+        if self.namespaces.contains(namespace) {
+            return false;
         }
+        self.namespaces.insert(namespace.clone());
+        let subscription = self.subscription(namespace);
+        self.outputs.push_back(subscription);
+        true
     }
 
     /// Every namespace listened to, with its subscriptions: what to subscribe to again
