@@ -72,15 +72,25 @@ impl Server {
 
     /// Sends SIGTERM and waits (up to 30 s) for the process to exit; its exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
+        self.sigterm();
+        self.wait_exit()
+    }
+
+    /// Sends SIGTERM (a graceful shutdown) without waiting.
+    pub fn sigterm(&self) {
         let pid = self.child.id().to_string();
         let sent = Command::new("kill").args(["-TERM", &pid]).status().expect("running kill");
         assert!(sent.success(), "kill -TERM {pid}");
+    }
+
+    /// Waits (up to 30 s) for the process to exit; its exit status.
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = self.child.try_wait().expect("waiting for the server") {
                 return status;
             }
-            assert!(Instant::now() < deadline, "the server did not exit within 30 s of SIGTERM");
+            assert!(Instant::now() < deadline, "the server did not exit within 30 s");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -161,6 +171,13 @@ fn build(package: &str, kind: &str, example: &str) -> PathBuf {
 /// else a runtime package's `recovery` example) on `port`.
 pub fn start_recovery_server(kind: &str, port: u16) -> Server {
     Server::start_command(recovery_command(kind), kind, port)
+}
+
+/// The same, one of a cluster on the streams adapter of the Redis at `redis_url`.
+pub fn start_recovery_server_on(kind: &str, port: u16, redis_url: &str) -> Server {
+    let mut command = recovery_command(kind);
+    command.env("REDIS_URL", redis_url);
+    Server::start_command(command, kind, port)
 }
 
 /// The command that runs the `recovery` application of `kind` (`node`, or a runtime

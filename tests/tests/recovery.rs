@@ -20,7 +20,7 @@ use std::process::{Command, Stdio};
 
 use std::time::Duration;
 
-use interop_tests::example::{Server, free_port, recovery_command, start_recovery_server as start};
+use interop_tests::example::{free_port, start_recovery_server as start, start_recovery_server_on};
 use interop_tests::node::{ensure_packages, js_dir};
 use interop_tests::proxy::CutProxy;
 use interop_tests::redis::RedisServer;
@@ -122,11 +122,7 @@ fn check_report(what: &str, report: &Value) {
 /// it lands.
 fn check_across(first: &str, second: &str) {
     let redis = RedisServer::start();
-    let start_on_redis = |kind: &str, port: u16| {
-        let mut command = recovery_command(kind);
-        command.env("REDIS_URL", redis.url());
-        Server::start_command(command, kind, port)
-    };
+    let start_on_redis = |kind: &str, port: u16| start_recovery_server_on(kind, port, &redis.url());
     let ports = [free_port(), free_port()];
     let mut servers = [start_on_redis(first, ports[0]), start_on_redis(second, ports[1])];
     redis.wait_for_channel("socket.io#/#", 2);

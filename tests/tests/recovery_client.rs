@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use futures_channel::mpsc;
 use futures_util::StreamExt;
-use interop_tests::example::{Server, free_port, recovery_command};
+use interop_tests::example::{Server, free_port, start_recovery_server, start_recovery_server_on};
 use interop_tests::proxy::CutProxy;
 use interop_tests::redis::RedisServer;
 use serde_json::{Value as Json, json};
@@ -29,11 +29,10 @@ async fn within<R: Runtime, T>(what: &str, future: impl Future<Output = T>) -> T
 
 /// A `kind` recovery server on `port`, in the cluster on `redis` if there is one.
 fn start(kind: &str, port: u16, redis: Option<&RedisServer>) -> Server {
-    let mut command = recovery_command(kind);
-    if let Some(redis) = redis {
-        command.env("REDIS_URL", redis.url());
+    match redis {
+        Some(redis) => start_recovery_server_on(kind, port, &redis.url()),
+        None => start_recovery_server(kind, port),
     }
-    Server::start_command(command, kind, port)
 }
 
 /// The client starts on a `kind` server; with `then`, the cut sends it to a `then` server
@@ -188,15 +187,14 @@ async fn shutdown_hands_over<R: Runtime>(kind: &str, then: &str) {
     let before: Json = within::<R, _>("whoami", socket.emit_with_ack("whoami", &())).await.unwrap();
 
     proxy.retarget(staying.addr);
-    let status = std::process::Command::new("kill").args(["-TERM", &leaving.pid().to_string()]).status();
-    assert!(status.is_ok_and(|s| s.success()), "signalling the server");
+    leaving.sigterm();
     let second = within::<R, _>("the welcome of the other server", welcomes.next()).await.unwrap();
     assert_eq!(second, json!([{ "recovered": true, "id": first[0]["id"] }]), "{kind} to {then}");
     let mut after: Json = within::<R, _>("whoami", socket.emit_with_ack("whoami", &())).await.unwrap();
     after["middlewareRuns"] = before["middlewareRuns"].clone();
     assert_eq!(after, before, "{kind} to {then}: same id, rooms, data");
     socket.close();
-    leaving.stop();
+    assert!(leaving.wait_exit().success(), "{kind}: the server shut down cleanly");
 }
 
 #[test]
