@@ -902,3 +902,36 @@ fn streams_with_recovery_deliver_every_logged_broadcast_from_the_stream_with_its
         panic!("an entry")
     };
 }
+
+#[test]
+fn outputs_encode_as_the_redis_commands_of_their_pub_sub() {
+    let text = |output: &Output, sharded: bool| {
+        let mut out = Vec::new();
+        output.encode_into(sharded, &mut out);
+        String::from_utf8(out).unwrap().replace("\r\n", " ")
+    };
+    let subscribe = Output::Subscribe { channels: vec!["a".into(), "b".into()], patterns: vec!["p*".into()] };
+    assert_eq!(text(&subscribe, false), "*3 $9 SUBSCRIBE $1 a $1 b *2 $10 PSUBSCRIBE $2 p* ");
+    assert_eq!(
+        text(&subscribe, true),
+        "*2 $10 SSUBSCRIBE $1 a *2 $10 SSUBSCRIBE $1 b ",
+        "one channel per command, no patterns"
+    );
+    assert!(subscribe.is_subscription());
+    let unsubscribe = Output::Unsubscribe { channels: vec!["a".into()] };
+    assert_eq!(text(&unsubscribe, true), "*2 $12 SUNSUBSCRIBE $1 a ");
+    let publish = Output::Publish { channel: "c".into(), message: Bytes::from_static(b"m") };
+    assert_eq!(text(&publish, false), "*3 $7 PUBLISH $1 c $1 m ");
+    assert_eq!(text(&publish, true), "*3 $8 SPUBLISH $1 c $1 m ");
+    assert!(!publish.is_subscription());
+    let count = Output::CountServers { channel: "c".into(), token: 1 };
+    assert_eq!(text(&count, false), "*3 $6 PUBSUB $6 NUMSUB $1 c ");
+    assert_eq!(text(&count, true), "*3 $6 PUBSUB $11 SHARDNUMSUB $1 c ");
+    let append = Output::Append {
+        stream: "s".into(),
+        max_len: 10,
+        fields: vec![("uid", Bytes::from_static(b"u"))],
+        unsent: None,
+    };
+    assert_eq!(text(&append, false), "*8 $4 XADD $1 s $6 MAXLEN $1 ~ $2 10 $1 * $3 uid $1 u ");
+}

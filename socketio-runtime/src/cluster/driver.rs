@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use futures_channel::oneshot;
 use futures_util::future::{try_join, try_join3};
 use socketio_proto::cluster::redis::{Event, Output, streams};
-use socketio_proto::cluster::resp::{PubSubMessage, Reply, command_into, stream_entries};
+use socketio_proto::cluster::resp::{PubSubMessage, Reply, stream_entries};
 use socketio_proto::server::DisconnectScope;
 use socketio_proto::{Payload, Value};
 
@@ -78,7 +78,7 @@ async fn session<R: Runtime>(cluster: &Arc<Cluster>, io: &SocketIo<R>) -> io::Re
         (node.subscriptions(), node.is_sharded())
     };
     for output in outputs {
-        subscribe(&mut subscriptions, output, sharded);
+        output.encode_into(sharded, &mut subscriptions);
     }
     let stream = lock(&cluster.node).stream().map(str::to_owned);
     let unplaced = lock(&cluster.stream_position).as_str() == "$";
@@ -123,16 +123,8 @@ async fn session<R: Runtime>(cluster: &Arc<Cluster>, io: &SocketIo<R>) -> io::Re
             let reply = published.next().await?;
             let expectation = lock(&expected).pop_front();
             match (expectation, reply) {
-                (Some(Expect::Count(token)), Reply::Array(items)) => {
-                    let count = match items.get(1) {
-                        Some(Reply::Integer(n)) => u64::try_from(*n).unwrap_or(0),
-                        _ => 0,
-                    };
-                    lock(&cluster.node).handle_server_count(token, count);
-                    cluster.signal.notify();
-                }
-                (Some(Expect::Count(token)), _) => {
-                    lock(&cluster.node).handle_server_count_failed(token);
+                (Some(Expect::Count(token)), reply) => {
+                    lock(&cluster.node).handle_server_count_reply(token, reply);
                     cluster.signal.notify();
                 }
                 (Some(Expect::Reply(waiter)), reply) => {
@@ -183,17 +175,7 @@ async fn read_stream<R: Runtime>(cluster: &Arc<Cluster>, io: &SocketIo<R>, strea
     let (mut replies, mut commands) = connect::<R>(&cluster.url).await?;
     loop {
         let position = lock(&cluster.stream_position).clone();
-        let read: [&[u8]; 8] = [
-            b"XREAD",
-            b"COUNT",
-            b"100",
-            b"BLOCK",
-            b"5000",
-            b"STREAMS",
-            stream.as_bytes(),
-            position.as_bytes(),
-        ];
-        commands.send(&socketio_proto::cluster::resp::command(&read)).await?;
+        commands.send(&streams::read_command(stream, &position)).await?;
         let reply = replies.next().await?;
         if let Reply::Error(error) = &reply {
             return Err(io::Error::other(error.clone()));
@@ -217,32 +199,6 @@ async fn wait<R: Runtime>(cluster: &Cluster) {
     }
 }
 
-/// The commands of a subscription change. Sharded, one channel per command: in a Redis
-/// cluster, one command's channels must share a slot.
-fn subscribe(out: &mut Vec<u8>, output: Output, sharded: bool) {
-    let (command, channels, patterns): (&[u8], _, _) = match (output, sharded) {
-        (Output::Subscribe { channels, patterns }, false) => (b"SUBSCRIBE", channels, patterns),
-        (Output::Subscribe { channels, .. }, true) => (b"SSUBSCRIBE", channels, Vec::new()),
-        (Output::Unsubscribe { channels }, false) => (b"UNSUBSCRIBE", channels, Vec::new()),
-        (Output::Unsubscribe { channels }, true) => (b"SUNSUBSCRIBE", channels, Vec::new()),
-        _ => return,
-    };
-    if sharded {
-        for channel in &channels {
-            command_into(out, &[command, channel.as_bytes()]);
-        }
-    } else if !channels.is_empty() {
-        let args: Vec<&[u8]> =
-            std::iter::once(command).chain(channels.iter().map(|c| c.as_bytes())).collect();
-        command_into(out, &args);
-    }
-    if !patterns.is_empty() {
-        let args: Vec<&[u8]> =
-            std::iter::once(&b"PSUBSCRIBE"[..]).chain(patterns.iter().map(|p| p.as_bytes())).collect();
-        command_into(out, &args);
-    }
-}
-
 /// Moves everything the node has to do: commands into `Writes` (in order) when connected,
 /// failures when not, and events applied here.
 fn drain<R: Runtime>(
@@ -253,10 +209,6 @@ fn drain<R: Runtime>(
     let mut writes = Writes::default();
     let mut dropped = 0usize;
     let sharded = lock(&cluster.node).is_sharded();
-    let (publish, count): (&[u8], &[u8]) = match sharded {
-        true => (b"SPUBLISH", b"SHARDNUMSUB"),
-        false => (b"PUBLISH", b"NUMSUB"),
-    };
     loop {
         // Without a connection, a dropped waiter says the command failed.
         let queries = std::mem::take(&mut *lock(&cluster.queries));
@@ -288,41 +240,36 @@ fn drain<R: Runtime>(
         }
         let mut failed = Vec::new();
         for output in outputs {
-            match (output, link) {
-                (Output::Event(event), _) => apply(cluster, io, *event),
-                (Output::Publish { channel, message }, Some(expected)) => {
-                    command_into(&mut writes.publisher, &[publish, channel.as_bytes(), &message]);
-                    lock(expected).push_back(Expect::Publish);
-                }
-                (Output::Append { stream, max_len, fields, unsent }, Some(expected)) => {
-                    let max_len = max_len.to_string();
-                    let mut args: Vec<&[u8]> =
-                        vec![b"XADD", stream.as_bytes(), b"MAXLEN", b"~", max_len.as_bytes(), b"*"];
-                    for (key, value) in &fields {
-                        args.push(key.as_bytes());
-                        args.push(value);
+            let Some(expected) = link else {
+                match output {
+                    Output::Event(event) => apply(cluster, io, *event),
+                    Output::Append { unsent: Some(event), .. } => {
+                        // This server's sockets get it all the same (without an offset).
+                        dropped += 1;
+                        apply(cluster, io, *event);
                     }
-                    command_into(&mut writes.publisher, &args);
-                    lock(expected).push_back(Expect::Append(unsent));
+                    Output::Append { .. } | Output::Publish { .. } => dropped += 1,
+                    Output::CountServers { token, .. } => failed.push(token),
+                    // Resubscribed from the node's namespaces on reconnection.
+                    Output::Subscribe { .. } | Output::Unsubscribe { .. } => {}
                 }
-                (Output::Append { unsent: Some(event), .. }, None) => {
-                    // This server's sockets get it all the same (without an offset).
-                    dropped += 1;
-                    apply(cluster, io, *event);
-                }
-                (Output::Append { unsent: None, .. }, None) => dropped += 1,
-                (Output::CountServers { channel, token }, Some(expected)) => {
-                    command_into(&mut writes.publisher, &[b"PUBSUB", count, channel.as_bytes()]);
-                    lock(expected).push_back(Expect::Count(token));
-                }
-                (output @ (Output::Subscribe { .. } | Output::Unsubscribe { .. }), Some(_)) => {
-                    subscribe(&mut writes.subscriber, output, sharded);
-                }
-                (Output::Publish { .. }, None) => dropped += 1,
-                (Output::CountServers { token, .. }, None) => failed.push(token),
-                // Resubscribed from the node's namespaces on reconnection.
-                (Output::Subscribe { .. } | Output::Unsubscribe { .. }, None) => {}
+                continue;
+            };
+            if output.is_subscription() {
+                output.encode_into(sharded, &mut writes.subscriber);
+                continue;
             }
+            output.encode_into(sharded, &mut writes.publisher);
+            let expectation = match output {
+                Output::Event(event) => {
+                    apply(cluster, io, *event);
+                    continue;
+                }
+                Output::Append { unsent, .. } => Expect::Append(unsent),
+                Output::CountServers { token, .. } => Expect::Count(token),
+                _ => Expect::Publish,
+            };
+            lock(expected).push_back(expectation);
         }
         if !failed.is_empty() {
             let mut node = lock(&cluster.node);

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use futures_util::lock::Mutex as AsyncMutex;
 use socketio_proto::cluster::redis::{Output, RedisConfig, RedisNode};
-use socketio_proto::cluster::resp::{Reply, command_into};
+use socketio_proto::cluster::resp::Reply;
 use socketio_proto::server::{Room, Selector};
 use socketio_proto::{Args, Namespace};
 
@@ -105,9 +105,10 @@ impl<R: Runtime> Emitter<R> {
         {
             let mut node = lock(&self.inner.node);
             operation(&mut node);
+            // An emitter only publishes.
             while let Some(output) = node.poll_output() {
-                if let Output::Publish { channel, message } = output {
-                    command_into(&mut commands, &[b"PUBLISH", channel.as_bytes(), &message]);
+                if matches!(output, Output::Publish { .. }) {
+                    output.encode_into(node.is_sharded(), &mut commands);
                     count += 1;
                 }
             }

@@ -44,6 +44,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::msgpack;
+use super::resp::{Reply, command_into};
 use crate::server::{Room, Selector, SocketId};
 use crate::value::write_json_string;
 use crate::{Namespace, Payload, Value};
@@ -260,6 +261,59 @@ pub enum Output {
 impl Output {
     fn event(event: Event) -> Self {
         Output::Event(Box::new(event))
+    }
+
+    /// Whether its commands go on the subscribed connection ([`Output::Subscribe`],
+    /// [`Output::Unsubscribe`]) rather than the one that publishes.
+    pub fn is_subscription(&self) -> bool {
+        matches!(self, Output::Subscribe { .. } | Output::Unsubscribe { .. })
+    }
+
+    /// Appends its Redis commands to `out`; `sharded` for a node on sharded pub/sub
+    /// ([`RedisNode::is_sharded`]), whose subscriptions take one channel per command (in a
+    /// Redis cluster, one command's channels must share a slot). Nothing for an event.
+    pub fn encode_into(&self, sharded: bool, out: &mut Vec<u8>) {
+        let subscription = |out: &mut Vec<u8>, command: &[u8], channels: &[String]| {
+            if sharded {
+                for channel in channels {
+                    command_into(out, &[command, channel.as_bytes()]);
+                }
+            } else if !channels.is_empty() {
+                let args: Vec<&[u8]> =
+                    std::iter::once(command).chain(channels.iter().map(|c| c.as_bytes())).collect();
+                command_into(out, &args);
+            }
+        };
+        match self {
+            Output::Subscribe { channels, patterns } => {
+                subscription(out, if sharded { b"SSUBSCRIBE" } else { b"SUBSCRIBE" }, channels);
+                if !sharded {
+                    subscription(out, b"PSUBSCRIBE", patterns);
+                }
+            }
+            Output::Unsubscribe { channels } => {
+                subscription(out, if sharded { b"SUNSUBSCRIBE" } else { b"UNSUBSCRIBE" }, channels);
+            }
+            Output::Publish { channel, message } => {
+                let publish: &[u8] = if sharded { b"SPUBLISH" } else { b"PUBLISH" };
+                command_into(out, &[publish, channel.as_bytes(), message]);
+            }
+            Output::Append { stream, max_len, fields, .. } => {
+                let max_len = max_len.to_string();
+                let mut args: Vec<&[u8]> =
+                    vec![b"XADD", stream.as_bytes(), b"MAXLEN", b"~", max_len.as_bytes(), b"*"];
+                for (key, value) in fields {
+                    args.push(key.as_bytes());
+                    args.push(value);
+                }
+                command_into(out, &args);
+            }
+            Output::CountServers { channel, .. } => {
+                let count: &[u8] = if sharded { b"SHARDNUMSUB" } else { b"NUMSUB" };
+                command_into(out, &[b"PUBSUB", count, channel.as_bytes()]);
+            }
+            Output::Event(_) => {}
+        }
     }
 }
 
@@ -922,6 +976,22 @@ impl RedisNode {
         let channel = self.request_channel_of(namespace);
         self.outputs.push_back(Output::CountServers { channel, token: id.0 });
         id
+    }
+
+    /// Redis's reply to [`Output::CountServers`] with `token` (`[channel, count]`); anything
+    /// else counts as a failure ([`RedisNode::handle_server_count_failed`]).
+    pub fn handle_server_count_reply(&mut self, token: u64, reply: Reply) {
+        match reply {
+            // `[channel, count]`
+            Reply::Array(items) => {
+                let count = match items.get(1) {
+                    Some(Reply::Integer(n)) => u64::try_from(*n).unwrap_or(0),
+                    _ => 0,
+                };
+                self.handle_server_count(token, count);
+            }
+            _ => self.handle_server_count_failed(token),
+        }
     }
 
     /// The subscriber count of the request channel, for request `token`: the request goes

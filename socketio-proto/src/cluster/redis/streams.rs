@@ -85,6 +85,21 @@ pub fn reading_position(reply: Reply) -> Option<String> {
     Some(stream_entries(reply).pop().map_or_else(|| "0-0".to_owned(), |(id, _)| id))
 }
 
+/// How a stream reader reads on from `position` (an entry id): `XREAD`, blocking up to 5 s,
+/// at most 100 entries.
+pub fn read_command(stream: &str, position: &str) -> Vec<u8> {
+    command(&[
+        b"XREAD",
+        b"COUNT",
+        b"100",
+        b"BLOCK",
+        b"5000",
+        b"STREAMS",
+        stream.as_bytes(),
+        position.as_bytes(),
+    ])
+}
+
 /// Entries read per `XRANGE` while restoring a session.
 const RANGE_COUNT: usize = 1000;
 
