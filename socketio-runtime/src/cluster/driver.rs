@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use futures_channel::oneshot;
 use futures_util::future::{try_join, try_join3};
+use socketio_proto::client::Backoff;
 use socketio_proto::cluster::redis::{Event, Output, streams};
 use socketio_proto::cluster::resp::{PubSubMessage, Reply, stream_entries};
 use socketio_proto::server::DisconnectScope;
@@ -23,8 +24,9 @@ use crate::runtime::until;
 use crate::server::{SocketIo, lock};
 use crate::{Message, Runtime};
 
-/// The first wait before reconnecting, doubled after each failure up to the last.
-const BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(5));
+/// The waits before reconnecting: from 100 ms, doubled after each failure, up to 5 s.
+const BACKOFF: Backoff =
+    Backoff { min: Duration::from_millis(100), max: Duration::from_secs(5), jitter: 0.0 };
 
 /// What a reply on the publishing connection answers.
 enum Expect {
@@ -45,15 +47,19 @@ struct Writes {
 
 /// Runs for as long as the server.
 pub(crate) async fn run<R: Runtime>(cluster: Arc<Cluster>, io: SocketIo<R>) {
-    let mut backoff = BACKOFF.0;
+    // Failed attempts in a row since the last connected period.
+    let mut failures = 0u32;
     loop {
         match session::<R>(&cluster, &io).await {
             Ok(()) => {}
             Err(error) => tracing::warn!(%error, "cluster: Redis connection lost; reconnecting"),
         }
-        cluster.up.store(false, Ordering::Release);
+        if cluster.up.swap(false, Ordering::AcqRel) {
+            failures = 0;
+        }
         // Until the next attempt, the node's requests end with this server's part.
-        let deadline = Instant::now() + backoff;
+        let deadline = Instant::now() + BACKOFF.delay(failures, 0.0);
+        failures = failures.saturating_add(1);
         until::<R, _>(deadline, async {
             loop {
                 drain(&cluster, &io, None);
@@ -61,10 +67,6 @@ pub(crate) async fn run<R: Runtime>(cluster: Arc<Cluster>, io: SocketIo<R>) {
             }
         })
         .await;
-        backoff = (backoff * 2).min(BACKOFF.1);
-        if cluster.up.load(Ordering::Acquire) {
-            backoff = BACKOFF.0;
-        }
     }
 }
 
