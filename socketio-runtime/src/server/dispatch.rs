@@ -9,7 +9,7 @@ use futures_channel::mpsc;
 use futures_util::{FutureExt, StreamExt, select_biased};
 use socketio_proto::cluster::redis::streams::{Restoring, SessionRestore, StoredSession};
 use socketio_proto::server::{Connecting, Event};
-use socketio_proto::{Payload, Value};
+use socketio_proto::Payload;
 
 use super::socket::{SharedData, StoredData};
 use super::{ConnectError, ConnectRequest, NamespaceHandlers, Socket, SocketInner, SocketIo, lock};
@@ -112,15 +112,9 @@ fn on_event<R: Runtime>(
                 match (pid, io.session_store()) {
                     (Some(pid), Some(store)) => {
                         let data = lock(&inner.shared_data()).as_ref().and_then(StoredData::to_payload);
-                        // Unset, it is `{}`, as a Node server's `socket.data` starts.
-                        let data =
-                            data.and_then(|data| data.to_value().ok()).unwrap_or(Value::Object(Vec::new()));
-                        let session = StoredSession {
-                            sid: socket.to_string(),
-                            pid: pid.to_string(),
-                            rooms: rooms.clone(),
-                            data,
-                        };
+                        let data = data.and_then(|data| data.to_value().ok());
+                        let session =
+                            StoredSession::new(socket.to_string(), pid.to_string(), rooms.clone(), data);
                         let ttl = io.recovery.map(|r| r.max_disconnection_duration).unwrap_or_default();
                         match store.command(session.store_command(ttl)) {
                             Ok(write) => io.kept.add(write),
@@ -250,7 +244,7 @@ fn finish_connect<R: Runtime>(
                     return Accepted::Refused;
                 };
                 // Stored serialized by whichever server kept the session.
-                let data = (data != Value::Null).then(|| StoredData::serialized(Payload::from_value(&data)));
+                let data = data.map(|data| StoredData::serialized(Payload::from_value(&data)));
                 (id, Some(Restored::Data(data)))
             }
             None => match state.endpoint.accept_recovering(connecting) {

@@ -33,11 +33,17 @@ pub struct StoredSession {
     pub pid: String,
     /// Its rooms, its own id among them.
     pub rooms: Vec<Room>,
-    /// Its `data`, `null` when unset.
+    /// Its `data` (`{}` when unset, as a Node server's `socket.data` starts).
     pub data: Value,
 }
 
 impl StoredSession {
+    /// The session of socket `sid`; unset `data` is stored as `{}`, which a Node server
+    /// restoring it expects.
+    pub fn new(sid: String, pid: String, rooms: Vec<Room>, data: Option<Value>) -> Self {
+        StoredSession { sid, pid, rooms, data: data.unwrap_or_else(|| Value::Object(Vec::new())) }
+    }
+
     /// The value to `SET`: base64 MessagePack.
     pub fn encode(&self) -> String {
         let rooms = Value::Array(self.rooms.iter().map(|room| Value::from(&**room)).collect());
@@ -240,8 +246,9 @@ impl SessionRestore {
         ]))
     }
 
-    /// The restored socket and its data, once [`Restoring::Ready`]; `None` before.
-    pub fn finish(self) -> Option<(ExternalSession, Value)> {
+    /// The restored socket and its data (`None` when the store had `null`), once
+    /// [`Restoring::Ready`]; `None` before.
+    pub fn finish(self) -> Option<(ExternalSession, Option<Value>)> {
         let session = self.session.filter(|_| self.step == Step::Ready)?;
         let socket = SocketId::parse(&session.sid)?;
         let restored = ExternalSession {
@@ -251,7 +258,8 @@ impl SessionRestore {
             missed: self.missed,
             through: self.through,
         };
-        Some((restored, session.data))
+        let data = Some(session.data).filter(|data| *data != Value::Null);
+        Some((restored, data))
     }
 }
 
@@ -438,7 +446,7 @@ mod tests {
         assert_eq!(missed, [r#"["tick",1,"6-0"]"#, r#"["tick",2,"6-1"]"#, r#"["tick",3,"7-0"]"#]);
         assert_eq!((restored.through.as_str(), restored.pid.as_str()), ("7-0", "G6YtPbHO3cPalI5x-_AE"));
         assert_eq!(restored.socket.to_string(), "ub5C5QR1KupMVhAAAAAA");
-        assert_eq!(data.get("value"), Some(&Value::from("va")));
+        assert_eq!(data.unwrap().get("value"), Some(&Value::from("va")));
 
         // Refused: no session, or its offset is no longer in the stream.
         let (mut restore, _) = SessionRestore::start("socket.io", Namespace::main(), "p", "5-0").unwrap();
