@@ -7,9 +7,9 @@ use std::time::Instant;
 
 use futures_channel::mpsc;
 use futures_util::{FutureExt, StreamExt, select_biased};
+use socketio_proto::Payload;
 use socketio_proto::cluster::redis::streams::{Restoring, SessionRestore, StoredSession};
 use socketio_proto::server::{Connecting, Event};
-use socketio_proto::Payload;
 
 use super::socket::{SharedData, StoredData};
 use super::{ConnectError, ConnectRequest, NamespaceHandlers, Socket, SocketInner, SocketIo, lock};
