@@ -30,6 +30,9 @@ const setup = (socket) => {
     socket.timeout(5000).emit("question", ...args, (err, ...answer) => socket.emit("answer-received", answer));
   });
   socket.on("disconnect-me", () => socket.disconnect());
+  // A message of `n` characters: over `maxHttpBufferSize` (1 MB) when asked, which bounds
+  // only what this server accepts, never what it sends.
+  socket.on("big", (n) => socket.emit("big-back", "x".repeat(n)));
 };
 
 io.of("/").use((socket, next) => {
