@@ -10,6 +10,7 @@ pub mod python;
 pub mod raw;
 pub mod redis;
 pub mod strategies;
+pub mod wait;
 
 /// The README's code blocks, compiled as doctests.
 #[doc = include_str!("../../README.md")]

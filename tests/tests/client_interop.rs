@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use futures_channel::mpsc;
 use futures_util::StreamExt;
 use interop_tests::example::{Server, free_port};
+use interop_tests::wait::within;
 use interop_tests::{node, python};
 use serde_json::{Value as Json, json};
 use socketio_proto::{Spread, Value};
@@ -36,15 +37,6 @@ where
     let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     tokio.block_on(tokio_body("testbed_tokio"));
     smol::block_on(smol_body("testbed_smol"));
-}
-
-/// `future`, or a panic naming `what` after `limit`.
-async fn within<R: Runtime, T>(limit: Duration, what: &str, future: impl Future<Output = T>) -> T {
-    let timeout = R::sleep_until(Instant::now() + limit);
-    match futures_util::future::select(std::pin::pin!(future), std::pin::pin!(timeout)).await {
-        futures_util::future::Either::Left((value, _)) => value,
-        futures_util::future::Either::Right(_) => panic!("no {what} within {limit:?}"),
-    }
 }
 
 /// Sleeps `duration` on the runtime `R`.

@@ -7,11 +7,12 @@
 use std::future::Future;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_tungstenite::tungstenite::handshake::derive_accept_key;
 use futures_channel::{mpsc, oneshot};
 use futures_util::StreamExt;
+use interop_tests::wait::within;
 use socketio_runtime::client::ClientBuilder;
 use socketio_runtime::{Runtime, Transports};
 use socketio_smol::Smol;
@@ -121,15 +122,6 @@ fn closed_by_peer(stream: &mut TcpStream) -> bool {
             Ok(_) => {}
             Err(error) => return matches!(error.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe),
         }
-    }
-}
-
-/// `future`, or a panic naming `what` after `limit`.
-async fn within<R: Runtime, T>(limit: Duration, what: &str, future: impl Future<Output = T>) -> T {
-    let timeout = R::sleep_until(Instant::now() + limit);
-    match futures_util::future::select(std::pin::pin!(future), std::pin::pin!(timeout)).await {
-        futures_util::future::Either::Left((value, _)) => value,
-        futures_util::future::Either::Right(_) => panic!("no {what} within {limit:?}"),
     }
 }
 

@@ -6,7 +6,7 @@
 //! client comes back to another server, Node or ours, and recovers there.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_channel::mpsc;
 use futures_util::StreamExt;
@@ -18,13 +18,9 @@ use socketio_runtime::Runtime;
 use socketio_runtime::client::ClientBuilder;
 use socketio_tokio::Tokio;
 
-/// `future`, or a panic naming `what` after 20 s.
+/// `future`'s output, or a panic naming `what` after 20 s.
 async fn within<R: Runtime, T>(what: &str, future: impl Future<Output = T>) -> T {
-    let timeout = R::sleep_until(Instant::now() + Duration::from_secs(20));
-    match futures_util::future::select(std::pin::pin!(future), std::pin::pin!(timeout)).await {
-        futures_util::future::Either::Left((value, _)) => value,
-        futures_util::future::Either::Right(_) => panic!("no {what} within 20 s"),
-    }
+    interop_tests::wait::within::<R, T>(Duration::from_secs(20), what, future).await
 }
 
 /// A `kind` recovery server on `port`, in the cluster on `redis` if there is one.
