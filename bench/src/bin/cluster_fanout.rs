@@ -7,53 +7,29 @@
 //! `cargo run --release -p e2e-bench --bin cluster_fanout [-- RECEIVERS MESSAGES]`
 //! (defaults 1000 and 2000). Needs `redis-server` and `npm ci` in `tests/js`.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use e2e_bench::ws;
+use interop_tests::example::{Server, free_port};
 use interop_tests::redis::RedisServer;
 use tokio::sync::Notify;
 
 /// Messages in flight at most (sent, not yet delivered to every receiver).
 const WINDOW: u64 = 64;
 
-/// A child process killed on drop.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
-}
-
-fn spawn(command: &mut Command, port: u16) -> Process {
-    let child = command.stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().expect("starting a server");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on port {port}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Process(child)
-}
-
 /// Starts two servers of `kind` on Redis; their addresses.
-fn start_pair(kind: &str, redis: &RedisServer) -> (Vec<Process>, Vec<SocketAddr>) {
+fn start_pair(kind: &str, redis: &RedisServer) -> (Vec<Server>, Vec<SocketAddr>) {
     let redis_url = redis.url();
-    let mut processes = Vec::new();
-    let mut addrs = Vec::new();
+    let mut servers = Vec::new();
     for name in ["a", "b"] {
         let port = free_port();
         let mut command = match kind {
@@ -64,12 +40,12 @@ fn start_pair(kind: &str, redis: &RedisServer) -> (Vec<Process>, Vec<SocketAddr>
             }
             _ => Command::new(repository().join("target/release/examples/cluster")),
         };
-        command.env("PORT", port.to_string()).env("REDIS_URL", &redis_url).env("NODE_NAME", name);
-        processes.push(spawn(&mut command, port));
-        addrs.push(SocketAddr::from(([127, 0, 0, 1], port)));
+        command.env("REDIS_URL", &redis_url).env("NODE_NAME", name);
+        servers.push(Server::start_command(command, kind, port));
     }
     redis.wait_for_servers("socket.io", 2);
-    (processes, addrs)
+    let addrs = servers.iter().map(|server| server.addr).collect();
+    (servers, addrs)
 }
 
 struct Shared {
