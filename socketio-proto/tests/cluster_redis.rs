@@ -935,3 +935,54 @@ fn outputs_encode_as_the_redis_commands_of_their_pub_sub() {
     };
     assert_eq!(text(&append, false), "*8 $4 XADD $1 s $6 MAXLEN $1 ~ $2 10 $1 * $3 uid $1 u ");
 }
+
+#[test]
+fn a_streams_node_reads_from_where_its_stream_ended_then_after_each_entry_it_handled() {
+    use socketio_proto::cluster::resp::Reply;
+    let bulk = |text: &str| Reply::Bulk(Bytes::from(text.to_owned()));
+    let entry = |id: &str| {
+        let data = r#"{"packet":{"type":2,"data":["tick"],"nsp":"/"},"opts":{"rooms":[],"except":[]}}"#;
+        let fields = [("uid", "other"), ("nsp", "/"), ("type", "3"), ("data", data)];
+        Reply::Array(vec![
+            bulk(id),
+            Reply::Array(fields.iter().flat_map(|(k, v)| [bulk(k), bulk(v)]).collect()),
+        ])
+    };
+    let xread = |ids: &[&str]| {
+        let entries = ids.iter().map(|id| entry(id)).collect();
+        Reply::Array(vec![Reply::Array(vec![bulk("socket.io"), Reply::Array(entries)])])
+    };
+    let text = |command: Option<Vec<u8>>| String::from_utf8(command.expect("a command")).unwrap();
+
+    let mut node =
+        RedisNode::new(RedisConfig { pubsub: PubSub::Streams, ..RedisConfig::default() }, Box::new(|| 7));
+    node.add_namespace(&main_ns());
+    assert!(text(node.stream_start_command()).contains("XREVRANGE"));
+    assert_eq!(node.stream_read_command(), None, "not before it knows where the stream ends");
+    assert_eq!(node.handle_stream_start(Reply::Error("LOADING".into())), Err("LOADING".into()));
+    assert_eq!(node.stream_read_command(), None);
+
+    node.handle_stream_start(Reply::Array(vec![entry("7-1")])).unwrap();
+    assert_eq!(node.stream_start_command(), None);
+    assert!(text(node.stream_read_command()).ends_with("$9\r\nsocket.io\r\n$3\r\n7-1\r\n"));
+
+    node.handle_stream_read(xread(&["7-2", "8-0"]), &Sockets::default()).unwrap();
+    assert!(text(node.stream_read_command()).ends_with("$3\r\n8-0\r\n"), "on after the last entry handled");
+    let ticks = std::iter::from_fn(|| node.poll_output())
+        .filter(|output| matches!(output, Output::Event(event) if matches!(**event, Event::Broadcast { .. })))
+        .count();
+    assert_eq!(ticks, 2);
+    node.handle_stream_read(Reply::Nil, &Sockets::default()).unwrap();
+    assert!(text(node.stream_read_command()).ends_with("$3\r\n8-0\r\n"), "an XREAD that timed out");
+    assert!(node.handle_stream_read(Reply::Error("NOGROUP".into()), &Sockets::default()).is_err());
+
+    let mut fresh =
+        RedisNode::new(RedisConfig { pubsub: PubSub::Streams, ..RedisConfig::default() }, Box::new(|| 7));
+    fresh.handle_stream_start(Reply::Array(Vec::new())).unwrap();
+    assert!(
+        text(fresh.stream_read_command()).ends_with("$3\r\n0-0\r\n"),
+        "an empty stream is read from its start"
+    );
+    let classic = RedisNode::new(RedisConfig::default(), Box::new(|| 7));
+    assert_eq!((classic.stream_start_command(), classic.stream_read_command()), (None, None));
+}

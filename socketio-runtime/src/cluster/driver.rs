@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use futures_channel::oneshot;
 use futures_util::future::{try_join, try_join3};
 use socketio_proto::client::Backoff;
-use socketio_proto::cluster::redis::{Event, Output, streams};
-use socketio_proto::cluster::resp::{PubSubMessage, Reply, stream_entries};
+use socketio_proto::cluster::redis::{Event, Output};
+use socketio_proto::cluster::resp::{PubSubMessage, Reply};
 use socketio_proto::server::DisconnectScope;
 use socketio_proto::{Payload, Value};
 
@@ -82,15 +82,11 @@ async fn session<R: Runtime>(cluster: &Arc<Cluster>, io: &SocketIo<R>) -> io::Re
     for output in outputs {
         output.encode_into(sharded, &mut subscriptions);
     }
-    let stream = lock(&cluster.node).stream().map(str::to_owned);
-    let unplaced = lock(&cluster.stream_position).as_str() == "$";
-    if let (Some(stream), true) = (stream, unplaced) {
-        // Reading from `$` would skip what is appended before the first XREAD arrives:
-        // this server's own broadcasts among them, which its sockets get when read back.
-        publisher.send(&streams::last_entry_command(&stream)).await?;
-        let position = streams::reading_position(published.next().await?)
-            .ok_or_else(|| io::Error::other("Redis refused to read the stream"))?;
-        *lock(&cluster.stream_position) = position;
+    let start = lock(&cluster.node).stream_start_command();
+    if let Some(command) = start {
+        publisher.send(&command).await?;
+        let reply = published.next().await?;
+        lock(&cluster.node).handle_stream_start(reply).map_err(io::Error::other)?;
     }
     cluster.up.store(true, Ordering::Release);
     subscriber.send(&subscriptions).await?;
@@ -142,11 +138,11 @@ async fn session<R: Runtime>(cluster: &Arc<Cluster>, io: &SocketIo<R>) -> io::Re
             }
         }
     };
-    let stream = lock(&cluster.node).stream().map(str::to_owned);
+    let streams = lock(&cluster.node).stream().is_some();
     let read_stream = async {
-        match stream {
-            Some(stream) => read_stream::<R>(cluster, io, &stream).await,
-            None => std::future::pending().await,
+        match streams {
+            true => read_stream::<R>(cluster, io).await,
+            false => std::future::pending().await,
         }
     };
     let ended = try_join(try_join3(write, read_messages, read_replies), read_stream)
@@ -173,19 +169,15 @@ async fn session<R: Runtime>(cluster: &Arc<Cluster>, io: &SocketIo<R>) -> io::Re
 
 /// Reads the stream of a streams node on a connection of its own (`XREAD` blocks), and
 /// hands each entry to the node; returns when the connection is lost.
-async fn read_stream<R: Runtime>(cluster: &Arc<Cluster>, io: &SocketIo<R>, stream: &str) -> io::Result<()> {
+async fn read_stream<R: Runtime>(cluster: &Arc<Cluster>, io: &SocketIo<R>) -> io::Result<()> {
     let (mut replies, mut commands) = connect::<R>(&cluster.url).await?;
     loop {
-        let position = lock(&cluster.stream_position).clone();
-        commands.send(&streams::read_command(stream, &position)).await?;
+        let Some(command) = lock(&cluster.node).stream_read_command() else {
+            return Err(io::Error::other("the stream's reading position is unknown"));
+        };
+        commands.send(&command).await?;
         let reply = replies.next().await?;
-        if let Reply::Error(error) = &reply {
-            return Err(io::Error::other(error.clone()));
-        }
-        for (id, fields) in stream_entries(reply) {
-            lock(&cluster.node).handle_entry(&id, &fields, &LocalView(io));
-            *lock(&cluster.stream_position) = id;
-        }
+        lock(&cluster.node).handle_stream_read(reply, &LocalView(io)).map_err(io::Error::other)?;
         cluster.signal.notify();
     }
 }

@@ -171,9 +171,6 @@ pub(crate) struct Cluster {
     waiters: Mutex<HashMap<RequestId, oneshot::Sender<Done>>>,
     relayed: Mutex<Vec<Relayed>>,
     handlers: Mutex<HashMap<String, ServerSideHandler>>,
-    /// The id of the last stream entry read (`$` before the first): reading goes on from
-    /// there after a reconnection.
-    pub(crate) stream_position: Mutex<String>,
     /// Commands of the application (kept sessions), each with where its reply goes.
     queries: Mutex<Vec<Query>>,
 }
@@ -190,7 +187,6 @@ impl Cluster {
             waiters: Mutex::default(),
             relayed: Mutex::default(),
             handlers: Mutex::default(),
-            stream_position: Mutex::new("$".into()),
             queries: Mutex::default(),
         }
     }

@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::msgpack;
-use super::resp::{Reply, command_into};
+use super::resp::{Reply, command_into, stream_entries};
 use crate::server::{Room, Selector, SocketId};
 use crate::value::write_json_string;
 use crate::{Namespace, Payload, Value};
@@ -463,6 +463,9 @@ pub struct RedisNode {
     by_wire_id: HashMap<String, RequestId>,
     timers: BTreeSet<(Instant, RequestId)>,
     outputs: VecDeque<Output>,
+    /// A streams node's last entry id handled, where it reads on from; `None` until it
+    /// knows where the stream ends.
+    stream_position: Option<String>,
     /// Source of request ids on the wire.
     random: Box<dyn FnMut() -> u128 + Send>,
 }
@@ -517,6 +520,7 @@ impl RedisNode {
             by_wire_id: HashMap::new(),
             timers: BTreeSet::new(),
             outputs: VecDeque::new(),
+            stream_position: None,
             random,
         }
     }
@@ -541,6 +545,46 @@ impl RedisNode {
     /// The stream a streams node reads (`XREAD`), from the id after the last entry it got.
     pub fn stream(&self) -> Option<&str> {
         matches!(self.config.pubsub, PubSub::Streams).then_some(self.config.stream.0.as_str())
+    }
+
+    /// What a streams node sends first, on a connection that has no other reply pending:
+    /// the question of where its stream ends (reading from `$` would skip what is appended
+    /// before the first `XREAD` arrives, this node's own broadcasts among them). Its reply
+    /// goes to [`RedisNode::handle_stream_start`]. `None` once the node knows where it reads
+    /// from (after a reconnection it reads on from its last entry), and for other nodes.
+    pub fn stream_start_command(&self) -> Option<Vec<u8>> {
+        match self.stream_position {
+            None => self.stream().map(streams::last_entry_command),
+            Some(_) => None,
+        }
+    }
+
+    /// The reply to [`RedisNode::stream_start_command`]; Redis's error if it refused.
+    pub fn handle_stream_start(&mut self, reply: Reply) -> Result<(), String> {
+        if let Reply::Error(error) = reply {
+            return Err(error);
+        }
+        self.stream_position = streams::reading_position(reply);
+        Ok(())
+    }
+
+    /// The next read of a streams node's stream (`XREAD`, blocking, on a connection of its
+    /// own), whose reply goes to [`RedisNode::handle_stream_read`]; `None` before
+    /// [`RedisNode::handle_stream_start`], and for other nodes.
+    pub fn stream_read_command(&self) -> Option<Vec<u8>> {
+        Some(streams::read_command(self.stream()?, self.stream_position.as_deref()?))
+    }
+
+    /// The reply to [`RedisNode::stream_read_command`]: each entry goes to
+    /// [`RedisNode::handle_entry`]. Redis's error if it refused.
+    pub fn handle_stream_read(&mut self, reply: Reply, local: &dyn LocalSockets) -> Result<(), String> {
+        if let Reply::Error(error) = reply {
+            return Err(error);
+        }
+        for (id, fields) in stream_entries(reply) {
+            self.handle_entry(&id, &fields, local);
+        }
+        Ok(())
     }
 
     /// A request id on the wire, as the node's adapter makes them.

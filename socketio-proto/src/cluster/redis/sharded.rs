@@ -109,8 +109,10 @@ impl RedisNode {
         self.outputs.push_back(Output::Append { stream, max_len, fields, unsent });
     }
 
-    /// An entry of the stream (its fields, as `XREAD` gives them).
+    /// An entry of the stream (its fields, as `XREAD` gives them); the node reads on after
+    /// it.
     pub fn handle_entry(&mut self, id: &str, fields: &[(Bytes, Bytes)], local: &dyn LocalSockets) {
+        self.stream_position = Some(id.to_owned());
         let Some(message) = super::streams::entry_message(fields) else {
             return;
         };
