@@ -4,7 +4,6 @@
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use engineio_proto::server::Handshake;
-use socketio_proto::cluster::msgpack;
 use socketio_proto::cluster::redis::{LocalSockets, SocketDetails};
 use socketio_proto::server::{Room, Selector, SocketId};
 use socketio_proto::{Namespace, Payload, Value};
@@ -33,45 +32,15 @@ impl<R: Runtime> LocalSockets for LocalView<'_, R> {
     }
 }
 
-/// `socket.handshake` as a Node server describes it to the others.
+/// `socket.handshake` as a Node server describes it to the others, issued at the wall
+/// clock's time of `handshake.at`.
 pub(crate) fn handshake_value(handshake: &Handshake, auth: Option<&Payload>) -> Value {
-    let mut headers: Vec<(String, Value)> = Vec::new();
-    for (name, value) in &handshake.headers {
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        match headers.iter_mut().find(|(known, _)| known == name.as_str()) {
-            Some((_, Value::String(joined))) => {
-                joined.push_str(", ");
-                joined.push_str(&value);
-            }
-            _ => headers.push((name.as_str().to_owned(), Value::String(value))),
-        }
-    }
-    let query: Vec<(String, Value)> = handshake
-        .uri
-        .query()
-        .unwrap_or_default()
-        .split('&')
-        .filter_map(|pair| pair.split('=').next())
-        .filter(|key| !key.is_empty())
-        .filter_map(|key| Some((key.to_owned(), Value::String(handshake.query(key)?))))
-        .collect();
     let issued = SystemTime::now()
         .checked_sub(Instant::now().saturating_duration_since(handshake.at))
         .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
         .unwrap_or_default();
     let issued_ms = i64::try_from(issued.as_millis()).unwrap_or(i64::MAX);
-    let auth = auth.and_then(|auth| auth.to_value().ok()).unwrap_or(Value::Object(Vec::new()));
-    Value::Object(vec![
-        ("headers".into(), Value::Object(headers)),
-        ("time".into(), Value::String(msgpack::iso_date(issued_ms))),
-        ("address".into(), handshake.remote.map(|a| a.ip().to_string()).unwrap_or_default().into()),
-        ("xdomain".into(), handshake.headers.contains_key(http::header::ORIGIN).into()),
-        ("secure".into(), false.into()),
-        ("issued".into(), issued_ms.into()),
-        ("url".into(), handshake.uri.to_string().into()),
-        ("query".into(), Value::Object(query)),
-        ("auth".into(), auth),
-    ])
+    socketio_proto::cluster::handshake::describe(handshake, auth, issued_ms)
 }
 
 impl<R: Runtime> Socket<R> {
