@@ -699,13 +699,18 @@ impl Server {
 
     /// Emits an event to the sockets `selector` designates in `namespace`, encoded once.
     /// A [`Selector::volatile`] one skips clients whose transport cannot take it right now.
-    /// Returns how many sockets it went to.
+    /// Returns the sockets it went to.
     ///
     /// With connection state recovery, the event gets an offset as its last argument and,
     /// unless volatile, is logged for the recipients that are away. A volatile event carries
     /// the offset of the last logged one: received, it says everything before was too (the
     /// transport keeps order), so a client can take every event's last argument as an offset.
-    pub fn broadcast(&mut self, namespace: &Namespace, selector: &Selector, payload: Payload) -> usize {
+    pub fn broadcast(
+        &mut self,
+        namespace: &Namespace,
+        selector: &Selector,
+        payload: Payload,
+    ) -> Vec<SocketId> {
         let encoded = match self.recovery.as_mut() {
             Some(recovery) => {
                 let offset = recovery.position(namespace);
@@ -727,28 +732,29 @@ impl Server {
                 EncodedPacket::new(&Packet::event(namespace.clone(), payload))
             }
         };
-        self.send_to_selection(namespace, selector, &encoded).len()
+        self.send_to_selection(namespace, selector, &encoded)
     }
 
     /// With an external recovery store: broadcasts an event the store logged under `offset`
-    /// (a stream entry id), which it carries as its last argument.
+    /// (a stream entry id), which it carries as its last argument. Returns the sockets it
+    /// went to: not the restored ones that had it from the store.
     pub fn broadcast_at(
         &mut self,
         namespace: &Namespace,
         selector: &Selector,
         payload: Payload,
         offset: &str,
-    ) -> usize {
+    ) -> Vec<SocketId> {
         let encoded =
             EncodedPacket::new(&Packet::event(namespace.clone(), payload.with_trailing_string(offset)));
         // Restored sockets already got the events up to where their store was read.
         let held = self.delivered.record(namespace, offset, selector, &encoded);
         if held.is_empty() {
-            return self.send_to_selection(namespace, selector, &encoded).len();
+            return self.send_to_selection(namespace, selector, &encoded);
         }
         let mut selector = selector.clone();
         selector.except.extend(held);
-        self.send_to_selection(namespace, &selector, &encoded).len()
+        self.send_to_selection(namespace, &selector, &encoded)
     }
 
     /// Sends one encoded packet to the designated sockets; returns those it went to (the

@@ -283,11 +283,7 @@ fn apply<R: Runtime>(cluster: &Arc<Cluster>, io: &SocketIo<R>, event: Event) {
     let now = Instant::now();
     match event {
         Event::Broadcast { namespace, selector, payload, offset } => {
-            io.notify_outgoing(&namespace, &selector, &payload);
-            io.shared.with_state(|state| match offset {
-                Some(offset) => state.endpoint.broadcast_at(&namespace, &selector, payload, &offset),
-                None => state.endpoint.broadcast(&namespace, &selector, payload),
-            });
+            io.deliver(&namespace, &selector, payload, offset.as_deref());
         }
         Event::BroadcastWithAck { namespace, selector, payload, timeout, reply } => {
             io.notify_outgoing(&namespace, &selector, &payload);

@@ -83,8 +83,7 @@ impl<R: Runtime> BroadcastOperator<R> {
             // its offset, in the stream's order.
             return Ok(());
         }
-        self.io.notify_outgoing(namespace, selector, &payload);
-        self.io.shared.with_state(|state| state.endpoint.broadcast(namespace, selector, payload));
+        self.io.deliver(namespace, selector, payload, None);
         cluster
     }
 

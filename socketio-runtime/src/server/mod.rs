@@ -498,18 +498,46 @@ impl<R: Runtime> SocketIo<R> {
         self.outgoing_hooks.fetch_add(change, Ordering::Relaxed);
     }
 
+    /// Whether some socket has `on_any_outgoing` hooks.
+    pub(crate) fn has_outgoing_hooks(&self) -> bool {
+        self.outgoing_hooks.load(Ordering::Relaxed) > 0
+    }
+
     /// Runs the `on_any_outgoing` hooks of a broadcast's recipients, if any socket has one.
     pub(crate) fn notify_outgoing(&self, namespace: &Namespace, selector: &Selector, payload: &Payload) {
-        if self.outgoing_hooks.load(Ordering::Relaxed) <= 0 {
-            return;
+        if self.has_outgoing_hooks() {
+            let ids = self.shared.with_state(|state| state.endpoint.select(namespace, selector));
+            self.notify_outgoing_to(&ids, payload);
         }
-        let ids = self.shared.with_state(|state| state.endpoint.select(namespace, selector));
+    }
+
+    /// Runs the `on_any_outgoing` hooks of the sockets `ids` for `payload` sent to them.
+    pub(crate) fn notify_outgoing_to(&self, ids: &[SocketId], payload: &Payload) {
         let hooked: Vec<_> = {
             let live = self.live();
             ids.iter().filter_map(|id| live.get(id)).filter(|s| s.has_outgoing_hooks()).cloned().collect()
         };
         for inner in hooked {
             Socket::new(inner, self.clone()).outgoing(payload);
+        }
+    }
+
+    /// Broadcasts `payload`, logged in an external store under `offset` if it has one, and
+    /// runs the hooks of the sockets it went to.
+    pub(crate) fn deliver(
+        &self,
+        namespace: &Namespace,
+        selector: &Selector,
+        payload: Payload,
+        offset: Option<&str>,
+    ) {
+        let hooked = self.has_outgoing_hooks().then(|| payload.clone());
+        let recipients = self.shared.with_state(|state| match offset {
+            Some(offset) => state.endpoint.broadcast_at(namespace, selector, payload, offset),
+            None => state.endpoint.broadcast(namespace, selector, payload),
+        });
+        if let Some(payload) = hooked {
+            self.notify_outgoing_to(&recipients, &payload);
         }
     }
 }
