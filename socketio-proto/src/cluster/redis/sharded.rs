@@ -39,6 +39,34 @@ pub(super) enum MessageType {
     BroadcastAck = 12,
 }
 
+impl MessageType {
+    fn from_number(n: u64) -> Option<Self> {
+        use MessageType as T;
+        Some(match n {
+            3 => T::Broadcast,
+            4 => T::SocketsJoin,
+            5 => T::SocketsLeave,
+            6 => T::DisconnectSockets,
+            7 => T::FetchSockets,
+            8 => T::FetchSocketsResponse,
+            9 => T::ServerSideEmit,
+            10 => T::ServerSideEmitResponse,
+            11 => T::BroadcastClientCount,
+            12 => T::BroadcastAck,
+            _ => return None,
+        })
+    }
+
+    /// Whether it answers a request.
+    fn is_response(self) -> bool {
+        use MessageType as T;
+        matches!(
+            self,
+            T::FetchSocketsResponse | T::ServerSideEmitResponse | T::BroadcastClientCount | T::BroadcastAck
+        )
+    }
+}
+
 /// Whether a room has a channel of its own in `mode`: in the dynamic mode, every room but
 /// those that look like a Node socket's id (20 UTF-16 units, as `looksLikeASocketId`).
 fn room_has_channel(mode: SubscriptionMode, room: &str) -> bool {
@@ -363,15 +391,16 @@ impl RedisNode {
         if nsp != Some(namespace.as_str()) {
             return;
         }
-        let (Some(kind), Some(data)) = (message.get("type").and_then(number), message.get("data")) else {
+        let kind = message.get("type").and_then(number).and_then(MessageType::from_number);
+        let (Some(kind), Some(data)) = (kind, message.get("data")) else {
             return;
         };
         let offset = entry.filter(|_| self.config.recovery);
-        let own_broadcast = kind == MessageType::Broadcast as u64 && data.get("requestId").is_none();
+        let own_broadcast = kind == MessageType::Broadcast && data.get("requestId").is_none();
         if uid == self.uid && !(own_broadcast && offset.is_some()) {
             return;
         }
-        if own || matches!(kind, 8 | 10 | 11 | 12) {
+        if own || kind.is_response() {
             return self.on_sharded_response(kind, data);
         }
         let reply = data.get("requestId").and_then(Value::as_str).map(|request_id| ReplyTo {
@@ -379,7 +408,7 @@ impl RedisNode {
             request_id: request_id.to_owned(),
             uid: uid.to_owned(),
         });
-        if kind == 9 {
+        if kind == MessageType::ServerSideEmit {
             let Some(packet @ Value::Array(_)) = data.get("packet") else {
                 return;
             };
@@ -396,7 +425,7 @@ impl RedisNode {
         };
         let namespace = namespace.clone();
         let event = match kind {
-            3 => {
+            MessageType::Broadcast => {
                 let Some(packet_data) = data.get("packet").and_then(|packet| packet.get("data")) else {
                     return;
                 };
@@ -413,13 +442,17 @@ impl RedisNode {
                     }
                 }
             }
-            4 => Event::Join { namespace, selector, rooms: rooms_of(data.get("rooms")) },
-            5 => Event::Leave { namespace, selector, rooms: rooms_of(data.get("rooms")) },
-            6 => {
+            MessageType::SocketsJoin => {
+                Event::Join { namespace, selector, rooms: rooms_of(data.get("rooms")) }
+            }
+            MessageType::SocketsLeave => {
+                Event::Leave { namespace, selector, rooms: rooms_of(data.get("rooms")) }
+            }
+            MessageType::DisconnectSockets => {
                 let close = matches!(data.get("close"), Some(Value::Bool(true)));
                 Event::Disconnect { namespace, selector, close }
             }
-            7 => {
+            MessageType::FetchSockets => {
                 let Some(reply) = reply else {
                     return;
                 };
@@ -451,19 +484,21 @@ impl RedisNode {
     }
 
     /// Another node's answer to a request of this one.
-    fn on_sharded_response(&mut self, kind: u64, data: &Value) {
+    fn on_sharded_response(&mut self, kind: MessageType, data: &Value) {
         let Some(request_id) = data.get("requestId").and_then(Value::as_str) else {
             return;
         };
         let packet = || data.get("packet").cloned().unwrap_or(Value::Null);
         let response = match kind {
-            8 => match data.get("sockets") {
+            MessageType::FetchSocketsResponse => match data.get("sockets") {
                 Some(Value::Array(sockets)) => Response::Sockets(sockets.clone()),
                 _ => return,
             },
-            10 => Response::Reply(packet()),
-            11 => Response::ClientCount(data.get("clientCount").and_then(number).unwrap_or(0)),
-            12 => Response::Ack(packet()),
+            MessageType::ServerSideEmitResponse => Response::Reply(packet()),
+            MessageType::BroadcastClientCount => {
+                Response::ClientCount(data.get("clientCount").and_then(number).unwrap_or(0))
+            }
+            MessageType::BroadcastAck => Response::Ack(packet()),
             _ => return,
         };
         let request_id = request_id.to_owned();
