@@ -186,10 +186,23 @@ pub enum RespError {
 const MAX_DEPTH: usize = 16;
 
 /// Reads replies out of the bytes of a connection, as they arrive.
+///
+/// A reply that has not fully arrived is checked once: each read goes on from where the
+/// last one stopped, so a large reply arriving in many small reads costs its length, not
+/// its length times the number of reads.
 #[derive(Debug)]
 pub struct ReplyReader {
     buffer: BytesMut,
     max_bulk: usize,
+    progress: Progress,
+}
+
+/// How much of the reply at the start of the buffer was checked: where its next element
+/// starts, and how many elements each array it is inside still has to come.
+#[derive(Debug, Default)]
+struct Progress {
+    at: usize,
+    open: Vec<usize>,
 }
 
 impl Default for ReplyReader {
@@ -202,7 +215,7 @@ impl Default for ReplyReader {
 impl ReplyReader {
     /// A reader refusing bulk strings and arrays longer than `max_bulk`.
     pub fn new(max_bulk: usize) -> Self {
-        ReplyReader { buffer: BytesMut::new(), max_bulk }
+        ReplyReader { buffer: BytesMut::new(), max_bulk, progress: Progress::default() }
     }
 
     /// Adds bytes read from the connection.
@@ -218,14 +231,45 @@ impl ReplyReader {
     /// The next complete reply, `None` until its last byte came. After an error the
     /// connection is unusable.
     pub fn next_reply(&mut self) -> Result<Option<Reply>, RespError> {
-        let mut cursor = Cursor { input: &self.buffer, at: 0, max_bulk: self.max_bulk };
-        match cursor.reply(0)? {
-            Some(shape) => {
-                let length = cursor.at;
-                let frozen = self.buffer.split_to(length).freeze();
-                Ok(Some(shape.build(&frozen)))
+        let Some(length) = self.complete_length()? else {
+            return Ok(None);
+        };
+        let frozen = self.buffer.split_to(length).freeze();
+        let mut cursor = Cursor { input: &frozen, at: 0, max_bulk: self.max_bulk };
+        let shape = cursor.reply(0)?.ok_or(RespError::Malformed)?;
+        Ok(Some(shape.build(&frozen)))
+    }
+
+    /// The length of the reply at the start of the buffer once it is complete, checking on
+    /// from where the last call stopped.
+    fn complete_length(&mut self) -> Result<Option<usize>, RespError> {
+        let progress = &mut self.progress;
+        let mut cursor = Cursor { input: &self.buffer, at: progress.at, max_bulk: self.max_bulk };
+        loop {
+            if progress.open.len() > MAX_DEPTH {
+                return Err(RespError::TooLarge);
             }
-            None => Ok(None),
+            let Some(head) = cursor.head()? else {
+                return Ok(None);
+            };
+            progress.at = cursor.at;
+            match head {
+                Head::Array(length) if length > 0 => progress.open.push(length),
+                _ => {
+                    // One more element of the innermost open array, which may complete it
+                    // and so on outwards.
+                    while let Some(remaining) = progress.open.last_mut() {
+                        *remaining -= 1;
+                        if *remaining > 0 {
+                            break;
+                        }
+                        progress.open.pop();
+                    }
+                }
+            }
+            if progress.open.is_empty() {
+                return Ok(Some(std::mem::take(progress).at));
+            }
         }
     }
 }
@@ -287,22 +331,29 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    fn reply(&mut self, depth: usize) -> Result<Option<Shape>, RespError> {
-        if depth > MAX_DEPTH {
-            return Err(RespError::TooLarge);
+    /// The next element's header, and a bulk string's bytes; `None` (and nothing
+    /// consumed) when incomplete.
+    fn head(&mut self) -> Result<Option<Head<'a>>, RespError> {
+        let start = self.at;
+        let head = self.complete_head();
+        if !matches!(head, Ok(Some(_))) {
+            self.at = start;
         }
+        head
+    }
+
+    fn complete_head(&mut self) -> Result<Option<Head<'a>>, RespError> {
         let Some(line) = self.line()? else {
             return Ok(None);
         };
         let (&kind, rest) = line.split_first().ok_or(RespError::Malformed)?;
-        let text = || String::from_utf8_lossy(rest).into_owned();
         Ok(Some(match kind {
-            b'+' => Shape::Simple(text()),
-            b'-' => Shape::Error(text()),
-            b':' => Shape::Integer(Self::integer(rest)?),
+            b'+' => Head::Simple(rest),
+            b'-' => Head::Error(rest),
+            b':' => Head::Integer(Self::integer(rest)?),
             b'$' => {
                 let Some(length) = self.length(rest)? else {
-                    return Ok(Some(Shape::Nil));
+                    return Ok(Some(Head::Nil));
                 };
                 let start = self.at;
                 let end = start + length;
@@ -313,12 +364,31 @@ impl<'a> Cursor<'a> {
                     return Err(RespError::Malformed);
                 }
                 self.at = end + 2;
-                Shape::Bulk(start, end)
+                Head::Bulk(start, end)
             }
-            b'*' => {
-                let Some(length) = self.length(rest)? else {
-                    return Ok(Some(Shape::Nil));
-                };
+            b'*' => match self.length(rest)? {
+                Some(length) => Head::Array(length),
+                None => Head::Nil,
+            },
+            _ => return Err(RespError::Malformed),
+        }))
+    }
+
+    fn reply(&mut self, depth: usize) -> Result<Option<Shape>, RespError> {
+        if depth > MAX_DEPTH {
+            return Err(RespError::TooLarge);
+        }
+        let Some(head) = self.head()? else {
+            return Ok(None);
+        };
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        Ok(Some(match head {
+            Head::Simple(line) => Shape::Simple(text(line)),
+            Head::Error(line) => Shape::Error(text(line)),
+            Head::Integer(n) => Shape::Integer(n),
+            Head::Bulk(start, end) => Shape::Bulk(start, end),
+            Head::Nil => Shape::Nil,
+            Head::Array(length) => {
                 // Every element takes at least 3 bytes: no allocation beyond what arrived.
                 let mut items = Vec::with_capacity(length.min(self.input.len() / 3));
                 for _ in 0..length {
@@ -329,9 +399,19 @@ impl<'a> Cursor<'a> {
                 }
                 Shape::Array(items)
             }
-            _ => return Err(RespError::Malformed),
         }))
     }
+}
+
+/// An element's header as it arrived: a line's text, a bulk string's range, an array's
+/// length.
+enum Head<'a> {
+    Simple(&'a [u8]),
+    Error(&'a [u8]),
+    Integer(i64),
+    Bulk(usize, usize),
+    Nil,
+    Array(usize),
 }
 
 #[cfg(test)]
@@ -399,6 +479,27 @@ mod tests {
         let confirmation =
             Reply::Array(vec![Reply::Bulk("subscribe".into()), Reply::Bulk("c".into()), Reply::Integer(1)]);
         assert_eq!(PubSubMessage::from_reply(confirmation), None);
+    }
+
+    #[test]
+    fn a_partial_reply_is_checked_once() {
+        let mut reader = ReplyReader::default();
+        reader.feed(b"*3\r\n$1\r\na\r\n$5\r\nbc");
+        assert_eq!(reader.next_reply(), Ok(None));
+        assert_eq!(
+            (reader.progress.at, reader.progress.open.as_slice()),
+            (11, &[2][..]),
+            "the next read goes on at the incomplete bulk string"
+        );
+        reader.feed(b"def\r\n*1\r\n:7");
+        assert_eq!(reader.next_reply(), Ok(None));
+        assert_eq!((reader.progress.at, reader.progress.open.as_slice()), (26, &[1, 1][..]));
+        reader.feed(b"\r\n+next\r\n");
+        let bulk = |text: &'static str| Reply::Bulk(Bytes::from_static(text.as_bytes()));
+        let nested = Reply::Array(vec![Reply::Integer(7)]);
+        assert_eq!(reader.next_reply(), Ok(Some(Reply::Array(vec![bulk("a"), bulk("bcdef"), nested]))));
+        assert_eq!(reader.next_reply(), Ok(Some(Reply::Simple("next".into()))));
+        assert_eq!((reader.progress.at, reader.buffered()), (0, 0));
     }
 
     #[test]
