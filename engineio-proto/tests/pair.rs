@@ -394,3 +394,27 @@ fn a_websocket_message_over_the_limit_fails_the_session() {
     assert!(pair.client_events.contains(&failed), "{:?}", pair.client_events);
     assert!(!pair.client.is_open());
 }
+
+#[test]
+fn a_poll_of_an_open_session_may_take_the_ping_window() {
+    let config =
+        ClientConfig { upgrade: false, request_timeout: Duration::from_secs(20), ..ClientConfig::default() };
+    let mut client = Client::new(config);
+    let Some(client::Output::Http { id, timeout, .. }) = client.poll_output() else { panic!() };
+    assert_eq!(timeout, Duration::from_secs(20), "the handshake");
+    let open =
+        r#"0{"sid":"abc","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#;
+    let now = Instant::now();
+    client.handle_response(now, id, Ok((200, Bytes::from(open))));
+    let timeouts = |client: &mut Client| {
+        std::iter::from_fn(|| client.poll_output())
+            .filter_map(|output| match output {
+                client::Output::Http { method, timeout, .. } => Some((method, timeout)),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(timeouts(&mut client), [(client::Method::Get, Duration::from_secs(45))], "held up to a ping");
+    assert!(client.send(Packet::message("hi")));
+    assert_eq!(timeouts(&mut client), [(client::Method::Post, Duration::from_secs(20))]);
+}

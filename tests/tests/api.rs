@@ -396,3 +396,35 @@ async fn close_then_reconnect(transports: Transports) {
     assert_eq!(within(seen.next()).await.unwrap(), "from the second server");
     socket.close();
 }
+
+/// A long-poll is held by the server until it has something to send: a ping, every
+/// `pingInterval` at the latest. A client whose request timeout is shorter than that still
+/// keeps an idle polling session (the poll may take `pingInterval + pingTimeout`).
+#[test]
+fn an_idle_polling_session_outlives_a_request_timeout_shorter_than_the_ping_interval() {
+    runtime().block_on(async {
+        let io = SocketIo::builder()
+            .ping_interval(Duration::from_millis(1500))
+            .ping_timeout(Duration::from_millis(1000))
+            .build();
+        // Idle for two ping intervals, then a message.
+        io.on_connection(async |socket| {
+            tokio::time::sleep(Duration::from_millis(3200)).await;
+            socket.emit("late", &()).unwrap();
+        });
+        let url = serve(&io).await;
+        let socket = ClientBuilder::new(&url)
+            .unwrap()
+            .transports(Transports::Polling)
+            .timeout(Duration::from_millis(500))
+            .no_reconnection()
+            .build();
+        let (tx, mut rx) = mpsc::unbounded();
+        let late = tx.clone();
+        socket.on("late", async move |_, _| drop(late.unbounded_send("late".to_owned())));
+        socket.on_disconnect(move |_, reason| drop(tx.unbounded_send(reason.to_string())));
+        socket.connect();
+        assert_eq!(within(rx.next()).await.as_deref(), Some("late"));
+        socket.close();
+    });
+}

@@ -61,6 +61,10 @@ pub struct ClientConfig {
     /// The largest message or polling response accepted from the server, in bytes
     /// (default 100 MB): the adapter stops reading past it and the transport fails.
     pub max_message: usize,
+    /// How long an HTTP exchange may take (default 20 s); a poll of an open session,
+    /// which the server holds until it has something to send, may take up to
+    /// `pingInterval + pingTimeout` when that is longer ([`Output::Http::timeout`]).
+    pub request_timeout: Duration,
 }
 
 /// The largest handshake response read: an open packet is a few hundred bytes, so a server
@@ -78,6 +82,7 @@ impl Default for ClientConfig {
             path: "/engine.io/".into(),
             query: String::new(),
             max_message: 100_000_000,
+            request_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -199,6 +204,11 @@ pub enum Output {
         /// The largest response body to read: [`ClientConfig::max_message`] once the
         /// session is open, at most [`HANDSHAKE_BODY_LIMIT`] before.
         max_body: usize,
+        /// How long the whole exchange may take, connecting included: the
+        /// [request timeout](ClientConfig::request_timeout), or for a poll of an open
+        /// session, which the server holds until it has a packet to send (a ping every
+        /// `pingInterval` at the latest), `pingInterval + pingTimeout` when longer.
+        timeout: Duration,
     },
     /// Open a WebSocket (on [`ClientConfig::authority`], with TLS when
     /// [`ClientConfig::secure`]).
@@ -338,7 +348,11 @@ impl Client {
             Some(_) => self.config.max_message,
             None => self.config.max_message.min(HANDSHAKE_BODY_LIMIT),
         };
-        self.outputs.push_back(Output::Http { id, method, target, body, max_body });
+        let timeout = match (self.state, method) {
+            (State::Open, Method::Get) => self.config.request_timeout.max(self.ping_window),
+            _ => self.config.request_timeout,
+        };
+        self.outputs.push_back(Output::Http { id, method, target, body, max_body, timeout });
         id
     }
 

@@ -104,6 +104,7 @@ impl<R: Runtime> Io<R> {
         target: String,
         body: Bytes,
         max_body: usize,
+        timeout: Duration,
     ) {
         let events = self.events.clone();
         let mut builder = http::Request::builder().uri(target).header(http::header::HOST, &self.authority);
@@ -117,13 +118,10 @@ impl<R: Runtime> Io<R> {
                 .header("content-type", "text/plain;charset=UTF-8")
                 .body(Full::new(body)),
         };
-        let (pool, authority, limits, tls) =
-            (self.pool.clone(), self.authority.clone(), self.limits, self.tls.clone());
+        let (pool, authority, tls) = (self.pool.clone(), self.authority.clone(), self.tls.clone());
         R::spawn(async move {
             let result = match request {
-                Ok(request) => {
-                    send::<R>(&pool, (authority, tls), request, max_body, limits.connect_timeout).await
-                }
+                Ok(request) => send::<R>(&pool, (authority, tls), request, max_body, timeout).await,
                 Err(error) => Err(error.to_string()),
             };
             let _ = events.unbounded_send(IoEvent::Response(id, result));

@@ -188,9 +188,12 @@ impl<R: Runtime> ClientBuilder<R> {
         self
     }
 
-    /// How long a connection may take to open (default 20 s).
+    /// How long a connection may take to open, and an HTTP request or a WebSocket
+    /// handshake to complete (default 20 s). A long-poll may take up to the server's
+    /// `pingInterval + pingTimeout` when that is longer.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.config.timeout = timeout;
+        self.config.engine.request_timeout = timeout;
         self
     }
 
@@ -504,8 +507,8 @@ impl Task {
             None => pending.entry(id).or_default().push(command),
         };
         match output {
-            engine::Output::Http { id, method, target, body, max_body } => {
-                io.request(id, method, target, body, max_body)
+            engine::Output::Http { id, method, target, body, max_body, timeout } => {
+                io.request(id, method, target, body, max_body, timeout)
             }
             engine::Output::WsConnect { id, url } => io.websocket(id, url),
             engine::Output::WsSend { id, frames } => to_socket(id, WsCommand::Send(frames)),
