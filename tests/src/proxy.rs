@@ -1,8 +1,10 @@
 //! A TCP proxy that can cut every connection through it and refuse new ones for a while:
-//! a network drop, as a mobile client sees one.
+//! a network drop, as a mobile client sees one; or silence its connections without closing
+//! them: a partition, which neither side sees until it expects an answer.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -10,6 +12,8 @@ use std::time::{Duration, Instant};
 struct State {
     target: SocketAddr,
     open: Vec<TcpStream>,
+    /// Per connection, whether what it carries is dropped.
+    silenced: Vec<Arc<AtomicBool>>,
     down_until: Option<Instant>,
     cuts: usize,
 }
@@ -26,7 +30,13 @@ impl CutProxy {
     pub fn start(target: SocketAddr) -> CutProxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("binding the proxy");
         let addr = listener.local_addr().expect("the proxy's address");
-        let state = Arc::new(Mutex::new(State { target, open: Vec::new(), down_until: None, cuts: 0 }));
+        let state = Arc::new(Mutex::new(State {
+            target,
+            open: Vec::new(),
+            silenced: Vec::new(),
+            down_until: None,
+            cuts: 0,
+        }));
         let shared = state.clone();
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
@@ -46,9 +56,11 @@ impl CutProxy {
                         state.open.push(clone);
                     }
                 }
+                let silenced = Arc::new(AtomicBool::new(false));
+                state.silenced.push(silenced.clone());
                 drop(state);
-                pipe(&client, &server);
-                pipe(&server, &client);
+                pipe(&client, &server, silenced.clone());
+                pipe(&server, &client, silenced);
             }
         });
         CutProxy { addr, state }
@@ -64,8 +76,18 @@ impl CutProxy {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.down_until = Some(Instant::now() + outage);
         state.cuts += 1;
+        state.silenced.clear();
         for stream in state.open.drain(..) {
             let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Drops everything the open connections carry from now on, both ways, and leaves them
+    /// open: each side waits for the other in vain. New connections work.
+    pub fn silence(&self) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        for silenced in state.silenced.drain(..) {
+            silenced.store(true, Ordering::Relaxed);
         }
     }
 
@@ -81,8 +103,9 @@ impl CutProxy {
     }
 }
 
-/// Copies `from` to `to` on a thread of its own until either side closes.
-fn pipe(from: &TcpStream, to: &TcpStream) {
+/// Copies `from` to `to` on a thread of its own until either side closes; once `silenced`,
+/// reads and drops.
+fn pipe(from: &TcpStream, to: &TcpStream, silenced: Arc<AtomicBool>) {
     let (Ok(mut from), Ok(mut to)) = (from.try_clone(), to.try_clone()) else {
         return;
     };
@@ -91,6 +114,7 @@ fn pipe(from: &TcpStream, to: &TcpStream) {
         loop {
             match from.read(&mut buffer) {
                 Ok(0) | Err(_) => break,
+                Ok(_) if silenced.load(Ordering::Relaxed) => {}
                 Ok(n) => {
                     if to.write_all(buffer.get(..n).unwrap_or_default()).is_err() {
                         break;

@@ -1,13 +1,15 @@
 //! A server of a cluster whose Redis is unreachable: its own sockets are still reached and
 //! the caller learns the cluster part failed; requests end at once with this server's part,
 //! marked incomplete; when Redis comes (back), the adapter connects and subscribes by
-//! itself, and closing the server closes them.
+//! itself, and closing the server closes them. A connection to Redis that falls silent is
+//! noticed and replaced.
 
 use std::time::Duration;
 
 use futures_channel::mpsc;
 use futures_util::StreamExt;
 use interop_tests::example::free_port;
+use interop_tests::proxy::CutProxy;
 use interop_tests::redis::RedisServer;
 use serde_json::Value;
 use socketio_tokio::client::{ClientBuilder, ClientSocket};
@@ -72,5 +74,72 @@ fn without_redis_local_sockets_are_reached_and_the_failure_reported_then_the_ada
         // Closing the server closes its Redis connections.
         within(io.close()).await;
         tokio::task::spawn_blocking(move || redis.wait_for_servers("socket.io", 0)).await.unwrap();
+    });
+}
+
+/// A server on its own port, in the cluster on `redis_url`; the server and its URL.
+async fn clustered(redis_url: &str) -> (SocketIo, String) {
+    let io = SocketIo::builder().adapter(RedisAdapter::new(redis_url).unwrap()).build();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(io.clone().serve(listener));
+    (io, url)
+}
+
+/// A client of `url` whose "msg" events arrive on the receiver.
+async fn listener(url: &str) -> (ClientSocket, mpsc::UnboundedReceiver<String>) {
+    let client: ClientSocket =
+        ClientBuilder::new(url).unwrap().transports(Transports::WebSocket).no_reconnection().build();
+    let (messages_tx, messages) = mpsc::unbounded();
+    client.on("msg", async move |_, message| {
+        drop(messages_tx.unbounded_send(message.args::<String>().unwrap()))
+    });
+    let (connected_tx, mut connected) = mpsc::unbounded();
+    client.on_connect(move |_, _| drop(connected_tx.unbounded_send(())));
+    client.connect();
+    within(connected.next()).await;
+    (client, messages)
+}
+
+/// Emits `text` from `from` every 100 ms until `to` receives it.
+async fn until_received(from: &SocketIo, to: &mut mpsc::UnboundedReceiver<String>, text: &str) {
+    let received = async {
+        loop {
+            let _ = from.emit("msg", &text);
+            let wait = tokio::time::timeout(Duration::from_millis(100), to.next()).await;
+            if wait.is_ok_and(|message| message.as_deref() == Some(text)) {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), received).await.unwrap_or_else(|_| panic!("no {text:?}"));
+}
+
+/// A partition leaves a server's connections to Redis open but silent: nothing says they
+/// are lost. The server notices within its ping round (5 s) and the reply timeout (5 s),
+/// connects again and subscribes again, and broadcasts cross both ways again.
+#[test]
+fn a_silent_redis_connection_is_noticed_and_replaced() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(async {
+        let redis = tokio::task::spawn_blocking(RedisServer::start).await.unwrap();
+        let proxy = CutProxy::start(std::net::SocketAddr::from(([127, 0, 0, 1], redis.port)));
+        let (behind_proxy, behind_proxy_url) = clustered(&format!("redis://{}", proxy.addr)).await;
+        let (direct, direct_url) = clustered(&redis.url()).await;
+        let redis = tokio::task::spawn_blocking(move || {
+            redis.wait_for_servers("socket.io", 2);
+            redis
+        })
+        .await
+        .unwrap();
+        let (_a, mut at_behind_proxy) = listener(&behind_proxy_url).await;
+        let (_b, mut at_direct) = listener(&direct_url).await;
+        until_received(&behind_proxy, &mut at_direct, "before, out").await;
+        until_received(&direct, &mut at_behind_proxy, "before, in").await;
+
+        proxy.silence();
+        until_received(&behind_proxy, &mut at_direct, "after, out").await;
+        until_received(&direct, &mut at_behind_proxy, "after, in").await;
+        drop(redis);
     });
 }

@@ -74,6 +74,15 @@ impl<R: Runtime> Replies<R> {
     }
 }
 
+impl<R: Runtime> Replies<R> {
+    /// The next reply, which is due within [`IO_TIMEOUT`] plus `wait` (how long Redis may
+    /// hold it, as `XREAD BLOCK` does): a connection that says nothing longer is lost.
+    pub(crate) async fn next_within(&mut self, wait: Duration) -> io::Result<Reply> {
+        let deadline = Instant::now() + IO_TIMEOUT + wait;
+        until::<R, _>(deadline, self.next()).await.unwrap_or_else(|| Err(io::ErrorKind::TimedOut.into()))
+    }
+}
+
 /// The writing half of a connection.
 pub(crate) struct Commands<R: Runtime> {
     write: WriteHalf<FuturesIo<R::Stream>>,

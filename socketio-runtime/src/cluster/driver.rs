@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use futures_channel::oneshot;
 use futures_util::future::{try_join, try_join3};
 use socketio_proto::client::Backoff;
-use socketio_proto::cluster::redis::{Event, Output};
-use socketio_proto::cluster::resp::{PubSubMessage, Reply};
+use socketio_proto::cluster::redis::{Event, Output, streams};
+use socketio_proto::cluster::resp::{PubSubMessage, Reply, command};
 use socketio_proto::server::DisconnectScope;
 use socketio_proto::{Payload, Value};
 
@@ -31,12 +31,19 @@ const BACKOFF: Backoff =
 /// What a reply on the publishing connection answers.
 enum Expect {
     Publish,
+    /// A `PING` of [`PING_EVERY`].
+    Pong,
     /// An `XADD`, with what to do instead if Redis refuses it (this server's broadcast).
     Append(Option<Box<Event>>),
     Count(u64),
     /// The application's command, whose reply goes there.
     Reply(oneshot::Sender<Reply>),
 }
+
+/// How often both connections are asked for a sign of life (`PING`, which a subscribed
+/// connection answers too): a connection that then says nothing for [`IO_TIMEOUT`] more is
+/// lost, as one left half-open by a network partition or a failover would be, unnoticed.
+const PING_EVERY: Duration = Duration::from_secs(5);
 
 /// Commands to write, made under the node's lock and written outside it.
 #[derive(Default)]
@@ -85,7 +92,7 @@ async fn session<R: Runtime>(cluster: &Arc<Cluster>, io: &SocketIo<R>) -> io::Re
     let start = lock(&cluster.node).stream_start_command();
     if let Some(command) = start {
         publisher.send(&command).await?;
-        let reply = published.next().await?;
+        let reply = published.next_within(Duration::ZERO).await?;
         lock(&cluster.node).handle_stream_start(reply).map_err(io::Error::other)?;
     }
     cluster.up.store(true, Ordering::Release);
@@ -93,20 +100,28 @@ async fn session<R: Runtime>(cluster: &Arc<Cluster>, io: &SocketIo<R>) -> io::Re
     tracing::debug!(address = %cluster.url.address, "cluster: connected to Redis");
     let expected = Mutex::new(VecDeque::new());
     let write = async {
+        let ping = command(&[b"PING"]);
+        let mut next_ping = Instant::now() + PING_EVERY;
         loop {
-            let writes = drain(cluster, io, Some(&expected));
+            let mut writes = drain(cluster, io, Some(&expected));
+            if Instant::now() >= next_ping {
+                next_ping = Instant::now() + PING_EVERY;
+                writes.publisher.extend_from_slice(&ping);
+                lock(&expected).push_back(Expect::Pong);
+                writes.subscriber.extend_from_slice(&ping);
+            }
             if !writes.publisher.is_empty() {
                 publisher.send(&writes.publisher).await?;
             }
             if !writes.subscriber.is_empty() {
                 subscriber.send(&writes.subscriber).await?;
             }
-            wait::<R>(cluster).await;
+            until::<R, _>(next_ping, wait::<R>(cluster)).await;
         }
     };
     let read_messages = async {
         loop {
-            let Some(message) = PubSubMessage::from_reply(messages.next().await?) else {
+            let Some(message) = PubSubMessage::from_reply(messages.next_within(PING_EVERY).await?) else {
                 continue;
             };
             let Ok(channel) = std::str::from_utf8(&message.channel) else {
@@ -118,7 +133,7 @@ async fn session<R: Runtime>(cluster: &Arc<Cluster>, io: &SocketIo<R>) -> io::Re
     };
     let read_replies = async {
         loop {
-            let reply = published.next().await?;
+            let reply = published.next_within(PING_EVERY).await?;
             let expectation = lock(&expected).pop_front();
             match (expectation, reply) {
                 (Some(Expect::Count(token)), reply) => {
@@ -133,7 +148,7 @@ async fn session<R: Runtime>(cluster: &Arc<Cluster>, io: &SocketIo<R>) -> io::Re
                     apply(cluster, io, *unsent);
                 }
                 (_, Reply::Error(error)) => tracing::warn!(%error, "cluster: Redis refused a command"),
-                (Some(Expect::Publish | Expect::Append(_)), _) => {}
+                (Some(Expect::Publish | Expect::Append(_) | Expect::Pong), _) => {}
                 (None, _) => return Err(io::Error::other("a reply to no command")),
             }
         }
@@ -176,7 +191,7 @@ async fn read_stream<R: Runtime>(cluster: &Arc<Cluster>, io: &SocketIo<R>) -> io
             return Err(io::Error::other("the stream's reading position is unknown"));
         };
         commands.send(&command).await?;
-        let reply = replies.next().await?;
+        let reply = replies.next_within(streams::READ_BLOCK).await?;
         lock(&cluster.node).handle_stream_read(reply, &LocalView(io)).map_err(io::Error::other)?;
         cluster.signal.notify();
     }

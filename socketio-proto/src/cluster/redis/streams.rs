@@ -91,15 +91,18 @@ pub fn reading_position(reply: Reply) -> Option<String> {
     Some(stream_entries(reply).pop().map_or_else(|| "0-0".to_owned(), |(id, _)| id))
 }
 
-/// How a stream reader reads on from `position` (an entry id): `XREAD`, blocking up to 5 s,
-/// at most 100 entries.
+/// How long an `XREAD` of [`read_command`] waits for entries before it answers with none.
+pub const READ_BLOCK: Duration = Duration::from_secs(5);
+
+/// How a stream reader reads on from `position` (an entry id): `XREAD`, blocking up to
+/// [`READ_BLOCK`], at most 100 entries.
 pub fn read_command(stream: &str, position: &str) -> Vec<u8> {
     command(&[
         b"XREAD",
         b"COUNT",
         b"100",
         b"BLOCK",
-        b"5000",
+        READ_BLOCK.as_millis().to_string().as_bytes(),
         b"STREAMS",
         stream.as_bytes(),
         position.as_bytes(),
