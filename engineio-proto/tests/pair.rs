@@ -352,6 +352,21 @@ fn refused_handshakes_are_transport_errors() {
 }
 
 #[test]
+fn a_refusal_s_close_reason_shows_the_start_of_its_body() {
+    let mut client = Client::new(ClientConfig::default());
+    let Some(client::Output::Http { id, .. }) = client.poll_output() else { panic!() };
+    let page = format!(r#"{{"code":3,"message":"Bad request"}}{}"#, "x".repeat(1_000_000));
+    client.handle_response(Instant::now(), id, Ok((400, Bytes::from(page))));
+    let Some(client::Output::Event(client::Event::Closed(CloseReason::TransportError(why)))) =
+        client.poll_output()
+    else {
+        panic!()
+    };
+    assert!(why.starts_with(r#"HTTP 400: {"code":3,"message":"Bad request"}xxx"#), "{why}");
+    assert!(why.len() < 300, "{} bytes", why.len());
+}
+
+#[test]
 fn response_bodies_are_bounded_tightly_until_the_server_said_its_limits() {
     let mut client =
         Client::new(ClientConfig { upgrade: false, max_message: 5_000_000, ..ClientConfig::default() });

@@ -67,6 +67,9 @@ pub struct ClientConfig {
     pub request_timeout: Duration,
 }
 
+/// How much of a refused request's response body its close reason shows.
+const ERROR_BODY_SHOWN: usize = 256;
+
 /// The largest handshake response read: an open packet is a few hundred bytes, so a server
 /// that answers the handshake with more is not let fill memory before it said its limits.
 pub const HANDSHAKE_BODY_LIMIT: usize = 64 * 1024;
@@ -384,7 +387,11 @@ impl Client {
         let body = match response {
             Ok((200, body)) => body,
             Ok((status, body)) => {
-                let why = format!("HTTP {status}: {}", String::from_utf8_lossy(&body));
+                // The start of the body says why (`{"code":1,"message":"Session ID unknown"}`);
+                // a server's whole page has no place in a close reason.
+                let shown = body.get(..ERROR_BODY_SHOWN).unwrap_or(&body);
+                let ellipsis = if shown.len() < body.len() { "…" } else { "" };
+                let why = format!("HTTP {status}: {}{ellipsis}", String::from_utf8_lossy(shown));
                 return self.close_with(CloseReason::TransportError(why));
             }
             Err(why) => return self.close_with(CloseReason::TransportError(why)),
