@@ -259,17 +259,36 @@ struct Socket {
     pid: Option<String>,
     offset: Option<String>,
     /// Events received before the CONNECT answer (a recovered socket's missed events),
-    /// handed over after it, as the reference client does; with their offsets and size.
-    early: Vec<Early>,
-    early_bytes: usize,
+    /// handed over after it, as the reference client does.
+    early: EarlyEvents,
 }
 
-/// An event received before its socket's CONNECT answer.
-#[derive(Debug)]
-struct Early {
-    payload: Payload,
-    ack: Option<u64>,
+/// The events a socket received before its CONNECT answer, the last offset among them, and
+/// what they take in memory.
+#[derive(Debug, Default)]
+struct EarlyEvents {
+    events: Vec<(Payload, Option<u64>)>,
     offset: Option<String>,
+    bytes: usize,
+}
+
+impl EarlyEvents {
+    /// Keeps one; `false` past [`EARLY_EVENTS_LIMIT`], when they are all dropped.
+    fn push(&mut self, payload: Payload, ack: Option<u64>, offset: Option<String>) -> bool {
+        let attachments = payload.attachments().iter().map(|a| a.len() + std::mem::size_of::<bytes::Bytes>());
+        let size =
+            std::mem::size_of::<(Payload, Option<u64>)>() + payload.json().len() + attachments.sum::<usize>();
+        self.bytes = self.bytes.saturating_add(size);
+        if self.bytes > EARLY_EVENTS_LIMIT {
+            *self = EarlyEvents::default();
+            return false;
+        }
+        self.events.push((payload, ack));
+        if offset.is_some() {
+            self.offset = offset;
+        }
+        true
+    }
 }
 
 /// The most bytes of events a socket holds before its CONNECT answer. Past it the server is
@@ -407,8 +426,7 @@ impl Manager {
                     queue: VecDeque::new(),
                     pid: None,
                     offset: None,
-                    early: Vec::new(),
-                    early_bytes: 0,
+                    early: EarlyEvents::default(),
                 });
                 self.sockets.len() - 1
             }
@@ -651,8 +669,7 @@ impl Manager {
         for index in 0..self.sockets.len() {
             // What came before a CONNECT answer that will not come is asked again.
             if let Some(socket) = self.sockets.get_mut(index) {
-                socket.early.clear();
-                socket.early_bytes = 0;
+                socket.early = EarlyEvents::default();
             }
             match self.sockets.get(index) {
                 Some(socket) if socket.connected => {
@@ -766,11 +783,10 @@ impl Manager {
                         socket.pid = pid;
                         let buffered: Vec<Packet> = socket.buffer.drain(..).collect();
                         let early = std::mem::take(&mut socket.early);
-                        socket.early_bytes = 0;
-                        if let Some(offset) = early.iter().rev().find_map(|e| e.offset.clone()) {
-                            socket.offset = Some(offset);
+                        if early.offset.is_some() {
+                            socket.offset = early.offset;
                         }
-                        (buffered, early, recovered)
+                        (buffered, early.events, recovered)
                     }
                     _ => return,
                 };
@@ -779,7 +795,7 @@ impl Manager {
                     sid,
                     recovered,
                 }));
-                for Early { payload, ack, .. } in early {
+                for (payload, ack) in early {
                     let namespace = namespace.clone();
                     self.outputs.push_back(Output::Event(Event::Message { namespace, payload, ack }));
                 }
@@ -822,18 +838,11 @@ impl Manager {
                 }
                 if !socket.connected && socket.active && socket.pid.is_some() {
                     // The offset counts once the event is handed over.
-                    let size = payload.json().len()
-                        + payload.attachments().iter().map(bytes::Bytes::len).sum::<usize>();
-                    socket.early_bytes = socket.early_bytes.saturating_add(size);
-                    if socket.early_bytes > EARLY_EVENTS_LIMIT {
-                        socket.early.clear();
-                        socket.early_bytes = 0;
+                    if !socket.early.push(payload, packet.ack_id, offset) {
                         if let Some(engine) = self.engine.as_mut() {
                             engine.fail("too many events before the CONNECT answer");
                         }
-                        return;
                     }
-                    socket.early.push(Early { payload, ack: packet.ack_id, offset });
                     return;
                 }
                 if offset.is_some() {
@@ -953,4 +962,26 @@ fn connect_auth(socket: &Socket) -> Option<Payload> {
         members.extend(own);
     }
     Some(Payload::from_value(&crate::Value::Object(members)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{EARLY_EVENTS_LIMIT, EarlyEvents};
+    use crate::Payload;
+
+    #[test]
+    fn early_events_count_what_they_hold_not_only_their_text() {
+        let mut early = EarlyEvents::default();
+        let tiny = Payload::from_json(r#"["a"]"#).unwrap();
+        assert!(early.push(tiny.clone(), None, Some("1-0".into())));
+        assert!(early.bytes >= std::mem::size_of::<Payload>() + 5, "{} bytes", early.bytes);
+        // Tiny events reach the limit in as many as it takes them to fill it.
+        let each = early.bytes;
+        let mut pushed = 1;
+        while early.push(tiny.clone(), None, Some(format!("1-{pushed}"))) {
+            pushed += 1;
+        }
+        assert_eq!(pushed, EARLY_EVENTS_LIMIT / each);
+        assert!(early.events.is_empty() && early.offset.is_none(), "dropped past the limit");
+    }
 }
