@@ -618,6 +618,8 @@ struct RawWs {
     manager: Manager,
     now: Instant,
     ws: Option<WsId>,
+    /// Events seen by [`RawWs::written`].
+    events: Vec<client::Event>,
 }
 
 impl RawWs {
@@ -632,7 +634,7 @@ impl RawWs {
             ..ManagerConfig::default()
         };
         let now = Instant::now();
-        RawWs { manager: Manager::new(now, config, Box::new(|| 0.0)), now, ws: None }
+        RawWs { manager: Manager::new(now, config, Box::new(|| 0.0)), now, ws: None, events: Vec::new() }
     }
 
     /// What the client wrote since the last call, as text frames; opens WebSockets asked for.
@@ -651,6 +653,7 @@ impl RawWs {
                     }));
                 }
                 client::Output::Io(eclient::Output::WsClose { .. }) => written.push("<close>".into()),
+                client::Output::Event(event) => self.events.push(event),
                 _ => {}
             }
         }
@@ -668,6 +671,53 @@ impl RawWs {
             r#"0{"sid":"s","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#,
         );
     }
+}
+
+#[test]
+fn acks_of_emits_sent_on_a_lost_connection_fail_buffered_ones_wait_for_the_next() {
+    let mut raw = RawWs::new();
+    let main = Namespace::main();
+    raw.manager.open_socket(main.clone(), None);
+    raw.open_session();
+    raw.send(r#"40{"sid":"a"}"#);
+    raw.written();
+    let sent =
+        raw.manager.emit_with_ack(raw.now, &main, Payload::from_json(r#"["q"]"#).unwrap(), None).unwrap();
+    assert_eq!(raw.written(), [r#"420["q"]"#]);
+
+    raw.manager.handle_ws_closed(raw.now, raw.ws.unwrap());
+    let buffered =
+        raw.manager.emit_with_ack(raw.now, &main, Payload::from_json(r#"["later"]"#).unwrap(), None).unwrap();
+    raw.written();
+    let failed: Vec<u64> = std::mem::take(&mut raw.events)
+        .into_iter()
+        .filter_map(|event| match event {
+            client::Event::AckFailed {
+                id, reason: socketio_proto::server::AckError::Disconnected, ..
+            } => Some(id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed, [sent], "its answer will not come: the server answers on the lost connection");
+
+    raw.now += Duration::from_millis(100);
+    raw.manager.handle_timeout(raw.now);
+    raw.open_session();
+    raw.written();
+    raw.send(r#"40{"sid":"b"}"#);
+    assert_eq!(raw.written(), [format!(r#"42{buffered}["later"]"#)]);
+    raw.send(&format!(r#"43{buffered}["ok"]"#));
+    raw.send(&format!(r#"43{sent}["too late"]"#));
+    raw.written();
+    let answered: Vec<u64> = raw
+        .events
+        .iter()
+        .filter_map(|event| match event {
+            client::Event::Ack { id, .. } => Some(*id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(answered, [buffered], "the buffered emit's answer comes; the lost one's is ignored");
 }
 
 #[test]

@@ -705,7 +705,21 @@ impl Manager {
         socket.connected = false;
         let namespace = socket.namespace.clone();
         let mut failed: Vec<u64> = if matches!(reason, DisconnectReason::Transport(_)) {
-            Vec::new()
+            // As the reference's `_clearAcks`: the answer to a packet that went out on the
+            // lost connection will not come (a recovered socket does not get it either).
+            // Emits still buffered go out on the next connection and keep theirs, as does
+            // a retry-mode try, sent again under a new id.
+            let kept: Vec<u64> = socket
+                .buffer
+                .iter()
+                .filter_map(|packet| packet.ack_id)
+                .chain(socket.queue.iter().filter_map(|queued| queued.wire))
+                .collect();
+            let lost: Vec<u64> = socket.acks.keys().copied().filter(|id| !kept.contains(id)).collect();
+            for id in &lost {
+                socket.acks.remove(id);
+            }
+            lost
         } else {
             // For good: every emit waiting on an ack fails, queued ones by their own ids.
             let tries: Vec<u64> = socket.queue.iter().filter_map(|q| q.wire).collect();

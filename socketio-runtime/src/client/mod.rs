@@ -378,7 +378,9 @@ impl ClientSocket {
     }
 
     /// Emits and waits for the server's ack, read as `T`; fails after the
-    /// [timeout](ClientSocket::timeout), if one is set.
+    /// [timeout](ClientSocket::timeout), if one is set, and when the connection it went out
+    /// on is lost before the answer came (an emit made while disconnected waits for the
+    /// next connection).
     pub fn emit_with_ack<T: DeserializeOwned>(
         &self,
         event: &str,
