@@ -1018,6 +1018,10 @@ fn an_external_recovery_store_stamps_given_offsets_and_restores_what_it_read_bac
         ]
     );
     // This server delivers the entries it read meanwhile: the restored socket had those.
+    let to_r = Selector::to("r");
+    assert!(h.server.recipients(&main, &to_r, Some("17-2")).is_empty(), "what on_any_outgoing hooks see");
+    assert_eq!(h.server.recipients(&main, &to_r, Some("17-3")), [node_id]);
+    assert_eq!(h.server.recipients(&main, &to_r, None), [node_id]);
     let recipients: Vec<usize> = [(1, "17-1"), (2, "17-2"), (3, "17-3")]
         .into_iter()
         .map(|(i, offset)| {

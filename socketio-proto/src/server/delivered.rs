@@ -91,6 +91,15 @@ impl Delivered {
         held
     }
 
+    /// The restored sockets of `namespace` that an event logged under `offset` would be
+    /// held back from (they had it from the store).
+    pub(crate) fn held_back(&self, namespace: &Namespace, offset: &str) -> Vec<SocketId> {
+        let (Some(order), Some(sockets)) = (offset_order(offset), self.catching_up.get(namespace)) else {
+            return Vec::new();
+        };
+        sockets.iter().filter(|(_, through)| order <= **through).map(|(socket, _)| *socket).collect()
+    }
+
     /// Whether events after `offset` were delivered in `namespace` that are no longer kept:
     /// a socket whose store was read up to `offset` would miss them.
     pub(crate) fn lost_after(&self, namespace: &Namespace, offset: &str) -> bool {

@@ -555,6 +555,25 @@ impl Server {
         Some(socket)
     }
 
+    /// The sockets an event logged under `offset` ([`Server::broadcast_at`]) would go to
+    /// among those `selector` designates, the restored ones that had it from the store
+    /// left out; `offset` `None` for [`Server::broadcast`]. Nothing is sent.
+    pub fn recipients(
+        &self,
+        namespace: &Namespace,
+        selector: &Selector,
+        offset: Option<&str>,
+    ) -> Vec<SocketId> {
+        let mut sockets = self.select(namespace, selector);
+        if let Some(offset) = offset {
+            let held = self.delivered.held_back(namespace, offset);
+            if !held.is_empty() {
+                sockets.retain(|socket| !held.contains(socket));
+            }
+        }
+        sockets
+    }
+
     /// With an external recovery store: whether this server delivered, in `namespace`,
     /// logged events after `offset` that it no longer keeps (it keeps the latest few
     /// hundred). A session read from the store up to `offset` must then read on before it

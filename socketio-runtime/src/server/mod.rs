@@ -506,7 +506,7 @@ impl<R: Runtime> SocketIo<R> {
     /// Runs the `on_any_outgoing` hooks of a broadcast's recipients, if any socket has one.
     pub(crate) fn notify_outgoing(&self, namespace: &Namespace, selector: &Selector, payload: &Payload) {
         if self.has_outgoing_hooks() {
-            let ids = self.shared.with_state(|state| state.endpoint.select(namespace, selector));
+            let ids = self.shared.with_state(|state| state.endpoint.recipients(namespace, selector, None));
             self.notify_outgoing_to(&ids, payload);
         }
     }
@@ -522,8 +522,9 @@ impl<R: Runtime> SocketIo<R> {
         }
     }
 
-    /// Broadcasts `payload`, logged in an external store under `offset` if it has one, and
-    /// runs the hooks of the sockets it went to.
+    /// Runs the hooks of its recipients, then broadcasts `payload`, logged in an external
+    /// store under `offset` if it has one (as the reference, a hook runs before its socket
+    /// is written to, a volatile event's too).
     pub(crate) fn deliver(
         &self,
         namespace: &Namespace,
@@ -531,14 +532,15 @@ impl<R: Runtime> SocketIo<R> {
         payload: Payload,
         offset: Option<&str>,
     ) {
-        let hooked = self.has_outgoing_hooks().then(|| payload.clone());
-        let recipients = self.shared.with_state(|state| match offset {
+        if self.has_outgoing_hooks() {
+            let recipients =
+                self.shared.with_state(|state| state.endpoint.recipients(namespace, selector, offset));
+            self.notify_outgoing_to(&recipients, &payload);
+        }
+        self.shared.with_state(|state| match offset {
             Some(offset) => state.endpoint.broadcast_at(namespace, selector, payload, offset),
             None => state.endpoint.broadcast(namespace, selector, payload),
         });
-        if let Some(payload) = hooked {
-            self.notify_outgoing_to(&recipients, &payload);
-        }
     }
 }
 
