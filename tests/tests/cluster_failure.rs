@@ -13,6 +13,7 @@ use interop_tests::proxy::CutProxy;
 use interop_tests::redis::RedisServer;
 use serde_json::Value;
 use socketio_tokio::client::{ClientBuilder, ClientSocket};
+use socketio_tokio::emitter::Emitter;
 use socketio_tokio::server::{ClusterError, RedisAdapter, SocketIo};
 use socketio_tokio::{Error, Transports};
 
@@ -140,6 +141,35 @@ fn a_silent_redis_connection_is_noticed_and_replaced() {
         proxy.silence();
         until_received(&behind_proxy, &mut at_direct, "after, out").await;
         until_received(&direct, &mut at_behind_proxy, "after, in").await;
+        drop(redis);
+    });
+}
+
+/// An emit of the emitter given up part-way (its future dropped while Redis does not
+/// answer) leaves no half-used connection behind: the next one opens another.
+#[test]
+fn an_emitter_publication_given_up_leaves_no_half_used_connection() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(async {
+        let redis = tokio::task::spawn_blocking(RedisServer::start).await.unwrap();
+        let proxy = CutProxy::start(std::net::SocketAddr::from(([127, 0, 0, 1], redis.port)));
+        let (_server, url) = clustered(&redis.url()).await;
+        let redis = tokio::task::spawn_blocking(move || {
+            redis.wait_for_servers("socket.io", 1);
+            redis
+        })
+        .await
+        .unwrap();
+        let (_client, mut messages) = listener(&url).await;
+        let emitter = Emitter::new(&format!("redis://{}", proxy.addr)).unwrap();
+        within(emitter.emit("msg", &"one")).await.unwrap();
+        assert_eq!(within(messages.next()).await.as_deref(), Some("one"));
+
+        proxy.silence();
+        let given_up = tokio::time::timeout(Duration::from_millis(300), emitter.emit("msg", &"lost")).await;
+        assert!(given_up.is_err(), "Redis does not answer through the silenced connection");
+        within(emitter.emit("msg", &"two")).await.unwrap();
+        assert_eq!(within(messages.next()).await.as_deref(), Some("two"));
         drop(redis);
     });
 }

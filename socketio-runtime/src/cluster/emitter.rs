@@ -4,6 +4,7 @@
 use std::io;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures_util::lock::Mutex as AsyncMutex;
 use socketio_proto::cluster::redis::{Output, RedisConfig, RedisNode};
@@ -116,10 +117,13 @@ impl<R: Runtime> Emitter<R> {
         if count == 0 {
             return Ok(());
         }
-        let result = self.send(&mut link, &commands, count).await;
-        if result.is_err() {
-            // Opened again on the next publication.
-            *link = None;
+        // Out of its slot while in use: if this future is dropped part-way, the connection,
+        // which may hold half a command or unread replies, goes with it, and the next
+        // publication opens another.
+        let mut taken = link.take();
+        let result = self.send(&mut taken, &commands, count).await;
+        if result.is_ok() {
+            *link = taken;
         }
         result.map_err(|error| {
             tracing::warn!(%error, "emitter: Redis unreachable");
@@ -141,12 +145,8 @@ impl<R: Runtime> Emitter<R> {
         };
         writer.send(commands).await?;
         for _ in 0..count {
-            let deadline = std::time::Instant::now() + super::connection::IO_TIMEOUT;
-            match crate::runtime::until::<R, _>(deadline, replies.next()).await {
-                Some(Ok(Reply::Error(error))) => return Err(io::Error::other(error)),
-                Some(Ok(_)) => {}
-                Some(Err(error)) => return Err(error),
-                None => return Err(io::ErrorKind::TimedOut.into()),
+            if let Reply::Error(error) = replies.next_within(Duration::ZERO).await? {
+                return Err(io::Error::other(error));
             }
         }
         Ok(())
