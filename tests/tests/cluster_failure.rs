@@ -102,6 +102,23 @@ async fn listener(url: &str) -> (ClientSocket, mpsc::UnboundedReceiver<String>) 
     (client, messages)
 }
 
+/// A `redis-server`, and a proxy to it.
+async fn redis_behind_a_proxy() -> (RedisServer, CutProxy) {
+    let redis = tokio::task::spawn_blocking(RedisServer::start).await.unwrap();
+    let proxy = CutProxy::start(std::net::SocketAddr::from(([127, 0, 0, 1], redis.port)));
+    (redis, proxy)
+}
+
+/// `redis` once `servers` servers listen on it.
+async fn with_servers(redis: RedisServer, servers: usize) -> RedisServer {
+    tokio::task::spawn_blocking(move || {
+        redis.wait_for_servers("socket.io", servers);
+        redis
+    })
+    .await
+    .unwrap()
+}
+
 /// Emits `text` from `from` every 100 ms until `to` receives it.
 async fn until_received(from: &SocketIo, to: &mut mpsc::UnboundedReceiver<String>, text: &str) {
     let received = async {
@@ -123,16 +140,10 @@ async fn until_received(from: &SocketIo, to: &mut mpsc::UnboundedReceiver<String
 fn a_silent_redis_connection_is_noticed_and_replaced() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(async {
-        let redis = tokio::task::spawn_blocking(RedisServer::start).await.unwrap();
-        let proxy = CutProxy::start(std::net::SocketAddr::from(([127, 0, 0, 1], redis.port)));
+        let (redis, proxy) = redis_behind_a_proxy().await;
         let (behind_proxy, behind_proxy_url) = clustered(&format!("redis://{}", proxy.addr)).await;
         let (direct, direct_url) = clustered(&redis.url()).await;
-        let redis = tokio::task::spawn_blocking(move || {
-            redis.wait_for_servers("socket.io", 2);
-            redis
-        })
-        .await
-        .unwrap();
+        let redis = with_servers(redis, 2).await;
         let (_a, mut at_behind_proxy) = listener(&behind_proxy_url).await;
         let (_b, mut at_direct) = listener(&direct_url).await;
         until_received(&behind_proxy, &mut at_direct, "before, out").await;
@@ -151,15 +162,9 @@ fn a_silent_redis_connection_is_noticed_and_replaced() {
 fn an_emitter_publication_given_up_leaves_no_half_used_connection() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(async {
-        let redis = tokio::task::spawn_blocking(RedisServer::start).await.unwrap();
-        let proxy = CutProxy::start(std::net::SocketAddr::from(([127, 0, 0, 1], redis.port)));
+        let (redis, proxy) = redis_behind_a_proxy().await;
         let (_server, url) = clustered(&redis.url()).await;
-        let redis = tokio::task::spawn_blocking(move || {
-            redis.wait_for_servers("socket.io", 1);
-            redis
-        })
-        .await
-        .unwrap();
+        let redis = with_servers(redis, 1).await;
         let (_client, mut messages) = listener(&url).await;
         let emitter = Emitter::new(&format!("redis://{}", proxy.addr)).unwrap();
         within(emitter.emit("msg", &"one")).await.unwrap();
