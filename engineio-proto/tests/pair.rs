@@ -130,6 +130,7 @@ impl Pair {
                         self.server.handle_ws_frame(now, conn, frame);
                     }
                 }
+                self.client.handle_ws_drained(now, id);
             }
             client::Output::WsClose { id } => {
                 if let Some(conn) = self.ws.remove(&id) {
@@ -432,4 +433,64 @@ fn a_poll_of_an_open_session_may_take_the_ping_window() {
     assert_eq!(timeouts(&mut client), [(client::Method::Get, Duration::from_secs(45))], "held up to a ping");
     assert!(client.send(Packet::message("hi")));
     assert_eq!(timeouts(&mut client), [(client::Method::Post, Duration::from_secs(20))]);
+}
+
+#[test]
+fn a_ping_flood_gets_one_pong_at_a_time() {
+    let open =
+        r#"0{"sid":"abc","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#;
+    let now = Instant::now();
+    let pongs = |outputs: &mut dyn Iterator<Item = client::Output>| -> Vec<String> {
+        outputs
+            .filter_map(|output| match output {
+                client::Output::WsSend { frames, .. } => Some(format!("{frames:?}")),
+                client::Output::Http { method: Method::Post, body, .. } => {
+                    Some(String::from_utf8(body.to_vec()).unwrap())
+                }
+                _ => None,
+            })
+            .collect()
+    };
+
+    // WebSocket: a pong waits for its batch to be written; the pings meanwhile get none.
+    let mut client = Client::new(ClientConfig { polling: false, ..ClientConfig::default() });
+    let Some(client::Output::WsConnect { id, .. }) = client.poll_output() else { panic!() };
+    client.handle_ws_open(now, id);
+    client.handle_ws_frame(now, id, engineio_proto::Frame::Text(open.into()));
+    while client.poll_output().is_some() {}
+    for _ in 0..10_000 {
+        client.handle_ws_frame(now, id, engineio_proto::Frame::Text("2".into()));
+    }
+    assert_eq!(pongs(&mut std::iter::from_fn(|| client.poll_output())), [r#"[Text("3")]"#]);
+    client.handle_ws_drained(now, id);
+    client.handle_ws_frame(now, id, engineio_proto::Frame::Text("2".into()));
+    assert_eq!(
+        pongs(&mut std::iter::from_fn(|| client.poll_output())),
+        [r#"[Text("3")]"#],
+        "written: the next ping gets its own"
+    );
+
+    // Polling: one pong in the POST in flight, one waiting for the next.
+    let mut client = Client::new(ClientConfig { upgrade: false, ..ClientConfig::default() });
+    let Some(client::Output::Http { id, .. }) = client.poll_output() else { panic!() };
+    client.handle_response(now, id, Ok((200, Bytes::from(open))));
+    let get = std::iter::from_fn(|| client.poll_output())
+        .find_map(|output| match output {
+            client::Output::Http { id, method: Method::Get, .. } => Some(id),
+            _ => None,
+        })
+        .unwrap();
+    let pings = vec!["2"; 10_000].join("\x1e");
+    client.handle_response(now, get, Ok((200, Bytes::from(pings))));
+    let mut outputs: Vec<client::Output> = std::iter::from_fn(|| client.poll_output()).collect();
+    let post = outputs
+        .iter()
+        .find_map(|output| match output {
+            client::Output::Http { id, method: Method::Post, .. } => Some(*id),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(pongs(&mut outputs.drain(..)), ["3"]);
+    client.handle_response(now, post, Ok((200, Bytes::from_static(b"ok"))));
+    assert_eq!(pongs(&mut std::iter::from_fn(|| client.poll_output())), ["3"], "the one that waited");
 }

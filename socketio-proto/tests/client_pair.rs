@@ -159,6 +159,7 @@ impl Pair {
                         self.server.engine().handle_ws_frame(now, conn, frame);
                     }
                 }
+                self.manager.handle_ws_drained(now, id);
             }
             client::Output::Io(eclient::Output::WsClose { id }) => {
                 if let Some(conn) = self.ws.remove(&id) {
@@ -646,7 +647,8 @@ impl RawWs {
                     self.ws = Some(id);
                     self.manager.handle_ws_open(self.now, id);
                 }
-                client::Output::Io(eclient::Output::WsSend { frames, .. }) => {
+                client::Output::Io(eclient::Output::WsSend { id, frames }) => {
+                    self.manager.handle_ws_drained(self.now, id);
                     written.extend(frames.into_iter().filter_map(|frame| match frame {
                         engineio_proto::Frame::Text(text) => Some(text.to_string()),
                         engineio_proto::Frame::Binary(_) => None,

@@ -9,10 +9,12 @@
 //! - [`Output::WsConnect`]: open the WebSocket, then call
 //!   [`Client::handle_ws_open`] or [`Client::handle_ws_closed`]; feed its messages to
 //!   [`Client::handle_ws_frame`].
-//! - [`Output::WsSend`] / [`Output::WsClose`]: write frames, close.
+//! - [`Output::WsSend`] / [`Output::WsClose`]: write frames, close; report each batch
+//!   written with [`Client::handle_ws_drained`].
 //!
 //! It follows the reference client: handshake on polling (or WebSocket alone), a pong for
-//! every ping, a dead server declared after `pingInterval + pingTimeout` without a ping,
+//! every ping (but one waiting to be written answers those that come meanwhile), a dead
+//! server declared after `pingInterval + pingTimeout` without a ping,
 //! polling with one GET and one POST at most in flight (POSTs batched up to the server's
 //! `maxPayload`), and the upgrade: `2probe`, `3probe`, pause polling, `5`.
 
@@ -275,6 +277,24 @@ pub struct Client {
     outbox: VecDeque<Packet>,
     outputs: VecDeque<Output>,
     next_id: u64,
+    /// Per open WebSocket: the batches handed to it ([`Output::WsSend`]) and those reported
+    /// written ([`Client::handle_ws_drained`]).
+    batches: Vec<(WsId, u64, u64)>,
+    /// The pong owed to the server's pings.
+    pong: Pong,
+}
+
+/// Where the pong answering the server's pings is. One answers them all: a server that
+/// pings faster than its pongs are written gets no more than one at a time, whatever its
+/// rate (each pong would otherwise wait in memory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pong {
+    /// None is waiting to go out.
+    Settled,
+    /// In the outbox.
+    Buffered,
+    /// In batch `batch` of WebSocket `ws`, not reported written yet.
+    Writing { ws: WsId, batch: u64 },
 }
 
 impl Client {
@@ -297,6 +317,8 @@ impl Client {
             outbox: VecDeque::new(),
             outputs: VecDeque::new(),
             next_id: first,
+            batches: Vec::new(),
+            pong: Pong::Settled,
             config,
         };
         if client.config.polling || !client.config.websocket {
@@ -418,7 +440,7 @@ impl Client {
     pub fn handle_ws_open(&mut self, _now: Instant, id: WsId) {
         if self.upgrade == Some(Upgrade::Connecting(id)) {
             self.upgrade = Some(Upgrade::Probing(id));
-            self.outputs.push_back(Output::WsSend { id, frames: vec![Frame::Text("2probe".into())] });
+            self.ws_send(id, vec![Frame::Text("2probe".into())]);
         }
     }
 
@@ -446,8 +468,21 @@ impl Client {
         }
     }
 
+    /// The batches handed to WebSocket `id` so far are written (the adapter reports each
+    /// [`Output::WsSend`] once written, in order).
+    pub fn handle_ws_drained(&mut self, _now: Instant, id: WsId) {
+        let Some((_, _, written)) = self.batches.iter_mut().find(|(ws, ..)| *ws == id) else {
+            return;
+        };
+        *written += 1;
+        if matches!(self.pong, Pong::Writing { ws, batch } if ws == id && *written >= batch) {
+            self.pong = Pong::Settled;
+        }
+    }
+
     /// A WebSocket closed or could not be opened.
     pub fn handle_ws_closed(&mut self, _now: Instant, id: WsId) {
+        self.batches.retain(|(ws, ..)| *ws != id);
         if matches!(self.transport, Transport::WebSocket { id: t } if t == id) {
             self.close_with(CloseReason::TransportClose);
         } else if self.upgrade.is_some_and(|u| u.ws() == id) {
@@ -535,7 +570,10 @@ impl Client {
             PacketType::Open if self.state == State::Opening => self.on_open(now, packet),
             PacketType::Ping => {
                 self.dead_at = Some(deadline_after(now, self.ping_window));
-                self.send(Packet::pong());
+                if self.pong == Pong::Settled {
+                    self.pong = Pong::Buffered;
+                    self.send(Packet::pong());
+                }
             }
             PacketType::Message => self.outputs.push_back(Output::Event(Event::Message(packet.data))),
             PacketType::Close => self.close_with(CloseReason::TransportClose),
@@ -576,7 +614,7 @@ impl Client {
         {
             self.upgrade = None;
             self.transport = Transport::WebSocket { id: ws };
-            self.outputs.push_back(Output::WsSend { id: ws, frames: vec![Frame::Text("5".into())] });
+            self.ws_send(ws, vec![Frame::Text("5".into())]);
             self.outputs.push_back(Output::Event(Event::Upgraded));
             self.flush();
             return;
@@ -604,7 +642,10 @@ impl Client {
         match self.transport {
             Transport::WebSocket { id } => {
                 let frames = self.outbox.drain(..).map(|p| p.to_frame()).collect();
-                self.outputs.push_back(Output::WsSend { id, frames });
+                let batch = self.ws_send(id, frames);
+                if self.pong == Pong::Buffered {
+                    self.pong = Pong::Writing { ws: id, batch };
+                }
             }
             Transport::Polling { post: None, .. } => {
                 let mut batch = Vec::new();
@@ -615,6 +656,10 @@ impl Client {
                         break;
                     }
                     size += len;
+                    if packet.kind == PacketType::Pong && self.pong == Pong::Buffered {
+                        // In the one POST in flight: the next ping may buffer another.
+                        self.pong = Pong::Settled;
+                    }
                     batch.extend(self.outbox.pop_front());
                 }
                 let mut body = BytesMut::with_capacity(size);
@@ -652,7 +697,27 @@ impl Client {
         self.state = State::Closed;
         self.dead_at = None;
         self.outbox.clear();
+        self.batches.clear();
+        self.pong = Pong::Settled;
         self.outputs.push_back(Output::Event(Event::Closed(reason)));
+    }
+}
+
+impl Client {
+    /// Hands `frames` to WebSocket `id` as one batch; its number on that WebSocket.
+    fn ws_send(&mut self, id: WsId, frames: Vec<Frame>) -> u64 {
+        let batch = match self.batches.iter_mut().find(|(ws, ..)| *ws == id) {
+            Some((_, sent, _)) => {
+                *sent += 1;
+                *sent
+            }
+            None => {
+                self.batches.push((id, 1, 0));
+                1
+            }
+        };
+        self.outputs.push_back(Output::WsSend { id, frames });
+        batch
     }
 }
 

@@ -372,6 +372,11 @@ impl Manager {
         self.with_engine(now, |engine| engine.handle_ws_frame(now, id, frame));
     }
 
+    /// A batch of an engine [`engine::Output::WsSend`] is written.
+    pub fn handle_ws_drained(&mut self, now: Instant, id: engine::WsId) {
+        self.with_engine(now, |engine| engine.handle_ws_drained(now, id));
+    }
+
     /// An engine WebSocket closed or failed to open.
     pub fn handle_ws_closed(&mut self, now: Instant, id: engine::WsId) {
         self.with_engine(now, |engine| engine.handle_ws_closed(now, id));

@@ -35,6 +35,8 @@ pub(super) enum WsEvent {
     Frame(Frame),
     /// A message over the size limit; nothing more is read.
     TooLarge,
+    /// A batch of frames is written.
+    Drained,
     Closed,
 }
 
@@ -157,7 +159,7 @@ impl<R: Runtime> Io<R> {
                 let event = match report {
                     Report::Frame(frame) => WsEvent::Frame(frame),
                     Report::TooLarge => WsEvent::TooLarge,
-                    Report::Drained => return true,
+                    Report::Drained => WsEvent::Drained,
                 };
                 events.unbounded_send(IoEvent::Ws(id, event)).is_ok()
             })

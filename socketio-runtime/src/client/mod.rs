@@ -483,6 +483,7 @@ impl Task {
                         }
                         IoEvent::Ws(id, WsEvent::Frame(frame)) => self.manager.handle_ws_frame(now, id, frame),
                         IoEvent::Ws(id, WsEvent::TooLarge) => self.manager.handle_ws_too_large(now, id),
+                        IoEvent::Ws(id, WsEvent::Drained) => self.manager.handle_ws_drained(now, id),
                         IoEvent::Ws(id, WsEvent::Closed) => {
                             // Commands for a WebSocket that never opened go with it.
                             pending.remove(&id);
