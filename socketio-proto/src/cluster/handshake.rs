@@ -3,12 +3,12 @@
 
 use engineio_proto::server::Handshake;
 
-use super::msgpack::iso_date;
+use super::msgpack::civil_from_days;
 use crate::{Payload, Value};
 
 /// `socket.handshake` as a Node server describes it: `headers` (repeated ones joined with
-/// `, `), `time` (ISO 8601) and `issued` (`issued_ms`, milliseconds since the Unix epoch:
-/// the caller reads the clock), `address`, `xdomain` (an `Origin` header came), `secure`
+/// `, `), `time` (as JavaScript writes a date, in UTC) and `issued` (`issued_ms`,
+/// milliseconds since the Unix epoch: the caller reads the clock), `address`, `xdomain` (an `Origin` header came), `secure`
 /// (always `false`: TLS is not known here), `url`, `query` (percent-decoded) and `auth`
 /// (`{}` when the client sent none).
 ///
@@ -24,7 +24,7 @@ use crate::{Payload, Value};
 ///     at: std::time::Instant::now(),
 /// };
 /// let described = describe(&handshake, None, 0);
-/// assert_eq!(described.get("time"), Some(&Value::from("1970-01-01T00:00:00.000Z")));
+/// assert_eq!(described.get("time"), Some(&Value::from("Thu Jan 01 1970 00:00:00 GMT+0000 (Coordinated Universal Time)")));
 /// assert_eq!(described.get("query").and_then(|q| q.get("room")), Some(&Value::from("a b")));
 /// assert_eq!(described.get("address"), Some(&Value::from("127.0.0.1")));
 /// ```
@@ -52,7 +52,7 @@ pub fn describe(handshake: &Handshake, auth: Option<&Payload>, issued_ms: i64) -
     let auth = auth.and_then(|auth| auth.to_value().ok()).unwrap_or(Value::Object(Vec::new()));
     Value::Object(vec![
         ("headers".into(), Value::Object(headers)),
-        ("time".into(), Value::String(iso_date(issued_ms))),
+        ("time".into(), Value::String(date_string(issued_ms))),
         ("address".into(), handshake.remote.map(|a| a.ip().to_string()).unwrap_or_default().into()),
         ("xdomain".into(), handshake.headers.contains_key(http::header::ORIGIN).into()),
         ("secure".into(), false.into()),
@@ -61,4 +61,38 @@ pub fn describe(handshake: &Handshake, auth: Option<&Payload>, issued_ms: i64) -
         ("query".into(), Value::Object(query)),
         ("auth".into(), auth),
     ])
+}
+
+/// The date `ms` milliseconds after the epoch as JavaScript's `String(new Date(ms))` writes
+/// it on a server in UTC: `Tue Nov 24 2026 12:00:00 GMT+0000 (Coordinated Universal Time)`.
+fn date_string(ms: i64) -> String {
+    const WEEKDAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let (days, in_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    let (year, month, day) = civil_from_days(days);
+    // 1970-01-01 was a Thursday.
+    let weekday = usize::try_from((days + 4).rem_euclid(7)).ok().and_then(|d| WEEKDAYS.get(d)).unwrap_or(&"");
+    let month = usize::try_from(month - 1).ok().and_then(|m| MONTHS.get(m)).unwrap_or(&"");
+    let (h, m, s) = (in_day / 3_600_000, in_day / 60_000 % 60, in_day / 1000 % 60);
+    format!("{weekday} {month} {day:02} {year:04} {h:02}:{m:02}:{s:02} GMT+0000 (Coordinated Universal Time)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::date_string;
+
+    #[test]
+    fn dates_read_as_javascript_writes_them() {
+        // `TZ=UTC node -e 'console.log(String(new Date(ms)))'`
+        assert_eq!(
+            date_string(1_795_521_600_123),
+            "Tue Nov 24 2026 12:00:00 GMT+0000 (Coordinated Universal Time)"
+        );
+        assert_eq!(
+            date_string(951_782_400_000),
+            "Tue Feb 29 2000 00:00:00 GMT+0000 (Coordinated Universal Time)"
+        );
+        assert_eq!(date_string(-1), "Wed Dec 31 1969 23:59:59 GMT+0000 (Coordinated Universal Time)");
+    }
 }
