@@ -723,6 +723,39 @@ fn acks_of_emits_sent_on_a_lost_connection_fail_buffered_ones_wait_for_the_next(
 }
 
 #[test]
+fn settled_acks_leave_no_timer_behind() {
+    let mut raw = RawWs::new();
+    let main = Namespace::main();
+    raw.manager.open_socket(main.clone(), None);
+    raw.open_session();
+    raw.send(r#"40{"sid":"a"}"#);
+    raw.written();
+    let baseline = raw.manager.timer_entries();
+    let hour = Some(Duration::from_secs(3600));
+    let mut emit = |raw: &mut RawWs| {
+        raw.manager.emit_with_ack(raw.now, &main, Payload::from_json(r#"["q"]"#).unwrap(), hour).unwrap()
+    };
+    // Answered.
+    let ids: Vec<u64> = (0..100).map(|_| emit(&mut raw)).collect();
+    assert_eq!(raw.manager.timer_entries(), baseline + 100);
+    for id in ids {
+        raw.send(&format!("43{id}[]"));
+    }
+    assert_eq!((raw.manager.awaited_acks(), raw.manager.timer_entries()), (0, baseline));
+    // Forgotten (the waiter went away).
+    let id = emit(&mut raw);
+    raw.manager.forget_ack(&main, id);
+    assert_eq!((raw.manager.awaited_acks(), raw.manager.timer_entries()), (0, baseline));
+    // Failed with the connection.
+    emit(&mut raw);
+    raw.written();
+    raw.manager.handle_ws_closed(raw.now, raw.ws.unwrap());
+    raw.written();
+    assert_eq!(raw.manager.awaited_acks(), 0);
+    assert_eq!(raw.manager.timer_entries(), baseline + 1, "the reconnection's timer only");
+}
+
+#[test]
 fn a_server_that_floods_events_before_its_connect_answer_loses_the_session_not_the_offset() {
     let mut raw = RawWs::new();
     raw.manager.open_socket(Namespace::main(), None);

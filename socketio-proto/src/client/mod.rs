@@ -16,8 +16,7 @@
 mod backoff;
 
 use engineio_proto::deadline_after;
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -251,7 +250,8 @@ struct Socket {
     connected: bool,
     buffer: VecDeque<Packet>,
     next_ack: u64,
-    acks: HashMap<u64, ()>,
+    /// Ack ids awaited, with their timers' deadlines.
+    acks: HashMap<u64, Option<Instant>>,
     /// Retry mode: emits waiting their turn; the head is the one being tried.
     queue: VecDeque<Queued>,
     /// Connection state recovery: the private id the server gave, and the offset of the
@@ -317,7 +317,7 @@ pub struct Manager {
     state: State,
     decoder: Decoder,
     sockets: Vec<Socket>,
-    timers: BinaryHeap<Reverse<(Instant, Timer)>>,
+    timers: BTreeSet<(Instant, Timer)>,
     outputs: VecDeque<Output>,
     /// The time of the latest input.
     now: Instant,
@@ -344,7 +344,7 @@ impl Manager {
             state: State::Closed,
             decoder,
             sockets: Vec::new(),
-            timers: BinaryHeap::new(),
+            timers: BTreeSet::new(),
             outputs: VecDeque::new(),
             now,
         };
@@ -523,9 +523,10 @@ impl Manager {
             self.enqueue(namespace, payload, Some(id));
             return Some(id);
         }
-        socket.acks.insert(id, ());
-        if let Some(timeout) = timeout {
-            self.timers.push(Reverse((deadline_after(now, timeout), Timer::Ack(index, id))));
+        let deadline = timeout.map(|timeout| deadline_after(now, timeout));
+        socket.acks.insert(id, deadline);
+        if let Some(deadline) = deadline {
+            self.timers.insert((deadline, Timer::Ack(index, id)));
         }
         self.emit_packet(namespace, Packet::event(namespace.clone(), payload).with_ack_id(id), false);
         Some(id)
@@ -534,14 +535,30 @@ impl Manager {
     /// Stops waiting for ack `id` of `namespace` (its waiter went away): no event will
     /// come for it; the emit itself still goes out. A later answer is ignored.
     pub fn forget_ack(&mut self, namespace: &Namespace, id: u64) {
-        if let Some(socket) = self.index(namespace).and_then(|index| self.sockets.get_mut(index)) {
-            socket.acks.remove(&id);
+        if let Some(index) = self.index(namespace) {
+            self.settle_ack(index, id);
         }
     }
 
     /// How many acks are awaited, over every namespace.
     pub fn awaited_acks(&self) -> usize {
         self.sockets.iter().map(|socket| socket.acks.len()).sum()
+    }
+
+    /// How many timer entries are queued (open, reconnection and ack deadlines).
+    pub fn timer_entries(&self) -> usize {
+        self.timers.len()
+    }
+
+    /// Stops waiting for ack `id` of socket `index`, and its timer; whether it was awaited.
+    fn settle_ack(&mut self, index: usize, id: u64) -> bool {
+        let Some(deadline) = self.sockets.get_mut(index).and_then(|socket| socket.acks.remove(&id)) else {
+            return false;
+        };
+        if let Some(deadline) = deadline {
+            self.timers.remove(&(deadline, Timer::Ack(index, id)));
+        }
+        true
     }
 
     /// Answers a server event that carried ack id `id`; `args` is the array of arguments.
@@ -579,8 +596,9 @@ impl Manager {
         head.wire = Some(wire);
         head.tries += 1;
         let packet = Packet::event(socket.namespace.clone(), head.payload.clone()).with_ack_id(wire);
-        socket.acks.insert(wire, ());
-        self.timers.push(Reverse((deadline_after(self.now, ack_timeout), Timer::Ack(index, wire))));
+        let deadline = deadline_after(self.now, ack_timeout);
+        socket.acks.insert(wire, Some(deadline));
+        self.timers.insert((deadline, Timer::Ack(index, wire)));
         self.send_now(&packet);
     }
 
@@ -656,8 +674,7 @@ impl Manager {
         self.engine = Some(Client::with_ids_from(self.config.engine.clone(), first_id));
         self.decoder = Decoder::new(self.config.limits);
         self.state = State::Opening { attempt };
-        self.timers
-            .push(Reverse((deadline_after(now, self.config.timeout), Timer::OpenTimeout(self.generation))));
+        self.timers.insert((deadline_after(now, self.config.timeout), Timer::OpenTimeout(self.generation)));
         self.drain_engine();
     }
 
@@ -698,7 +715,7 @@ impl Manager {
             let delay = self.config.backoff.delay(attempt, (self.random)());
             self.state = State::Waiting { attempt: attempt + 1 };
             self.generation += 1;
-            self.timers.push(Reverse((deadline_after(self.now, delay), Timer::Reconnect(self.generation))));
+            self.timers.insert((deadline_after(self.now, delay), Timer::Reconnect(self.generation)));
         }
     }
 
@@ -722,14 +739,26 @@ impl Manager {
                 .collect();
             let lost: Vec<u64> = socket.acks.keys().copied().filter(|id| !kept.contains(id)).collect();
             for id in &lost {
-                socket.acks.remove(id);
+                if let Some(deadline) = socket.acks.remove(id).flatten() {
+                    self.timers.remove(&(deadline, Timer::Ack(index, *id)));
+                }
             }
             lost
         } else {
             // For good: every emit waiting on an ack fails, queued ones by their own ids.
             let tries: Vec<u64> = socket.queue.iter().filter_map(|q| q.wire).collect();
-            let mut ids: Vec<u64> =
-                socket.acks.drain().map(|(id, ())| id).filter(|id| !tries.contains(id)).collect();
+            let timers = &mut self.timers;
+            let mut ids: Vec<u64> = socket
+                .acks
+                .drain()
+                .map(|(id, deadline)| {
+                    if let Some(deadline) = deadline {
+                        timers.remove(&(deadline, Timer::Ack(index, id)));
+                    }
+                    id
+                })
+                .filter(|id| !tries.contains(id))
+                .collect();
             ids.extend(socket.queue.drain(..).filter_map(|q| q.user_ack));
             ids
         };
@@ -822,10 +851,10 @@ impl Manager {
                     self.send_now(&packet);
                 }
                 // A try cut by the disconnection goes again, under a new ack id.
-                if let Some(socket) = self.sockets.get_mut(index) {
-                    if let Some(old) = socket.queue.front_mut().and_then(|head| head.wire.take()) {
-                        socket.acks.remove(&old);
-                    }
+                let cut =
+                    self.sockets.get_mut(index).and_then(|socket| socket.queue.front_mut()?.wire.take());
+                if let Some(old) = cut {
+                    self.settle_ack(index, old);
                 }
                 self.try_queue(index);
             }
@@ -877,7 +906,7 @@ impl Manager {
                 let Some(id) = packet.ack_id else {
                     return;
                 };
-                if self.sockets.get_mut(index).is_some_and(|s| s.acks.remove(&id).is_some()) {
+                if self.settle_ack(index, id) {
                     let payload =
                         packet.payload.unwrap_or_else(|| Payload::from_value(&crate::Value::Array(vec![])));
                     if !self.queue_answer(index, id, Some(payload.clone())) {
@@ -899,11 +928,11 @@ impl Manager {
     /// Runs the timers due at `now` (the engine's, reconnection, acks).
     pub fn handle_timeout(&mut self, now: Instant) {
         self.with_engine(now, |engine| engine.handle_timeout(now));
-        while let Some(Reverse((deadline, timer))) = self.timers.peek().copied() {
+        while let Some(&(deadline, timer)) = self.timers.first() {
             if deadline > now {
                 break;
             }
-            self.timers.pop();
+            self.timers.pop_first();
             self.on_timer(now, timer);
         }
     }
@@ -959,7 +988,7 @@ impl Manager {
 
     /// When [`Manager::handle_timeout`] should next be called.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
-        let own = self.timers.peek().map(|Reverse((at, _))| *at);
+        let own = self.timers.first().map(|(at, _)| *at);
         let engine = self.engine.as_ref().and_then(Client::poll_timeout);
         [own, engine].into_iter().flatten().min()
     }
