@@ -732,7 +732,7 @@ fn settled_acks_leave_no_timer_behind() {
     raw.written();
     let baseline = raw.manager.timer_entries();
     let hour = Some(Duration::from_secs(3600));
-    let mut emit = |raw: &mut RawWs| {
+    let emit = |raw: &mut RawWs| {
         raw.manager.emit_with_ack(raw.now, &main, Payload::from_json(r#"["q"]"#).unwrap(), hour).unwrap()
     };
     // Answered.
