@@ -124,7 +124,13 @@ fn handlers_of_one_socket_start_in_the_order_of_its_events() {
 fn a_broadcast_with_acks_collects_every_answer_and_counts_the_silent() {
     runtime().block_on(async {
         let io = SocketIo::new();
-        io.on_connection(async |socket| socket.join("voters"));
+        // The connection handler runs on its own task: the client may see its CONNECT
+        // answer before the handler joined the room.
+        let (joined_tx, mut joined) = mpsc::unbounded();
+        io.on_connection(async move |socket| {
+            socket.join("voters");
+            drop(joined_tx.unbounded_send(()));
+        });
         let url = serve(&io).await;
         let mut clients = Vec::new();
         for answer in [Some(true), Some(false), None] {
@@ -134,6 +140,7 @@ fn a_broadcast_with_acks_collects_every_answer_and_counts_the_silent() {
                 None => Ok(()),
             });
             connected(&socket).await;
+            within(joined.next()).await;
             clients.push(socket);
         }
         let votes: AckResponses<bool> =
