@@ -10,6 +10,10 @@
 //!
 //! Decoded data is a slice of the input buffer, never a copy.
 //!
+//! The session state machines drive both ends, time given as an argument:
+//! [`server::Server`] (handshakes, heartbeats, polling and upgrades for many sessions) and
+//! [`client::Client`] (one session, with the upgrade to WebSocket).
+//!
 //! ```
 //! use bytes::{Bytes, BytesMut};
 //! use engineio_proto::{decode_payload, encode_payload, Packet, PayloadFormat};

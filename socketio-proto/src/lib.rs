@@ -11,6 +11,11 @@
 //!   arguments. [`Payload::deserialize`] gives typed access, [`Value`] dynamic access
 //!   with binary data.
 //!
+//! On top of the codec, the state machines: [`server::Server`] (namespaces, middleware
+//! verdicts, acks, rooms, broadcasts, connection state recovery), [`client::Manager`]
+//! (namespaces over one connection, acks, reconnection) and [`cluster`] (the Redis
+//! adapters' protocol, sessions kept in Redis).
+//!
 //! ```
 //! use socketio_proto::{DecodeLimits, Decoder, Namespace, Packet, Payload};
 //!

@@ -1,5 +1,5 @@
-//! Regression tests for the Socket.IO codec cases of `shared/HOSTILE-INPUTS.md`, and for
-//! every decoding error.
+//! Regression tests for the codec inputs that crashed Socket.IO implementations before, and
+//! for every decoding error.
 
 use bytes::Bytes;
 use socketio_proto::{DecodeError, DecodeLimits, Decoder, PacketKind};

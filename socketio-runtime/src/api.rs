@@ -1,7 +1,7 @@
 //! The public API of a runtime crate, generated from its [`Runtime`](crate::Runtime) marker,
 //! so both runtime crates offer the same names without writing them twice.
 
-/// Declares the modules `server`, `engine` and `client` of a runtime crate: this crate's
+/// Declares the modules `server`, `engine`, `client` and `emitter` of a runtime crate: this crate's
 /// types with the runtime marker filled in, under the same names.
 ///
 /// ```text

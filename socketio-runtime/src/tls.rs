@@ -1,5 +1,5 @@
-//! TLS with rustls (the `ring` provider): the client's, trusting the platform's roots, the
-//! CA file named by `SSL_CERT_FILE` and roots added in code; the server's, from a
+//! TLS with rustls (the `ring` provider): the client's, trusting the platform's roots (or
+//! those of `SSL_CERT_FILE` and `SSL_CERT_DIR` when either is set) and roots added in code; the server's, from a
 //! certificate chain and a private key in PEM.
 
 use std::io;
@@ -31,8 +31,8 @@ pub(crate) fn certificates_from_pem(pem: &[u8]) -> io::Result<Vec<CertificateDer
     Ok(certificates)
 }
 
-/// The client's TLS settings: the platform's roots (and `SSL_CERT_FILE`, `SSL_CERT_DIR`),
-/// plus `extra_roots`.
+/// The client's TLS settings: the platform's roots, or those of `SSL_CERT_FILE` and
+/// `SSL_CERT_DIR` when either is set, plus `extra_roots`.
 pub(crate) fn client_config(extra_roots: &[CertificateDer<'static>]) -> io::Result<Arc<ClientConfig>> {
     let mut roots = RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();

@@ -1,4 +1,4 @@
-//! End-to-end regression tests for the Engine.IO cases of `shared/HOSTILE-INPUTS.md`:
+//! End-to-end regression tests for the inputs that crashed Engine.IO implementations before:
 //! each hostile input gets its typed answer and closes only the offending session, while a
 //! healthy WebSocket session on the same server keeps echoing.
 

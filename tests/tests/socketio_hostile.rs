@@ -1,5 +1,5 @@
-//! End-to-end regression tests for the Socket.IO cases of `shared/HOSTILE-INPUTS.md`: each
-//! hostile input closes only its own session while a healthy client keeps being served.
+//! End-to-end regression tests for the inputs that crashed Socket.IO implementations before:
+//! each hostile input closes only its own session while a healthy client keeps being served.
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -16,7 +16,7 @@ pub struct ServerConfig {
     pub max_payload: usize,
     /// The most bytes buffered for one session whose client does not read; past it the
     /// session closes with [`CloseReason::BufferFull`](crate::server::CloseReason::BufferFull)
-    /// (default 4 × `max_payload`).
+    /// (default 4 000 000).
     pub max_buffered_bytes: usize,
     /// Whether clients may use long-polling.
     pub polling: bool,

@@ -133,7 +133,8 @@ impl<R: Runtime> ClientBuilder<R> {
     }
 
     /// Also trusts the CA certificates of this PEM data for `https`/`wss` servers (a
-    /// private CA), beside the platform's roots and the file named by `SSL_CERT_FILE`.
+    /// private CA), beside the platform's roots (or, when `SSL_CERT_FILE` or
+    /// `SSL_CERT_DIR` is set, the certificates there).
     pub fn add_root_certificates(mut self, pem: &[u8]) -> Result<Self, Error> {
         self.extra_roots.extend(crate::tls::certificates_from_pem(pem).map_err(Error::Tls)?);
         Ok(self)
