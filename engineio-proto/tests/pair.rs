@@ -462,13 +462,14 @@ fn a_ping_flood_gets_one_pong_at_a_time() {
         client.handle_ws_frame(now, id, engineio_proto::Frame::Text("2".into()));
     }
     assert_eq!(pongs(&mut std::iter::from_fn(|| client.poll_output())), [r#"[Text("3")]"#]);
+    // Written: the server may have had it before its last pings, which get one more.
     client.handle_ws_drained(now, id);
+    assert_eq!(pongs(&mut std::iter::from_fn(|| client.poll_output())), [r#"[Text("3")]"#]);
+    client.handle_ws_drained(now, id);
+    assert!(pongs(&mut std::iter::from_fn(|| client.poll_output())).is_empty(), "nothing more owed");
     client.handle_ws_frame(now, id, engineio_proto::Frame::Text("2".into()));
-    assert_eq!(
-        pongs(&mut std::iter::from_fn(|| client.poll_output())),
-        [r#"[Text("3")]"#],
-        "written: the next ping gets its own"
-    );
+    let next = pongs(&mut std::iter::from_fn(|| client.poll_output()));
+    assert_eq!(next, [r#"[Text("3")]"#], "the next ping gets its own");
 
     // Polling: one pong in the POST in flight, one waiting for the next.
     let mut client = Client::new(ClientConfig { upgrade: false, ..ClientConfig::default() });

@@ -723,6 +723,36 @@ fn acks_of_emits_sent_on_a_lost_connection_fail_buffered_ones_wait_for_the_next(
 }
 
 #[test]
+fn an_emit_whose_ack_failed_with_its_socket_closed_is_not_sent_later() {
+    let mut raw = RawWs::new();
+    let main = Namespace::main();
+    raw.manager.open_socket(main.clone(), None);
+    raw.open_session();
+    raw.send(r#"40{"sid":"a"}"#);
+    raw.written();
+    raw.manager.handle_ws_closed(raw.now, raw.ws.unwrap());
+    // Disconnected: both wait in the buffer.
+    let id =
+        raw.manager.emit_with_ack(raw.now, &main, Payload::from_json(r#"["asked"]"#).unwrap(), None).unwrap();
+    raw.manager.emit(&main, Payload::from_json(r#"["told"]"#).unwrap());
+    raw.manager.close_socket(&main);
+    raw.written();
+    let failed = raw
+        .events
+        .iter()
+        .any(|event| matches!(event, client::Event::AckFailed { id: failed, .. } if *failed == id));
+    assert!(failed, "the ack failed with the socket: {:?}", raw.events);
+    // Opened again: what had no ack still goes, what failed does not.
+    raw.manager.open_socket(main.clone(), None);
+    raw.now += Duration::from_millis(100);
+    raw.manager.handle_timeout(raw.now);
+    raw.open_session();
+    raw.written();
+    raw.send(r#"40{"sid":"b"}"#);
+    assert_eq!(raw.written(), [r#"42["told"]"#]);
+}
+
+#[test]
 fn settled_acks_leave_no_timer_behind() {
     let mut raw = RawWs::new();
     let main = Namespace::main();

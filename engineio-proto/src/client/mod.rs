@@ -223,7 +223,8 @@ pub enum Output {
         /// The WebSocket URL: `ws://<authority><path>?<query>` (`wss://` when secure).
         url: String,
     },
-    /// Write these frames, in order.
+    /// Write these frames, in order, then report them written with
+    /// [`Client::handle_ws_drained`] (a pong waits for that before the next one goes).
     WsSend {
         /// The WebSocket.
         id: WsId,
@@ -293,8 +294,10 @@ enum Pong {
     Settled,
     /// In the outbox.
     Buffered,
-    /// In batch `batch` of WebSocket `ws`, not reported written yet.
-    Writing { ws: WsId, batch: u64 },
+    /// In batch `batch` of WebSocket `ws`, not reported written yet; `owed` once a ping
+    /// came meanwhile (the server may have had the pong already and pinged again: another
+    /// goes out once this one is written).
+    Writing { ws: WsId, batch: u64, owed: bool },
 }
 
 impl Client {
@@ -475,8 +478,14 @@ impl Client {
             return;
         };
         *written += 1;
-        if matches!(self.pong, Pong::Writing { ws, batch } if ws == id && *written >= batch) {
-            self.pong = Pong::Settled;
+        if let Pong::Writing { ws, batch, owed } = self.pong {
+            if ws == id && *written >= batch {
+                self.pong = Pong::Settled;
+                if owed {
+                    self.pong = Pong::Buffered;
+                    self.send(Packet::pong());
+                }
+            }
         }
     }
 
@@ -570,9 +579,13 @@ impl Client {
             PacketType::Open if self.state == State::Opening => self.on_open(now, packet),
             PacketType::Ping => {
                 self.dead_at = Some(deadline_after(now, self.ping_window));
-                if self.pong == Pong::Settled {
-                    self.pong = Pong::Buffered;
-                    self.send(Packet::pong());
+                match &mut self.pong {
+                    Pong::Settled => {
+                        self.pong = Pong::Buffered;
+                        self.send(Packet::pong());
+                    }
+                    Pong::Buffered => {}
+                    Pong::Writing { owed, .. } => *owed = true,
                 }
             }
             PacketType::Message => self.outputs.push_back(Output::Event(Event::Message(packet.data))),
@@ -644,7 +657,7 @@ impl Client {
                 let frames = self.outbox.drain(..).map(|p| p.to_frame()).collect();
                 let batch = self.ws_send(id, frames);
                 if self.pong == Pong::Buffered {
-                    self.pong = Pong::Writing { ws: id, batch };
+                    self.pong = Pong::Writing { ws: id, batch, owed: false };
                 }
             }
             Transport::Polling { post: None, .. } => {

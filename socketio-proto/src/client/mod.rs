@@ -760,6 +760,8 @@ impl Manager {
                 .filter(|id| !tries.contains(id))
                 .collect();
             ids.extend(socket.queue.drain(..).filter_map(|q| q.user_ack));
+            // An emit whose ack failed is not sent later (if the socket opens again).
+            socket.buffer.retain(|packet| packet.ack_id.is_none());
             ids
         };
         failed.sort_unstable();

@@ -1,6 +1,7 @@
 //! The client's IO: HTTP requests (hyper, over a small pool of kept-alive connections) and
 //! WebSockets (async-tungstenite), each reporting back to the client task over one channel.
 
+use std::collections::HashMap;
 use std::io;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -22,6 +23,56 @@ use crate::futures_io::{FuturesIo, HyperIo};
 use crate::runtime::until;
 use crate::tls::MaybeTls;
 use crate::websocket::{self, Report};
+
+/// Where the engine's commands for each WebSocket go: its channel once open, a queue while
+/// it is being opened; those for a WebSocket that is gone (the engine closes what already
+/// closed) are dropped, so nothing is kept for it.
+#[derive(Default)]
+pub(super) struct WsRoutes {
+    open: HashMap<WsId, mpsc::UnboundedSender<websocket::Command>>,
+    opening: HashMap<WsId, Vec<websocket::Command>>,
+}
+
+impl WsRoutes {
+    /// `id` is being opened.
+    pub(super) fn opening(&mut self, id: WsId) {
+        self.opening.insert(id, Vec::new());
+    }
+
+    /// `id` opened: what waited for it goes first.
+    pub(super) fn opened(&mut self, id: WsId, channel: mpsc::UnboundedSender<websocket::Command>) {
+        for command in self.opening.remove(&id).unwrap_or_default() {
+            let _ = channel.unbounded_send(command);
+        }
+        self.open.insert(id, channel);
+    }
+
+    /// `id` closed, or never opened.
+    pub(super) fn closed(&mut self, id: WsId) {
+        self.opening.remove(&id);
+        self.open.remove(&id);
+    }
+
+    /// Sends `command` to `id`, or queues it while `id` is being opened.
+    pub(super) fn send(&mut self, id: WsId, command: websocket::Command) {
+        if let Some(channel) = self.open.get(&id) {
+            let _ = channel.unbounded_send(command);
+        } else if let Some(queue) = self.opening.get_mut(&id) {
+            queue.push(command);
+        }
+    }
+
+    /// Whether no WebSocket is open.
+    pub(super) fn none_open(&self) -> bool {
+        self.open.is_empty()
+    }
+
+    /// How many WebSockets it knows.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.open.len() + self.opening.len()
+    }
+}
 
 /// What IO reports to the client task.
 pub(super) enum IoEvent {
@@ -247,4 +298,37 @@ async fn open<R: Runtime>(authority: String, tls: Option<Tls>) -> Result<SendReq
         let _ = connection.await;
     });
     Ok(sender)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WsRoutes;
+    use crate::websocket::Command;
+    use engineio_proto::client::{Client, ClientConfig, Output};
+
+    #[test]
+    fn commands_for_a_websocket_that_is_gone_are_dropped() {
+        // Two WebSocket ids, as an engine client numbers them.
+        let mut client = Client::new(ClientConfig { polling: false, ..ClientConfig::default() });
+        let Some(Output::WsConnect { id: first, .. }) = client.poll_output() else { panic!() };
+        let mut client =
+            Client::with_ids_from(ClientConfig { polling: false, ..ClientConfig::default() }, 10);
+        let Some(Output::WsConnect { id: second, .. }) = client.poll_output() else { panic!() };
+
+        let mut routes = WsRoutes::default();
+        routes.opening(first);
+        routes.send(first, Command::Close(None));
+        routes.closed(first);
+        // The engine closes a WebSocket that already closed: nothing is kept for it.
+        routes.send(first, Command::Close(None));
+        assert_eq!(routes.len(), 0);
+
+        routes.opening(second);
+        routes.send(second, Command::Send(Vec::new()));
+        let (channel, mut inbox) = futures_channel::mpsc::unbounded();
+        routes.opened(second, channel);
+        assert!(matches!(inbox.try_recv(), Ok(Command::Send(_))), "what waited goes first");
+        routes.closed(second);
+        assert!(routes.none_open() && routes.len() == 0);
+    }
 }

@@ -36,7 +36,7 @@ use crate::ack::{AckFuture, Forget};
 use crate::handler::{BoxFuture, HandlerOutput, Running, contained, guarded, start};
 use crate::websocket::Command as WsCommand;
 use crate::{EmitError, Error, Message, Runtime};
-use io::{Io, IoEvent, WsEvent};
+use io::{Io, IoEvent, WsEvent, WsRoutes};
 
 type EventHandler = Arc<dyn Fn(ClientSocket, Message) -> BoxFuture + Send + Sync>;
 type AnyHook = Arc<dyn Fn(&ClientSocket, &Message) + Send + Sync>;
@@ -444,8 +444,7 @@ impl Task {
         io: Io<R>,
         mut io_inbox: mpsc::UnboundedReceiver<IoEvent>,
     ) {
-        let mut sockets: HashMap<engine::WsId, mpsc::UnboundedSender<WsCommand>> = HashMap::new();
-        let mut pending: HashMap<engine::WsId, Vec<WsCommand>> = HashMap::new();
+        let mut routes = WsRoutes::default();
         let mut waiters: HashMap<(Namespace, u64), oneshot::Sender<Result<Payload, AckError>>> =
             HashMap::new();
         let mut running = Running::new();
@@ -453,14 +452,14 @@ impl Task {
         loop {
             while let Some(output) = self.manager.poll_output() {
                 match output {
-                    proto::Output::Io(output) => self.io(&io, output, &mut sockets, &mut pending),
+                    proto::Output::Io(output) => self.io(&io, output, &mut routes),
                     proto::Output::Event(event) => started.extend(self.dispatch(event, &mut waiters)),
                 }
             }
             for handler in started.drain(..) {
                 start(&mut running, handler).await;
             }
-            if self.manager.is_closed() && sockets.is_empty() {
+            if self.manager.is_closed() && routes.none_open() {
                 // Closed for good: later commands fail, as the handles' channel is gone.
                 waiters.drain().for_each(|(_, w)| drop(w.send(Err(AckError::Disconnected))));
                 return;
@@ -476,19 +475,14 @@ impl Task {
                     match event {
                         IoEvent::Response(id, result) => self.manager.handle_response(now, id, result),
                         IoEvent::WsOpen(id, commands) => {
-                            for command in pending.remove(&id).unwrap_or_default() {
-                                let _ = commands.unbounded_send(command);
-                            }
-                            sockets.insert(id, commands);
+                            routes.opened(id, commands);
                             self.manager.handle_ws_open(now, id);
                         }
                         IoEvent::Ws(id, WsEvent::Frame(frame)) => self.manager.handle_ws_frame(now, id, frame),
                         IoEvent::Ws(id, WsEvent::TooLarge) => self.manager.handle_ws_too_large(now, id),
                         IoEvent::Ws(id, WsEvent::Drained) => self.manager.handle_ws_drained(now, id),
                         IoEvent::Ws(id, WsEvent::Closed) => {
-                            // Commands for a WebSocket that never opened go with it.
-                            pending.remove(&id);
-                            sockets.remove(&id);
+                            routes.closed(id);
                             self.manager.handle_ws_closed(now, id);
                         }
                     }
@@ -499,24 +493,17 @@ impl Task {
         }
     }
 
-    fn io<R: Runtime>(
-        &self,
-        io: &Io<R>,
-        output: engine::Output,
-        sockets: &mut HashMap<engine::WsId, mpsc::UnboundedSender<WsCommand>>,
-        pending: &mut HashMap<engine::WsId, Vec<WsCommand>>,
-    ) {
-        let mut to_socket = |id, command| match sockets.get(&id) {
-            Some(socket) => drop(socket.unbounded_send(command)),
-            None => pending.entry(id).or_default().push(command),
-        };
+    fn io<R: Runtime>(&self, io: &Io<R>, output: engine::Output, routes: &mut WsRoutes) {
         match output {
             engine::Output::Http { id, method, target, body, max_body, timeout } => {
                 io.request(id, method, target, body, max_body, timeout)
             }
-            engine::Output::WsConnect { id, url } => io.websocket(id, url),
-            engine::Output::WsSend { id, frames } => to_socket(id, WsCommand::Send(frames)),
-            engine::Output::WsClose { id } => to_socket(id, WsCommand::Close(None)),
+            engine::Output::WsConnect { id, url } => {
+                routes.opening(id);
+                io.websocket(id, url);
+            }
+            engine::Output::WsSend { id, frames } => routes.send(id, WsCommand::Send(frames)),
+            engine::Output::WsClose { id } => routes.send(id, WsCommand::Close(None)),
             engine::Output::Event(_) => {}
         }
     }
