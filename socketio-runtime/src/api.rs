@@ -65,8 +65,9 @@ macro_rules! runtime_api {
         pub use $crate::socketio_proto;
         pub use $crate::socketio_proto::{RawArgs, Spread, Value};
         pub use $crate::{
-            AckError, AckFuture, AckResponses, AllowRequest, BoxError, BroadcastAckFuture, EmitError, Error,
-            HandlerOutput, Message, RemoteAddr, ResponseBody, ServerTls, Transports, html_page,
+            AckError, AckFuture, AckResponses, AllowRequest, BoxError, BroadcastAckFuture, EmitError,
+            Encrypted, Error, HandlerOutput, Message, RemoteAddr, ResponseBody, ServerTls, Transports,
+            html_page,
         };
     };
 }

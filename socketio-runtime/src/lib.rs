@@ -53,5 +53,6 @@ pub use tls::ServerTls;
 pub use transports::Transports;
 
 pub use engineio_proto;
+pub use engineio_proto::server::Encrypted;
 pub use socketio_proto;
 pub use transport::{AllowRequest, BoxError, RemoteAddr, ResponseBody, html_page};

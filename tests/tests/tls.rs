@@ -52,7 +52,8 @@ fn start_tls_server(runtime: &str, pki: &TestPki) -> u16 {
         "tokio" => {
             let io = SocketIo::builder().tls(tls).build();
             io.on_connection(async |socket| {
-                socket.on("echo", async |_, message| message.ack(&message.raw_args()))
+                socket.on("echo", async |_, message| message.ack(&message.raw_args()));
+                socket.on("secure", async |socket, message| message.ack(&socket.handshake().secure));
             });
             tokio::spawn(io.serve(tokio::net::TcpListener::from_std(listener).unwrap()));
         }
@@ -62,6 +63,7 @@ fn start_tls_server(runtime: &str, pki: &TestPki) -> u16 {
                     let io = socketio_smol::server::SocketIo::builder().tls(tls).build();
                     io.on_connection(async |socket| {
                         socket.on("echo", async |_, message| message.ack(&message.raw_args()));
+                        socket.on("secure", async |socket, message| message.ack(&socket.handshake().secure));
                     });
                     let listener = smol::net::TcpListener::try_from(listener).unwrap();
                     io.serve(listener).await
@@ -96,6 +98,9 @@ async fn talk_over_tls(port: u16, pki: &TestPki) {
         let echoed =
             within(socket.timeout(Duration::from_secs(5)).emit_with_ack::<String>("echo", &"secret")).await;
         assert_eq!(echoed.unwrap(), "secret", "{host} {transports:?}");
+        let secure =
+            within(socket.timeout(Duration::from_secs(5)).emit_with_ack::<bool>("secure", &())).await;
+        assert!(secure.unwrap(), "the server knows the session came over TLS");
         socket.close();
     }
 

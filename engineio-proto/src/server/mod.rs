@@ -69,6 +69,11 @@ pub struct PollId(u64);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(u64);
 
+/// Put in a request's extensions by an adapter that received it over TLS: the session it
+/// opens says so ([`Handshake::secure`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Encrypted;
+
 /// The request that opened a session, for the application to inspect.
 #[derive(Debug, Clone)]
 pub struct Handshake {
@@ -82,6 +87,8 @@ pub struct Handshake {
     pub transport: TransportKind,
     /// When the request arrived.
     pub at: Instant,
+    /// Whether it came over TLS (the adapter put [`Encrypted`] in its extensions).
+    pub secure: bool,
 }
 
 impl Handshake {
@@ -93,7 +100,7 @@ impl Handshake {
     /// # let handshake = Handshake {
     /// #     uri: "/engine.io/?EIO=4&name=Zo%C3%AB+B".parse().unwrap(),
     /// #     headers: Default::default(), remote: None,
-    /// #     transport: TransportKind::Polling, at: std::time::Instant::now(),
+    /// #     transport: TransportKind::Polling, at: std::time::Instant::now(), secure: false,
     /// # };
     /// assert_eq!(handshake.query("name").as_deref(), Some("Zoë B"));
     /// ```
@@ -468,6 +475,7 @@ impl Server {
                 remote,
                 transport,
                 at: now,
+                secure: request.extensions.get::<Encrypted>().is_some(),
             };
             if self.shutting_down {
                 return Handled::Respond(response::shutting_down(cors));

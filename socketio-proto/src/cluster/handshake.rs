@@ -8,9 +8,9 @@ use crate::{Payload, Value};
 
 /// `socket.handshake` as a Node server describes it: `headers` (repeated ones joined with
 /// `, `), `time` (as JavaScript writes a date, in UTC) and `issued` (`issued_ms`,
-/// milliseconds since the Unix epoch: the caller reads the clock), `address`, `xdomain` (an `Origin` header came), `secure`
-/// (always `false`: TLS is not known here), `url`, `query` (percent-decoded) and `auth`
-/// (`{}` when the client sent none).
+/// milliseconds since the Unix epoch: the caller reads the clock), `address`, `xdomain`
+/// (an `Origin` header came), `secure` (it came over TLS), `url`, `query`
+/// (percent-decoded) and `auth` (`{}` when the client sent none).
 ///
 /// ```
 /// # use engineio_proto::server::{Handshake, TransportKind};
@@ -22,6 +22,7 @@ use crate::{Payload, Value};
 ///     remote: "127.0.0.1:5000".parse().ok(),
 ///     transport: TransportKind::Polling,
 ///     at: std::time::Instant::now(),
+///     secure: false,
 /// };
 /// let described = describe(&handshake, None, 0);
 /// assert_eq!(described.get("time"), Some(&Value::from("Thu Jan 01 1970 00:00:00 GMT+0000 (Coordinated Universal Time)")));
@@ -55,7 +56,7 @@ pub fn describe(handshake: &Handshake, auth: Option<&Payload>, issued_ms: i64) -
         ("time".into(), Value::String(date_string(issued_ms))),
         ("address".into(), handshake.remote.map(|a| a.ip().to_string()).unwrap_or_default().into()),
         ("xdomain".into(), handshake.headers.contains_key(http::header::ORIGIN).into()),
-        ("secure".into(), false.into()),
+        ("secure".into(), handshake.secure.into()),
         ("issued".into(), issued_ms.into()),
         ("url".into(), handshake.uri.to_string().into()),
         ("query".into(), Value::Object(query)),

@@ -17,7 +17,8 @@ use super::{Shared, Traced, ws};
 use crate::Runtime;
 
 /// The peer's address, read from the request extensions for handshakes. The built-in
-/// listener inserts it; when mounting the server in another one, insert it too.
+/// listener inserts it; when mounting the server in another one, insert it too (and
+/// [`Encrypted`](crate::Encrypted) for a request that came over TLS).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RemoteAddr(pub SocketAddr);
 

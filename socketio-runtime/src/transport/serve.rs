@@ -20,6 +20,7 @@ use crate::Runtime;
 use crate::futures_io::{FuturesIo, HyperIo};
 use crate::runtime::until;
 use crate::tls::ServerTls;
+use engineio_proto::server::Encrypted;
 
 /// The first pause after a failed accept, doubled while failures last.
 const ACCEPT_BACKOFF_MIN: std::time::Duration = std::time::Duration::from_millis(5);
@@ -66,14 +67,20 @@ where
         let open = shared.lifecycle.connection();
         R::spawn(async move {
             match shared.tls.as_ref().map(ServerTls::acceptor) {
-                None => serve_connection::<R, _, _, _, _>(stream, remote, shared, fallback).await,
+                None => serve_connection::<R, _, _, _, _>(stream, remote, false, shared, fallback).await,
                 Some(acceptor) => {
                     // The handshake is bounded like a request head.
                     let deadline = deadline_after(Instant::now(), shared.limits.header_timeout);
                     match until::<R, _>(deadline, acceptor.accept(FuturesIo(stream))).await {
                         Some(Ok(stream)) => {
-                            serve_connection::<R, _, _, _, _>(HyperIo(stream), remote, shared, fallback)
-                                .await;
+                            serve_connection::<R, _, _, _, _>(
+                                HyperIo(stream),
+                                remote,
+                                true,
+                                shared,
+                                fallback,
+                            )
+                            .await;
                         }
                         Some(Err(error)) => tracing::debug!(%error, %remote, "TLS handshake failed"),
                         None => tracing::debug!(%remote, "TLS handshake timed out"),
@@ -87,8 +94,13 @@ where
 
 /// Serves HTTP/1.1 on one accepted connection (plain or TLS) until it closes; on shutdown,
 /// the request under way is answered, then it closes.
-async fn serve_connection<R, D, F, Fut, S>(stream: S, remote: SocketAddr, shared: Arc<Shared<D>>, fallback: F)
-where
+async fn serve_connection<R, D, F, Fut, S>(
+    stream: S,
+    remote: SocketAddr,
+    encrypted: bool,
+    shared: Arc<Shared<D>>,
+    fallback: F,
+) where
     R: Runtime,
     D: Endpoint + Send + 'static,
     D::Event: Traced + Send + 'static,
@@ -99,6 +111,9 @@ where
     let (limits, shutting_down) = (shared.limits, shared.lifecycle.shutting_down());
     let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
         request.extensions_mut().insert(RemoteAddr(remote));
+        if encrypted {
+            request.extensions_mut().insert(Encrypted);
+        }
         let shared = shared.clone();
         let fallback = fallback.clone();
         async move {
