@@ -272,6 +272,30 @@ fn a_poll_waits_for_messages() {
 }
 
 #[test]
+fn a_corked_session_holds_what_is_sent_until_uncorked() {
+    let mut h = Harness::new(config());
+    // Polling: a poll waits, even with packets buffered, until the session is uncorked.
+    let (sid, _) = h.open_polling();
+    h.server.cork(sid);
+    h.server.send(sid, &engineio_proto::Packet::message("first")).unwrap();
+    pending(h.poll(sid));
+    h.server.send(sid, &engineio_proto::Packet::message("second")).unwrap();
+    assert!(h.log().is_empty());
+    h.server.uncork(sid);
+    assert_eq!(h.log(), ["respond 200 4first␞4second"]);
+
+    // WebSocket: one batch once uncorked, a ping included.
+    let (sid, conn) = h.open_websocket();
+    h.server.handle_ws_drained(h.now, conn);
+    h.server.cork(sid);
+    h.server.send(sid, &engineio_proto::Packet::message("a")).unwrap();
+    h.at(300);
+    assert!(h.log().is_empty(), "the ping waits too");
+    h.server.uncork(sid);
+    assert_eq!(h.log(), ["ws send 4a | 2"]);
+}
+
+#[test]
 fn polling_responses_respect_max_payload() {
     let mut h = Harness::new(ServerConfig { max_payload: 11, ..config() });
     let (sid, _) = h.open_polling();

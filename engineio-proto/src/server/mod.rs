@@ -643,6 +643,23 @@ impl Server {
         result
     }
 
+    /// Holds what is sent to session `sid` in its buffer until [`Server::uncork`] (a poll
+    /// waits meanwhile): for a moment in which several packets must reach the client
+    /// together, or one only after something else happened. Closing the session flushes.
+    pub fn cork(&mut self, sid: Sid) {
+        if let Some(session) = self.sessions.get_mut(&sid) {
+            session.set_corked(true, &self.config, &mut self.outputs);
+        }
+    }
+
+    /// Sends what [`Server::cork`] held, and what comes next, as usual.
+    pub fn uncork(&mut self, sid: Sid) {
+        if let Some(session) = self.sessions.get_mut(&sid) {
+            session.set_corked(false, &self.config, &mut self.outputs);
+            self.after(sid);
+        }
+    }
+
     /// Closes a session at once, dropping what it has buffered, and reports `reason`.
     pub fn close_now(&mut self, sid: Sid, reason: CloseReason) {
         if let Some(session) = self.sessions.get_mut(&sid) {

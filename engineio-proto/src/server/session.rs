@@ -29,6 +29,8 @@ pub(crate) struct Session {
     outbox: VecDeque<Frame>,
     outbox_bytes: usize,
     heartbeat: Heartbeat,
+    /// What is sent waits in the outbox ([`Server::cork`](super::Server::cork)).
+    corked: bool,
     /// The deadline last handed to the server's timer queue.
     pub(crate) scheduled: Option<Instant>,
 }
@@ -104,6 +106,7 @@ impl Session {
             outbox: VecDeque::new(),
             outbox_bytes: 0,
             heartbeat: Heartbeat::start(now, config),
+            corked: false,
             scheduled: None,
         }
     }
@@ -181,7 +184,7 @@ impl Session {
             self.close(CloseReason::TransportError, out);
             return PollAnswer::Now(response::error(ErrorCode::BadRequest, None, cors));
         }
-        if !self.outbox.is_empty() || matches!(self.state, State::Closing { .. }) {
+        if (!self.outbox.is_empty() && !self.corked) || matches!(self.state, State::Closing { .. }) {
             let (response, closing) = self.take_payload(cors, config);
             if closing {
                 self.finish(CloseReason::ForcedClose, WS_NORMAL, out);
@@ -480,9 +483,15 @@ impl Session {
         self.outbox.push_back(frame);
     }
 
+    /// Holds what is sent in the outbox, or hands it on again.
+    pub(crate) fn set_corked(&mut self, corked: bool, config: &ServerConfig, out: &mut VecDeque<Output>) {
+        self.corked = corked;
+        self.flush(config, out);
+    }
+
     /// Hands buffered frames to the transport if it can take them.
     fn flush(&mut self, config: &ServerConfig, out: &mut VecDeque<Output>) {
-        if self.outbox.is_empty() {
+        if self.outbox.is_empty() || self.corked {
             return;
         }
         match &mut self.transport {

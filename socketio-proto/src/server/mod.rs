@@ -192,6 +192,11 @@ struct Claim {
     verified: bool,
 }
 
+/// A connection whose output [`Server::cork`] holds.
+#[derive(Debug)]
+#[must_use = "a corked connection sends nothing until uncorked"]
+pub struct Corked(Sid);
+
 /// What a restored socket gets back besides its id, rooms and missed packets.
 pub struct Recovered {
     /// The application's data of the socket, as kept by [`Server::keep_session_data`].
@@ -426,6 +431,22 @@ impl Server {
     /// The Engine.IO server underneath: transport inputs go here.
     pub fn engine(&mut self) -> &mut engine::Server {
         &mut self.engine
+    }
+
+    /// Holds what is sent on the connection of `connecting`, its CONNECT answer among it,
+    /// until [`Server::uncork`] with what this returns (whatever became of the socket
+    /// meanwhile). An adapter that runs a connection handler elsewhere corks before it
+    /// accepts and uncorks once the handler started, so that what the handler does before
+    /// its first wait (join rooms) is done when the client learns it is connected, as in
+    /// the reference, where that part runs before anything else can happen.
+    pub fn cork(&mut self, connecting: &Connecting) -> Corked {
+        self.engine.cork(connecting.sid);
+        Corked(connecting.sid)
+    }
+
+    /// Sends what [`Server::cork`] held.
+    pub fn uncork(&mut self, corked: Corked) {
+        self.engine.uncork(corked.0);
     }
 
     /// Opens a namespace.

@@ -9,7 +9,7 @@ use futures_channel::mpsc;
 use futures_util::{FutureExt, StreamExt, select_biased};
 use socketio_proto::Payload;
 use socketio_proto::cluster::redis::streams::{Restoring, SessionRestore, StoredSession};
-use socketio_proto::server::{Connecting, Event};
+use socketio_proto::server::{Connecting, Corked, Event};
 
 use super::socket::{SharedData, StoredData};
 use super::{ConnectError, ConnectRequest, NamespaceHandlers, Socket, SocketInner, SocketIo, lock};
@@ -204,7 +204,8 @@ enum Restored {
 
 /// What became of a connection, decided under the state lock.
 enum Accepted<R> {
-    Socket(Arc<SocketInner<R>>),
+    /// Its connection corked while its connection handler starts, if it has one.
+    Socket(Arc<SocketInner<R>>, Option<Corked>),
     Refused,
     /// Its session was read from the store up to an offset this server already went past:
     /// it reads on.
@@ -227,49 +228,68 @@ fn finish_connect<R: Runtime>(
         cluster.add_namespace(&namespace);
     }
     let live = io.live.clone();
+    let has_handler = handlers.on_connection.is_some();
     let accepted = io.shared.with_state(|state| {
         if let Err(error) = verdict {
             state.endpoint.reject(connecting, &error.message, error.data.as_ref());
             return Accepted::Refused;
         }
-        let (id, data) = match restored {
-            Some(restore) if state.endpoint.lost_after(&namespace, restore.through()) => {
-                return Accepted::ReadOn(Box::new((connecting, restore)));
-            }
-            Some(restore) => {
-                let Some((session, data)) = restore.finish() else {
-                    return Accepted::Refused;
-                };
-                let Some(id) = state.endpoint.accept_restored(connecting, session) else {
-                    return Accepted::Refused;
-                };
-                // Stored serialized by whichever server kept the session.
-                let data = data.map(|data| StoredData::serialized(Payload::from_value(&data)));
-                (id, Some(Restored::Data(data)))
-            }
-            None => match state.endpoint.accept_recovering(connecting) {
-                Some((id, Some(recovered))) => {
-                    // Kept in memory: the very value, shared with the session.
-                    let shared = recovered.data.and_then(|data| data.downcast::<SharedData>().ok());
-                    (id, Some(Restored::Shared(shared.map(|shared| *shared))))
+        // Its answer waits until its connection handler started (see `Server::cork`).
+        let corked = has_handler.then(|| state.endpoint.cork(&connecting));
+        let accepted = 'accept: {
+            let (id, data) = match restored {
+                Some(restore) if state.endpoint.lost_after(&namespace, restore.through()) => {
+                    break 'accept Accepted::ReadOn(Box::new((connecting, restore)));
                 }
-                Some((id, None)) => (id, None),
-                None => return Accepted::Refused,
-            },
+                Some(restore) => {
+                    let Some((session, data)) = restore.finish() else {
+                        break 'accept Accepted::Refused;
+                    };
+                    let Some(id) = state.endpoint.accept_restored(connecting, session) else {
+                        break 'accept Accepted::Refused;
+                    };
+                    // Stored serialized by whichever server kept the session.
+                    let data = data.map(|data| StoredData::serialized(Payload::from_value(&data)));
+                    (id, Some(Restored::Data(data)))
+                }
+                None => match state.endpoint.accept_recovering(connecting) {
+                    Some((id, Some(recovered))) => {
+                        // Kept in memory: the very value, shared with the session.
+                        let shared = recovered.data.and_then(|data| data.downcast::<SharedData>().ok());
+                        (id, Some(Restored::Shared(shared.map(|shared| *shared))))
+                    }
+                    Some((id, None)) => (id, None),
+                    None => break 'accept Accepted::Refused,
+                },
+            };
+            // Registered under the state lock: its first event finds it.
+            let mut inner = SocketInner::new(id, namespace, handshake, auth);
+            match data {
+                Some(Restored::Data(data)) => inner.restore(Some(Arc::new(Mutex::new(data)))),
+                Some(Restored::Shared(shared)) => inner.restore(shared),
+                None => {}
+            }
+            let inner = Arc::new(inner);
+            lock(&live).insert(id, inner.clone());
+            Accepted::Socket(inner, None)
         };
-        // Registered under the state lock: its first event finds it.
-        let mut inner = SocketInner::new(id, namespace, handshake, auth);
-        match data {
-            Some(Restored::Data(data)) => inner.restore(Some(Arc::new(Mutex::new(data)))),
-            Some(Restored::Shared(shared)) => inner.restore(shared),
-            None => {}
+        match (accepted, corked) {
+            (Accepted::Socket(inner, _), corked) => Accepted::Socket(inner, corked),
+            (other, Some(corked)) => {
+                state.endpoint.uncork(corked);
+                other
+            }
+            (other, None) => other,
         }
-        let inner = Arc::new(inner);
-        lock(&live).insert(id, inner.clone());
-        Accepted::Socket(inner)
     });
     match (accepted, handlers.on_connection) {
-        (Accepted::Socket(inner), Some(on_connection)) => vec![on_connection(Socket::new(inner, io.clone()))],
+        (Accepted::Socket(inner, corked), Some(on_connection)) => {
+            let handler = on_connection(Socket::new(inner, io.clone()));
+            match corked {
+                Some(corked) => vec![uncorked_after_first_poll(io.clone(), corked, handler)],
+                None => vec![handler],
+            }
+        }
         (Accepted::ReadOn(read_on), on_connection) => {
             let (connecting, mut restore) = *read_on;
             let handlers = NamespaceHandlers { on_connection, ..handlers };
@@ -289,6 +309,23 @@ fn finish_connect<R: Runtime>(
         }
         _ => Vec::new(),
     }
+}
+
+/// `handler`, whose first poll (the dispatcher's, at once) ends by sending what its
+/// connection held meanwhile: the CONNECT answer, then what the handler sent.
+fn uncorked_after_first_poll<R: Runtime>(
+    io: SocketIo<R>,
+    corked: Corked,
+    mut handler: BoxFuture,
+) -> BoxFuture {
+    let mut corked = Some(corked);
+    Box::pin(std::future::poll_fn(move |cx| {
+        let poll = handler.as_mut().poll(cx);
+        if let Some(corked) = corked.take() {
+            io.shared.with_state(|state| state.endpoint.uncork(corked));
+        }
+        poll
+    }))
 }
 
 impl ConnectRequest {

@@ -575,9 +575,9 @@ impl<R: Runtime> NamespaceRef<R> {
     }
 
     /// Sets what runs when a socket joined. The handler should register the socket's event
-    /// handlers before its first `.await`: events that arrive earlier find none. It runs on
-    /// a task of its own, so the client may see its connection answered before the handler
-    /// ran: a broadcast made elsewhere at that moment can miss a room the handler joins.
+    /// handlers before its first `.await`: events that arrive earlier find none. What it
+    /// does before that `.await` (joining rooms, emitting) is done when the client learns
+    /// it is connected, as in the reference.
     pub fn on_connection<F, Fut>(&self, handler: F) -> &Self
     where
         F: FnOnce(Socket<R>) -> Fut + Clone + Send + Sync + 'static,
