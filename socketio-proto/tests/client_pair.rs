@@ -667,6 +667,17 @@ impl RawWs {
         self.manager.handle_ws_frame(self.now, id, engineio_proto::Frame::Text(text.to_owned().into()));
     }
 
+    /// A manager whose main namespace socket is connected (sid `a`); that namespace.
+    fn connected() -> (Self, Namespace) {
+        let mut raw = RawWs::new();
+        let main = Namespace::main();
+        raw.manager.open_socket(main.clone(), None);
+        raw.open_session();
+        raw.send(r#"40{"sid":"a"}"#);
+        raw.written();
+        (raw, main)
+    }
+
     fn open_session(&mut self) {
         self.written();
         self.send(
@@ -677,12 +688,7 @@ impl RawWs {
 
 #[test]
 fn acks_of_emits_sent_on_a_lost_connection_fail_buffered_ones_wait_for_the_next() {
-    let mut raw = RawWs::new();
-    let main = Namespace::main();
-    raw.manager.open_socket(main.clone(), None);
-    raw.open_session();
-    raw.send(r#"40{"sid":"a"}"#);
-    raw.written();
+    let (mut raw, main) = RawWs::connected();
     let sent =
         raw.manager.emit_with_ack(raw.now, &main, Payload::from_json(r#"["q"]"#).unwrap(), None).unwrap();
     assert_eq!(raw.written(), [r#"420["q"]"#]);
@@ -724,12 +730,7 @@ fn acks_of_emits_sent_on_a_lost_connection_fail_buffered_ones_wait_for_the_next(
 
 #[test]
 fn an_emit_whose_ack_failed_with_its_socket_closed_is_not_sent_later() {
-    let mut raw = RawWs::new();
-    let main = Namespace::main();
-    raw.manager.open_socket(main.clone(), None);
-    raw.open_session();
-    raw.send(r#"40{"sid":"a"}"#);
-    raw.written();
+    let (mut raw, main) = RawWs::connected();
     raw.manager.handle_ws_closed(raw.now, raw.ws.unwrap());
     // Disconnected: both wait in the buffer.
     let id =
@@ -754,12 +755,7 @@ fn an_emit_whose_ack_failed_with_its_socket_closed_is_not_sent_later() {
 
 #[test]
 fn settled_acks_leave_no_timer_behind() {
-    let mut raw = RawWs::new();
-    let main = Namespace::main();
-    raw.manager.open_socket(main.clone(), None);
-    raw.open_session();
-    raw.send(r#"40{"sid":"a"}"#);
-    raw.written();
+    let (mut raw, main) = RawWs::connected();
     let baseline = raw.manager.timer_entries();
     let hour = Some(Duration::from_secs(3600));
     let emit = |raw: &mut RawWs| {
