@@ -293,6 +293,16 @@ fn a_corked_session_holds_what_is_sent_until_uncorked() {
     assert!(h.log().is_empty(), "the ping waits too");
     h.server.uncork(sid);
     assert_eq!(h.log(), ["ws send 4a | 2"]);
+
+    // Corks nest: two namespaces of a session may be joining at once.
+    h.server.handle_ws_drained(h.now, conn);
+    h.server.cork(sid);
+    h.server.cork(sid);
+    h.server.send(sid, &engineio_proto::Packet::message("b")).unwrap();
+    h.server.uncork(sid);
+    assert!(h.log().is_empty(), "one cork left");
+    h.server.uncork(sid);
+    assert_eq!(h.log(), ["ws send 4b"]);
 }
 
 #[test]

@@ -645,7 +645,8 @@ impl Server {
 
     /// Holds what is sent to session `sid` in its buffer until [`Server::uncork`] (a poll
     /// waits meanwhile): for a moment in which several packets must reach the client
-    /// together, or one only after something else happened. Closing the session flushes.
+    /// together, or one only after something else happened. Corks nest: each is undone by
+    /// its own uncork. Closing the session flushes.
     pub fn cork(&mut self, sid: Sid) {
         if let Some(session) = self.sessions.get_mut(&sid) {
             session.set_corked(true, &self.config, &mut self.outputs);

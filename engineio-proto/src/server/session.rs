@@ -29,8 +29,9 @@ pub(crate) struct Session {
     outbox: VecDeque<Frame>,
     outbox_bytes: usize,
     heartbeat: Heartbeat,
-    /// What is sent waits in the outbox ([`Server::cork`](super::Server::cork)).
-    corked: bool,
+    /// While above zero, what is sent waits in the outbox ([`Server::cork`](super::Server::cork)):
+    /// each cork is undone by its own uncork.
+    corks: u32,
     /// The deadline last handed to the server's timer queue.
     pub(crate) scheduled: Option<Instant>,
 }
@@ -106,7 +107,7 @@ impl Session {
             outbox: VecDeque::new(),
             outbox_bytes: 0,
             heartbeat: Heartbeat::start(now, config),
-            corked: false,
+            corks: 0,
             scheduled: None,
         }
     }
@@ -184,7 +185,7 @@ impl Session {
             self.close(CloseReason::TransportError, out);
             return PollAnswer::Now(response::error(ErrorCode::BadRequest, None, cors));
         }
-        if (!self.outbox.is_empty() && !self.corked) || matches!(self.state, State::Closing { .. }) {
+        if (!self.outbox.is_empty() && self.corks == 0) || matches!(self.state, State::Closing { .. }) {
             let (response, closing) = self.take_payload(cors, config);
             if closing {
                 self.finish(CloseReason::ForcedClose, WS_NORMAL, out);
@@ -485,13 +486,16 @@ impl Session {
 
     /// Holds what is sent in the outbox, or hands it on again.
     pub(crate) fn set_corked(&mut self, corked: bool, config: &ServerConfig, out: &mut VecDeque<Output>) {
-        self.corked = corked;
+        self.corks = match corked {
+            true => self.corks.saturating_add(1),
+            false => self.corks.saturating_sub(1),
+        };
         self.flush(config, out);
     }
 
     /// Hands buffered frames to the transport if it can take them.
     fn flush(&mut self, config: &ServerConfig, out: &mut VecDeque<Output>) {
-        if self.outbox.is_empty() || self.corked {
+        if self.outbox.is_empty() || self.corks > 0 {
             return;
         }
         match &mut self.transport {
