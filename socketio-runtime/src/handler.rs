@@ -46,13 +46,17 @@ pub(crate) fn guarded<T>(what: &'static str, callback: impl FnOnce() -> T) -> Op
     }
 }
 
-/// Runs `future`, reporting its outcome; a panic is caught and logged, so it ends this
-/// handler only, never the dispatcher or other sockets.
-pub(crate) fn contained<O: HandlerOutput>(
+/// Runs the future `start` makes (the application's handler called with its arguments),
+/// reporting its outcome; a panic, in the call or in the future, is caught and logged, so it
+/// ends this handler only, never the dispatcher or other sockets.
+pub(crate) fn contained<O: HandlerOutput, Fut: Future<Output = O> + Send + 'static>(
     what: &'static str,
-    future: impl Future<Output = O> + Send + 'static,
+    start: impl FnOnce() -> Fut + Send + 'static,
 ) -> BoxFuture {
     Box::pin(async move {
+        let Some(future) = guarded(what, start) else {
+            return;
+        };
         match AssertUnwindSafe(future).catch_unwind().await {
             Ok(output) => output.report(what),
             Err(_) => tracing::error!(handler = what, "handler panicked"),

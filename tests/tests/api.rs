@@ -337,8 +337,12 @@ fn application_panics_end_only_themselves() {
             socket.on_any(|_, message| assert_ne!(&*message.name(), "explode", "hook panics"));
             socket.on("echo", async |_, message| message.ack(&message.raw_args()));
         });
+        // A handler that is a plain closure panicking before it returns its future.
+        io.of("/sync").on_connection(|_| -> std::future::Ready<()> { panic!("connection handler") });
         let url = serve(&io).await;
         let main = client(&url);
+        let sync = main.socket("/sync").unwrap();
+        connected(&sync).await;
         let (errors_tx, mut errors) = mpsc::unbounded();
         for namespace in ["/boom", "/mw"] {
             let refused = main.socket(namespace).unwrap();

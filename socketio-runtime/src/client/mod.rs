@@ -313,8 +313,12 @@ impl ClientSocket {
         Fut: std::future::Future + Send + 'static,
         Fut::Output: HandlerOutput,
     {
-        let handler: EventHandler =
-            Arc::new(move |socket, message| contained("event", handler.clone()(socket, message)));
+        let handler: EventHandler = Arc::new(move |socket, message| {
+            contained("event", {
+                let handler = handler.clone();
+                move || handler(socket, message)
+            })
+        });
         self.socket_handlers(|h| h.events.insert(event.to_owned(), handler));
     }
 

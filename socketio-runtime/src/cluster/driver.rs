@@ -19,7 +19,6 @@ use socketio_proto::{Payload, Value};
 use super::connection::connect;
 use super::local::LocalView;
 use super::{Cluster, Done, Relayed};
-use crate::handler::contained;
 use crate::runtime::until;
 use crate::server::{SocketIo, lock};
 use crate::{Message, Runtime};
@@ -350,7 +349,8 @@ fn apply<R: Runtime>(cluster: &Arc<Cluster>, io: &SocketIo<R>, event: Event) {
                 }) as crate::message::Responder
             });
             let message = Message::new(payload, responder);
-            R::spawn(contained("server-side event", handler(message)));
+            // Contained already (see `SocketIo::on_server_side`).
+            R::spawn(handler(message));
         }
         Event::Done { id, result, complete } => {
             if let Some(waiter) = lock(&cluster.waiters).remove(&id) {

@@ -400,7 +400,12 @@ impl<R: Runtime> SocketIo<R> {
         Fut::Output: HandlerOutput,
     {
         if let Some(cluster) = &self.cluster {
-            let handler = Arc::new(move |message| contained("server-side event", handler.clone()(message)));
+            let handler = Arc::new(move |message| {
+                contained("server-side event", {
+                    let handler = handler.clone();
+                    move || handler(message)
+                })
+            });
             cluster.on_server_side(event, handler);
         }
     }
@@ -636,13 +641,18 @@ where
     Arc::new(move |request| Box::pin(middleware.clone()(request)))
 }
 
-fn boxed_connection_handler<R, F, Fut>(handler: F) -> ConnectionHandler<R>
+fn boxed_connection_handler<R: Runtime, F, Fut>(handler: F) -> ConnectionHandler<R>
 where
     F: FnOnce(Socket<R>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future + Send + 'static,
     Fut::Output: HandlerOutput,
 {
-    Arc::new(move |socket| contained("connection", handler.clone()(socket)))
+    Arc::new(move |socket| {
+        contained("connection", {
+            let handler = handler.clone();
+            move || handler(socket)
+        })
+    })
 }
 
 /// Settings of a [`SocketIo`] server. The defaults are the reference server's.

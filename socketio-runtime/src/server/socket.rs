@@ -222,8 +222,12 @@ impl<R: Runtime> Socket<R> {
         Fut: Future + Send + 'static,
         Fut::Output: HandlerOutput,
     {
-        let handler: EventHandler<R> =
-            Arc::new(move |socket, message| contained("event", handler.clone()(socket, message)));
+        let handler: EventHandler<R> = Arc::new(move |socket, message| {
+            contained("event", {
+                let handler = handler.clone();
+                move || handler(socket, message)
+            })
+        });
         self.inner.handlers().events.insert(event.to_owned(), handler);
     }
 
@@ -253,8 +257,12 @@ impl<R: Runtime> Socket<R> {
         Fut: Future + Send + 'static,
         Fut::Output: HandlerOutput,
     {
-        let handler: DisconnectHandler<R> =
-            Arc::new(move |socket, reason| contained("disconnect", handler.clone()(socket, reason)));
+        let handler: DisconnectHandler<R> = Arc::new(move |socket, reason| {
+            contained("disconnect", {
+                let handler = handler.clone();
+                move || handler(socket, reason)
+            })
+        });
         self.inner.handlers().disconnect.push(handler);
     }
 
