@@ -391,11 +391,17 @@ async fn close_then_reconnect(transports: Transports) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let served = tokio::spawn(first.clone().serve(listener));
+    // An auth provider that panics when asked again: the reconnection keeps the last auth.
+    let calls = std::sync::atomic::AtomicU32::new(0);
     let socket = ClientBuilder::new(&format!("http://{addr}"))
         .unwrap()
         .reconnection_delay(Duration::from_millis(20))
         .reconnection_delay_max(Duration::from_millis(50))
         .transports(transports)
+        .auth_with(move || {
+            assert_eq!(calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst), 0, "auth provider");
+            std::collections::HashMap::from([("token", "t")])
+        })
         .build();
     let (seen_tx, mut seen) = mpsc::unbounded::<String>();
     let tx = seen_tx.clone();
@@ -424,11 +430,17 @@ async fn close_then_reconnect(transports: Transports) {
     assert_eq!(within(gone.next()).await.unwrap(), "server shutting down");
     // A second server takes the port; the client reconnects to it by itself.
     let second = SocketIo::new();
-    second.on_connection(async |socket| socket.emit("hello", &"from the second server"));
+    second.on_connection(async |socket| {
+        let auth = socket
+            .auth::<std::collections::HashMap<String, String>>()
+            .ok()
+            .and_then(|auth| auth.get("token").cloned());
+        socket.emit("hello", &format!("from the second server, auth {auth:?}"))
+    });
     let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
     tokio::spawn(second.clone().serve(listener));
     assert_eq!(within(seen.next()).await.unwrap(), "connect");
-    assert_eq!(within(seen.next()).await.unwrap(), "from the second server");
+    assert_eq!(within(seen.next()).await.unwrap(), r#"from the second server, auth Some("t")"#);
     socket.close();
 }
 

@@ -637,8 +637,11 @@ impl Task {
             proto::Event::ReconnectAttempt(n) => {
                 tracing::debug!(attempt = n, "reconnecting");
                 self.attempts = n;
-                if let Some(provide) = &self.auth_provider {
-                    self.manager.set_auth(&Namespace::main(), provide());
+                // One that panics leaves the last auth in place.
+                if let Some(auth) =
+                    self.auth_provider.as_ref().and_then(|provide| guarded("auth_with", || provide()))
+                {
+                    self.manager.set_auth(&Namespace::main(), auth);
                 }
                 lock().reconnect_attempt.clone().iter().for_each(|f| {
                     guarded("on_reconnect_attempt", || f(n));
