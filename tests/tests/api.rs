@@ -335,6 +335,7 @@ fn application_panics_end_only_themselves() {
         });
         io.on_connection(async |socket| {
             socket.on_any(|_, message| assert_ne!(&*message.name(), "explode", "hook panics"));
+            socket.on_any_outgoing(|_, payload| assert!(!payload.json().contains("explode"), "hook panics"));
             socket.on("echo", async |_, message| message.ack(&message.raw_args()));
         });
         // A handler that is a plain closure panicking before it returns its future.
@@ -363,6 +364,7 @@ fn application_panics_end_only_themselves() {
         );
         connected(&main).await;
         main.emit("explode", &()).unwrap();
+        io.emit("explode", &()).unwrap();
         let echoed =
             main.timeout(Duration::from_secs(5)).emit_with_ack::<String>("echo", &"still here").await;
         assert_eq!(echoed.unwrap(), "still here");

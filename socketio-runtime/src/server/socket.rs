@@ -429,7 +429,9 @@ impl<R: Runtime> Socket<R> {
     pub(crate) fn outgoing(&self, payload: &Payload) {
         let hooks = self.inner.handlers().any_outgoing.clone();
         for hook in hooks {
-            hook(self, payload);
+            // A hook that panics must not take down whoever emitted (the cluster's task
+            // among them).
+            guarded("on_any_outgoing", || hook(self, payload));
         }
     }
 
