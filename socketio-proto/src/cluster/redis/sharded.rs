@@ -141,6 +141,9 @@ impl RedisNode {
     /// it.
     pub fn handle_entry(&mut self, id: &str, fields: &[(Bytes, Bytes)], local: &dyn LocalSockets) {
         self.stream_position = Some(id.to_owned());
+        if let Some(broadcast) = super::streams::logged_broadcast(fields) {
+            return self.on_logged_broadcast(id, broadcast);
+        }
         let Some(message) = super::streams::entry_message(fields) else {
             return;
         };
@@ -149,6 +152,23 @@ impl RedisNode {
             return;
         };
         self.on_cluster_message(&namespace, false, Some(id), &message, local);
+    }
+
+    /// A plain broadcast of the stream: delivered here (a node's own too, with recovery,
+    /// under its entry id), its arguments never parsed.
+    fn on_logged_broadcast(&mut self, id: &str, broadcast: super::streams::LoggedBroadcast<'_>) {
+        let Some(namespace) = self.namespaces.iter().find(|ns| ns.as_str() == broadcast.nsp).cloned() else {
+            return;
+        };
+        let offset = Some(id).filter(|_| self.config.recovery);
+        if broadcast.uid == self.uid && offset.is_none() {
+            return;
+        }
+        // A volatile event is not logged, so carries no offset.
+        let selector = broadcast.selector;
+        let offset = offset.filter(|_| !selector.volatile).map(str::to_owned);
+        let payload = broadcast.payload;
+        self.outputs.push_back(Output::event(Event::Broadcast { namespace, selector, payload, offset }));
     }
 
     /// The channel of this node's answers, or of another node's (`uid`).

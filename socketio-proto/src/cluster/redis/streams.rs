@@ -17,6 +17,7 @@ use std::time::Duration;
 use super::{number, rooms_of, selector_of};
 use crate::cluster::msgpack;
 use crate::cluster::resp::{Reply, command, stream_entries};
+use crate::server::Selector;
 use crate::server::recovery::offset_order;
 use crate::server::{ExternalSession, Room, SocketId};
 use crate::{Namespace, Payload, Value};
@@ -283,6 +284,48 @@ pub fn next_offset(offset: &str) -> Option<String> {
     Some(format!("{ms}-{}", seq.checked_add(1)?))
 }
 
+/// A logged broadcast read from a stream entry without building its arguments: they stay
+/// the JSON text they arrived as (a slice of the entry, not a copy).
+pub(super) struct LoggedBroadcast<'a> {
+    pub(super) uid: &'a str,
+    pub(super) nsp: &'a str,
+    pub(super) selector: Selector,
+    pub(super) payload: Payload,
+}
+
+/// The entry as a [`LoggedBroadcast`] when it is one (type 3, JSON, no request id, its
+/// arguments an array); `None` for anything else, which [`entry_message`] reads.
+pub(super) fn logged_broadcast(fields: &[(Bytes, Bytes)]) -> Option<LoggedBroadcast<'_>> {
+    #[derive(serde::Deserialize)]
+    struct Data<'a> {
+        #[serde(borrow)]
+        packet: Packet<'a>,
+        opts: Value,
+        #[serde(rename = "requestId", default)]
+        request_id: Option<serde::de::IgnoredAny>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Packet<'a> {
+        #[serde(borrow)]
+        data: &'a serde_json::value::RawValue,
+    }
+    let field = |name: &str| fields.iter().find(|(key, _)| &key[..] == name.as_bytes()).map(|(_, v)| v);
+    let text = |name: &str| field(name).and_then(|v| std::str::from_utf8(v).ok());
+    let data = field("data").filter(|data| data.first() == Some(&b'{') && text("type") == Some("3"))?;
+    let parsed: Data<'_> = serde_json::from_slice(data).ok()?;
+    let args = parsed.packet.data.get();
+    if parsed.request_id.is_some() || !args.starts_with('[') {
+        return None;
+    }
+    let json = bytestring::ByteString::try_from(data.slice_ref(args.as_bytes())).ok()?;
+    Some(LoggedBroadcast {
+        uid: text("uid")?,
+        nsp: text("nsp")?,
+        selector: selector_of(&parsed.opts),
+        payload: Payload::from_parts(json, Vec::new()),
+    })
+}
+
 /// A stream entry as a `ClusterAdapter` message (`{uid, nsp, type, data}`); `data` is
 /// JSON, or base64 MessagePack when it carried binary. `None` for anything else.
 pub(super) fn entry_message(fields: &[(Bytes, Bytes)]) -> Option<Value> {
@@ -315,6 +358,13 @@ pub fn missed_packets(
 ) -> Vec<Payload> {
     let mut missed = Vec::new();
     for (id, fields) in entries {
+        if let Some(broadcast) = logged_broadcast(fields) {
+            let selected = broadcast.selector.includes(socket, rooms) && !broadcast.selector.volatile;
+            if broadcast.nsp == namespace.as_str() && selected {
+                missed.push(broadcast.payload.with_trailing_string(id));
+            }
+            continue;
+        }
         let Some(message) = entry_message(fields) else { continue };
         let is_broadcast = message.get("type").and_then(number) == Some(3);
         if !is_broadcast || message.get("nsp").and_then(Value::as_str) != Some(namespace.as_str()) {
@@ -401,6 +451,38 @@ mod tests {
             .map(|p| p.json().to_string())
             .collect();
         assert_eq!(missed, [r#"["tick",0,"1-0"]"#, r#"["tick",1,"2-0"]"#]);
+    }
+
+    #[test]
+    fn a_logged_broadcast_s_arguments_are_forwarded_as_they_came_never_parsed() {
+        let data = Bytes::from_static(
+            br#"{"packet":{"type":2,"data":["chat", 1.50, "\u00e9"],"nsp":"/"},"opts":{"rooms":["r"],"except":[],"flags":{}}}"#,
+        );
+        let fields: Vec<(Bytes, Bytes)> = vec![
+            (Bytes::from_static(b"uid"), Bytes::from_static(b"n")),
+            (Bytes::from_static(b"nsp"), Bytes::from_static(b"/")),
+            (Bytes::from_static(b"type"), Bytes::from_static(b"3")),
+            (Bytes::from_static(b"data"), data.clone()),
+        ];
+        let broadcast = logged_broadcast(&fields).unwrap();
+        assert_eq!((broadcast.uid, broadcast.nsp), ("n", "/"));
+        assert_eq!(broadcast.selector.rooms, [Room::from("r")]);
+        let json: &str = broadcast.payload.json();
+        assert_eq!(json, r#"["chat", 1.50, "\u00e9"]"#, "the text as written, not re-encoded");
+        let within = data.as_ptr_range();
+        assert!(within.contains(&json.as_ptr()), "a slice of the entry, not a copy");
+
+        // With a request id (answers wanted) or binary (MessagePack), the general reading.
+        let with_field = |data: &'static [u8]| {
+            let mut fields = fields.clone();
+            fields[3].1 = Bytes::from_static(data);
+            fields
+        };
+        let asking = br#"{"requestId":"x","packet":{"type":2,"data":["q"],"nsp":"/"},"opts":{"rooms":[],"except":[]}}"#;
+        assert!(logged_broadcast(&with_field(asking)).is_none());
+        assert!(logged_broadcast(&with_field(b"gqZwYWNrZXQ=")).is_none());
+        let not_args = br#"{"packet":{"type":2,"data":"x","nsp":"/"},"opts":{"rooms":[],"except":[]}}"#;
+        assert!(logged_broadcast(&with_field(not_args)).is_none());
     }
 
     fn xrange_reply(entries: &[(&str, &str)]) -> Reply {
