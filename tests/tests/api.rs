@@ -477,3 +477,44 @@ fn an_idle_polling_session_outlives_a_request_timeout_shorter_than_the_ping_inte
         socket.close();
     });
 }
+
+/// `socket.id` and `socket.connected` follow the connection, and every failed reconnection
+/// attempt is reported before the attempts run out (`reconnect_error`, `reconnect_failed`).
+#[test]
+fn a_client_socket_knows_its_id_while_connected_and_reports_failed_attempts() {
+    runtime().block_on(async {
+        let io = SocketIo::new();
+        let url = serve(&io).await;
+        let socket = client(&url);
+        assert_eq!((socket.id(), socket.connected()), (None, false));
+        let (gone_tx, mut gone) = mpsc::unbounded();
+        socket.on_disconnect(move |_, _| drop(gone_tx.unbounded_send(())));
+        connected(&socket).await;
+        let server_side = io.fetch_sockets().await.remove(0);
+        assert_eq!(socket.id().as_deref(), Some(server_side.id()));
+        assert!(socket.connected());
+        server_side.disconnect();
+        within(gone.next()).await;
+        assert_eq!((socket.id(), socket.connected()), (None, false));
+
+        // Nothing listens: the first try and two attempts fail.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let lonely = ClientBuilder::new(&format!("http://127.0.0.1:{port}"))
+            .unwrap()
+            .reconnection_attempts(2)
+            .reconnection_delay(Duration::from_millis(10))
+            .reconnection_delay_max(Duration::from_millis(20))
+            .build();
+        let (tx, mut events) = mpsc::unbounded::<String>();
+        let failed = tx.clone();
+        lonely.on_reconnect_error(move |reason| drop(failed.unbounded_send(format!("error: {reason}"))));
+        lonely.on_reconnect_failed(move |_| drop(tx.unbounded_send("failed".into())));
+        lonely.connect();
+        let mut seen = Vec::new();
+        while seen.last().map(String::as_str) != Some("failed") {
+            seen.push(within(events.next()).await.unwrap());
+        }
+        assert_eq!(seen.len(), 3, "{seen:?}");
+        assert!(seen[0].starts_with("error: transport error") && seen[1].starts_with("error: "), "{seen:?}");
+    });
+}

@@ -44,6 +44,7 @@ type ConnectHandler = Arc<dyn Fn(&ClientSocket, &str) + Send + Sync>;
 type DisconnectHandler = Arc<dyn Fn(&ClientSocket, &DisconnectReason) + Send + Sync>;
 type ErrorHandler = Arc<dyn Fn(&ClientSocket, &ConnectFailure) + Send + Sync>;
 type AttemptHandler = Arc<dyn Fn(u32) + Send + Sync>;
+type ReconnectErrorHandler = Arc<dyn Fn(&str) + Send + Sync>;
 
 #[derive(Default)]
 struct SocketHandlers {
@@ -54,6 +55,8 @@ struct SocketHandlers {
     connect_error: Vec<ErrorHandler>,
     /// Whether the last connection restored the socket (connection state recovery).
     recovered: bool,
+    /// The id the server gave it, while connected.
+    id: Option<String>,
 }
 
 #[derive(Default)]
@@ -61,6 +64,7 @@ struct Handlers {
     sockets: HashMap<Namespace, SocketHandlers>,
     reconnect_attempt: Vec<AttemptHandler>,
     reconnect: Vec<AttemptHandler>,
+    reconnect_error: Vec<ReconnectErrorHandler>,
     reconnect_failed: Vec<AttemptHandler>,
 }
 
@@ -354,6 +358,11 @@ impl ClientSocket {
         self.handlers().reconnect.push(Arc::new(handler));
     }
 
+    /// Runs when a reconnection attempt failed, with why (`reconnect_error`).
+    pub fn on_reconnect_error(&self, handler: impl Fn(&str) + Send + Sync + 'static) {
+        self.handlers().reconnect_error.push(Arc::new(handler));
+    }
+
     /// Runs when the attempts are exhausted.
     pub fn on_reconnect_failed(&self, handler: impl Fn(u32) + Send + Sync + 'static) {
         self.handlers().reconnect_failed.push(Arc::new(handler));
@@ -418,6 +427,16 @@ impl ClientSocket {
     /// last argument is a string loses that argument while the socket has a session.
     pub fn recovered(&self) -> bool {
         self.handlers().sockets.get(&self.namespace).is_some_and(|h| h.recovered)
+    }
+
+    /// The id the server gave this socket (`socket.id`), while it is connected.
+    pub fn id(&self) -> Option<String> {
+        self.handlers().sockets.get(&self.namespace).and_then(|h| h.id.clone())
+    }
+
+    /// Whether it is connected (`socket.connected`).
+    pub fn connected(&self) -> bool {
+        self.id().is_some()
     }
 
     /// Leaves this namespace (the connection stays for the others).
@@ -573,6 +592,7 @@ impl Task {
                     let mut handlers = lock();
                     let socket = handlers.sockets.entry(namespace.clone()).or_default();
                     socket.recovered = recovered;
+                    socket.id = Some(sid.clone());
                     socket.connect.clone()
                 };
                 let socket = self.socket(namespace);
@@ -591,7 +611,12 @@ impl Task {
             }
             proto::Event::Disconnect { namespace, reason } => {
                 tracing::debug!(%namespace, %reason, "client socket disconnected");
-                let list = lock().sockets.get(&namespace).map(|h| h.disconnect.clone()).unwrap_or_default();
+                let list = {
+                    let mut handlers = lock();
+                    let socket = handlers.sockets.entry(namespace.clone()).or_default();
+                    socket.id = None;
+                    socket.disconnect.clone()
+                };
                 let socket = self.socket(namespace);
                 list.iter().for_each(|f| {
                     guarded("on_disconnect", || f(&socket, &reason));
@@ -652,7 +677,13 @@ impl Task {
                     guarded("on_reconnect", || f(n));
                 });
             }
-            proto::Event::ReconnectError(reason) => tracing::debug!(%reason, "reconnection attempt failed"),
+            proto::Event::ReconnectError(reason) => {
+                tracing::debug!(%reason, "reconnection attempt failed");
+                let reason = reason.to_string();
+                lock().reconnect_error.clone().iter().for_each(|f| {
+                    guarded("on_reconnect_error", || f(&reason));
+                });
+            }
             proto::Event::ReconnectFailed => {
                 waiters.drain().for_each(|(_, w)| drop(w.send(Err(AckError::Disconnected))));
                 let attempts = self.attempts;
