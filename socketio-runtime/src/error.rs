@@ -12,11 +12,11 @@ pub enum AckError {
     /// The event could not be sent.
     #[error(transparent)]
     Emit(#[from] EmitError),
-    /// No answer within the timeout.
-    #[error("no ack within the timeout")]
+    /// No answer within the timeout (the reference's wording).
+    #[error("operation has timed out")]
     Timeout,
-    /// The socket disconnected before answering.
-    #[error("the socket disconnected before answering")]
+    /// The socket disconnected before answering (the reference's wording).
+    #[error("socket has been disconnected")]
     Disconnected,
     /// The answer's arguments are not of the type asked for.
     #[error("the ack's arguments do not fit the type asked for: {0}")]
