@@ -1,7 +1,8 @@
 //! Rooms: the adapter interface every room and broadcast operation goes through, and its
 //! in-memory implementation.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use engineio_proto::{IdMap, IdSet};
 
@@ -65,7 +66,7 @@ pub trait Adapter: Send {
     fn leave(&mut self, socket: SocketId, room: &str);
     /// Removes `socket` from every room; returns the rooms it was in.
     fn leave_all(&mut self, socket: SocketId) -> Vec<Room>;
-    /// The rooms `socket` is in.
+    /// The rooms `socket` is in, in the order it joined them (its own room first).
     fn rooms(&self, socket: SocketId) -> Vec<Room>;
     /// The sockets `selector` designates.
     fn select(&self, selector: &Selector) -> Vec<SocketId>;
@@ -79,7 +80,31 @@ pub trait Adapter: Send {
 #[derive(Debug, Default)]
 pub struct MemoryAdapter {
     members: HashMap<Room, IdSet<SocketId>>,
-    rooms: IdMap<SocketId, HashSet<Room>>,
+    rooms: IdMap<SocketId, Joined>,
+}
+
+/// The rooms of one socket, each with when it joined: listed in that order, its own room
+/// first, as the reference's `socket.rooms` (a set in insertion order).
+#[derive(Debug, Default)]
+struct Joined {
+    rooms: HashMap<Room, u64>,
+    next: u64,
+}
+
+impl Joined {
+    fn insert(&mut self, room: Room) {
+        if let Entry::Vacant(entry) = self.rooms.entry(room) {
+            entry.insert(self.next);
+            self.next += 1;
+        }
+    }
+
+    /// In the order they were joined.
+    fn in_order(&self) -> Vec<Room> {
+        let mut rooms: Vec<(&Room, u64)> = self.rooms.iter().map(|(room, at)| (room, *at)).collect();
+        rooms.sort_unstable_by_key(|(_, at)| *at);
+        rooms.into_iter().map(|(room, _)| room.clone()).collect()
+    }
 }
 
 impl Adapter for MemoryAdapter {
@@ -89,8 +114,8 @@ impl Adapter for MemoryAdapter {
     }
 
     fn leave(&mut self, socket: SocketId, room: &str) {
-        if let Some(rooms) = self.rooms.get_mut(&socket) {
-            rooms.remove(room);
+        if let Some(joined) = self.rooms.get_mut(&socket) {
+            joined.rooms.remove(room);
         }
         if let Some(members) = self.members.get_mut(room) {
             members.remove(&socket);
@@ -101,8 +126,7 @@ impl Adapter for MemoryAdapter {
     }
 
     fn leave_all(&mut self, socket: SocketId) -> Vec<Room> {
-        let rooms: Vec<Room> =
-            self.rooms.remove(&socket).map(|r| r.into_iter().collect()).unwrap_or_default();
+        let rooms: Vec<Room> = self.rooms.remove(&socket).map(|joined| joined.in_order()).unwrap_or_default();
         for room in &rooms {
             if let Some(members) = self.members.get_mut(&**room) {
                 members.remove(&socket);
@@ -115,7 +139,7 @@ impl Adapter for MemoryAdapter {
     }
 
     fn rooms(&self, socket: SocketId) -> Vec<Room> {
-        self.rooms.get(&socket).map(|r| r.iter().cloned().collect()).unwrap_or_default()
+        self.rooms.get(&socket).map(Joined::in_order).unwrap_or_default()
     }
 
     fn all_rooms(&self) -> Vec<Room> {
@@ -166,6 +190,20 @@ mod tests {
     fn sorted(mut ids: Vec<SocketId>) -> Vec<SocketId> {
         ids.sort();
         ids
+    }
+
+    #[test]
+    fn a_socket_s_rooms_come_in_the_order_it_joined_them() {
+        let socket = id(7);
+        let mut adapter = MemoryAdapter::default();
+        for room in [Room::from(socket), "b".into(), "a".into(), "c".into(), "b".into()] {
+            adapter.join(socket, room);
+        }
+        adapter.leave(socket, "a");
+        adapter.join(socket, "a".into());
+        let names: Vec<String> = adapter.rooms(socket).iter().map(ToString::to_string).collect();
+        assert_eq!(names, [socket.to_string(), "b".into(), "c".into(), "a".into()]);
+        assert_eq!(adapter.leave_all(socket).len(), 4);
     }
 
     #[test]
