@@ -518,3 +518,51 @@ fn a_client_socket_knows_its_id_while_connected_and_reports_failed_attempts() {
         assert!(seen[0].starts_with("error: transport error") && seen[1].starts_with("error: "), "{seen:?}");
     });
 }
+
+/// The auth of a CONNECT is the one set last (`set_auth`), or the provider's answer asked
+/// anew for each CONNECT (`auth_with`), as the reference calls its auth function.
+#[test]
+fn each_connect_sends_the_auth_set_last_or_asked_anew() {
+    runtime().block_on(async {
+        let io = SocketIo::new();
+        io.on_connection(async |socket| socket.emit("auth", &socket.auth::<serde_json::Value>().unwrap()));
+        let url = serve(&io).await;
+        // The auths a socket's CONNECTs carried, and its disconnections.
+        let listen = |socket: &ClientSocket| {
+            let (tx, auths) = mpsc::unbounded::<serde_json::Value>();
+            socket.on("auth", async move |_, message| drop(tx.unbounded_send(message.args().unwrap())));
+            let (gone_tx, gone) = mpsc::unbounded::<()>();
+            socket.on_disconnect(move |_, _| drop(gone_tx.unbounded_send(())));
+            (auths, gone)
+        };
+
+        let set =
+            ClientBuilder::new(&url).unwrap().auth(&serde_json::json!({ "token": "one" })).unwrap().build();
+        let (mut auths, mut gone) = listen(&set);
+        set.connect();
+        assert_eq!(within(auths.next()).await.unwrap(), serde_json::json!({ "token": "one" }));
+        set.set_auth(&serde_json::json!({ "token": "two" })).unwrap();
+        set.disconnect();
+        within(gone.next()).await;
+        set.connect();
+        assert_eq!(within(auths.next()).await.unwrap(), serde_json::json!({ "token": "two" }));
+        set.close();
+
+        let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counter = calls.clone();
+        let asked = ClientBuilder::new(&url)
+            .unwrap()
+            .auth_with(
+                move || serde_json::json!({ "n": counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) }),
+            )
+            .build();
+        let (mut auths, mut gone) = listen(&asked);
+        asked.connect();
+        assert_eq!(within(auths.next()).await.unwrap(), serde_json::json!({ "n": 0 }));
+        asked.disconnect();
+        within(gone.next()).await;
+        asked.connect();
+        assert_eq!(within(auths.next()).await.unwrap(), serde_json::json!({ "n": 1 }));
+        asked.close();
+    });
+}

@@ -439,7 +439,10 @@ impl Manager {
         let Some(socket) = self.sockets.get_mut(index) else {
             return;
         };
-        socket.auth = auth;
+        // An auth set since ([`Manager::set_auth`]) stays: opening again does not undo it.
+        if socket.auth.is_none() {
+            socket.auth = auth;
+        }
         if !socket.active {
             socket.active = true;
             if self.state == State::Open {

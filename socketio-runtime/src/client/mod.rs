@@ -237,7 +237,8 @@ impl<R: Runtime> ClientBuilder<R> {
             Ok((config, name))
         });
         let manager = Manager::new(Instant::now(), self.config, Box::new(crate::ids::random_unit));
-        let auth = self.auth_provider.as_ref().map_or(self.auth, |provide| provide());
+        // With a provider, the auth is computed for each CONNECT (see `Command::Open`).
+        let auth = if self.auth_provider.is_some() { None } else { self.auth };
         let task = Task {
             manager,
             handlers: handlers.clone(),
@@ -537,7 +538,20 @@ impl Task {
         waiters: &mut HashMap<(Namespace, u64), oneshot::Sender<Result<Payload, AckError>>>,
     ) {
         match command {
-            Command::Open(namespace, auth) => self.manager.open_socket(namespace, auth),
+            Command::Open(namespace, auth) => {
+                // As the reference calls its auth function for every CONNECT.
+                let provided = match (namespace.is_main(), &self.auth_provider) {
+                    (true, Some(provide)) => guarded("auth_with", || provide()).flatten(),
+                    _ => None,
+                };
+                match provided {
+                    Some(auth) => {
+                        self.manager.set_auth(&namespace, Some(auth.clone()));
+                        self.manager.open_socket(namespace, Some(auth));
+                    }
+                    None => self.manager.open_socket(namespace, auth),
+                }
+            }
             Command::SetAuth(namespace, auth) => self.manager.set_auth(&namespace, auth),
             Command::Close(namespace) => self.manager.close_socket(&namespace),
             Command::CloseAll => self.manager.close(),
