@@ -566,3 +566,22 @@ fn each_connect_sends_the_auth_set_last_or_asked_anew() {
         asked.close();
     });
 }
+
+/// `ack_timeout` bounds every `emit_with_ack` whose socket sets no timeout of its own.
+#[test]
+fn a_default_ack_timeout_bounds_every_emit_with_ack() {
+    runtime().block_on(async {
+        let io = SocketIo::new();
+        io.on_connection(async |socket| socket.on("silent", async |_, _| {}));
+        let url = serve(&io).await;
+        let socket = ClientBuilder::new(&url)
+            .unwrap()
+            .transports(Transports::WebSocket)
+            .ack_timeout(Duration::from_millis(100))
+            .build();
+        connected(&socket).await;
+        let answer = within(socket.emit_with_ack::<()>("silent", &())).await;
+        assert_eq!(answer.unwrap_err().to_string(), "operation has timed out");
+        socket.close();
+    });
+}

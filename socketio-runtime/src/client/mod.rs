@@ -66,6 +66,8 @@ struct Handlers {
     reconnect: Vec<AttemptHandler>,
     reconnect_error: Vec<ReconnectErrorHandler>,
     reconnect_failed: Vec<AttemptHandler>,
+    /// How long an `emit_with_ack` waits when its socket sets no timeout.
+    ack_timeout: Option<Duration>,
 }
 
 /// What the handles ask of the client task.
@@ -89,6 +91,8 @@ pub struct ClientBuilder<R> {
     auth: Option<Payload>,
     auth_provider: Option<AuthProvider>,
     headers: http::HeaderMap,
+    /// The default timeout of `emit_with_ack`.
+    ack_timeout: Option<Duration>,
     /// Roots trusted for TLS beside the platform's.
     extra_roots: Vec<rustls_pki_types::CertificateDer<'static>>,
     runtime: PhantomData<R>,
@@ -112,6 +116,7 @@ impl<R: Runtime> ClientBuilder<R> {
             namespace,
             auth: None,
             auth_provider: None,
+            ack_timeout: None,
             headers: http::HeaderMap::new(),
             extra_roots: Vec::new(),
             runtime: PhantomData,
@@ -202,6 +207,15 @@ impl<R: Runtime> ClientBuilder<R> {
         self
     }
 
+    /// How long every `emit_with_ack` waits for its answer unless the socket sets its own
+    /// [timeout](ClientSocket::timeout) (the reference's `ackTimeout`; default: as long as
+    /// it takes). In [retry mode](ClientBuilder::retries), the wait of each try.
+    pub fn ack_timeout(mut self, timeout: Duration) -> Self {
+        self.ack_timeout = Some(timeout);
+        self.config.ack_timeout = timeout;
+        self
+    }
+
     /// Retry-until-acked mode: every emit waits for the server's ack, one at a time, and is
     /// sent again after `ack_timeout`, up to `retries` more times (the reference's
     /// `retries` and `ackTimeout`). The server's handlers must ack.
@@ -223,7 +237,8 @@ impl<R: Runtime> ClientBuilder<R> {
     pub fn build(self) -> ClientSocket {
         let (commands, inbox) = mpsc::unbounded();
         let (io_events, io_inbox) = mpsc::unbounded();
-        let handlers = Arc::new(Mutex::new(Handlers::default()));
+        let handlers =
+            Arc::new(Mutex::new(Handlers { ack_timeout: self.ack_timeout, ..Handlers::default() }));
         let limits = io::Limits {
             max_message: self.config.engine.max_message,
             write_timeout: self.config.timeout,
@@ -406,7 +421,8 @@ impl ClientSocket {
             Err(error) => return AckFuture::failed(error),
         };
         let (waiter, answer) = oneshot::channel();
-        match self.command(Command::EmitWithAck(self.namespace.clone(), payload, self.timeout, waiter)) {
+        let timeout = self.timeout.or_else(|| self.handlers().ack_timeout);
+        match self.command(Command::EmitWithAck(self.namespace.clone(), payload, timeout, waiter)) {
             Ok(()) => {
                 let commands = self.commands.clone();
                 AckFuture::waiting(
