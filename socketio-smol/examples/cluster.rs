@@ -15,10 +15,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     common::init_tracing();
     smol::block_on(async {
         let io = cluster::server()?;
+        // Before listening: a signal that comes as soon as the port opens shuts down too.
+        let stop = shutdown::signal();
         let listener = smol::net::TcpListener::bind(common::addr()).await?;
         println!("cluster server on http://{}/socket.io/", common::addr());
         let server = smol::spawn(io.clone().serve(listener));
-        shutdown::signal().await;
+        stop.await;
         io.close().await;
         Ok(server.await?)
     })

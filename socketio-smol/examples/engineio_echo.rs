@@ -17,11 +17,13 @@ fn main() -> std::io::Result<()> {
     common::init_tracing();
     smol::block_on(async {
         let (engine, events) = echo::engine();
+        // Before listening: a signal that comes as soon as the port opens shuts down too.
+        let stop = shutdown::signal();
         let listener = smol::net::TcpListener::bind(common::addr()).await?;
         println!("engine.io echo listening on http://{}/engine.io/", common::addr());
         let server = smol::spawn(engine.clone().serve(listener));
         smol::spawn(echo::echo(engine.clone(), events)).detach();
-        shutdown::signal().await;
+        stop.await;
         engine.close().await;
         server.await
     })

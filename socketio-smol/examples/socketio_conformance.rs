@@ -16,10 +16,12 @@ fn main() -> std::io::Result<()> {
     common::init_tracing();
     smol::block_on(async {
         let io = conformance::server();
+        // Before listening: a signal that comes as soon as the port opens shuts down too.
+        let stop = shutdown::signal();
         let listener = smol::net::TcpListener::bind(common::addr()).await?;
         println!("socket.io conformance server on http://{}/socket.io/", common::addr());
         let server = smol::spawn(io.clone().serve(listener));
-        shutdown::signal().await;
+        stop.await;
         io.close().await;
         server.await
     })

@@ -26,12 +26,14 @@ async fn main() -> std::io::Result<()> {
     let app = Router::new().route("/", get(Html(page))).fallback_service(io.clone());
 
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".into());
+    // Before listening: a signal that comes as soon as the port opens shuts down too.
+    let stop = shutdown::signal();
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
     println!("server running at http://localhost:{port}");
     // On Ctrl-C or SIGTERM: Socket.IO's clients are told first, then axum stops.
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
-            shutdown::signal().await;
+            stop.await;
             io.close().await
         })
         .await

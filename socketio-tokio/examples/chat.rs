@@ -18,10 +18,12 @@ mod shutdown;
 async fn main() -> std::io::Result<()> {
     common::init_tracing();
     let io = chat::server();
+    // Before listening: a signal that comes as soon as the port opens shuts down too.
+    let stop = shutdown::signal();
     let listener = tokio::net::TcpListener::bind(common::addr()).await?;
     println!("chat on http://{}/", common::addr());
     let server = tokio::spawn(io.clone().serve_with(listener, rt::html_page(chat::PAGE)));
-    shutdown::signal().await;
+    stop.await;
     io.close().await;
     server.await?
 }

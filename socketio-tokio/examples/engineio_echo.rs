@@ -17,11 +17,13 @@ mod shutdown;
 async fn main() -> std::io::Result<()> {
     common::init_tracing();
     let (engine, events) = echo::engine();
+    // Before listening: a signal that comes as soon as the port opens shuts down too.
+    let stop = shutdown::signal();
     let listener = tokio::net::TcpListener::bind(common::addr()).await?;
     println!("engine.io echo listening on http://{}/engine.io/", common::addr());
     let server = tokio::spawn(engine.clone().serve(listener));
     tokio::spawn(echo::echo(engine.clone(), events));
-    shutdown::signal().await;
+    stop.await;
     engine.close().await;
     server.await?
 }

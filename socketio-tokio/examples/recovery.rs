@@ -17,10 +17,12 @@ mod shutdown;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     common::init_tracing();
     let io = recovery::server()?;
+    // Before listening: a signal that comes as soon as the port opens shuts down too.
+    let stop = shutdown::signal();
     let listener = tokio::net::TcpListener::bind(common::addr()).await?;
     println!("recovery server on http://{}/socket.io/", common::addr());
     let server = tokio::spawn(io.clone().serve(listener));
-    shutdown::signal().await;
+    stop.await;
     io.close().await;
     Ok(server.await??)
 }

@@ -16,10 +16,12 @@ mod shutdown;
 async fn main() -> std::io::Result<()> {
     common::init_tracing();
     let io = conformance::server();
+    // Before listening: a signal that comes as soon as the port opens shuts down too.
+    let stop = shutdown::signal();
     let listener = tokio::net::TcpListener::bind(common::addr()).await?;
     println!("socket.io conformance server on http://{}/socket.io/", common::addr());
     let server = tokio::spawn(io.clone().serve(listener));
-    shutdown::signal().await;
+    stop.await;
     io.close().await;
     server.await?
 }

@@ -1,11 +1,16 @@
 //! How the examples stop: on Ctrl-C or SIGTERM, the server shuts down gracefully.
 
+use std::future::Future;
+
 use smol::stream::StreamExt;
 
-/// Completes on Ctrl-C (SIGINT) or SIGTERM.
-pub(crate) async fn signal() {
+/// Listens for Ctrl-C (SIGINT) and SIGTERM from now on; completes on the first. Called
+/// before the server listens, so that neither ends the process the default way.
+pub(crate) fn signal() -> impl Future<Output = ()> {
     use async_signal::{Signal, Signals};
     let mut signals = Signals::new([Signal::Int, Signal::Term]).expect("signal handlers");
-    signals.next().await;
-    eprintln!("shutting down");
+    async move {
+        signals.next().await;
+        eprintln!("shutting down");
+    }
 }
