@@ -431,8 +431,10 @@ fn a_poll_of_an_open_session_may_take_the_ping_window() {
             .collect::<Vec<_>>()
     };
     assert_eq!(timeouts(&mut client), [(client::Method::Get, Duration::from_secs(45))], "held up to a ping");
+    assert!(client.is_writable());
     assert!(client.send(Packet::message("hi")));
     assert_eq!(timeouts(&mut client), [(client::Method::Post, Duration::from_secs(20))]);
+    assert!(!client.is_writable(), "a POST in flight: what is sent now waits");
 }
 
 #[test]

@@ -754,6 +754,19 @@ fn an_emit_whose_ack_failed_with_its_socket_closed_is_not_sent_later() {
 }
 
 #[test]
+fn a_volatile_emit_is_dropped_while_the_transport_is_busy() {
+    let (mut raw, main) = RawWs::connected();
+    let volatile = |text: &str| Payload::from_json(format!(r#"["{text}"]"#)).unwrap();
+    raw.manager.emit_volatile(&main, volatile("first"));
+    // Its batch is not written yet: the next one would wait, so it is dropped.
+    raw.manager.emit_volatile(&main, volatile("dropped"));
+    assert_eq!(raw.written(), [r#"42["first"]"#]);
+    // Written (reported by `written`): the transport takes the next one.
+    raw.manager.emit_volatile(&main, volatile("third"));
+    assert_eq!(raw.written(), [r#"42["third"]"#]);
+}
+
+#[test]
 fn settled_acks_leave_no_timer_behind() {
     let (mut raw, main) = RawWs::connected();
     let baseline = raw.manager.timer_entries();

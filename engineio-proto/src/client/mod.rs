@@ -346,6 +346,26 @@ impl Client {
         self.state == State::Open
     }
 
+    /// Whether a packet sent now goes out at once (the reference's `transport.writable`):
+    /// the session is open and its transport idle, no POST in flight and every WebSocket
+    /// batch written. A volatile packet is dropped otherwise.
+    pub fn is_writable(&self) -> bool {
+        if self.state != State::Open
+            || !self.outbox.is_empty()
+            || matches!(self.upgrade, Some(Upgrade::Pausing(_)))
+        {
+            return false;
+        }
+        match self.transport {
+            Transport::Polling { post, .. } => post.is_none(),
+            Transport::WebSocket { id } => self
+                .batches
+                .iter()
+                .find(|(ws, ..)| *ws == id)
+                .is_none_or(|(_, sent, written)| written >= sent),
+        }
+    }
+
     /// Whether the session runs on WebSocket now.
     pub fn is_websocket(&self) -> bool {
         matches!(self.transport, Transport::WebSocket { .. })

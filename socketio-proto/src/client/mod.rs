@@ -640,6 +640,11 @@ impl Manager {
         };
         let connected = self.sockets.get(index).is_some_and(|s| s.connected);
         if connected {
+            // A volatile packet that would wait for the transport is dropped, as in the
+            // reference.
+            if volatile && !self.engine.as_ref().is_some_and(Client::is_writable) {
+                return;
+            }
             self.send_now(&packet);
         } else if !volatile {
             if let Some(socket) = self.sockets.get_mut(index) {
