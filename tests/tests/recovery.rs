@@ -5,9 +5,11 @@
 //! new socket. Against Node (socket.io 4.8, which the expectations must fit too) and our
 //! tokio and smol servers (the `recovery` example).
 //!
-//! Over long-polling, Node does not see the cut until the ping timeout, so the client comes
-//! back to a socket still connected and gets a new one: its room ticks are lost. Ours takes
-//! the socket over (the `pid` proves the client owns it) and recovers it; the test shows both.
+//! Over long-polling, Node does not see the cut until the ping timeout, so a client that
+//! comes back sooner finds its socket still connected and gets a new one: its room ticks
+//! are lost. Ours takes the socket over (the `pid` proves the client owns it) and recovers
+//! it. Only ours is checked over polling: when Node's outcome is a matter of timing (under
+//! load the client may come back after the ping timeout), a test of it cannot be exact.
 //!
 //! Across a cluster on the streams adapter (`@socket.io/redis-streams-adapter` 0.3 for
 //! Node, one real `redis-server`), the cut client comes back to the other server, Node or
@@ -31,23 +33,17 @@ const OUTAGE: Duration = Duration::from_millis(1500);
 
 /// Runs the driver against a `kind` server on `transport`; its report.
 fn drive(kind: &str, transport: &str) -> Value {
-    drive_with(kind, transport, true)
-}
-
-/// The same; without `recovers`, the driver expects the first cut to give a new socket and
-/// stops there.
-fn drive_with(kind: &str, transport: &str, recovers: bool) -> Value {
     let port = free_port();
     let mut server = start(kind, port);
     let proxy = CutProxy::start(server.addr);
-    let report = run_driver(&proxy, &server.url(), transport, recovers, |step| match step {
+    let report = run_driver(&proxy, &server.url(), transport, true, |step| match step {
         "cut" => proxy.cut(OUTAGE),
         _ => {
             server.stop();
             server = start(kind, port);
         }
     });
-    assert_eq!(proxy.cuts(), if recovers { 2 } else { 1 });
+    assert_eq!(proxy.cuts(), 2);
     report
 }
 
@@ -148,9 +144,6 @@ fn check_across(first: &str, second: &str) {
 #[test]
 fn the_official_client_recovers_on_node() {
     check("node", "websocket");
-    let report = drive_with("node", "polling", false);
-    let welcomes = report["welcomes"].as_array().unwrap();
-    assert_eq!(welcomes[1]["recovered"], false, "Node gives a new socket: {welcomes:?}");
 }
 
 #[test]
