@@ -767,6 +767,30 @@ fn a_volatile_emit_is_dropped_while_the_transport_is_busy() {
 }
 
 #[test]
+fn a_connect_answer_without_an_id_is_a_connect_error() {
+    let mut raw = RawWs::new();
+    raw.manager.open_socket(Namespace::main(), None);
+    raw.open_session();
+    raw.written();
+    raw.send("40");
+    raw.written();
+    let errors: Vec<String> = raw
+        .events
+        .iter()
+        .filter_map(|event| match event {
+            client::Event::ConnectError { error, .. } => Some(error.message()),
+            client::Event::Connect { .. } => Some("connected".into()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("It seems you are trying to reach a Socket.IO server in v2.x"),
+        "{errors:?}"
+    );
+}
+
+#[test]
 fn settled_acks_leave_no_timer_behind() {
     let (mut raw, main) = RawWs::connected();
     let baseline = raw.manager.timer_entries();

@@ -291,6 +291,9 @@ impl EarlyEvents {
     }
 }
 
+/// Why a CONNECT answer without an id fails, in the reference client's words.
+const NOT_V5: &str = "It seems you are trying to reach a Socket.IO server in v2.x with a v3.x client, but they are not compatible (more information here: https://socket.io/docs/v3/migrating-from-2-x-to-3-0/)";
+
 /// The most bytes of events a socket holds before its CONNECT answer. Past it the server is
 /// not one to trust (a recovery replays at most the server's log): the session is closed,
 /// and the offset still says what the client has, so nothing is skipped on the next try.
@@ -833,7 +836,17 @@ impl Manager {
                 let field = |name: &str| {
                     answer.as_ref().and_then(|v| v.get(name)).and_then(|s| s.as_str()).map(str::to_owned)
                 };
-                let (sid, pid) = (field("sid").unwrap_or_default(), field("pid"));
+                let Some(sid) = field("sid").filter(|sid| !sid.is_empty()) else {
+                    // No id: not a server of this protocol version (the reference's words).
+                    if let Some(socket) = self.sockets.get_mut(index) {
+                        socket.active = false;
+                    }
+                    let refusal = crate::Value::Object(vec![("message".into(), NOT_V5.into())]);
+                    let error = ConnectFailure::Refused(Some(Payload::from_value(&refusal)));
+                    self.outputs.push_back(Output::Event(Event::ConnectError { namespace, error }));
+                    return;
+                };
+                let pid = field("pid");
                 let (buffered, early, recovered) = match self.sockets.get_mut(index) {
                     Some(socket) if socket.active => {
                         socket.connected = true;
