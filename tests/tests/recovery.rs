@@ -36,7 +36,7 @@ fn drive(kind: &str, transport: &str) -> Value {
     let port = free_port();
     let mut server = start(kind, port);
     let proxy = CutProxy::start(server.addr);
-    let report = run_driver(&proxy, &server.url(), transport, true, |step| match step {
+    let report = run_driver(&proxy, &server.url(), transport, |step| match step {
         "cut" => proxy.cut(OUTAGE),
         _ => {
             server.stop();
@@ -49,18 +49,11 @@ fn drive(kind: &str, transport: &str) -> Value {
 
 /// Runs `recovery-client.js`: client A through `proxy`, client B at `direct`; `step` does
 /// what the driver asks (`cut`, `restart`). Its report.
-fn run_driver(
-    proxy: &CutProxy,
-    direct: &str,
-    transport: &str,
-    recovers: bool,
-    mut step: impl FnMut(&str),
-) -> Value {
+fn run_driver(proxy: &CutProxy, direct: &str, transport: &str, mut step: impl FnMut(&str)) -> Value {
     ensure_packages();
     let mut driver = Command::new("node")
         .arg(js_dir().join("recovery-client.js"))
         .args([proxy.url(), direct.to_owned(), transport.to_owned()])
-        .env("EXPECT", if recovers { "recovery" } else { "new-socket" })
         .current_dir(js_dir())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -124,7 +117,7 @@ fn check_across(first: &str, second: &str) {
     redis.wait_for_channel("socket.io#/#", 2);
     let addrs = [servers[0].addr, servers[1].addr];
     let proxy = CutProxy::start(addrs[0]);
-    let report = run_driver(&proxy, &servers[1].url(), "websocket", true, |step| {
+    let report = run_driver(&proxy, &servers[1].url(), "websocket", |step| {
         let at = proxy.cuts() % 2;
         match step {
             "cut" => {
