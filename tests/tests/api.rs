@@ -526,6 +526,8 @@ fn each_connect_sends_the_auth_set_last_or_asked_anew() {
     runtime().block_on(async {
         let io = SocketIo::new();
         io.on_connection(async |socket| socket.emit("auth", &socket.auth::<serde_json::Value>().unwrap()));
+        io.of("/admin")
+            .on_connection(async |socket| socket.emit("auth", &socket.auth::<serde_json::Value>().unwrap()));
         let url = serve(&io).await;
         // The auths a socket's CONNECTs carried, and its disconnections.
         let listen = |socket: &ClientSocket| {
@@ -546,6 +548,11 @@ fn each_connect_sends_the_auth_set_last_or_asked_anew() {
         within(gone.next()).await;
         set.connect();
         assert_eq!(within(auths.next()).await.unwrap(), serde_json::json!({ "token": "two" }));
+        // A handle given its own auth sends that one.
+        set.disconnect();
+        within(gone.next()).await;
+        set.socket("/").unwrap().with_auth(&serde_json::json!({ "token": "three" })).unwrap().connect();
+        assert_eq!(within(auths.next()).await.unwrap(), serde_json::json!({ "token": "three" }));
         set.close();
 
         let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
@@ -564,6 +571,16 @@ fn each_connect_sends_the_auth_set_last_or_asked_anew() {
         asked.connect();
         assert_eq!(within(auths.next()).await.unwrap(), serde_json::json!({ "n": 1 }));
         asked.close();
+
+        // The provider computes the auth of the URL's namespace.
+        let admin = ClientBuilder::new(&format!("{url}/admin"))
+            .unwrap()
+            .auth_with(|| serde_json::json!({ "role": "ops" }))
+            .build();
+        let (mut auths, _) = listen(&admin);
+        admin.connect();
+        assert_eq!(within(auths.next()).await.unwrap(), serde_json::json!({ "role": "ops" }));
+        admin.close();
     });
 }
 

@@ -420,7 +420,25 @@ impl Manager {
 
     /// Opens the socket of `namespace` with `auth`; it connects as soon as a session is open.
     pub fn open_socket(&mut self, namespace: Namespace, auth: Option<Payload>) {
-        let index = match self.index(&namespace) {
+        let index = self.socket_index(namespace);
+        let Some(socket) = self.sockets.get_mut(index) else {
+            return;
+        };
+        // Without one, the auth set last ([`Manager::set_auth`]) stays.
+        if auth.is_some() {
+            socket.auth = auth;
+        }
+        if !socket.active {
+            socket.active = true;
+            if self.state == State::Open {
+                self.send_connect(index);
+            }
+        }
+    }
+
+    /// The index of the socket of `namespace`, added (not open) if there is none.
+    fn socket_index(&mut self, namespace: Namespace) -> usize {
+        match self.index(&namespace) {
             Some(index) => index,
             None => {
                 self.sockets.push(Socket {
@@ -438,28 +456,14 @@ impl Manager {
                 });
                 self.sockets.len() - 1
             }
-        };
-        let Some(socket) = self.sockets.get_mut(index) else {
-            return;
-        };
-        // An auth set since ([`Manager::set_auth`]) stays: opening again does not undo it.
-        if socket.auth.is_none() {
-            socket.auth = auth;
-        }
-        if !socket.active {
-            socket.active = true;
-            if self.state == State::Open {
-                self.send_connect(index);
-            }
         }
     }
 
     /// The auth sent on the next CONNECT of `namespace` (for example after a reconnection).
     pub fn set_auth(&mut self, namespace: &Namespace, auth: Option<Payload>) {
-        if let Some(index) = self.index(namespace) {
-            if let Some(socket) = self.sockets.get_mut(index) {
-                socket.auth = auth;
-            }
+        let index = self.socket_index(namespace.clone());
+        if let Some(socket) = self.sockets.get_mut(index) {
+            socket.auth = auth;
         }
     }
 
@@ -836,11 +840,11 @@ impl Manager {
                 let field = |name: &str| {
                     answer.as_ref().and_then(|v| v.get(name)).and_then(|s| s.as_str()).map(str::to_owned)
                 };
+                if !self.sockets.get(index).is_some_and(|socket| socket.active) {
+                    return;
+                }
                 let Some(sid) = field("sid").filter(|sid| !sid.is_empty()) else {
                     // No id: not a server of this protocol version (the reference's words).
-                    if let Some(socket) = self.sockets.get_mut(index) {
-                        socket.active = false;
-                    }
                     let refusal = crate::Value::Object(vec![("message".into(), NOT_V5.into())]);
                     let error = ConnectFailure::Refused(Some(Payload::from_value(&refusal)));
                     self.outputs.push_back(Output::Event(Event::ConnectError { namespace, error }));

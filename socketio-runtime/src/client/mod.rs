@@ -251,18 +251,29 @@ impl<R: Runtime> ClientBuilder<R> {
             let config = crate::tls::client_config(&self.extra_roots).map_err(|e| e.to_string())?;
             Ok((config, name))
         });
-        let manager = Manager::new(Instant::now(), self.config, Box::new(crate::ids::random_unit));
-        // With a provider, the auth is computed for each CONNECT (see `Command::Open`).
-        let auth = if self.auth_provider.is_some() { None } else { self.auth };
+        let mut manager = Manager::new(Instant::now(), self.config, Box::new(crate::ids::random_unit));
+        // Set, not carried by the handle: an auth set later stays for its next CONNECT. With
+        // a provider, the auth is asked for each CONNECT (see `Command::Open`).
+        if self.auth_provider.is_none() {
+            manager.set_auth(&self.namespace, self.auth);
+        }
         let task = Task {
             manager,
             handlers: handlers.clone(),
             commands: commands.clone(),
             auth_provider: self.auth_provider,
+            auth_namespace: self.namespace.clone(),
             attempts: 0,
         };
         R::spawn(task.run::<R>(inbox, Io::new(io_events, self.headers, authority, limits, tls), io_inbox));
-        ClientSocket { namespace: self.namespace, auth, commands, handlers, timeout: None, volatile: false }
+        ClientSocket {
+            namespace: self.namespace,
+            auth: None,
+            commands,
+            handlers,
+            timeout: None,
+            volatile: false,
+        }
     }
 
     /// [`ClientBuilder::build`] then [`ClientSocket::connect`]: for when no handler must see
@@ -473,6 +484,8 @@ struct Task {
     handlers: Arc<Mutex<Handlers>>,
     commands: mpsc::UnboundedSender<Command>,
     auth_provider: Option<AuthProvider>,
+    /// The namespace `auth_provider` computes the auth of (the URL's).
+    auth_namespace: Namespace,
     /// The attempt count of the reconnection under way.
     attempts: u32,
 }
@@ -556,7 +569,7 @@ impl Task {
         match command {
             Command::Open(namespace, auth) => {
                 // As the reference calls its auth function for every CONNECT.
-                let provided = match (namespace.is_main(), &self.auth_provider) {
+                let provided = match (namespace == self.auth_namespace, &self.auth_provider) {
                     (true, Some(provide)) => guarded("auth_with", || provide()).flatten(),
                     _ => None,
                 };
@@ -696,7 +709,7 @@ impl Task {
                 if let Some(auth) =
                     self.auth_provider.as_ref().and_then(|provide| guarded("auth_with", || provide()))
                 {
-                    self.manager.set_auth(&Namespace::main(), auth);
+                    self.manager.set_auth(&self.auth_namespace, auth);
                 }
                 lock().reconnect_attempt.clone().iter().for_each(|f| {
                     guarded("on_reconnect_attempt", || f(n));
