@@ -3,6 +3,7 @@
 // turns connection state recovery on (default settings); REDIS_URL makes the server one of
 // a cluster on @socket.io/redis-streams-adapter.
 const { Server } = require("socket.io");
+const { joinStreamsCluster } = require("./streams-cluster");
 
 const io = new Server({
   connectionStateRecovery: process.env.RECOVERY === "on" ? {} : undefined,
@@ -22,14 +23,7 @@ io.on("connection", (socket) => {
 });
 
 async function main() {
-  if (process.env.REDIS_URL) {
-    const { createClient } = require("redis");
-    const { createAdapter } = require("@socket.io/redis-streams-adapter");
-    const client = createClient({ url: process.env.REDIS_URL });
-    client.on("error", (err) => console.error("redis:", err.message));
-    await client.connect();
-    io.adapter(createAdapter(client));
-  }
+  await joinStreamsCluster(io);
   io.listen(Number(process.env.PORT || 3000));
 }
 

@@ -5,6 +5,7 @@
 "use strict";
 
 const { Server } = require("socket.io");
+const { joinStreamsCluster } = require("./streams-cluster");
 
 const recovery = process.env.RECOVERY !== "off";
 const io = new Server({
@@ -45,14 +46,7 @@ io.on("connection", (socket) => {
 });
 
 async function main() {
-  if (process.env.REDIS_URL) {
-    const { createClient } = require("redis");
-    const { createAdapter } = require("@socket.io/redis-streams-adapter");
-    const client = createClient({ url: process.env.REDIS_URL });
-    client.on("error", (err) => console.error("redis:", err.message));
-    await client.connect();
-    io.adapter(createAdapter(client));
-  }
+  await joinStreamsCluster(io);
   io.listen(Number(process.env.PORT || 3000));
   console.log(`recovery server on port ${process.env.PORT || 3000}`);
 }

@@ -15,12 +15,22 @@ use interop_tests::proxy::CutProxy;
 use interop_tests::redis::RedisServer;
 use serde_json::{Value as Json, json};
 use socketio_runtime::Runtime;
-use socketio_runtime::client::ClientBuilder;
+use socketio_runtime::client::{ClientBuilder, ClientSocket};
 use socketio_tokio::Tokio;
 
 /// `future`'s output, or a panic naming `what` after 20 s.
 async fn within<R: Runtime, T>(what: &str, future: impl Future<Output = T>) -> T {
     interop_tests::wait::within::<R, T>(Duration::from_secs(20), what, future).await
+}
+
+/// A client through `proxy` that reconnects within 100 to 300 ms, not connected yet.
+fn quick_reconnecting<R: Runtime>(proxy: &CutProxy) -> ClientSocket {
+    ClientBuilder::<R>::new(&proxy.url())
+        .expect("a valid URL")
+        .reconnection_delay(Duration::from_millis(100))
+        .reconnection_delay_max(Duration::from_millis(300))
+        .randomization_factor(0.0)
+        .build()
 }
 
 /// A `kind` recovery server on `port`, in the cluster on `redis` if there is one.
@@ -48,12 +58,7 @@ async fn scenario<R: Runtime>(kind: &str, then: Option<&str>) {
         }
         _ => (kind, port, None),
     };
-    let socket = ClientBuilder::<R>::new(&proxy.url())
-        .expect("a valid URL")
-        .reconnection_delay(Duration::from_millis(100))
-        .reconnection_delay_max(Duration::from_millis(300))
-        .randomization_factor(0.0)
-        .build();
+    let socket = quick_reconnecting::<R>(&proxy);
     let (tx, mut inbox) = mpsc::unbounded::<(&str, Json)>();
     for name in ["tick", "welcome"] {
         let tx = tx.clone();
@@ -166,12 +171,7 @@ async fn shutdown_hands_over<R: Runtime>(kind: &str, then: &str) {
     let staying = start(then, free_port(), Some(&redis));
     redis.wait_for_channel("socket.io#/#", 2);
     let proxy = CutProxy::start(leaving.addr);
-    let socket = ClientBuilder::<R>::new(&proxy.url())
-        .expect("a valid URL")
-        .reconnection_delay(Duration::from_millis(100))
-        .reconnection_delay_max(Duration::from_millis(300))
-        .randomization_factor(0.0)
-        .build();
+    let socket = quick_reconnecting::<R>(&proxy);
     let (tx, mut welcomes) = mpsc::unbounded::<Json>();
     socket.on("welcome", async move |_, message| {
         tx.unbounded_send(message.payload().event_args().unwrap().deserialize().unwrap()).ok();
