@@ -16,9 +16,15 @@ pub(crate) fn encode_into(out: &mut String, text: &str) {
 /// The value of `key` in `query` (`a=1&b=2`), decoded: `%XX` escapes and `+` as a space.
 /// Malformed escapes stay as written; bytes that are not UTF-8 become U+FFFD.
 pub(crate) fn query_value(query: &str, key: &str) -> Option<String> {
-    query.split('&').find_map(|pair| {
+    query_pairs(query).find_map(|(name, value)| (name == key).then_some(value))
+}
+
+/// Every `name=value` pair of `query`, decoded as [`query_value`] decodes them, in order;
+/// empty pairs are skipped.
+pub(crate) fn query_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    query.split('&').filter(|pair| !pair.is_empty()).map(|pair| {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        (decode(name) == key).then(|| decode(value))
+        (decode(name), decode(value))
     })
 }
 

@@ -107,6 +107,12 @@ impl Handshake {
     pub fn query(&self, key: &str) -> Option<String> {
         crate::percent::query_value(self.uri.query()?, key)
     }
+
+    /// Every query parameter, decoded as [`Handshake::query`] decodes them, in order (a
+    /// repeated name once per occurrence).
+    pub fn query_pairs(&self) -> impl Iterator<Item = (String, String)> + '_ {
+        crate::percent::query_pairs(self.uri.query().unwrap_or_default())
+    }
 }
 
 /// A copy of `uri` that owns its bytes. An HTTP server's parsed request points into its

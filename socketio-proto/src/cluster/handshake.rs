@@ -17,7 +17,7 @@ use crate::{Payload, Value};
 /// # use socketio_proto::cluster::handshake::describe;
 /// # use socketio_proto::Value;
 /// let handshake = Handshake {
-///     uri: "/socket.io/?EIO=4&transport=polling&room=a%20b".parse().unwrap(),
+///     uri: "/socket.io/?EIO=4&transport=polling&room=a%20b&my%20key=1&tag=x&tag=y".parse().unwrap(),
 ///     headers: Default::default(),
 ///     remote: "127.0.0.1:5000".parse().ok(),
 ///     transport: TransportKind::Polling,
@@ -26,30 +26,35 @@ use crate::{Payload, Value};
 /// };
 /// let described = describe(&handshake, None, 0);
 /// assert_eq!(described.get("time"), Some(&Value::from("Thu Jan 01 1970 00:00:00 GMT+0000 (Coordinated Universal Time)")));
-/// assert_eq!(described.get("query").and_then(|q| q.get("room")), Some(&Value::from("a b")));
+/// let query = described.get("query").unwrap();
+/// assert_eq!(query.get("room"), Some(&Value::from("a b")));
+/// assert_eq!(query.get("my key"), Some(&Value::from("1")));
+/// assert_eq!(query.get("tag"), Some(&Value::Array(vec!["x".into(), "y".into()])));
 /// assert_eq!(described.get("address"), Some(&Value::from("127.0.0.1")));
 /// ```
 pub fn describe(handshake: &Handshake, auth: Option<&Payload>, issued_ms: i64) -> Value {
-    let mut headers: Vec<(String, Value)> = Vec::new();
-    for (name, value) in &handshake.headers {
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        match headers.iter_mut().find(|(known, _)| known == name.as_str()) {
-            Some((_, Value::String(joined))) => {
-                joined.push_str(", ");
-                joined.push_str(&value);
-            }
-            _ => headers.push((name.as_str().to_owned(), Value::String(value))),
+    let headers = handshake
+        .headers
+        .keys()
+        .map(|name| {
+            let values: Vec<_> = handshake
+                .headers
+                .get_all(name)
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()))
+                .collect();
+            (name.as_str().to_owned(), Value::String(values.join(", ")))
+        })
+        .collect();
+    // A repeated name gives an array of its values, as Node's `querystring`.
+    let mut query: Vec<(String, Value)> = Vec::new();
+    for (name, value) in handshake.query_pairs() {
+        match query.iter_mut().find(|(known, _)| *known == name) {
+            Some((_, Value::Array(values))) => values.push(value.into()),
+            Some((_, first)) => *first = Value::Array(vec![std::mem::take(first), value.into()]),
+            None => query.push((name, value.into())),
         }
     }
-    let query: Vec<(String, Value)> = handshake
-        .uri
-        .query()
-        .unwrap_or_default()
-        .split('&')
-        .filter_map(|pair| pair.split('=').next())
-        .filter(|key| !key.is_empty())
-        .filter_map(|key| Some((key.to_owned(), Value::String(handshake.query(key)?))))
-        .collect();
     let auth = auth.and_then(|auth| auth.to_value().ok()).unwrap_or(Value::Object(Vec::new()));
     Value::Object(vec![
         ("headers".into(), Value::Object(headers)),
