@@ -140,24 +140,34 @@ impl RedisNode {
     /// An entry of the stream (its fields, as `XREAD` gives them); the node reads on after
     /// it.
     pub fn handle_entry(&mut self, id: &str, fields: &[(Bytes, Bytes)], local: &dyn LocalSockets) {
-        self.stream_position = Some(id.to_owned());
+        // The buffer of the last position is reused: one per entry would be an allocation.
+        match &mut self.stream_position {
+            Some(position) => id.clone_into(position),
+            None => self.stream_position = Some(id.to_owned()),
+        }
         if let Some(broadcast) = super::streams::logged_broadcast(fields) {
             return self.on_logged_broadcast(id, broadcast);
         }
         let Some(message) = super::streams::entry_message(fields) else {
             return;
         };
-        let nsp = message.get("nsp").and_then(Value::as_str);
-        let Some(namespace) = self.namespaces.iter().find(|ns| Some(ns.as_str()) == nsp).cloned() else {
+        let Some(namespace) =
+            message.get("nsp").and_then(Value::as_str).and_then(|nsp| self.known_namespace(nsp))
+        else {
             return;
         };
         self.on_cluster_message(&namespace, false, Some(id), &message, local);
     }
 
+    /// The namespace named `name`, if this node listens to it.
+    fn known_namespace(&self, name: &str) -> Option<Namespace> {
+        self.namespaces.iter().find(|ns| ns.as_str() == name).cloned()
+    }
+
     /// A plain broadcast of the stream: delivered here (a node's own too, with recovery,
     /// under its entry id), its arguments never parsed.
     fn on_logged_broadcast(&mut self, id: &str, broadcast: super::streams::LoggedBroadcast<'_>) {
-        let Some(namespace) = self.namespaces.iter().find(|ns| ns.as_str() == broadcast.nsp).cloned() else {
+        let Some(namespace) = self.known_namespace(broadcast.nsp) else {
             return;
         };
         let offset = Some(id).filter(|_| self.config.recovery);

@@ -284,6 +284,16 @@ pub fn next_offset(offset: &str) -> Option<String> {
     Some(format!("{ms}-{}", seq.checked_add(1)?))
 }
 
+/// The value of field `name` of a stream entry.
+fn entry_field<'a>(fields: &'a [(Bytes, Bytes)], name: &str) -> Option<&'a Bytes> {
+    fields.iter().find(|(key, _)| &key[..] == name.as_bytes()).map(|(_, value)| value)
+}
+
+/// The same, as text.
+fn entry_text<'a>(fields: &'a [(Bytes, Bytes)], name: &str) -> Option<&'a str> {
+    entry_field(fields, name).and_then(|value| std::str::from_utf8(value).ok())
+}
+
 /// A logged broadcast read from a stream entry without building its arguments: they stay
 /// the JSON text they arrived as (a slice of the entry, not a copy).
 pub(super) struct LoggedBroadcast<'a> {
@@ -309,8 +319,7 @@ pub(super) fn logged_broadcast(fields: &[(Bytes, Bytes)]) -> Option<LoggedBroadc
         #[serde(borrow)]
         data: &'a serde_json::value::RawValue,
     }
-    let field = |name: &str| fields.iter().find(|(key, _)| &key[..] == name.as_bytes()).map(|(_, v)| v);
-    let text = |name: &str| field(name).and_then(|v| std::str::from_utf8(v).ok());
+    let (field, text) = (|name| entry_field(fields, name), |name| entry_text(fields, name));
     let data = field("data").filter(|data| data.first() == Some(&b'{') && text("type") == Some("3"))?;
     let parsed: Data<'_> = serde_json::from_slice(data).ok()?;
     let args = parsed.packet.data.get();
@@ -329,8 +338,7 @@ pub(super) fn logged_broadcast(fields: &[(Bytes, Bytes)]) -> Option<LoggedBroadc
 /// A stream entry as a `ClusterAdapter` message (`{uid, nsp, type, data}`); `data` is
 /// JSON, or base64 MessagePack when it carried binary. `None` for anything else.
 pub(super) fn entry_message(fields: &[(Bytes, Bytes)]) -> Option<Value> {
-    let field = |name: &str| fields.iter().find(|(key, _)| &key[..] == name.as_bytes()).map(|(_, v)| v);
-    let text = |name: &str| field(name).and_then(|v| std::str::from_utf8(v).ok());
+    let (field, text) = (|name| entry_field(fields, name), |name| entry_text(fields, name));
     let kind: u64 = text("type")?.parse().ok()?;
     let data = field("data")?;
     let data = match data.first() {
