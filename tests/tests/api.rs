@@ -37,7 +37,8 @@ async fn connected(socket: &ClientSocket) {
 
 /// `future`, or a panic after 10 s.
 async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(10), future).await.expect("in time")
+    interop_tests::wait::within::<socketio_tokio::Tokio, T>(Duration::from_secs(10), "awaited event", future)
+        .await
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -394,7 +395,8 @@ async fn close_then_reconnect(transports: Transports) {
     let addr = listener.local_addr().unwrap();
     let served = tokio::spawn(first.clone().serve(listener));
     // An auth provider that panics when asked again: the reconnection keeps the last auth.
-    let calls = std::sync::atomic::AtomicU32::new(0);
+    let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let asked = calls.clone();
     let socket = ClientBuilder::new(&format!("http://{addr}"))
         .unwrap()
         .reconnection_delay(Duration::from_millis(20))
@@ -443,6 +445,10 @@ async fn close_then_reconnect(transports: Transports) {
     tokio::spawn(second.clone().serve(listener));
     assert_eq!(within(seen.next()).await.unwrap(), "connect");
     assert_eq!(within(seen.next()).await.unwrap(), r#"from the second server, auth Some("t")"#);
+    assert!(
+        asked.load(std::sync::atomic::Ordering::SeqCst) >= 2,
+        "the provider was asked again, and panicked"
+    );
     socket.close();
 }
 
@@ -498,7 +504,7 @@ fn a_client_socket_knows_its_id_while_connected_and_reports_failed_attempts() {
         assert_eq!((socket.id(), socket.connected()), (None, false));
 
         // Nothing listens: the first try and two attempts fail.
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = interop_tests::example::free_port();
         let lonely = ClientBuilder::new(&format!("http://127.0.0.1:{port}"))
             .unwrap()
             .reconnection_attempts(2)
@@ -584,12 +590,19 @@ fn each_connect_sends_the_auth_set_last_or_asked_anew() {
     });
 }
 
-/// `ack_timeout` bounds every `emit_with_ack` whose socket sets no timeout of its own.
+/// `ack_timeout` bounds an `emit_with_ack` whose socket sets no timeout of its own; a
+/// socket's own timeout wins.
 #[test]
 fn a_default_ack_timeout_bounds_every_emit_with_ack() {
     runtime().block_on(async {
         let io = SocketIo::new();
-        io.on_connection(async |socket| socket.on("silent", async |_, _| {}));
+        io.on_connection(async |socket| {
+            socket.on("silent", async |_, _| {});
+            socket.on("slow", async |_, message| {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                message.ack(&"late")
+            });
+        });
         let url = serve(&io).await;
         let socket = ClientBuilder::new(&url)
             .unwrap()
@@ -599,6 +612,9 @@ fn a_default_ack_timeout_bounds_every_emit_with_ack() {
         connected(&socket).await;
         let answer = within(socket.emit_with_ack::<()>("silent", &())).await;
         assert_eq!(answer.unwrap_err().to_string(), "operation has timed out");
+        let answer =
+            within(socket.timeout(Duration::from_secs(5)).emit_with_ack::<String>("slow", &())).await;
+        assert_eq!(answer.unwrap(), "late", "the socket's own timeout, not the default");
         socket.close();
     });
 }

@@ -202,8 +202,8 @@ fn against_the_python_server() {
 
 /// A server's `maxPayload` bounds what it accepts, not what it sends: the Node server sends
 /// a 1.5 MB message over its 1 MB default, in one WebSocket message or one polling
-/// response, and the official client reads it (on Node, `ws` reads up to 100 MiB). So does
-/// ours: its own limit is `max_message_size`, 100 MB by default.
+/// response. Our client reads it, as the official one would (on Node, `ws` reads up to
+/// 100 MiB): its own limit is `max_message_size`, 100 MB by default.
 #[test]
 fn receives_a_message_over_the_node_server_s_max_payload() {
     for mode in ["polling", "websocket"] {

@@ -38,8 +38,10 @@ fn pki() -> TestPki {
     TestPki { ca: ca.pem(), cert: leaf.pem(), key: leaf_key.serialize_pem() }
 }
 
-async fn within<T>(future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(10), future).await.expect("in time")
+/// `future`, or a panic after 10 s.
+async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
+    interop_tests::wait::within::<socketio_tokio::Tokio, T>(Duration::from_secs(10), "awaited event", future)
+        .await
 }
 
 /// A TLS server with an "echo" event on `runtime`, on a free port; the port.

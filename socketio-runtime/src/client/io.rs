@@ -327,7 +327,9 @@ mod tests {
         routes.send(second, Command::Send(Vec::new()));
         let (channel, mut inbox) = futures_channel::mpsc::unbounded();
         routes.opened(second, channel);
+        routes.send(second, Command::Close(None));
         assert!(matches!(inbox.try_recv(), Ok(Command::Send(_))), "what waited goes first");
+        assert!(matches!(inbox.try_recv(), Ok(Command::Close(None))), "then what came after");
         routes.closed(second);
         assert!(routes.none_open() && routes.len() == 0);
     }
