@@ -124,7 +124,7 @@ fn decode_text(text: ByteString, limits: &DecodeLimits) -> Result<(Packet, usize
     let namespace = if bytes.get(pos) == Some(&b'/') {
         let rest = bytes.get(pos..).unwrap_or_default();
         let end = rest.iter().position(|&b| b == b',').map_or(bytes.len(), |i| pos + i);
-        let name = text.slice_ref(text.get(pos..end).unwrap_or_default());
+        let name = text.get(pos..end).unwrap_or_default();
         pos = (end + 1).min(bytes.len());
         Namespace::from_checked(name)
     } else {
@@ -194,4 +194,20 @@ fn count_digits(bytes: &[u8], from: usize) -> usize {
 /// Parses ASCII digits; `None` on overflow. Stops early, so 10^5 digits cost nothing.
 fn parse_decimal(digits: &[u8]) -> Option<u64> {
     digits.iter().try_fold(0u64, |acc, d| acc.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_decoded_namespace_does_not_keep_its_message_alive() {
+        let message = ByteString::from(format!(r#"2/room-1,["big",{:?}]"#, "x".repeat(10_000)));
+        let range = message.as_ptr() as usize..message.as_ptr() as usize + message.len();
+        let Ok(Some(packet)) = Decoder::new(DecodeLimits::default()).feed_text(message) else {
+            panic!("a valid packet")
+        };
+        assert_eq!(packet.namespace.as_str(), "/room-1");
+        assert!(!range.contains(&(packet.namespace.as_str().as_ptr() as usize)), "a copy, not a slice");
+    }
 }

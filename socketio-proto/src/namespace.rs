@@ -35,9 +35,13 @@ impl Namespace {
         }
     }
 
-    /// Wraps a name the decoder already checked.
-    pub(crate) fn from_checked(name: ByteString) -> Self {
-        Namespace(name)
+    /// A name the decoder already checked, copied out of the message it came in: a
+    /// name kept for as long as its socket lives must not keep that whole message alive.
+    pub(crate) fn from_checked(name: &str) -> Self {
+        match name {
+            "/" => Namespace::main(),
+            name => Namespace(ByteString::from(name)),
+        }
     }
 
     /// The name as text.

@@ -137,8 +137,9 @@ impl Cluster {
                             self.members[i].channels.extend(channels);
                             self.members[i].patterns.extend(patterns);
                         }
-                        Output::Unsubscribe { channels } => {
+                        Output::Unsubscribe { channels, patterns } => {
                             self.members[i].channels.retain(|c| !channels.contains(c));
+                            self.members[i].patterns.retain(|p| !patterns.contains(p));
                         }
                         Output::Append { stream, fields, .. } => {
                             // Every node reads the stream (XREAD), the writer too.
@@ -918,8 +919,9 @@ fn outputs_encode_as_the_redis_commands_of_their_pub_sub() {
         "one channel per command, no patterns"
     );
     assert!(subscribe.is_subscription());
-    let unsubscribe = Output::Unsubscribe { channels: vec!["a".into()] };
+    let unsubscribe = Output::Unsubscribe { channels: vec!["a".into()], patterns: vec!["p*".into()] };
     assert_eq!(text(&unsubscribe, true), "*2 $12 SUNSUBSCRIBE $1 a ");
+    assert_eq!(text(&unsubscribe, false), "*2 $11 UNSUBSCRIBE $1 a *2 $12 PUNSUBSCRIBE $2 p* ");
     let publish = Output::Publish { channel: "c".into(), message: Bytes::from_static(b"m") };
     assert_eq!(text(&publish, false), "*3 $7 PUBLISH $1 c $1 m ");
     assert_eq!(text(&publish, true), "*3 $8 SPUBLISH $1 c $1 m ");
@@ -985,4 +987,34 @@ fn a_streams_node_reads_from_where_its_stream_ended_then_after_each_entry_it_han
     );
     let classic = RedisNode::new(RedisConfig::default(), Box::new(|| 7));
     assert_eq!((classic.stream_start_command(), classic.stream_read_command()), (None, None));
+}
+
+#[test]
+fn a_closed_namespace_is_no_longer_listened_to() {
+    for mut cluster in [Cluster::new(2), Cluster::sharded(2, SubscriptionMode::Dynamic)] {
+        let dynamic = Namespace::new("/dyn").unwrap();
+        let (channels, patterns) = (cluster.members[1].channels.clone(), cluster.members[1].patterns.clone());
+        assert!(cluster.members[1].node.add_namespace(&dynamic));
+        cluster.members[1].node.room_created(&dynamic, &"lobby".into());
+        cluster.drive();
+        cluster.members[0].node.broadcast(&dynamic, &Selector::to("lobby"), &event(r#"["a"]"#));
+        cluster.drive();
+        assert_eq!(cluster.take(1).len(), 1);
+
+        cluster.members[1].node.room_deleted(&dynamic, "lobby");
+        assert!(cluster.members[1].node.remove_namespace(&dynamic));
+        assert!(!cluster.members[1].node.remove_namespace(&dynamic), "once");
+        cluster.drive();
+        assert_eq!(
+            (&cluster.members[1].channels, &cluster.members[1].patterns),
+            (&channels, &patterns),
+            "back to the main namespace's subscriptions"
+        );
+        cluster.members[0].node.broadcast(&dynamic, &Selector::to("lobby"), &event(r#"["b"]"#));
+        cluster.members[0].node.broadcast(&dynamic, &Selector::all(), &event(r#"["c"]"#));
+        cluster.drive();
+        assert!(cluster.take(1).is_empty());
+        // It may be opened again.
+        assert!(cluster.members[1].node.add_namespace(&dynamic));
+    }
 }

@@ -1145,3 +1145,138 @@ proptest::proptest! {
         proptest::prop_assert_eq!(got, expected);
     }
 }
+
+// ---- dynamic namespaces ----
+
+fn closed_namespaces(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|event| match event {
+            Event::NamespaceClosed { namespace } => Some(namespace.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_dynamic_namespace_is_forgotten_once_nothing_is_left_in_it() {
+    let mut h = Harness::new();
+    h.server.allow_dynamic(Box::new(|n| n.as_str().starts_with("/room-")));
+    let room = ns("/room-1");
+    let (a, b) = (h.open(), h.open());
+    let first = h.connect(a, "/room-1");
+    let second = h.connect(b, "/room-1");
+    h.server.join(first, "red");
+    assert_eq!(h.server.dynamic_namespace_count(), 1);
+
+    // One socket left: the namespace stays.
+    h.frame(a, "41/room-1,");
+    assert!(closed_namespaces(&h.take_events()).is_empty());
+    assert!(h.server.is_active(&room));
+    assert_eq!(h.server.all_rooms(&room), [second.to_string()]);
+
+    // The last one leaves: everything of it is gone.
+    h.frame(b, "41/room-1,");
+    assert_eq!(closed_namespaces(&h.take_events()), ["/room-1"]);
+    assert!(!h.server.is_active(&room));
+    assert_eq!(h.server.dynamic_namespace_count(), 0);
+    assert!(h.server.all_rooms(&room).is_empty());
+
+    // A client may open it again.
+    h.connect(a, "/room-1");
+    assert!(h.server.is_active(&room));
+}
+
+#[test]
+fn a_dynamic_namespace_a_client_is_connecting_to_stays_until_it_is_refused_or_gone() {
+    let mut h = Harness::new();
+    h.server.allow_dynamic(Box::new(|n| n.as_str().starts_with("/room-")));
+    let conn = h.open();
+
+    // Refused by its middleware.
+    h.frame(conn, "40/room-1,");
+    let [Event::Connecting(c)] = <[Event; 1]>::try_from(h.take_events()).unwrap() else { panic!() };
+    assert!(h.server.is_active(&ns("/room-1")), "held while the middleware runs");
+    h.server.reject(c, "no", None);
+    h.pump();
+    assert_eq!(closed_namespaces(&h.take_events()), ["/room-1"]);
+
+    // Its client goes away while the middleware runs.
+    h.frame(conn, "40/room-2,");
+    let [Event::Connecting(c)] = <[Event; 1]>::try_from(h.take_events()).unwrap() else { panic!() };
+    h.server.engine().handle_ws_closed(h.now, conn);
+    h.pump();
+    assert_eq!(closed_namespaces(&h.take_events()), ["/room-2"]);
+    assert_eq!(h.server.accept(c), None);
+    assert_eq!(h.server.dynamic_namespace_count(), 0);
+
+    // Declared and main namespaces are never closed.
+    h.server.declare(ns("/admin"));
+    let conn = h.open();
+    h.connect(conn, "/admin");
+    h.connect(conn, "/");
+    h.server.engine().handle_ws_closed(h.now, conn);
+    h.pump();
+    assert!(closed_namespaces(&h.take_events()).is_empty());
+    assert!(h.server.is_active(&ns("/admin")));
+}
+
+#[test]
+fn a_client_opens_at_most_max_namespaces_at_once() {
+    let mut h = Harness::with(SocketConfig { max_namespaces: 3, ..SocketConfig::default() });
+    h.server.allow_dynamic(Box::new(|n| n.as_str().starts_with("/room-")));
+    let conn = h.open();
+    h.connect(conn, "/");
+    h.connect(conn, "/room-1");
+    // One still connecting counts.
+    h.frame(conn, "40/room-2,");
+    let [Event::Connecting(pending)] = <[Event; 1]>::try_from(h.take_events()).unwrap() else { panic!() };
+    h.frame(conn, "40/room-3,");
+    assert!(h.take_events().is_empty());
+    assert_eq!(h.take_sent(conn), [r#"44/room-3,{"message":"Too many namespaces"}"#]);
+    assert_eq!(h.server.dynamic_namespace_count(), 2);
+
+    // Leaving one makes room for another; the session was never closed.
+    h.server.accept(pending).unwrap();
+    h.pump();
+    h.take_sent(conn);
+    h.frame(conn, "41/room-1,");
+    assert_eq!(closed_namespaces(&h.take_events()), ["/room-1"]);
+    h.connect(conn, "/room-3");
+    assert_eq!(h.server.dynamic_namespace_count(), 2);
+}
+
+#[test]
+fn a_dynamic_namespace_with_a_kept_session_closes_when_the_session_expires() {
+    let mut h = recovering(100);
+    h.server.allow_dynamic(Box::new(|n| n.as_str().starts_with("/room-")));
+    let room = ns("/room-1");
+    let conn = h.open();
+    h.frame(conn, "40/room-1,");
+    let [Event::Connecting(c)] = <[Event; 1]>::try_from(h.take_events()).unwrap() else { panic!() };
+    h.server.accept(c).unwrap();
+    h.server.broadcast(&room, &Selector::all(), event("tick", &[1]));
+    h.pump();
+    h.server.engine().handle_ws_closed(h.now, conn);
+    h.pump();
+    assert!(closed_namespaces(&h.take_events()).is_empty(), "its session is kept");
+    assert!(h.server.is_active(&room));
+    assert_eq!(h.server.recovery_sizes(), (1, 1));
+    // Another session comes and leaves on purpose meanwhile.
+    let other = h.open();
+    h.frame(other, "40/room-1,");
+    let [Event::Connecting(c)] = <[Event; 1]>::try_from(h.take_events()).unwrap() else { panic!() };
+    h.server.accept(c).unwrap();
+    h.frame(other, "41/room-1,");
+    assert!(closed_namespaces(&h.take_events()).is_empty());
+
+    // Session and packet expire 2 s after they are stamped (at the first timer run): the
+    // namespace closes and its log is gone.
+    h.at(1000);
+    h.at(2900);
+    assert!(closed_namespaces(&h.take_events()).is_empty());
+    h.at(3000);
+    assert_eq!(closed_namespaces(&h.take_events()), ["/room-1"]);
+    assert_eq!(h.server.recovery_sizes(), (0, 0));
+    assert_eq!(h.server.dynamic_namespace_count(), 0);
+}

@@ -618,3 +618,46 @@ fn a_default_ack_timeout_bounds_every_emit_with_ack() {
         socket.close();
     });
 }
+
+#[test]
+fn dynamic_namespaces_are_bounded_per_client_and_forgotten_once_empty() {
+    runtime().block_on(async {
+        let io = SocketIo::builder().max_namespaces(5).build();
+        let (left_tx, mut left) = mpsc::unbounded();
+        io.dynamic_namespaces(|name| name.starts_with("/room-")).on_connection(async move |socket| {
+            let left = left_tx.clone();
+            socket.on_disconnect(async move |_, _| drop(left.unbounded_send(())));
+        });
+        let url = serve(&io).await;
+        let main = client(&url);
+        connected(&main).await;
+        let mut rooms = Vec::new();
+        for n in 0..4 {
+            let room = main.socket(&format!("/room-{n}")).unwrap();
+            connected(&room).await;
+            rooms.push(room);
+        }
+        assert_eq!(io.dynamic_namespace_count(), 4);
+
+        // A sixth namespace on the same connection is refused; the connection stays.
+        let extra = main.socket("/room-4").unwrap();
+        let (refused_tx, mut refused) = mpsc::unbounded();
+        extra.on_connect_error(move |_, error| drop(refused_tx.unbounded_send(error.message().to_owned())));
+        extra.connect();
+        assert_eq!(within(refused.next()).await.unwrap(), "Too many namespaces");
+        assert_eq!(io.socket_count(), 5);
+
+        // Each namespace is forgotten as its last socket leaves.
+        for room in &rooms {
+            room.disconnect();
+            within(left.next()).await;
+        }
+        assert_eq!(io.dynamic_namespace_count(), 0);
+        assert_eq!(io.socket_count(), 1);
+        // And may be opened again.
+        let again = main.socket("/room-0").unwrap();
+        connected(&again).await;
+        assert_eq!(io.dynamic_namespace_count(), 1);
+        main.close();
+    });
+}

@@ -2,7 +2,7 @@
 //! the caller learns the cluster part failed; requests end at once with this server's part,
 //! marked incomplete; when Redis comes (back), the adapter connects and subscribes by
 //! itself, and closing the server closes them. A connection to Redis that falls silent is
-//! noticed and replaced.
+//! noticed and replaced. A dynamic namespace that closes leaves nothing subscribed.
 
 use std::time::Duration;
 
@@ -178,5 +178,43 @@ fn an_emitter_publication_given_up_leaves_no_half_used_connection() {
         within(emitter.emit("msg", &"two")).await.unwrap();
         assert_eq!(within(messages.next()).await.as_deref(), Some("two"));
         drop(redis);
+    });
+}
+
+/// How many pattern subscriptions Redis holds (`PUBSUB NUMPAT`).
+fn patterns(redis: &RedisServer) -> usize {
+    let lines = redis.command(&["PUBSUB", "NUMPAT"]).unwrap();
+    lines.last().and_then(|line| line.strip_prefix(':')?.parse().ok()).unwrap()
+}
+
+#[test]
+fn a_dynamic_namespace_is_left_on_redis_once_it_closes() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(async {
+        let redis = tokio::task::spawn_blocking(RedisServer::start).await.unwrap();
+        let (io, url) = clustered(&redis.url()).await;
+        io.dynamic_namespaces(|name| name.starts_with("/room-"));
+        let redis = with_servers(redis, 1).await;
+        let main_patterns = patterns(&redis);
+
+        let (client, _) = listener(&format!("{url}/room-1")).await;
+        let redis = tokio::task::spawn_blocking(move || {
+            redis.wait_for_channel("socket.io-request#/room-1#", 1);
+            redis
+        })
+        .await
+        .unwrap();
+        assert_eq!(patterns(&redis), main_patterns + 1);
+
+        client.close();
+        let redis = tokio::task::spawn_blocking(move || {
+            redis.wait_for_channel("socket.io-request#/room-1#", 0);
+            redis
+        })
+        .await
+        .unwrap();
+        assert_eq!(patterns(&redis), main_patterns, "its broadcast pattern is left too");
+        assert_eq!(redis.subscribers("socket.io-request#/#"), 1, "the main namespace stays");
+        assert_eq!(io.dynamic_namespace_count(), 0);
     });
 }

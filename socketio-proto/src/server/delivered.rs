@@ -143,4 +143,10 @@ impl Delivered {
             }
         }
     }
+
+    /// Forgets everything of `namespace`.
+    pub(crate) fn forget(&mut self, namespace: &Namespace) {
+        self.namespaces.remove(namespace);
+        self.catching_up.remove(namespace);
+    }
 }

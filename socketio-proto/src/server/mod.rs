@@ -110,6 +110,9 @@ pub struct SocketConfig {
     pub limits: DecodeLimits,
     /// Connection state recovery, when on (default off).
     pub recovery: Option<RecoveryConfig>,
+    /// How many namespaces one client may be connected to, or connecting to, at once
+    /// (default 100): a CONNECT past it is refused with `Too many namespaces`.
+    pub max_namespaces: usize,
 }
 
 impl Default for SocketConfig {
@@ -118,6 +121,7 @@ impl Default for SocketConfig {
             connect_timeout: Duration::from_secs(45),
             limits: DecodeLimits::default(),
             recovery: None,
+            max_namespaces: 100,
         }
     }
 }
@@ -298,6 +302,14 @@ pub enum Event {
         /// id, under which its session is kept (by the server, or by an external store).
         pid: Option<ByteString>,
     },
+    /// A dynamic namespace has nothing left: no socket, no client connecting to it, no
+    /// session or packet kept for recovery. The server forgot everything it held for it
+    /// (as the reference's `cleanupEmptyChildNamespaces`); an adapter forgets its part
+    /// (a cluster stops listening to it). A client may open it again.
+    NamespaceClosed {
+        /// The namespace.
+        namespace: Namespace,
+    },
 }
 
 /// One engine session and the sockets it multiplexes.
@@ -372,6 +384,9 @@ pub struct Server {
     dynamic: Option<DynamicNamespaces>,
     new_adapter: AdapterFactory,
     adapters: HashMap<Namespace, Box<dyn Adapter>>,
+    /// Dynamic namespaces with state, each with how many of its sockets are connected or
+    /// connecting; one leaves when it has nothing ([`Event::NamespaceClosed`]).
+    dynamic_uses: HashMap<Namespace, usize>,
     clients: IdMap<Sid, Client>,
     sockets: IdMap<SocketId, Socket>,
     /// Ack ids come from one counter, so one id can serve every recipient of a broadcast.
@@ -418,6 +433,7 @@ impl Server {
             dynamic: None,
             new_adapter: Box::new(|_| Box::new(MemoryAdapter::default())),
             adapters: HashMap::new(),
+            dynamic_uses: HashMap::new(),
             clients: IdMap::default(),
             sockets: IdMap::default(),
             next_ack: 0,
@@ -474,6 +490,61 @@ impl Server {
         namespace.is_main()
             || self.declared.contains(namespace)
             || self.dynamic.as_ref().is_some_and(|allow| allow(namespace))
+    }
+
+    /// Whether `namespace` is in use: `/`, a declared one, or a dynamic one not closed
+    /// ([`Event::NamespaceClosed`]) since a client asked for it.
+    pub fn is_active(&self, namespace: &Namespace) -> bool {
+        namespace.is_main() || self.declared.contains(namespace) || self.dynamic_uses.contains_key(namespace)
+    }
+
+    /// How many dynamic namespaces are in use (see [`Server::is_active`]).
+    pub fn dynamic_namespace_count(&self) -> usize {
+        self.dynamic_uses.len()
+    }
+
+    /// A client begins connecting to `namespace`.
+    fn take_namespace(&mut self, namespace: &Namespace) {
+        if !namespace.is_main() && !self.declared.contains(namespace) {
+            *self.dynamic_uses.entry(namespace.clone()).or_default() += 1;
+        }
+    }
+
+    /// A client stopped connecting to `namespace`, or its socket left it.
+    fn release_namespace(&mut self, namespace: &Namespace) {
+        if let Some(uses) = self.dynamic_uses.get_mut(namespace) {
+            *uses = uses.saturating_sub(1);
+            self.close_if_idle(namespace);
+        }
+    }
+
+    /// Forgets a dynamic namespace that has nothing left.
+    fn close_if_idle(&mut self, namespace: &Namespace) {
+        if self.dynamic_uses.get(namespace) != Some(&0)
+            || self.recovery.as_ref().is_some_and(|recovery| recovery.holds(namespace))
+        {
+            return;
+        }
+        self.dynamic_uses.remove(namespace);
+        if self.declared.contains(namespace) {
+            // Declared meanwhile: it stays, with its state.
+            return;
+        }
+        self.adapters.remove(namespace);
+        self.delivered.forget(namespace);
+        if let Some(recovery) = self.recovery.as_mut() {
+            recovery.forget(namespace);
+        }
+        let namespace = namespace.clone();
+        self.outputs.push_back(Output::Event(Event::NamespaceClosed { namespace }));
+    }
+
+    /// Closes the dynamic namespaces whose recovery logs came to hold nothing.
+    fn close_idle_logs(&mut self) {
+        let idle = self.recovery.as_mut().map(Recovery::take_idle).unwrap_or_default();
+        for namespace in idle {
+            self.close_if_idle(&namespace);
+        }
     }
 
     /// How many sockets are connected, across namespaces.
@@ -668,6 +739,7 @@ impl Server {
             return;
         };
         if client.connecting.remove(&namespace) {
+            self.release_namespace(&namespace);
             self.send_connect_error(sid, namespace, message, data);
         }
     }
@@ -1057,6 +1129,7 @@ impl Server {
         {
             recovery.persist(pid.clone(), socket, state.namespace.clone(), rooms.clone(), state.since);
         }
+        self.close_idle_logs();
         if self.watch_rooms {
             let adapter = self.adapters.get(&state.namespace);
             let gone: Vec<Room> =
@@ -1082,16 +1155,20 @@ impl Server {
         let pid = state.pid.filter(|_| reason.is_recoverable());
         self.outputs.push_back(Output::Event(Event::Disconnected {
             socket,
-            namespace: state.namespace,
+            namespace: state.namespace.clone(),
             reason,
             rooms,
             pid,
         }));
+        self.release_namespace(&state.namespace);
     }
 
     /// Drops a client and its sockets.
     fn remove_client(&mut self, sid: Sid, reason: DisconnectReason) {
         if let Some(client) = self.clients.remove(&sid) {
+            for namespace in &client.connecting {
+                self.release_namespace(namespace);
+            }
             let mut sockets: Vec<SocketId> = client.sockets.into_values().collect();
             sockets.sort_unstable();
             for socket in sockets {
@@ -1153,6 +1230,9 @@ impl Server {
                 // A duplicate CONNECT.
                 return self.protocol_error(sid);
             }
+            if client.sockets.len() + client.connecting.len() >= self.config.max_namespaces {
+                return self.send_connect_error(sid, namespace, "Too many namespaces", None);
+            }
             if !self.is_open(&namespace) {
                 return self.send_connect_error(sid, namespace, "Invalid namespace", None);
             }
@@ -1161,6 +1241,7 @@ impl Server {
             };
             client.connecting.insert(namespace.clone());
             let handshake = client.handshake.clone();
+            self.take_namespace(&namespace);
             let claim = self.claim(sid, &namespace, packet.payload.as_ref());
             let connecting = Connecting { sid, namespace, auth: packet.payload, handshake, claim };
             self.outputs.push_back(Output::Event(Event::Connecting(connecting)));
@@ -1303,6 +1384,7 @@ impl Endpoint for Server {
         if let Some(recovery) = self.recovery.as_mut() {
             recovery.handle_timeout(now);
         }
+        self.close_idle_logs();
         while let Some(&(deadline, timer)) = self.timers.first() {
             if deadline > now {
                 break;

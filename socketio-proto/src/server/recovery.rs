@@ -99,11 +99,13 @@ struct Log {
     packets: VecDeque<Stored>,
     /// The offset the next packet gets.
     next: u64,
+    /// How many sessions of the namespace are kept.
+    sessions: usize,
 }
 
 impl Default for Log {
     fn default() -> Self {
-        Log { packets: VecDeque::new(), next: 1 }
+        Log { packets: VecDeque::new(), next: 1, sessions: 0 }
     }
 }
 
@@ -111,6 +113,11 @@ impl Log {
     /// The offset of the oldest packet still logged (`next` when empty).
     fn first(&self) -> u64 {
         self.packets.front().map_or(self.next, |p| p.offset)
+    }
+
+    /// Whether it holds nothing: no packet, no session.
+    fn is_idle(&self) -> bool {
+        self.packets.is_empty() && self.sessions == 0
     }
 }
 
@@ -189,6 +196,8 @@ pub(crate) struct Recovery {
     /// once: the cost of a stamp is what it stamps, not what is kept).
     unstamped_logs: Vec<Namespace>,
     unstamped_sessions: Vec<ByteString>,
+    /// Namespaces whose logs came to hold nothing since [`Recovery::take_idle`].
+    idle: Vec<Namespace>,
     /// The latest time seen.
     clock: Option<Instant>,
     /// Begins every offset of this server: a string that merely looks like an offset, or
@@ -237,6 +246,7 @@ impl Recovery {
             expiries: BTreeSet::new(),
             unstamped_logs: Vec::new(),
             unstamped_sessions: Vec::new(),
+            idle: Vec::new(),
             clock: None,
         }
     }
@@ -286,7 +296,9 @@ impl Recovery {
             };
             self.remove_session(&oldest);
         }
+        self.remove_session(&pid);
         self.by_socket.insert(socket, pid.clone());
+        self.logs.entry(namespace.clone()).or_default().sessions += 1;
         let session = Session { socket, namespace, rooms, data: None, since, expires: None, claimed: false };
         self.sessions.insert(pid.clone(), session);
         self.unstamped_sessions.push(pid);
@@ -306,7 +318,33 @@ impl Recovery {
             self.expiries.remove(&(expires, ByteString::from(pid)));
         }
         self.by_socket.remove(&session.socket);
+        if let Some(log) = self.logs.get_mut(&session.namespace) {
+            log.sessions = log.sessions.saturating_sub(1);
+            if log.is_idle() {
+                self.idle.push(session.namespace.clone());
+            }
+        }
         Some(session)
+    }
+
+    /// Whether the log of `namespace` holds a packet or a session.
+    pub(crate) fn holds(&self, namespace: &Namespace) -> bool {
+        self.logs.get(namespace).is_some_and(|log| !log.is_idle())
+    }
+
+    /// Forgets the log of `namespace` if it holds nothing (its offsets start again at 1:
+    /// no socket can be restored in it any more, none being connected or kept).
+    pub(crate) fn forget(&mut self, namespace: &Namespace) {
+        if self.logs.get(namespace).is_some_and(Log::is_idle) {
+            self.logs.remove(namespace);
+            self.unstamped_logs.retain(|ns| ns != namespace);
+        }
+    }
+
+    /// The namespaces whose logs came to hold nothing since the last call (packets
+    /// expired, sessions expired or taken).
+    pub(crate) fn take_idle(&mut self) -> Vec<Namespace> {
+        std::mem::take(&mut self.idle)
     }
 
     /// The application's data of a socket whose session is kept.
@@ -417,9 +455,13 @@ impl Recovery {
             }
             self.remove_session(&pid);
         }
-        for log in self.logs.values_mut() {
+        for (namespace, log) in &mut self.logs {
+            let before = log.packets.len();
             while log.packets.front().and_then(|p| p.at).is_some_and(|at| deadline_after(at, keep) <= now) {
                 log.packets.pop_front();
+            }
+            if log.packets.len() < before && log.is_idle() {
+                self.idle.push(namespace.clone());
             }
         }
     }

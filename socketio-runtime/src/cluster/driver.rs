@@ -239,6 +239,11 @@ fn drain<R: Runtime>(
                     Relayed::Reply(reply, value) => node.server_side_reply(&reply, &value),
                     Relayed::Room { namespace, room, exists: true } => node.room_created(&namespace, &room),
                     Relayed::Room { namespace, room, exists: false } => node.room_deleted(&namespace, &room),
+                    Relayed::NamespaceClosed(namespace) => {
+                        if !io.shared.with_state(|state| state.endpoint.is_active(&namespace)) {
+                            node.remove_namespace(&namespace);
+                        }
+                    }
                 }
             }
             std::iter::from_fn(|| node.poll_output()).collect()

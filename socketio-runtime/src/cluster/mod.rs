@@ -153,6 +153,9 @@ pub(crate) enum Relayed {
     Reply(ReplyTo, Value),
     /// A local room got its first socket (`exists`) or lost its last one.
     Room { namespace: Namespace, room: Room, exists: bool },
+    /// A dynamic namespace closed: the node stops listening to it unless a client asked for
+    /// it again meanwhile (checked under the node's lock, which an opening takes too).
+    NamespaceClosed(Namespace),
 }
 
 /// A command of the application, and where its reply goes (nowhere: not needed).

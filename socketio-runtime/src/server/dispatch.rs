@@ -106,6 +106,12 @@ fn on_event<R: Runtime>(
             }
             Vec::new()
         }
+        Event::NamespaceClosed { namespace } => {
+            if let Some(cluster) = &io.cluster {
+                cluster.relay(Relayed::NamespaceClosed(namespace));
+            }
+            Vec::new()
+        }
         Event::Disconnected { socket, reason, rooms, pid, .. } => match io.live_remove(socket) {
             Some(inner) => {
                 // A session kept for recovery: its data goes with it.

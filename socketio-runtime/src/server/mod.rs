@@ -156,6 +156,7 @@ impl Traced for Event {
                     tracing::debug!(%socket, %namespace, %reason, "socket disconnected");
                 }
             }
+            Event::NamespaceClosed { namespace } => tracing::debug!(%namespace, "dynamic namespace closed"),
             Event::Message { .. } | Event::Ack { .. } | Event::AckFailed { .. } | Event::Room { .. } => {}
         }
     }
@@ -360,7 +361,10 @@ impl<R: Runtime> SocketIo<R> {
     }
 
     /// Namespaces created on demand when `allow` accepts their name; they share the
-    /// middleware and connection handler set on the returned handle.
+    /// middleware and connection handler set on the returned handle. One is forgotten, its
+    /// rooms and (with a cluster) its subscriptions with it, once its last socket left and
+    /// no session is kept for it, as the reference's `cleanupEmptyChildNamespaces` does; a
+    /// client may open it again. `io.of(name)` declares a namespace, which then stays.
     pub fn dynamic_namespaces(&self, allow: impl Fn(&str) -> bool + Send + 'static) -> DynamicNamespaces<R> {
         let allow = move |name: &Namespace| {
             guarded("dynamic namespace predicate", || allow(name.as_str())).unwrap_or(false)
@@ -484,6 +488,12 @@ impl<R: Runtime> SocketIo<R> {
     /// How many sockets are connected, across namespaces.
     pub fn socket_count(&self) -> usize {
         self.shared.with_state(|state| state.endpoint.socket_count())
+    }
+
+    /// How many dynamic namespaces are in use (a socket, a client connecting, or a session
+    /// kept for recovery in each): a gauge for metrics and leak tests.
+    pub fn dynamic_namespace_count(&self) -> usize {
+        self.shared.with_state(|state| state.endpoint.dynamic_namespace_count())
     }
 
     fn registry(&self) -> MutexGuard<'_, Registry<R>> {
@@ -729,6 +739,16 @@ impl<R: Runtime> Builder<R> {
     /// Most binary attachments per packet (default 10).
     pub fn max_attachments(mut self, count: usize) -> Self {
         self.socket.limits.max_attachments = count;
+        self
+    }
+
+    /// Most namespaces one client may be connected or connecting to at once (default
+    /// 100); a CONNECT past it gets the connect error `Too many namespaces`. A dynamic
+    /// namespace is forgotten once nothing is left in it (see
+    /// [`dynamic_namespaces`](SocketIo::dynamic_namespaces)), so clients cannot make the
+    /// server keep any number of them.
+    pub fn max_namespaces(mut self, count: usize) -> Self {
+        self.socket.max_namespaces = count;
         self
     }
 

@@ -219,11 +219,13 @@ pub enum Output {
         /// Patterns (`PSUBSCRIBE`).
         patterns: Vec<String>,
     },
-    /// Stop listening on these channels (`SUNSUBSCRIBE`: only a sharded node's room
-    /// channels come and go).
+    /// Stop listening on these channels and patterns (`SUNSUBSCRIBE` on a sharded node,
+    /// one channel per command): a sharded node's room channels, or a closed namespace's.
     Unsubscribe {
-        /// The channels.
+        /// Plain channels.
         channels: Vec<String>,
+        /// Patterns (`PUNSUBSCRIBE`).
+        patterns: Vec<String>,
     },
     /// Append `fields` to `stream` (`XADD stream MAXLEN ~ max_len * field value ...`).
     Append {
@@ -291,8 +293,11 @@ impl Output {
                     subscription(out, b"PSUBSCRIBE", patterns);
                 }
             }
-            Output::Unsubscribe { channels } => {
+            Output::Unsubscribe { channels, patterns } => {
                 subscription(out, if sharded { b"SUNSUBSCRIBE" } else { b"UNSUBSCRIBE" }, channels);
+                if !sharded {
+                    subscription(out, b"PUNSUBSCRIBE", patterns);
+                }
             }
             Output::Publish { channel, message } => {
                 let publish: &[u8] = if sharded { b"SPUBLISH" } else { b"PUBLISH" };
@@ -632,6 +637,22 @@ impl RedisNode {
         self.namespaces.insert(namespace.clone());
         let subscription = self.subscription(namespace);
         self.outputs.push_back(subscription);
+        true
+    }
+
+    /// Stops listening for `namespace` (a dynamic namespace closed: see the server's
+    /// `Event::NamespaceClosed`), as the reference adapter's `close()`. Returns whether it
+    /// was listened to (there is output).
+    pub fn remove_namespace(&mut self, namespace: &Namespace) -> bool {
+        if !self.namespaces.contains(namespace) {
+            return false;
+        }
+        let Output::Subscribe { channels, patterns } = self.subscription(namespace) else {
+            return false;
+        };
+        self.namespaces.remove(namespace);
+        self.room_channels.remove(namespace);
+        self.outputs.push_back(Output::Unsubscribe { channels, patterns });
         true
     }
 

@@ -226,7 +226,7 @@ impl RedisNode {
                 self.room_channels.remove(namespace);
             }
             let channels = vec![self.room_channel(namespace, room)];
-            self.outputs.push_back(Output::Unsubscribe { channels });
+            self.outputs.push_back(Output::Unsubscribe { channels, patterns: Vec::new() });
         }
     }
 
