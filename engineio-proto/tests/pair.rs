@@ -158,6 +158,8 @@ impl Pair {
                 }
                 self.server.handle_ws_drained(now, conn);
             }
+            // Nothing holds messages here, so nothing waits to read.
+            server::Output::Readable { .. } => {}
             server::Output::WsClose { conn, .. } => {
                 let id = self.ws.iter().find(|(_, c)| **c == conn).map(|(id, _)| *id);
                 if let Some(id) = id {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use engineio_proto::Frame;
 use engineio_proto::server::{
-    BodyError, ConnId, Cors, Event, Handled, Output, Response, Server, ServerConfig, Sid,
+    BodyError, ConnId, Cors, Event, Handled, Output, Posted, Response, Server, ServerConfig, Sid,
 };
 
 /// The reference configuration of the protocol test suite: 300 ms / 200 ms heartbeat.
@@ -127,6 +127,7 @@ fn describe(output: &Output) -> String {
             format!("ws send {}", frames.join(" | "))
         }
         Output::WsClose { code, .. } => format!("ws close {code}"),
+        Output::Readable { sid } => format!("readable {sid}"),
         Output::Event(Event::Opened { sid, .. }) => format!("opened {sid}"),
         Output::Event(Event::Message { data, .. }) => format!("message {data:?}"),
         Output::Event(Event::Upgraded { sid }) => format!("upgraded {sid}"),
@@ -962,4 +963,79 @@ fn shutdown_flushes_and_closes_every_session_and_refuses_new_ones() {
     assert_eq!(respond(h.poll(polling)), "200 1");
     assert_eq!(h.log(), ["closed: forced close"]);
     assert_eq!(h.server.session_count(), 0);
+}
+
+// ---- inbound backpressure ----
+
+#[test]
+fn a_session_the_application_holds_too_much_of_is_not_read_until_it_caught_up_by_half() {
+    let mut h = Harness::new(ServerConfig { max_unhandled_bytes: 1000, ..config() });
+    let (sid, conn) = h.open_websocket();
+    h.server.handle_ws_drained(h.now, conn);
+    h.log();
+    h.server.hold(sid, 600);
+    assert!(h.server.is_readable(sid));
+    h.server.hold(sid, 400);
+    assert!(!h.server.is_readable(sid));
+    assert_eq!(h.server.session_of(conn), Some(sid));
+
+    // Its pong may be there, unread: the heartbeat waits instead of closing.
+    h.at(300);
+    assert_eq!(h.log(), ["ws send 2"]);
+    h.server.handle_ws_drained(h.now, conn);
+    h.at(500);
+    assert!(h.log().is_empty(), "not closed while its input is not read");
+
+    h.server.release(sid, 400);
+    assert!(!h.server.is_readable(sid), "600 held: not under half the limit yet");
+    assert!(h.log().is_empty());
+    h.server.release(sid, 101);
+    assert!(h.server.is_readable(sid));
+    assert_eq!(h.log(), [format!("readable {sid}")]);
+    h.frame(conn, "3");
+    h.at(799);
+    assert!(h.log().is_empty());
+    h.at(800);
+    assert_eq!(h.log(), ["ws send 2"], "the pong counted");
+
+    // A session that closes while not readable releases whoever waits to read for it.
+    h.server.handle_ws_drained(h.now, conn);
+    h.server.hold(sid, 5000);
+    h.server.close(h.now, sid);
+    let log = h.log();
+    assert!(log.contains(&format!("readable {sid}")), "{log:?}");
+    assert!(h.server.is_readable(sid), "gone: whoever reads finds out");
+}
+
+#[test]
+fn a_post_body_is_handled_in_steps_which_wait_while_its_session_is_not_readable() {
+    let mut h = Harness::new(ServerConfig { max_unhandled_bytes: 1000, ..config() });
+    let (sid, _) = h.open_polling();
+    let packets: Vec<String> = (0..150).map(|n| format!("4m{n}")).collect();
+    let payload = Bytes::from(packets.join("\u{1e}"));
+    let handled = h.request("POST", &format!("EIO=4&transport=polling&sid={sid}"), &[]);
+    let Handled::ReadBody(ticket) = handled else { panic!() };
+    let messages = |h: &mut Harness| h.log().into_iter().filter(|l| l.starts_with("message")).count();
+
+    let posted = h.server.handle_body_step(h.now, ticket, Ok(payload.clone()));
+    let Posted::More(rest) = posted else { panic!("{posted:?}") };
+    assert_eq!(messages(&mut h), 64, "one step");
+    h.server.hold(sid, 1000);
+    assert!(!h.server.is_readable(sid), "the adapter waits before the next step");
+    h.server.release(sid, 1000);
+    let Posted::More(rest) = h.server.continue_body(h.now, rest) else { panic!() };
+    assert_eq!(messages(&mut h), 64);
+    let Posted::Answer(Some(answer)) = h.server.continue_body(h.now, rest) else { panic!() };
+    assert_eq!(body(&answer), "200 ok");
+    assert_eq!(messages(&mut h), 22);
+    // The next POST is welcome.
+    assert_eq!(body(&h.post(sid, "4last")), "200 ok");
+
+    // A POST whose request goes away part-way closes the session, as a body cut short.
+    let handled = h.request("POST", &format!("EIO=4&transport=polling&sid={sid}"), &[]);
+    let Handled::ReadBody(ticket) = handled else { panic!() };
+    let Posted::More(rest) = h.server.handle_body_step(h.now, ticket, Ok(payload.clone())) else { panic!() };
+    h.log();
+    h.server.abort_body(h.now, rest);
+    assert_eq!(h.log(), ["closed: transport error"]);
 }

@@ -178,6 +178,7 @@ impl Pair {
                     self.respond(id, response);
                 }
             }
+            ServerOutput::Readable { .. } => {}
             ServerOutput::WsSend { conn, frames } => {
                 let id = self.ws.iter().find(|(_, c)| **c == conn).map(|(id, _)| *id);
                 if let Some(id) = id {
@@ -267,7 +268,8 @@ fn events_and_acks_both_ways_with_binary() {
         .emit_with_ack(pair.now, &Namespace::main(), Payload::event("upload", &args).unwrap(), None)
         .unwrap();
     pair.drive();
-    let [server::Event::Message { socket, payload, ack: Some(ack) }] = pair.server_events.as_slice() else {
+    let [server::Event::Message { socket, payload, ack: Some(ack), .. }] = pair.server_events.as_slice()
+    else {
         panic!("{:?}", pair.server_events)
     };
     assert_eq!(payload.attachments(), [Bytes::from_static(b"\x01\x02")]);

@@ -31,12 +31,16 @@ impl Harness {
     }
 
     fn with(config: SocketConfig) -> Self {
+        Harness::with_engine(ServerConfig::default(), config)
+    }
+
+    fn with_engine(engine: ServerConfig, config: SocketConfig) -> Self {
         let mut engine_ids = 0u128;
         let engine = engineio_proto::server::Server::new(
             ServerConfig {
                 ping_interval: Duration::from_millis(300),
                 ping_timeout: Duration::from_millis(200),
-                ..ServerConfig::default()
+                ..engine
             },
             Box::new(move || {
                 engine_ids += 1;
@@ -79,7 +83,7 @@ impl Harness {
                     }
                 }
                 Output::WsClose { conn, code } => self.sent.push((conn, format!("close {code}"))),
-                Output::Respond { .. } => {}
+                Output::Respond { .. } | Output::Readable { .. } => {}
                 Output::Event(event) => self.events.push(event),
             }
         }
@@ -222,8 +226,8 @@ fn events_and_acks_from_the_client() {
     h.frame(conn, r#"4212["with ack",1]"#);
     let events = h.take_events();
     let [
-        Event::Message { socket: a, payload: p1, ack: None },
-        Event::Message { socket: b, payload: p2, ack: Some(12) },
+        Event::Message { socket: a, payload: p1, ack: None, .. },
+        Event::Message { socket: b, payload: p2, ack: Some(12), .. },
     ] = <[Event; 2]>::try_from(events).unwrap()
     else {
         panic!()
@@ -1279,4 +1283,32 @@ fn a_dynamic_namespace_with_a_kept_session_closes_when_the_session_expires() {
     assert_eq!(closed_namespaces(&h.take_events()), ["/room-1"]);
     assert_eq!(h.server.recovery_sizes(), (0, 0));
     assert_eq!(h.server.dynamic_namespace_count(), 0);
+}
+
+// ---- inbound backpressure ----
+
+#[test]
+fn a_client_is_not_read_while_the_application_holds_too_much_of_its_events() {
+    let engine = ServerConfig { max_unhandled_bytes: 2000, ..ServerConfig::default() };
+    let mut h = Harness::with_engine(engine, SocketConfig::default());
+    let conn = h.open();
+    h.connect(conn, "/");
+    let sid = h.server.engine().session_of(conn).unwrap();
+    let mut held = Vec::new();
+    for n in 0..6 {
+        h.frame(conn, &format!(r#"42["chat","{n:0>100}"]"#));
+        let [Event::Message { held: one, .. }] = <[Event; 1]>::try_from(h.take_events()).unwrap() else {
+            panic!()
+        };
+        held.push(one);
+    }
+    // 6 events of 368 bytes each: 112 of payload, 256 for waiting and running a handler.
+    assert!(!h.server.engine().is_readable(sid));
+    for _ in 0..3 {
+        h.server.handled(held.remove(0));
+    }
+    assert!(!h.server.engine().is_readable(sid), "1104 bytes held: not under half yet");
+    h.server.handled(held.remove(0));
+    assert!(h.server.engine().is_readable(sid));
+    assert!(h.take_sent(conn).is_empty());
 }

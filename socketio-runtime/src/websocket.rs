@@ -9,7 +9,7 @@ use async_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use async_tungstenite::{WebSocketSender, WebSocketStream};
 use bytes::Bytes;
 use engineio_proto::{ByteString, Frame, deadline_after};
-use futures_channel::mpsc;
+use futures_channel::{mpsc, oneshot};
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_util::future::{BoxFuture, Fuse};
 use futures_util::{FutureExt, SinkExt, StreamExt, select_biased};
@@ -51,17 +51,36 @@ pub(crate) enum Report {
     Drained,
 }
 
+/// What the connection does after a report.
+pub(crate) enum Flow {
+    /// Goes on.
+    Go,
+    /// Reads nothing more until this resolves (the application holds too much of what
+    /// this peer sent); writes go on.
+    Wait(oneshot::Receiver<()>),
+    /// Ends.
+    Stop,
+}
+
 type Sink<S> = WebSocketSender<S>;
 
+/// What the reading side of [`pump`] got.
+enum Read {
+    Message(Option<Result<Message, WsError>>),
+    /// A pause ended.
+    Resumed,
+}
+
 /// Relays `socket` both ways until it ends, the state machine closes it, or `report`
-/// returns `false`. Messages keep being read while a batch is written, so a peer's pongs
-/// are seen during a long write; a batch that makes no progress within `write_timeout`
-/// ends the connection.
+/// says [`Flow::Stop`]. Messages keep being read while a batch is written, so a peer's
+/// pongs are seen during a long write; a batch that makes no progress within
+/// `write_timeout` ends the connection. Reading pauses while `report` says
+/// [`Flow::Wait`].
 pub(crate) async fn pump<R, S>(
     socket: WebSocketStream<S>,
     mut inbox: mpsc::UnboundedReceiver<Command>,
     write_timeout: Duration,
-    mut report: impl FnMut(Report) -> bool,
+    mut report: impl FnMut(Report) -> Flow,
 ) where
     R: Runtime,
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -70,10 +89,16 @@ pub(crate) async fn pump<R, S>(
     let mut idle_sink = Some(sink);
     let mut writing: Fuse<BoxFuture<'static, Option<Sink<S>>>> = Fuse::terminated();
     let mut reading = true;
+    let mut paused: Option<oneshot::Receiver<()>> = None;
     loop {
         let read = async {
+            if let Some(readable) = paused.as_mut() {
+                // Resolves when readable, or when the state machine is gone.
+                let _ = readable.await;
+                return Read::Resumed;
+            }
             match reading {
-                true => stream.next().await,
+                true => Read::Message(stream.next().await),
                 false => std::future::pending().await,
             }
         };
@@ -84,29 +109,30 @@ pub(crate) async fn pump<R, S>(
             }
         };
         select_biased! {
-            message = read.fuse() => match message {
-                Some(Ok(message)) => match received(message) {
-                    Received::Frame(frame) => {
-                        if !report(Report::Frame(frame)) {
-                            break;
-                        }
-                    }
+            read = read.fuse() => match read {
+                Read::Resumed => paused = None,
+                Read::Message(Some(Ok(message))) => match received(message) {
+                    Received::Frame(frame) => match report(Report::Frame(frame)) {
+                        Flow::Go => {}
+                        Flow::Wait(readable) => paused = Some(readable),
+                        Flow::Stop => break,
+                    },
                     Received::Control => {}
                     Received::End => break,
                 },
-                Some(Err(WsError::Capacity(error))) => {
+                Read::Message(Some(Err(WsError::Capacity(error)))) => {
                     tracing::debug!(%error, "websocket message over the size limit");
                     reading = false;
-                    if !report(Report::TooLarge) {
+                    if let Flow::Stop = report(Report::TooLarge) {
                         break;
                     }
                 }
-                Some(Err(_)) | None => break,
+                Read::Message(Some(Err(_)) | None) => break,
             },
             written = writing => match written {
                 Some(sink) => {
                     idle_sink = Some(sink);
-                    if !report(Report::Drained) {
+                    if let Flow::Stop = report(Report::Drained) {
                         break;
                     }
                 }

@@ -661,3 +661,72 @@ fn dynamic_namespaces_are_bounded_per_client_and_forgotten_once_empty() {
         main.close();
     });
 }
+
+#[test]
+fn a_client_flooding_events_is_read_only_as_fast_as_its_handlers_finish() {
+    runtime().block_on(async {
+        flood_held_back(Transports::WebSocket).await;
+        flood_held_back(Transports::Polling).await;
+    });
+}
+
+/// A client sends 20 000 events while their handlers wait on a gate: the server stops
+/// reading it once the handlers hold `max_unhandled_bytes`, serves another client
+/// meanwhile, and once the gate opens every event is handled, in order.
+async fn flood_held_back(transports: Transports) {
+    use futures_util::FutureExt as _;
+    const EVENTS: usize = 20_000;
+    // About 270 bytes per held event: pauses after about 370.
+    let io = SocketIo::builder().max_unhandled_bytes(100_000).build();
+    let (open_gate, gate) = oneshot::channel::<()>();
+    let gate = gate.shared();
+    let (started_tx, mut started) = mpsc::unbounded::<usize>();
+    let handled: Arc<Mutex<Vec<usize>>> = Arc::default();
+    let (all_tx, mut all) = mpsc::unbounded::<()>();
+    let seen = handled.clone();
+    io.on_connection(async move |socket| {
+        let (gate, started, seen, all) = (gate.clone(), started_tx.clone(), seen.clone(), all_tx.clone());
+        socket.on("flood", async move |_, message| {
+            let n: usize = message.args().unwrap();
+            let _ = started.unbounded_send(n);
+            let _ = gate.await;
+            let mut seen = seen.lock().unwrap();
+            seen.push(n);
+            if seen.len() == EVENTS {
+                let _ = all.unbounded_send(());
+            }
+        });
+        socket.on("echo", async |_, message| message.ack(&"back"));
+    });
+    let url = serve(&io).await;
+    let flooder = ClientBuilder::new(&url).unwrap().transports(transports).no_reconnection().build();
+    connected(&flooder).await;
+    for n in 0..EVENTS {
+        flooder.emit("flood", &n).unwrap();
+    }
+    let mut order = Vec::new();
+    while order.len() < 300 {
+        order.push(within(started.next()).await.unwrap());
+    }
+    // Another client is served while the flooder waits.
+    let healthy = client(&url);
+    connected(&healthy).await;
+    for _ in 0..20 {
+        let echo = within(healthy.timeout(Duration::from_secs(5)).emit_with_ack::<String>("echo", &())).await;
+        assert_eq!(echo.unwrap(), "back");
+    }
+    while let Ok(n) = started.try_recv() {
+        order.push(n);
+    }
+    let count = order.len();
+    assert!(count < 450, "{count} events taken from a client whose handlers hold 100 kB ({transports:?})");
+    assert_eq!(order, (0..count).collect::<Vec<_>>(), "started in order");
+
+    let _ = open_gate.send(());
+    within(all.next()).await;
+    let mut handled = handled.lock().unwrap().clone();
+    handled.sort_unstable();
+    assert_eq!(handled, (0..EVENTS).collect::<Vec<_>>(), "none lost");
+    flooder.close();
+    healthy.close();
+}

@@ -18,6 +18,11 @@ pub struct ServerConfig {
     /// session closes with [`CloseReason::BufferFull`](crate::server::CloseReason::BufferFull)
     /// (default 4 000 000).
     pub max_buffered_bytes: usize,
+    /// The most bytes of one session's messages the application may hold unhandled
+    /// ([`Server::hold`](crate::server::Server::hold)); past it, the session's input is not
+    /// read (its WebSocket, the rest of a POST body, whose answer waits) until the
+    /// application has handled half of it (default 1 000 000).
+    pub max_unhandled_bytes: usize,
     /// Whether clients may use long-polling.
     pub polling: bool,
     /// Whether clients may use WebSocket.
@@ -36,6 +41,7 @@ impl Default for ServerConfig {
             upgrade_timeout: Duration::from_millis(10_000),
             max_payload: 1_000_000,
             max_buffered_bytes: 4_000_000,
+            max_unhandled_bytes: 1_000_000,
             polling: true,
             websocket: true,
             allow_upgrades: true,

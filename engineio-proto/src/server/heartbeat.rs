@@ -68,6 +68,12 @@ impl Heartbeat {
         self.next_ping = Some(deadline_after(now, config.ping_interval));
     }
 
+    /// The pong is overdue, but the session's input is not being read (the application
+    /// holds too much of it): the pong may be there, unread. Wait one more ping timeout.
+    pub(crate) fn wait_again(&mut self, now: Instant, config: &ServerConfig) {
+        self.pong_deadline = Some(deadline_after(now, config.ping_timeout));
+    }
+
     /// Any other packet while a pong is awaited proves the client alive: the wait is
     /// extended once per ping.
     pub(crate) fn on_other_packet(&mut self, now: Instant, config: &ServerConfig) {

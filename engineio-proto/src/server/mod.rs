@@ -230,8 +230,38 @@ pub enum Output<E = Event> {
         /// The close code (1000 normal, 1009 message too big).
         code: u16,
     },
+    /// Session `sid` is readable again ([`Server::hold`]), or gone: whoever waits to read
+    /// for it goes on.
+    Readable {
+        /// The session.
+        sid: Sid,
+    },
     /// An application event.
     Event(E),
+}
+
+/// The rest of a POST body still to handle ([`Server::handle_body_step`]).
+#[derive(Debug)]
+pub struct PostBody {
+    sid: Sid,
+    cors: HeaderMap,
+    packets: crate::PayloadDecoder,
+}
+
+impl PostBody {
+    /// Its session.
+    pub fn sid(&self) -> Sid {
+        self.sid
+    }
+}
+
+/// Where a POST body stands.
+#[derive(Debug)]
+pub enum Posted {
+    /// Done: answer with this (`None`: the request failed, there is no one to answer).
+    Answer(Option<Response>),
+    /// More to handle: [`Server::continue_body`], once its session is readable.
+    More(PostBody),
 }
 
 impl<E> Output<E> {
@@ -241,6 +271,7 @@ impl<E> Output<E> {
             Output::Respond { poll, response } => Ok(Output::Respond { poll, response }),
             Output::WsSend { conn, frames } => Ok(Output::WsSend { conn, frames }),
             Output::WsClose { conn, code } => Ok(Output::WsClose { conn, code }),
+            Output::Readable { sid } => Ok(Output::Readable { sid }),
             Output::Event(event) => Err(event),
         }
     }
@@ -560,21 +591,105 @@ impl Server {
         response::error(ErrorCode::Forbidden, message, incoming.cors)
     }
 
-    /// The body of a POST (see [`Handled::ReadBody`]). Returns the response to write, or
-    /// `None` when the request failed and there is no one to answer.
+    /// The body of a POST (see [`Handled::ReadBody`]), handled whole. Returns the response
+    /// to write, or `None` when the request failed and there is no one to answer. An
+    /// adapter that honours [`Server::hold`] uses [`Server::handle_body_step`] instead.
     pub fn handle_body(
         &mut self,
         now: Instant,
         ticket: BodyTicket,
         body: Result<Bytes, BodyError>,
     ) -> Option<Response> {
+        let mut posted = self.handle_body_step(now, ticket, body);
+        loop {
+            match posted {
+                Posted::Answer(response) => return response,
+                Posted::More(rest) => posted = self.continue_body(now, rest),
+            }
+        }
+    }
+
+    /// The body of a POST, handled in steps of a few dozen packets: the server is not held
+    /// for a whole body of small packets, and the rest of a body waits while its session is
+    /// not readable ([`Server::is_readable`]). Give [`Posted::More`] to
+    /// [`Server::continue_body`] once the session is readable ([`Output::Readable`]).
+    pub fn handle_body_step(
+        &mut self,
+        now: Instant,
+        ticket: BodyTicket,
+        body: Result<Bytes, BodyError>,
+    ) -> Posted {
         let BodyTicket { sid, cors, .. } = ticket;
         let Some(session) = self.sessions.get_mut(&sid) else {
-            return body.ok().map(|_| response::error(ErrorCode::UnknownSid, None, cors));
+            return Posted::Answer(body.ok().map(|_| response::error(ErrorCode::UnknownSid, None, cors)));
         };
-        let response = session.on_post_body(now, body, cors, &self.config, &mut self.outputs);
+        let posted = session.on_post_body(body, cors, &self.config, &mut self.outputs);
         self.after(sid);
-        response
+        match posted {
+            Posted::More(rest) => self.continue_body(now, rest),
+            answer => answer,
+        }
+    }
+
+    /// Handles the next step of a POST body.
+    pub fn continue_body(&mut self, now: Instant, mut rest: PostBody) -> Posted {
+        let Some(session) = self.sessions.get_mut(&rest.sid) else {
+            return Posted::Answer(Some(response::error(ErrorCode::UnknownSid, None, rest.cors)));
+        };
+        let answer =
+            session.on_post_packets(now, &mut rest.packets, &rest.cors, &self.config, &mut self.outputs);
+        self.after(rest.sid);
+        match answer {
+            Some(response) => Posted::Answer(Some(response)),
+            None => Posted::More(rest),
+        }
+    }
+
+    /// The request of a POST body still being handled went away: the rest is dropped and
+    /// the session closes, as for a body that did not arrive whole.
+    pub fn abort_body(&mut self, _now: Instant, rest: PostBody) {
+        if let Some(session) = self.sessions.get_mut(&rest.sid) {
+            session.abort_post(&mut self.outputs);
+            self.after(rest.sid);
+        }
+    }
+
+    /// The application holds `bytes` more of what session `sid` sent (a message waiting
+    /// for, or in, its handler). Past [`ServerConfig::max_unhandled_bytes`] the session is
+    /// not readable: its adapter stops reading its WebSocket and the rest of its POST body
+    /// (whose answer, and so the client's next POST, waits) until [`Server::release`] has
+    /// brought it under half the limit. Its heartbeat does not time out meanwhile: its
+    /// pong may be waiting, unread.
+    pub fn hold(&mut self, sid: Sid, bytes: usize) {
+        if let Some(session) = self.sessions.get_mut(&sid) {
+            session.held = session.held.saturating_add(bytes);
+            if session.held >= self.config.max_unhandled_bytes {
+                session.paused = true;
+            }
+        }
+    }
+
+    /// The application is done with `bytes` it held of session `sid` ([`Server::hold`]);
+    /// [`Output::Readable`] says when the session is readable again.
+    pub fn release(&mut self, sid: Sid, bytes: usize) {
+        if let Some(session) = self.sessions.get_mut(&sid) {
+            session.held = session.held.saturating_sub(bytes);
+            if session.paused && session.held < self.config.max_unhandled_bytes / 2 {
+                session.paused = false;
+                self.outputs.push_back(Output::Readable { sid });
+            }
+        }
+    }
+
+    /// Whether the input of session `sid` is read; a session that is gone is readable
+    /// (whoever reads for it finds out).
+    pub fn is_readable(&self, sid: Sid) -> bool {
+        self.sessions.get(&sid).is_none_or(Session::is_readable)
+    }
+
+    /// The session a WebSocket belongs to.
+    pub fn session_of(&self, conn: ConnId) -> Option<Sid> {
+        self.conns.get(&conn).copied()
     }
 
     /// A WebSocket handshake completed. Returns the id to report its traffic under.
@@ -787,6 +902,9 @@ impl Server {
         };
         if session.is_closed() {
             if let Some(session) = self.sessions.remove(&sid) {
+                if session.paused {
+                    self.outputs.push_back(Output::Readable { sid });
+                }
                 if let Some(poll) = session.pending_poll() {
                     self.polls.remove(&poll);
                 }

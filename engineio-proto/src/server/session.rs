@@ -10,12 +10,17 @@ use http::HeaderMap;
 use super::heartbeat::{Beat, Heartbeat};
 use super::response::{self, Response};
 use super::{
-    BodyError, CloseReason, ConnId, ErrorCode, Event, Output, PollId, SendError, ServerConfig, Sid,
-    TransportKind,
+    BodyError, CloseReason, ConnId, ErrorCode, Event, Output, PollId, PostBody, Posted, SendError,
+    ServerConfig, Sid, TransportKind,
 };
-use crate::{Data, Frame, Packet, PacketType, PayloadFormat, SEPARATOR, decode_payload};
+use crate::{Data, Frame, Packet, PacketType, PayloadDecoder, PayloadFormat, SEPARATOR, decode_payload};
 
 /// WebSocket close code for a normal close.
+/// Packets of a POST body handled per step: a large body of small packets does not hold
+/// the server for the whole body at once, and stops between steps while the application
+/// holds too much.
+pub(crate) const BODY_STEP: usize = 64;
+
 const WS_NORMAL: u16 = 1000;
 /// WebSocket close code for a message over `max_payload`.
 const WS_TOO_BIG: u16 = 1009;
@@ -34,6 +39,10 @@ pub(crate) struct Session {
     corks: u32,
     /// The deadline last handed to the server's timer queue.
     pub(crate) scheduled: Option<Instant>,
+    /// Bytes of its messages the application holds ([`Server::hold`](super::Server::hold)).
+    pub(crate) held: usize,
+    /// Its input is not read until the application catches up.
+    pub(crate) paused: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,7 +118,14 @@ impl Session {
             heartbeat: Heartbeat::start(now, config),
             corks: 0,
             scheduled: None,
+            held: 0,
+            paused: false,
         }
+    }
+
+    /// Whether its input is read (the application does not hold too much of it).
+    pub(crate) fn is_readable(&self) -> bool {
+        !self.paused
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -229,46 +245,78 @@ impl Session {
     }
 
     /// The body of a POST, or why it could not be read.
+    /// A POST body arrived: its packets, to hand to [`Session::on_post_packets`], or the
+    /// answer at once (`None`: the request is gone).
     pub(crate) fn on_post_body(
         &mut self,
-        now: Instant,
         body: Result<Bytes, BodyError>,
         cors: HeaderMap,
         config: &ServerConfig,
         out: &mut VecDeque<Output>,
-    ) -> Option<Response> {
-        if let Transport::Polling { posting, .. } = &mut self.transport {
-            *posting = false;
-        }
+    ) -> Posted {
         let body = match body {
             Ok(body) if body.len() <= config.max_payload => body,
-            Ok(_) | Err(BodyError::TooLarge) => return Some(response::too_large(cors)),
+            Ok(_) | Err(BodyError::TooLarge) => {
+                self.posted();
+                return Posted::Answer(Some(response::too_large(cors)));
+            }
             Err(BodyError::Aborted) => {
+                self.posted();
                 self.close(CloseReason::TransportError, out);
-                return None;
+                return Posted::Answer(None);
             }
         };
-        let packets = match decode_payload(PayloadFormat::V4, body, config.max_payload) {
-            Ok(packets) => packets,
+        match decode_payload(PayloadFormat::V4, body, config.max_payload) {
+            Ok(packets) => Posted::More(PostBody { sid: self.sid, cors, packets }),
             Err(_) => {
+                self.posted();
                 self.close(CloseReason::ParseError, out);
-                return Some(response::error(ErrorCode::BadRequest, None, cors));
+                Posted::Answer(Some(response::error(ErrorCode::BadRequest, None, cors)))
             }
-        };
-        for packet in packets {
+        }
+    }
+
+    /// Handles the next [`BODY_STEP`] packets of a POST body: the answer once it is done.
+    pub(crate) fn on_post_packets(
+        &mut self,
+        now: Instant,
+        packets: &mut PayloadDecoder,
+        cors: &HeaderMap,
+        config: &ServerConfig,
+        out: &mut VecDeque<Output>,
+    ) -> Option<Response> {
+        for _ in 0..BODY_STEP {
+            let Some(packet) = packets.next() else {
+                self.posted();
+                return Some(response::ok(cors.clone()));
+            };
             let result = match packet {
                 Ok(packet) => self.on_packet(now, packet, config, out),
                 Err(_) => Err(CloseReason::ParseError),
             };
             if let Err(reason) = result {
+                self.posted();
                 self.close(reason, out);
-                if reason == CloseReason::ParseError {
-                    return Some(response::error(ErrorCode::BadRequest, None, cors));
-                }
-                break;
+                return Some(match reason {
+                    CloseReason::ParseError => response::error(ErrorCode::BadRequest, None, cors.clone()),
+                    _ => response::ok(cors.clone()),
+                });
             }
         }
-        Some(response::ok(cors))
+        None
+    }
+
+    /// The request of a POST body still being handled went away.
+    pub(crate) fn abort_post(&mut self, out: &mut VecDeque<Output>) {
+        self.posted();
+        self.close(CloseReason::TransportError, out);
+    }
+
+    /// The POST body is done with: another may come.
+    fn posted(&mut self) {
+        if let Transport::Polling { posting, .. } = &mut self.transport {
+            *posting = false;
+        }
     }
 
     /// Answers a poll with buffered packets; a closing session whose buffer is already
@@ -538,6 +586,8 @@ impl Session {
                 self.push(Frame::Text("2".into()));
                 self.flush(config, out);
             }
+            // The pong may be waiting, unread, while the input is paused.
+            Beat::TimedOut if self.paused => self.heartbeat.wait_again(now, config),
             Beat::TimedOut => self.close(CloseReason::PingTimeout, out),
         }
     }

@@ -250,7 +250,8 @@ pub enum Event {
     /// A client asks to join a namespace.
     Connecting(Connecting),
     /// An event from a client; `ack` is set when the client waits for an answer
-    /// ([`Server::ack`]).
+    /// ([`Server::ack`]). Give `held` to [`Server::handled`] once it is handled: until
+    /// then it counts against what its client may have unhandled.
     Message {
         /// The sender.
         socket: SocketId,
@@ -258,6 +259,8 @@ pub enum Event {
         payload: Payload,
         /// The ack id to answer, if any.
         ack: Option<u64>,
+        /// What the application holds of its client until it is handled.
+        held: Held,
     },
     /// The answer to [`Server::emit_with_ack`], or one recipient's answer to
     /// [`Server::broadcast_with_ack`].
@@ -310,6 +313,27 @@ pub enum Event {
         /// The namespace.
         namespace: Namespace,
     },
+}
+
+/// What the application holds of a client while one of its events is being handled
+/// ([`Event::Message`]): the event's size, and what waiting for and running its handler
+/// costs besides. Past the engine's `max_unhandled_bytes`, nothing more is read from that
+/// client until [`Server::handled`] gave enough back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "give it to Server::handled once the event is handled"]
+pub struct Held {
+    sid: Sid,
+    bytes: usize,
+}
+
+impl Held {
+    /// What an event costs besides its payload: its queue entry and its handler's state.
+    const OVERHEAD: usize = 256;
+
+    fn of(sid: Sid, payload: &Payload) -> Self {
+        let attachments: usize = payload.attachments().iter().map(bytes::Bytes::len).sum();
+        Held { sid, bytes: payload.json().len() + attachments + Held::OVERHEAD }
+    }
 }
 
 /// One engine session and the sockets it multiplexes.
@@ -490,6 +514,12 @@ impl Server {
         namespace.is_main()
             || self.declared.contains(namespace)
             || self.dynamic.as_ref().is_some_and(|allow| allow(namespace))
+    }
+
+    /// The application is done with an event ([`Event::Message`]): what it held of its
+    /// client is given back, and the client is read again once it holds little enough.
+    pub fn handled(&mut self, held: Held) {
+        self.engine.release(held.sid, held.bytes);
     }
 
     /// Whether `namespace` is in use: `/`, a declared one, or a dynamic one not closed
@@ -1255,10 +1285,13 @@ impl Server {
             PacketKind::Disconnect => self.remove_socket(socket, DisconnectReason::ClientNamespaceDisconnect),
             PacketKind::Event => {
                 if let Some(payload) = packet.payload {
+                    let held = Held::of(sid, &payload);
+                    self.engine.hold(sid, held.bytes);
                     self.outputs.push_back(Output::Event(Event::Message {
                         socket,
                         payload,
                         ack: packet.ack_id,
+                        held,
                     }));
                 }
             }

@@ -22,7 +22,7 @@ use rustls_pki_types::ServerName;
 use crate::futures_io::{FuturesIo, HyperIo};
 use crate::runtime::until;
 use crate::tls::MaybeTls;
-use crate::websocket::{self, Report};
+use crate::websocket::{self, Flow, Report};
 
 /// Where the engine's commands for each WebSocket go: its channel once open, a queue while
 /// it is being opened; those for a WebSocket that is gone (the engine closes what already
@@ -212,7 +212,10 @@ impl<R: Runtime> Io<R> {
                     Report::TooLarge => WsEvent::TooLarge,
                     Report::Drained => WsEvent::Drained,
                 };
-                events.unbounded_send(IoEvent::Ws(id, event)).is_ok()
+                match events.unbounded_send(IoEvent::Ws(id, event)) {
+                    Ok(()) => Flow::Go,
+                    Err(_) => Flow::Stop,
+                }
             })
             .await;
             let _ = events.unbounded_send(IoEvent::Ws(id, WsEvent::Closed));

@@ -9,7 +9,7 @@ use futures_channel::mpsc;
 use futures_util::{FutureExt, StreamExt, select_biased};
 use socketio_proto::Payload;
 use socketio_proto::cluster::redis::streams::{Restoring, SessionRestore, StoredSession};
-use socketio_proto::server::{Connecting, Corked, Event};
+use socketio_proto::server::{Connecting, Corked, Event, Held};
 
 use super::socket::{SharedData, StoredData};
 use super::{ConnectError, ConnectRequest, NamespaceHandlers, Socket, SocketInner, SocketIo, lock};
@@ -31,12 +31,13 @@ struct Decided<R> {
 pub(super) async fn run<R: Runtime>(io: SocketIo<R>, mut events: mpsc::UnboundedReceiver<Event>) {
     let (decided_tx, mut decided) = mpsc::unbounded::<Decided<R>>();
     let mut running = Running::new();
+    let handled = Handled::default();
     loop {
         let started = select_biased! {
             // Middleware verdicts first: a verdict precedes any event of its socket.
             done = decided.select_next_some() => finish_connect(&io, &decided_tx, done),
             event = events.next() => match event {
-                Some(event) => on_event(&io, &decided_tx, event),
+                Some(event) => on_event(&io, &decided_tx, &handled, event),
                 None => return,
             },
             () = running.select_next_some() => Vec::new(),
@@ -44,6 +45,33 @@ pub(super) async fn run<R: Runtime>(io: SocketIo<R>, mut events: mpsc::Unbounded
         for handler in started {
             start(&mut running, handler).await;
         }
+        handled.give_back(&io);
+    }
+}
+
+/// Events whose handlers are all done, to give back to their clients
+/// ([`socketio_proto::server::Server::handled`]) in one pass.
+#[derive(Default, Clone)]
+struct Handled(Arc<Mutex<Vec<Held>>>);
+
+impl Handled {
+    fn give_back<R>(&self, io: &SocketIo<R>) {
+        let done = std::mem::take(&mut *lock(&self.0));
+        if !done.is_empty() {
+            io.shared.with_state(|state| done.into_iter().for_each(|held| state.endpoint.handled(held)));
+        }
+    }
+}
+
+/// An event's hold on its client, given back when the last of its handlers is done.
+struct HeldUntilHandled {
+    held: Held,
+    handled: Handled,
+}
+
+impl Drop for HeldUntilHandled {
+    fn drop(&mut self) {
+        lock(&self.handled.0).push(self.held);
     }
 }
 
@@ -51,6 +79,7 @@ pub(super) async fn run<R: Runtime>(io: SocketIo<R>, mut events: mpsc::Unbounded
 fn on_event<R: Runtime>(
     io: &SocketIo<R>,
     decided: &mpsc::UnboundedSender<Decided<R>>,
+    handled: &Handled,
     event: Event,
 ) -> Vec<BoxFuture> {
     match event {
@@ -81,7 +110,9 @@ fn on_event<R: Runtime>(
             });
             Vec::new()
         }
-        Event::Message { socket, payload, ack } => {
+        Event::Message { socket, payload, ack, held } => {
+            // Given back when every handler of the event is done (or at once without one).
+            let held = Arc::new(HeldUntilHandled { held, handled: handled.clone() });
             let Some(inner) = io.live().get(&socket).cloned() else {
                 return Vec::new();
             };
@@ -90,7 +121,17 @@ fn on_event<R: Runtime>(
                 Box::new(move |args| shared.with_state(|state| state.endpoint.ack(socket, id, args)))
                     as crate::message::Responder
             });
-            Socket::new(inner, io.clone()).dispatch(Message::new(payload, responder)).into_iter().collect()
+            let handlers = Socket::new(inner, io.clone()).dispatch(Message::new(payload, responder));
+            handlers
+                .into_iter()
+                .map(|handler| {
+                    let held = held.clone();
+                    Box::pin(async move {
+                        handler.await;
+                        drop(held);
+                    }) as BoxFuture
+                })
+                .collect()
         }
         Event::Ack { socket, id, payload } => {
             lock(&io.acks).settle(socket, id, Ok(payload));

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use engineio_proto::server::{BodyError, BodyTicket, Endpoint, Handled, PollId, Response};
+use engineio_proto::server::{BodyError, BodyTicket, Endpoint, Handled, PollId, PostBody, Posted, Response};
 use futures_channel::oneshot;
 use futures_util::FutureExt;
 use http::{HeaderValue, Request, StatusCode, header};
@@ -95,7 +95,7 @@ where
             Handled::Pending(poll) => PollGuard { shared: self, poll, answered: false }.wait(answer).await,
             Handled::ReadBody(ticket) => {
                 let timeout = self.limits.body_timeout;
-                let guard = BodyGuard { shared: self, ticket: Some(ticket) };
+                let guard = BodyGuard { shared: self, ticket: Some(ticket), rest: None };
                 guard.read::<R, _>(&parts.headers, body, timeout).await
             }
             Handled::WebSocket(ticket) => {
@@ -153,7 +153,8 @@ where
     }
 }
 
-/// A POST whose body is being read; tells the state machine if its connection goes away.
+/// A POST whose body is being read, then handled; tells the state machine if its
+/// connection goes away.
 struct BodyGuard<D>
 where
     D: Endpoint + Send + 'static,
@@ -161,6 +162,8 @@ where
 {
     shared: Arc<Shared<D>>,
     ticket: Option<BodyTicket>,
+    /// The rest of the body, still to handle.
+    rest: Option<PostBody>,
 }
 
 impl<D> BodyGuard<D>
@@ -192,9 +195,32 @@ where
             let _ = self.finish(Err(BodyError::Aborted));
             return status(StatusCode::REQUEST_TIMEOUT);
         };
-        match self.finish(body) {
+        match self.handle(body).await {
             Some(response) => full(response),
             None => status(StatusCode::BAD_REQUEST),
+        }
+    }
+
+    /// Hands the body to the state machine a step at a time, the lock let go between steps;
+    /// while the application holds too much of this session, the rest waits (and with it
+    /// the answer, and the client's next POST).
+    async fn handle(&mut self, body: Result<Bytes, BodyError>) -> Option<Response> {
+        let ticket = self.ticket.take()?;
+        let shared = self.shared.clone();
+        let mut posted =
+            shared.with_state(|state| state.endpoint.engine().handle_body_step(Instant::now(), ticket, body));
+        loop {
+            let rest = match posted {
+                Posted::Answer(response) => return response,
+                Posted::More(rest) => rest,
+            };
+            let sid = rest.sid();
+            self.rest = Some(rest);
+            if let Some(readable) = shared.with_state(|state| state.until_readable(sid)) {
+                let _ = readable.await;
+            }
+            let rest = self.rest.take()?;
+            posted = shared.with_state(|state| state.endpoint.engine().continue_body(Instant::now(), rest));
         }
     }
 
@@ -211,6 +237,9 @@ where
 {
     fn drop(&mut self) {
         self.finish(Err(BodyError::Aborted));
+        if let Some(rest) = self.rest.take() {
+            self.shared.with_state(|state| state.endpoint.engine().abort_body(Instant::now(), rest));
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use engineio_proto::IdMap;
-use engineio_proto::server::{ConnId, Endpoint, Handshake, Output, PollId, Response};
+use engineio_proto::server::{ConnId, Endpoint, Handshake, Output, PollId, Response, Sid};
 use futures_channel::{mpsc, oneshot};
 
 use crate::Runtime;
@@ -59,6 +59,8 @@ pub(crate) struct State<D: Endpoint> {
     polls: IdMap<PollId, oneshot::Sender<Response>>,
     conns: IdMap<ConnId, mpsc::UnboundedSender<WsCommand>>,
     events: mpsc::UnboundedSender<D::Event>,
+    /// Readers waiting for their session to be readable again (see `Server::hold`).
+    readers: IdMap<Sid, Vec<oneshot::Sender<()>>>,
     /// The deadline the timer task sleeps until.
     timer_armed: Option<Instant>,
     /// Told when the last session is gone, while shutting down.
@@ -89,12 +91,29 @@ where
                         let _ = socket.unbounded_send(WsCommand::Close(Some(code)));
                     }
                 }
+                Output::Readable { sid } => {
+                    for reader in self.readers.remove(&sid).unwrap_or_default() {
+                        let _ = reader.send(());
+                    }
+                }
                 Output::Event(event) => {
                     event.trace();
                     let _ = self.events.unbounded_send(event);
                 }
             }
         }
+    }
+
+    /// What to wait for before reading more of session `sid`: `None` when it is readable
+    /// now, else a signal that comes when it is readable again (or gone).
+    pub(crate) fn until_readable(&mut self, sid: Sid) -> Option<oneshot::Receiver<()>> {
+        self.drive();
+        if self.endpoint.engine().is_readable(sid) {
+            return None;
+        }
+        let (readable, wait) = oneshot::channel();
+        self.readers.entry(sid).or_default().push(readable);
+        Some(wait)
     }
 }
 
@@ -175,6 +194,7 @@ where
             polls: IdMap::default(),
             conns: IdMap::default(),
             events,
+            readers: IdMap::default(),
             timer_armed: None,
             drained: None,
         };

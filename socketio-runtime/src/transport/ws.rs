@@ -13,7 +13,7 @@ use hyper::upgrade::OnUpgrade;
 use super::{Shared, Traced};
 use crate::Runtime;
 use crate::futures_io::FuturesIo;
-use crate::websocket::{self, Report};
+use crate::websocket::{self, Flow, Report};
 
 /// Completes the upgrade and runs the connection until it closes. Messages over
 /// `max_payload` are not read; the engine decides what follows. A write that makes no
@@ -49,12 +49,20 @@ pub(super) async fn run<R, D>(
         shared.with_state(|state| {
             let engine = state.endpoint.engine();
             match report {
-                Report::Frame(frame) => engine.handle_ws_frame(Instant::now(), conn, frame),
+                Report::Frame(frame) => {
+                    engine.handle_ws_frame(Instant::now(), conn, frame);
+                    // The application may now hold too much of this session.
+                    let sid = state.endpoint.engine().session_of(conn);
+                    match sid.and_then(|sid| state.until_readable(sid)) {
+                        Some(readable) => return Flow::Wait(readable),
+                        None => return Flow::Go,
+                    }
+                }
                 Report::TooLarge => engine.handle_ws_too_large(Instant::now(), conn),
                 Report::Drained => engine.handle_ws_drained(Instant::now(), conn),
             }
-        });
-        true
+            Flow::Go
+        })
     })
     .await;
     shared.with_state(|state| {
