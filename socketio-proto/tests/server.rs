@@ -1312,3 +1312,27 @@ fn a_client_is_not_read_while_the_application_holds_too_much_of_its_events() {
     assert!(h.server.engine().is_readable(sid));
     assert!(h.take_sent(conn).is_empty());
 }
+
+#[test]
+fn huge_durations_saturate_instead_of_panicking() {
+    let recovery = RecoveryConfig { max_disconnection_duration: Duration::MAX, ..RecoveryConfig::default() };
+    let config =
+        SocketConfig { connect_timeout: Duration::MAX, recovery: Some(recovery), ..SocketConfig::default() };
+    let mut h = Harness::with(config);
+    let conn = h.open();
+    h.frame(conn, "40");
+    let [Event::Connecting(c)] = <[Event; 1]>::try_from(h.take_events()).unwrap() else { panic!() };
+    let id = h.server.accept(c).unwrap();
+    h.server.emit_with_ack(h.now, id, event("ask", &[1]), Some(Duration::MAX)).unwrap();
+    h.server.broadcast_with_ack(
+        h.now,
+        &Namespace::main(),
+        &Selector::all(),
+        event("all", &[]),
+        Some(Duration::MAX),
+    );
+    h.server.engine().handle_ws_closed(h.now, conn);
+    h.pump();
+    h.at(10_000);
+    assert_eq!(h.server.recovery_sizes().0, 1, "kept, for as long as an Instant can say");
+}

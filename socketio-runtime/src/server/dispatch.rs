@@ -210,7 +210,7 @@ async fn restore_session<R: Runtime>(
     loop {
         match next {
             Restoring::Send(command) => {
-                let deadline = Instant::now() + store.requests_timeout;
+                let deadline = engineio_proto::deadline_after(Instant::now(), store.requests_timeout);
                 let Some(Ok(reply)) = until::<R, _>(deadline, store.query(command)).await else {
                     tracing::warn!(
                         "a session could not be read back from Redis; the client gets a new socket"
