@@ -243,3 +243,44 @@ fn pongs_are_read_while_a_large_batch_is_being_written() {
         assert!(sent > 0);
     });
 }
+
+#[test]
+fn a_polling_response_the_peer_does_not_read_is_cut_off_and_freed() {
+    let _serial = one_at_a_time();
+    runtime().block_on(async {
+        let (engine, events) = EngineIo::builder()
+            .write_timeout(Duration::from_millis(300))
+            .max_payload(64 << 20)
+            .max_buffered_bytes(64 << 20)
+            .build();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(engine.clone().serve(listener));
+        let baseline = blocking(open_fds).await;
+        let open = blocking(move || {
+            raw::request(addr, "GET", &format!("{ENGINE}?EIO=4&transport=polling"), &[], b"")
+        })
+        .await;
+        let sid_text = open.text()[1..].split('"').nth(3).unwrap().to_owned();
+        drop(events);
+        // 32 MB waits for the next poll: more than the kernel buffers of both ends hold.
+        let sid = engineio_proto::server::Sid::parse(&sid_text).unwrap();
+        let chunk = engineio_proto::Frame::Text("x".repeat(64 * 1024).into());
+        for _ in 0..512 {
+            engine.send_frame(sid, chunk.clone()).unwrap();
+        }
+        // The peer asks for it, then reads nothing.
+        let peer = blocking(move || {
+            let mut peer = connect(addr);
+            let poll =
+                format!("GET {ENGINE}?EIO=4&transport=polling&sid={sid_text} HTTP/1.1\r\nHost: x\r\n\r\n");
+            peer.write_all(poll.as_bytes()).unwrap();
+            eventually("the server took the poll", || open_fds() == baseline + 2);
+            // Only the peer's own descriptor remains once the server gave up the write.
+            eventually("the server let go of the stalled response", || open_fds() == baseline + 1);
+            peer
+        })
+        .await;
+        drop(peer);
+    });
+}
