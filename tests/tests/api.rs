@@ -730,3 +730,29 @@ async fn flood_held_back(transports: Transports) {
     flooder.close();
     healthy.close();
 }
+
+#[test]
+fn a_client_s_dropped_or_answered_ack_futures_leave_nothing_behind() {
+    runtime().block_on(async {
+        let io = SocketIo::new();
+        io.on_connection(async |socket| {
+            // "question" goes unanswered; "ping" is answered.
+            socket.on("ping", async |_, message| message.ack(&"pong"));
+        });
+        let url = serve(&io).await;
+        let socket = client(&url);
+        connected(&socket).await;
+        let waits: Vec<_> = (0..100)
+            .map(|n| socket.timeout(Duration::from_secs(60)).emit_with_ack::<()>("question", &n))
+            .collect();
+        assert_eq!(socket.awaited_acks().await, 100);
+        drop(waits);
+        assert_eq!(socket.awaited_acks().await, 0, "dropped waits are forgotten");
+        let answer =
+            within(socket.timeout(Duration::from_secs(5)).emit_with_ack::<String>("ping", &())).await;
+        assert_eq!(answer.unwrap(), "pong");
+        assert_eq!(socket.awaited_acks().await, 0, "an answered wait leaves nothing");
+        socket.close();
+        assert_eq!(socket.awaited_acks().await, 0);
+    });
+}

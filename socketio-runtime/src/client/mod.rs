@@ -81,6 +81,8 @@ enum Command {
     /// An `AckFuture` was dropped: forget the acks nobody waits for any more.
     ForgetDropped,
     Ack(Namespace, u64, Payload),
+    /// How many acks are awaited.
+    CountAcks(oneshot::Sender<usize>),
 }
 
 /// How to connect. The defaults are the reference client's.
@@ -445,6 +447,17 @@ impl ClientSocket {
         }
     }
 
+    /// How many acks the client waits for, across its sockets: a gauge for metrics and leak
+    /// tests. Answered, failed and dropped ([`AckFuture`]) waits leave it. 0 once the
+    /// client is closed.
+    pub async fn awaited_acks(&self) -> usize {
+        let (count, answer) = oneshot::channel();
+        match self.command(Command::CountAcks(count)) {
+            Ok(()) => answer.await.unwrap_or(0),
+            Err(_) => 0,
+        }
+    }
+
     /// Whether the server restored this socket on its last connection (connection state
     /// recovery): the same id, rooms and data as before the disconnection, and the events
     /// missed meanwhile delivered first. The server's offsets (the last argument of its
@@ -606,6 +619,9 @@ impl Task {
                 }
             }
             Command::Ack(namespace, id, args) => self.manager.ack(&namespace, id, args),
+            Command::CountAcks(count) => {
+                let _ = count.send(waiters.len().max(self.manager.awaited_acks()));
+            }
         }
     }
 
