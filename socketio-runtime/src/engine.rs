@@ -1,11 +1,11 @@
 //! The Engine.IO server.
 
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use engineio_proto::server::{Event, SendError, Server, ServerConfig, Sid, TransportKind};
-use engineio_proto::{Frame, Packet};
+use engineio_proto::{Data, Frame, Packet};
 use futures_channel::mpsc;
 use futures_util::StreamExt;
 
@@ -53,18 +53,45 @@ impl Traced for Event {
             Event::Message { .. } => {}
         }
     }
+
+    fn held(&self) -> Option<(Sid, usize)> {
+        match self {
+            Event::Message { sid, data } => Some((*sid, queued_cost(data))),
+            _ => None,
+        }
+    }
 }
 
-/// The application's side of the engine: session events, in order.
-#[derive(Debug)]
+/// What a message waiting in the application's queue costs: its size and its entry.
+fn queued_cost(data: &Data) -> usize {
+    let len = match data {
+        Data::Text(text) => text.len(),
+        Data::Binary(bytes) => bytes.len(),
+    };
+    len + 256
+}
+
+/// The application's side of the engine: session events, in order. A session whose
+/// messages wait here past `max_unhandled_bytes` is not read until they are taken.
 pub struct Events {
     receiver: mpsc::UnboundedReceiver<Event>,
+    shared: Weak<Shared<Server>>,
+}
+
+impl std::fmt::Debug for Events {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Events").finish_non_exhaustive()
+    }
 }
 
 impl Events {
     /// The next event; `None` once the server is gone.
     pub async fn next(&mut self) -> Option<Event> {
-        self.receiver.next().await
+        let event = self.receiver.next().await?;
+        if let (Event::Message { sid, data }, Some(shared)) = (&event, self.shared.upgrade()) {
+            shared.with_state(|state| state.endpoint.release(*sid, queued_cost(data)));
+        }
+        Some(event)
     }
 }
 
@@ -147,6 +174,7 @@ impl<R: Runtime> Builder<R> {
         };
         let server = Server::new(self.engine, Box::new(crate::ids::random_u128));
         let (shared, receiver) = Shared::start::<R>(server, options);
-        (EngineIo { shared, runtime: PhantomData }, Events { receiver })
+        let events = Events { receiver, shared: Arc::downgrade(&shared) };
+        (EngineIo { shared, runtime: PhantomData }, events)
     }
 }

@@ -6,6 +6,8 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
+
 use engineio_proto::server::Event;
 use interop_tests::raw::{self, RawWs};
 use socketio_tokio::engine::{EngineIo, Events};
@@ -282,5 +284,47 @@ fn a_polling_response_the_peer_does_not_read_is_cut_off_and_freed() {
         })
         .await;
         drop(peer);
+    });
+}
+
+#[test]
+fn a_session_whose_messages_the_application_does_not_take_is_not_read() {
+    let _serial = one_at_a_time();
+    runtime().block_on(async {
+        let (engine, mut events) = EngineIo::builder().max_unhandled_bytes(10_000).build();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(engine.clone().serve(listener));
+        // 2 000 messages of 266 bytes as held: the session pauses after 38.
+        let flooder = blocking(move || {
+            let mut ws = RawWs::connect(addr, &format!("{ENGINE}?EIO=4&transport=websocket")).unwrap();
+            for n in 0..2000 {
+                ws.send_text(&format!("4{n:0>9}"));
+            }
+            // The server answers other sessions meanwhile.
+            for _ in 0..20 {
+                let mut other = RawWs::connect(addr, &format!("{ENGINE}?EIO=4&transport=websocket")).unwrap();
+                assert!(matches!(other.read(), raw::WsRead::Text(open) if open.starts_with("0{")));
+            }
+            ws
+        })
+        .await;
+        let mut messages = 0;
+        while let Some(Some(event)) = events.next().now_or_never() {
+            if matches!(event, Event::Message { .. }) {
+                messages += 1;
+            }
+        }
+        assert!(messages < 100, "{messages} messages read while the application took none");
+        // Taken, they make room for the rest: every one arrives.
+        let rest = async {
+            while messages < 2000 {
+                if let Some(Event::Message { .. }) = events.next().await {
+                    messages += 1;
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), rest).await.expect("every message arrives");
+        drop(flooder);
     });
 }

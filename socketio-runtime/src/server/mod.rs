@@ -742,17 +742,6 @@ impl<R: Runtime> Builder<R> {
         self
     }
 
-    /// Most bytes of one client's events the application may have unhandled: waiting for
-    /// their handlers or in them, each counted as its size plus 256 bytes (default
-    /// 1 000 000). Past it, nothing more is read from that client (its WebSocket, the rest
-    /// of its POST, whose answer waits) until its handlers have caught up by half, so one
-    /// client flooding events fills neither memory nor anyone else's turn. Nothing is lost
-    /// meanwhile, and its heartbeat waits too.
-    pub fn max_unhandled_bytes(mut self, bytes: usize) -> Self {
-        self.engine.max_unhandled_bytes = bytes;
-        self
-    }
-
     /// Most namespaces one client may be connected or connecting to at once (default
     /// 100); a CONNECT past it gets the connect error `Too many namespaces`. A dynamic
     /// namespace is forgotten once nothing is left in it (see

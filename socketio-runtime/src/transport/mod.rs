@@ -35,6 +35,12 @@ pub type AllowRequest = Arc<
 /// Events worth a debug trace, the reference's `DEBUG=engine*,socket.io*`.
 pub(crate) trait Traced {
     fn trace(&self);
+
+    /// What the application holds of a session while this event waits in its queue
+    /// (`Server::hold`). Nothing by default: the Socket.IO layer holds its events itself.
+    fn held(&self) -> Option<(Sid, usize)> {
+        None
+    }
 }
 
 /// The endpoint, the lock around it, and what the IO tasks need.
@@ -98,6 +104,9 @@ where
                 }
                 Output::Event(event) => {
                     event.trace();
+                    if let Some((sid, bytes)) = event.held() {
+                        self.endpoint.engine().hold(sid, bytes);
+                    }
                     let _ = self.events.unbounded_send(event);
                 }
             }
@@ -456,6 +465,18 @@ macro_rules! engine_builder_methods {
         /// the session closes with reason "buffer full".
         pub fn max_buffered_bytes(mut self, bytes: usize) -> Self {
             self.engine.max_buffered_bytes = bytes;
+            self
+        }
+
+        /// Most bytes of one client's messages the application may have unhandled (default
+        /// 1 000 000): with Socket.IO, events waiting for their handlers or in them, each
+        /// counted as its size plus 256 bytes; with the engine alone, messages not yet
+        /// taken from [`Events`](crate::engine::Events). Past it, nothing more is read from
+        /// that client (its WebSocket, the rest of its POST, whose answer waits) until the
+        /// application has caught up by half, so one client flooding fills neither memory
+        /// nor anyone else's turn. Nothing is lost meanwhile, and its heartbeat waits too.
+        pub fn max_unhandled_bytes(mut self, bytes: usize) -> Self {
+            self.engine.max_unhandled_bytes = bytes;
             self
         }
 
