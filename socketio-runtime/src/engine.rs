@@ -96,6 +96,12 @@ impl Events {
 }
 
 impl<R: Runtime> EngineIo<R> {
+    /// How many bytes of session `sid`'s messages wait in [`Events`] (each counted as its
+    /// size plus 256): a gauge for metrics and tests of `max_unhandled_bytes`.
+    pub fn unhandled_bytes(&self, sid: Sid) -> usize {
+        self.shared.with_state(|state| state.endpoint.held(sid))
+    }
+
     /// What [`close`](Self::close) waits for once the sessions are gone: nothing here.
     fn flush_before_close(&self) -> std::future::Ready<()> {
         std::future::ready(())

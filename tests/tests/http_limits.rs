@@ -6,8 +6,6 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use futures_util::FutureExt;
-
 use engineio_proto::server::Event;
 use interop_tests::raw::{self, RawWs};
 use socketio_tokio::engine::{EngineIo, Events};
@@ -295,13 +293,19 @@ fn a_session_whose_messages_the_application_does_not_take_is_not_read() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(engine.clone().serve(listener));
+        let flooder =
+            blocking(move || RawWs::connect(addr, &format!("{ENGINE}?EIO=4&transport=websocket")).unwrap())
+                .await;
+        let Some(Event::Opened { sid, .. }) = events.next().await else { panic!("no session") };
         // 2 000 messages of 266 bytes as held: the session pauses after 38.
+        let gauge = engine.clone();
         let flooder = blocking(move || {
-            let mut ws = RawWs::connect(addr, &format!("{ENGINE}?EIO=4&transport=websocket")).unwrap();
+            let mut ws = flooder;
             for n in 0..2000 {
                 ws.send_text(&format!("4{n:0>9}"));
             }
-            // The server answers other sessions meanwhile.
+            eventually("the limit reached", || gauge.unhandled_bytes(sid) >= 10_000);
+            // The server answers other sessions meanwhile, and reads no more of this one.
             for _ in 0..20 {
                 let mut other = RawWs::connect(addr, &format!("{ENGINE}?EIO=4&transport=websocket")).unwrap();
                 assert!(matches!(other.read(), raw::WsRead::Text(open) if open.starts_with("0{")));
@@ -309,22 +313,19 @@ fn a_session_whose_messages_the_application_does_not_take_is_not_read() {
             ws
         })
         .await;
-        let mut messages = 0;
-        while let Some(Some(event)) = events.next().now_or_never() {
-            if matches!(event, Event::Message { .. }) {
-                messages += 1;
-            }
-        }
-        assert!(messages < 100, "{messages} messages read while the application took none");
+        let held = engine.unhandled_bytes(sid);
+        assert!((10_000..10_000 + 266).contains(&held), "{held} bytes read while the application took none");
         // Taken, they make room for the rest: every one arrives.
-        let rest = async {
+        let mut messages = 0;
+        let all = async {
             while messages < 2000 {
                 if let Some(Event::Message { .. }) = events.next().await {
                     messages += 1;
                 }
             }
         };
-        tokio::time::timeout(Duration::from_secs(10), rest).await.expect("every message arrives");
+        tokio::time::timeout(Duration::from_secs(10), all).await.expect("every message arrives");
+        assert_eq!(engine.unhandled_bytes(sid), 0);
         drop(flooder);
     });
 }

@@ -681,6 +681,11 @@ impl Server {
         }
     }
 
+    /// How many bytes of session `sid`'s messages the application holds ([`Server::hold`]).
+    pub fn held(&self, sid: Sid) -> usize {
+        self.sessions.get(&sid).map_or(0, |session| session.held)
+    }
+
     /// Whether the input of session `sid` is read; a session that is gone is readable
     /// (whoever reads for it finds out).
     pub fn is_readable(&self, sid: Sid) -> bool {
