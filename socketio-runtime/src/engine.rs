@@ -5,12 +5,12 @@ use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use engineio_proto::server::{Event, SendError, Server, ServerConfig, Sid, TransportKind};
-use engineio_proto::{Data, Frame, Packet};
+use engineio_proto::{Frame, Packet};
 use futures_channel::mpsc;
 use futures_util::StreamExt;
 
 use crate::Runtime;
-use crate::transport::{self, AllowRequest, HttpLimits, Options, Shared, Traced};
+use crate::transport::{self, AllowRequest, AppEvent, HttpLimits, Options, Shared};
 
 /// A running Engine.IO server. Cheap to clone; every clone drives the same sessions.
 ///
@@ -41,7 +41,7 @@ pub struct EngineIo<R> {
     runtime: PhantomData<R>,
 }
 
-impl Traced for Event {
+impl AppEvent for Event {
     fn trace(&self) {
         match self {
             Event::Opened { sid, handshake } => {
@@ -56,19 +56,10 @@ impl Traced for Event {
 
     fn held(&self) -> Option<(Sid, usize)> {
         match self {
-            Event::Message { sid, data } => Some((*sid, queued_cost(data))),
+            Event::Message { sid, data } => Some((*sid, Server::message_hold(data))),
             _ => None,
         }
     }
-}
-
-/// What a message waiting in the application's queue costs: its size and its entry.
-fn queued_cost(data: &Data) -> usize {
-    let len = match data {
-        Data::Text(text) => text.len(),
-        Data::Binary(bytes) => bytes.len(),
-    };
-    len + 256
 }
 
 /// The application's side of the engine: session events, in order. A session whose
@@ -89,7 +80,7 @@ impl Events {
     pub async fn next(&mut self) -> Option<Event> {
         let event = self.receiver.next().await?;
         if let (Event::Message { sid, data }, Some(shared)) = (&event, self.shared.upgrade()) {
-            shared.with_state(|state| state.endpoint.release(*sid, queued_cost(data)));
+            shared.with_state(|state| state.endpoint.release(*sid, Server::message_hold(data)));
         }
         Some(event)
     }

@@ -240,6 +240,10 @@ pub enum Output<E = Event> {
     Event(E),
 }
 
+/// What one message held by the application ([`Server::hold`]) costs besides its own
+/// bytes: its queue entry, and a handler's state while it runs.
+pub const HOLD_OVERHEAD: usize = 256;
+
 /// The rest of a POST body still to handle ([`Server::handle_body_step`]).
 #[derive(Debug)]
 pub struct PostBody {
@@ -652,6 +656,16 @@ impl Server {
             session.abort_post(&mut self.outputs);
             self.after(rest.sid);
         }
+    }
+
+    /// What the application holds of session `sid` for a message it has not handled yet
+    /// ([`Server::hold`]): its data and [`HOLD_OVERHEAD`].
+    pub fn message_hold(data: &crate::Data) -> usize {
+        let len = match data {
+            crate::Data::Text(text) => text.len(),
+            crate::Data::Binary(bytes) => bytes.len(),
+        };
+        len + HOLD_OVERHEAD
     }
 
     /// The application holds `bytes` more of what session `sid` sent (a message waiting

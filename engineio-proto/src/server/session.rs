@@ -15,12 +15,12 @@ use super::{
 };
 use crate::{Data, Frame, Packet, PacketType, PayloadDecoder, PayloadFormat, SEPARATOR, decode_payload};
 
-/// WebSocket close code for a normal close.
 /// Packets of a POST body handled per step: a large body of small packets does not hold
 /// the server for the whole body at once, and stops between steps while the application
 /// holds too much.
 pub(crate) const BODY_STEP: usize = 64;
 
+/// WebSocket close code for a normal close.
 const WS_NORMAL: u16 = 1000;
 /// WebSocket close code for a message over `max_payload`.
 const WS_TOO_BIG: u16 = 1009;
@@ -244,8 +244,7 @@ impl Session {
         }
     }
 
-    /// The body of a POST, or why it could not be read.
-    /// A POST body arrived: its packets, to hand to [`Session::on_post_packets`], or the
+    /// A POST body arrived, or why it could not be read: its packets, to hand to [`Session::on_post_packets`], or the
     /// answer at once (`None`: the request is gone).
     pub(crate) fn on_post_body(
         &mut self,

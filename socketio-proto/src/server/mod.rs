@@ -327,12 +327,9 @@ pub struct Held {
 }
 
 impl Held {
-    /// What an event costs besides its payload: its queue entry and its handler's state.
-    const OVERHEAD: usize = 256;
-
     fn of(sid: Sid, payload: &Payload) -> Self {
         let attachments: usize = payload.attachments().iter().map(bytes::Bytes::len).sum();
-        Held { sid, bytes: payload.json().len() + attachments + Held::OVERHEAD }
+        Held { sid, bytes: payload.json().len() + attachments + engine::HOLD_OVERHEAD }
     }
 }
 

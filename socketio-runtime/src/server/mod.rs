@@ -48,7 +48,7 @@ use crate::ack::{AckWaiters, BroadcastAckFuture, Forget};
 use crate::cluster::Cluster;
 use crate::cluster::signal::Signal;
 use crate::handler::{BoxFuture, HandlerOutput, contained, guarded};
-use crate::transport::{self, AllowRequest, HttpLimits, Options, Shared, Traced};
+use crate::transport::{self, AllowRequest, AppEvent, HttpLimits, Options, Shared};
 use crate::{Error, Runtime};
 
 /// Locks `mutex`, whatever a panicking holder left behind.
@@ -143,7 +143,7 @@ impl<R> Clone for SocketIo<R> {
     }
 }
 
-impl Traced for Event {
+impl AppEvent for Event {
     fn trace(&self) {
         match self {
             Event::Connecting(connecting) => {

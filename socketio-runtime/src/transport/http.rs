@@ -13,7 +13,7 @@ use http::{HeaderValue, Request, StatusCode, header};
 use http_body::Body;
 use http_body_util::{BodyExt, Full};
 
-use super::{Shared, Traced, ws};
+use super::{AppEvent, Shared, ws};
 use crate::Runtime;
 
 /// The peer's address, read from the request extensions for handshakes. The built-in
@@ -31,7 +31,7 @@ pub type ResponseBody = Full<Bytes>;
 impl<D> Shared<D>
 where
     D: Endpoint + Send + 'static,
-    D::Event: Traced + Send + 'static,
+    D::Event: AppEvent + Send + 'static,
 {
     /// Answers one HTTP request. Requests outside the path get 404.
     pub(crate) async fn handle<R, B>(self: Arc<Self>, mut request: Request<B>) -> http::Response<ResponseBody>
@@ -115,7 +115,7 @@ where
 struct PollGuard<D>
 where
     D: Endpoint + Send + 'static,
-    D::Event: Traced + Send + 'static,
+    D::Event: AppEvent + Send + 'static,
 {
     shared: Arc<Shared<D>>,
     poll: PollId,
@@ -125,7 +125,7 @@ where
 impl<D> PollGuard<D>
 where
     D: Endpoint + Send + 'static,
-    D::Event: Traced + Send + 'static,
+    D::Event: AppEvent + Send + 'static,
 {
     async fn wait(mut self, answer: oneshot::Receiver<Response>) -> http::Response<ResponseBody> {
         let response = answer.await;
@@ -140,7 +140,7 @@ where
 impl<D> Drop for PollGuard<D>
 where
     D: Endpoint + Send + 'static,
-    D::Event: Traced + Send + 'static,
+    D::Event: AppEvent + Send + 'static,
 {
     fn drop(&mut self) {
         if !self.answered {
@@ -158,7 +158,7 @@ where
 struct BodyGuard<D>
 where
     D: Endpoint + Send + 'static,
-    D::Event: Traced + Send + 'static,
+    D::Event: AppEvent + Send + 'static,
 {
     shared: Arc<Shared<D>>,
     ticket: Option<BodyTicket>,
@@ -169,7 +169,7 @@ where
 impl<D> BodyGuard<D>
 where
     D: Endpoint + Send + 'static,
-    D::Event: Traced + Send + 'static,
+    D::Event: AppEvent + Send + 'static,
 {
     /// Reads the body within the ticket's limit and `timeout`, and hands it to the state
     /// machine. A body that does not arrive in time gets 408 (and the session closes).
@@ -233,7 +233,7 @@ where
 impl<D> Drop for BodyGuard<D>
 where
     D: Endpoint + Send + 'static,
-    D::Event: Traced + Send + 'static,
+    D::Event: AppEvent + Send + 'static,
 {
     fn drop(&mut self) {
         self.finish(Err(BodyError::Aborted));

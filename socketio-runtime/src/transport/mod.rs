@@ -32,8 +32,9 @@ pub type AllowRequest = Arc<
         + Sync,
 >;
 
-/// Events worth a debug trace, the reference's `DEBUG=engine*,socket.io*`.
-pub(crate) trait Traced {
+/// What the adapter needs of an endpoint's events on their way to the application.
+pub(crate) trait AppEvent {
+    /// A debug trace, the reference's `DEBUG=engine*,socket.io*`.
     fn trace(&self);
 
     /// What the application holds of a session while this event waits in its queue
@@ -75,7 +76,7 @@ pub(crate) struct State<D: Endpoint> {
 
 impl<D: Endpoint> State<D>
 where
-    D::Event: Traced,
+    D::Event: AppEvent,
 {
     /// Routes every pending output: responses to their waiting requests, frames to their
     /// connection tasks, events to the application, in order.
@@ -189,7 +190,7 @@ pub(crate) struct Options {
 impl<D> Shared<D>
 where
     D: Endpoint + Send + 'static,
-    D::Event: Traced + Send + 'static,
+    D::Event: AppEvent + Send + 'static,
 {
     /// Wraps `endpoint`, starts its timer task, and returns the receiving end of its events.
     /// Must run inside the runtime `R`.

@@ -15,7 +15,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 
 use super::deadlines::{RuntimeTimer, WriteDeadline};
-use super::{RemoteAddr, ResponseBody, Shared, Traced};
+use super::{AppEvent, RemoteAddr, ResponseBody, Shared};
 use crate::Runtime;
 use crate::futures_io::{FuturesIo, HyperIo};
 use crate::runtime::until;
@@ -37,7 +37,7 @@ pub(crate) async fn serve_with<R, D, F, Fut>(
 where
     R: Runtime,
     D: Endpoint + Send + 'static,
-    D::Event: Traced + Send + 'static,
+    D::Event: AppEvent + Send + 'static,
     F: Fn(http::Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = http::Response<ResponseBody>> + Send + 'static,
 {
@@ -103,7 +103,7 @@ async fn serve_connection<R, D, F, Fut, S>(
 ) where
     R: Runtime,
     D: Endpoint + Send + 'static,
-    D::Event: Traced + Send + 'static,
+    D::Event: AppEvent + Send + 'static,
     F: Fn(http::Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = http::Response<ResponseBody>> + Send + 'static,
     S: hyper::rt::Read + hyper::rt::Write + Send + Unpin + 'static,

@@ -9,7 +9,7 @@ use futures_channel::mpsc;
 use futures_util::future::{Either, select};
 use futures_util::{FutureExt, StreamExt};
 
-use super::{Shared, Traced};
+use super::{AppEvent, Shared};
 use crate::Runtime;
 
 /// Runs the endpoint's timers until the server is dropped (which closes `wake`).
@@ -17,7 +17,7 @@ pub(super) async fn run<R, D>(shared: Weak<Shared<D>>, mut wake: mpsc::Unbounded
 where
     R: Runtime,
     D: Endpoint + Send + 'static,
-    D::Event: Traced + Send + 'static,
+    D::Event: AppEvent + Send + 'static,
 {
     loop {
         // Wake-ups sent before the deadline is read below are accounted for by it.

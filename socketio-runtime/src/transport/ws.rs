@@ -10,7 +10,7 @@ use engineio_proto::server::{Endpoint, WsTicket};
 use futures_channel::mpsc;
 use hyper::upgrade::OnUpgrade;
 
-use super::{Shared, Traced};
+use super::{AppEvent, Shared};
 use crate::Runtime;
 use crate::futures_io::FuturesIo;
 use crate::websocket::{self, Flow, Report};
@@ -27,7 +27,7 @@ pub(super) async fn run<R, D>(
 ) where
     R: Runtime,
     D: Endpoint + Send + 'static,
-    D::Event: Traced + Send + 'static,
+    D::Event: AppEvent + Send + 'static,
 {
     let _open = shared.lifecycle.connection();
     let upgraded = match on_upgrade.await {
