@@ -508,15 +508,33 @@ fn upgrade_to_websocket() {
     h.frame(conn, "2probe");
     assert_eq!(h.log(), ["ws send 3probe", "respond 200 6"]);
     h.server.handle_ws_drained(h.now, conn);
-    // A poll after the probe with nothing to deliver completes at once (the client is
-    // pausing polling); one with packets waiting, a ping included, delivers them, so a
-    // client that keeps polling keeps its session.
-    assert_eq!(respond(h.poll(sid)), "200 6");
+    // A poll after the probe (one that crossed it, or a client that does not pause) waits
+    // as any poll: what is sent meanwhile answers it, a ping included, so a client that
+    // keeps polling keeps its session.
+    pending(h.poll(sid));
     h.server.send(sid, &engineio_proto::Packet::message("by polling")).unwrap();
+    assert_eq!(h.log(), ["respond 200 4by polling"]);
+    assert_eq!(h.server.waiting_polls(), 0);
+    // With nothing to send, it gets a noop 100 ms after it came, so the client can pause
+    // without spinning.
+    h.at(10);
+    pending(h.poll(sid));
+    h.at(109);
+    assert!(h.log().is_empty());
+    h.at(110);
+    assert_eq!(h.log(), ["respond 200 6"]);
+    assert_eq!(h.server.waiting_polls(), 0);
+    h.at(250);
+    pending(h.poll(sid));
     h.at(300);
-    assert_eq!(respond(h.poll(sid)), "200 4by polling␞2");
+    assert_eq!(h.log(), ["respond 200 2"]);
+    h.at(350);
+    assert!(h.log().is_empty(), "the noop due for an answered poll is not sent");
+    // The poll waiting when the upgrade completes gets a noop too.
+    pending(h.poll(sid));
     h.frame(conn, "5");
-    assert_eq!(h.log(), [format!("upgraded {sid}")]);
+    assert_eq!(h.log(), ["respond 200 6".to_owned(), format!("upgraded {sid}")]);
+    assert_eq!(h.server.waiting_polls(), 0);
     h.server.send(sid, &engineio_proto::Packet::message("queued")).unwrap();
     assert_eq!(h.log(), ["ws send 4queued"]);
     h.server.handle_ws_drained(h.now, conn);
@@ -527,9 +545,11 @@ fn upgrade_to_websocket() {
     let _again = h.upgrade(sid);
     assert_eq!(h.log(), ["ws close 1000"]);
     // Heartbeat goes over the WebSocket now: the pong to the ping polling delivered, then
-    // the next ping one interval later.
+    // the next ping one interval after that pong.
     h.frame(conn, "3");
-    h.at(600);
+    h.at(649);
+    assert!(h.log().is_empty());
+    h.at(650);
     assert_eq!(h.log(), ["ws send 2"]);
 }
 

@@ -4,7 +4,6 @@
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
 
 use interop_tests::example::{RUNTIMES, Server};
 use interop_tests::raw::{self, HttpResponse, KeepAlive, RawWs, WsRead};
@@ -61,12 +60,8 @@ fn keep_polling(addr: SocketAddr, sid: &str) -> std::thread::JoinHandle<()> {
                 return;
             }
             for packet in response.text().split('\u{1e}') {
-                match packet {
-                    "2" => {
-                        post(addr, &sid, b"3", &[]);
-                    }
-                    "6" => std::thread::sleep(Duration::from_millis(20)),
-                    _ => {}
+                if packet == "2" {
+                    post(addr, &sid, b"3", &[]);
                 }
             }
         }
@@ -200,19 +195,20 @@ fn binary_posts_and_malformed_payloads_close_the_session() {
 fn concurrent_polls_close_the_session_and_release_the_first() {
     each_runtime(|addr, healthy| {
         let sid = open_polling(addr);
-        let first = {
+        let poll = || {
             let sid = sid.clone();
             std::thread::spawn(move || get(addr, &format!("EIO=4&transport=polling&sid={sid}")))
         };
-        std::thread::sleep(Duration::from_millis(100));
-        let second = get(addr, &format!("EIO=4&transport=polling&sid={sid}"));
-        assert_eq!((second.status, second.text()), (400, error(3, "Bad request")));
-        let first = first.join().expect("first poll");
-        assert_eq!(
-            (first.status, first.text()),
-            (200, "1".to_owned()),
-            "the pending poll gets the close packet"
-        );
+        let (first, second) = (poll(), poll());
+        // Whichever reaches the server second is refused, and the one waiting gets the
+        // close packet.
+        let mut answers: Vec<(u16, String)> = [first, second]
+            .map(|poll| poll.join().expect("poll"))
+            .iter()
+            .map(|response| (response.status, response.text()))
+            .collect();
+        answers.sort();
+        assert_eq!(answers, [(200, "1".to_owned()), (400, error(3, "Bad request"))]);
         session_is_gone(addr, &sid);
         still_echoes(healthy, "concurrent polls");
     });
@@ -262,8 +258,14 @@ fn connections_reset_mid_request_or_mid_upgrade() {
         );
         let _ = stream.write_all(head.as_bytes());
         drop(stream);
-        std::thread::sleep(Duration::from_millis(100));
-        session_is_gone(addr, &sid);
+        // The session closes: a poll is refused, or, when it came first, gets the close
+        // packet. Had the session lived on, the poll would get its next ping.
+        let poll = get(addr, &format!("EIO=4&transport=polling&sid={sid}"));
+        match (poll.status, poll.text()) {
+            (200, text) if text == "1" => session_is_gone(addr, &sid),
+            (400, text) => assert_eq!(text, error(1, "Session ID unknown")),
+            other => panic!("the session outlived its reset POST: {other:?}"),
+        }
         still_echoes(healthy, "resets");
     });
 }
@@ -355,5 +357,38 @@ fn upgrade_abuse_is_refused() {
         still_echoes(&ws, "upgraded");
         poller.join().expect("the poller stops once the session upgraded");
         still_echoes(healthy, "upgrade abuse");
+    });
+}
+
+#[test]
+fn a_client_that_keeps_polling_through_an_upgrade_keeps_its_session_without_spinning() {
+    each_runtime(|addr, healthy| {
+        let sid = open_polling(addr);
+        let path = format!("{ENGINE}?EIO=4&transport=websocket&sid={sid}");
+        let mut ws = RawWs::connect(addr, &path).expect("upgrade");
+        ws.send_text("2probe");
+        assert_eq!(ws.read(), WsRead::Text("3probe".into()));
+        // It never pauses polling: each poll is held, and answered by a ping or, with
+        // nothing to send, by a noop about 100 ms later. The server pings every 300 ms.
+        let (mut pings, mut noops) = (0, 0);
+        while pings < 3 {
+            let response = get(addr, &format!("EIO=4&transport=polling&sid={sid}"));
+            assert_eq!(response.status, 200, "{}", response.text());
+            match response.text().as_str() {
+                "2" => {
+                    pings += 1;
+                    assert_eq!(post(addr, &sid, b"3", &[]).text(), "ok");
+                }
+                "6" => noops += 1,
+                other => panic!("unexpected poll answer {other}"),
+            }
+        }
+        // Answered at once, a looping client would have made thousands of polls by now.
+        assert!(noops <= 3 * 10, "{noops} noops over three ping intervals: the client spins");
+        // The session is alive: completing the upgrade now works.
+        ws.send_text("5");
+        let ws = ws.keep_alive();
+        still_echoes(&ws, "upgraded after polling through it");
+        still_echoes(healthy, "polling through an upgrade");
     });
 }

@@ -543,7 +543,7 @@ impl Server {
             return Handled::WebSocket(WsTicket { target: WsTarget::Upgrade(sid) });
         }
         let handled = match request.method {
-            Method::GET => match session.on_poll(poll, cors, &self.config, &mut self.outputs) {
+            Method::GET => match session.on_poll(now, poll, cors, &self.config, &mut self.outputs) {
                 PollAnswer::Now(response) => Handled::Respond(response),
                 PollAnswer::Later => {
                     self.polls.insert(poll, sid);
@@ -578,7 +578,7 @@ impl Server {
         let sid = self.new_sid();
         let mut session = Session::polling(sid, now, &self.config);
         self.outputs.push_back(Output::Event(Event::Opened { sid, handshake: Box::new(handshake) }));
-        let answer = session.on_poll(PollId(self.next_id()), cors, &self.config, &mut self.outputs);
+        let answer = session.on_poll(now, PollId(self.next_id()), cors, &self.config, &mut self.outputs);
         self.sessions.insert(sid, session);
         self.after(sid);
         match answer {

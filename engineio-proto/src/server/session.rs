@@ -2,7 +2,7 @@
 
 use crate::deadline_after;
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use http::HeaderMap;
@@ -19,6 +19,11 @@ use crate::{Data, Frame, Packet, PacketType, PayloadDecoder, PayloadFormat, SEPA
 /// the server for the whole body at once, and stops between steps while the application
 /// holds too much.
 pub(crate) const BODY_STEP: usize = 64;
+
+/// How long a poll arriving while an upgrade finishes is held before it is answered with a
+/// noop, as the reference's 100 ms check: long enough that a client polling in a loop does
+/// not spin, short enough that one whose poll crossed the probe pauses promptly.
+const UPGRADE_NOOP_DELAY: Duration = Duration::from_millis(100);
 
 /// WebSocket close code for a normal close.
 const WS_NORMAL: u16 = 1000;
@@ -77,6 +82,8 @@ struct Upgrade {
     probed: bool,
     in_flight: u32,
     deadline: Instant,
+    /// When the poll held since the probe is answered with a noop.
+    noop_at: Option<Instant>,
 }
 
 /// The outcome of a GET on a polling session.
@@ -177,10 +184,8 @@ impl Session {
             State::Closing { deadline } => Some(deadline),
             _ => None,
         };
-        [self.heartbeat.deadline(), self.upgrade.as_ref().map(|u| u.deadline), closing]
-            .into_iter()
-            .flatten()
-            .min()
+        let upgrade = self.upgrade.as_ref().map(|u| u.noop_at.map_or(u.deadline, |at| at.min(u.deadline)));
+        [self.heartbeat.deadline(), upgrade, closing].into_iter().flatten().min()
     }
 
     // ---- polling ----
@@ -188,6 +193,7 @@ impl Session {
     /// A GET poll.
     pub(crate) fn on_poll(
         &mut self,
+        now: Instant,
         poll: PollId,
         cors: HeaderMap,
         config: &ServerConfig,
@@ -208,13 +214,13 @@ impl Session {
             }
             return PollAnswer::Now(response);
         }
-        if self.upgrade.as_ref().is_some_and(|u| u.probed) {
-            // The client is pausing polling to finish the upgrade: a poll with nothing to
-            // deliver completes at once (the reference answers it within 100 ms), while one
-            // with packets waiting (a ping) still delivers them.
-            return PollAnswer::Now(response::payload(Bytes::from_static(b"6"), cors));
-        }
         *pending = Some((poll, cors));
+        if let Some(upgrade) = self.upgrade.as_mut().filter(|u| u.probed) {
+            // The client should be pausing polling to finish the upgrade, but this poll may
+            // have crossed the probe: it waits for packets (a ping) as any poll, and gets a
+            // noop shortly if none come, so the client can pause without spinning.
+            upgrade.noop_at = Some(deadline_after(now, UPGRADE_NOOP_DELAY));
+        }
         PollAnswer::Later
     }
 
@@ -364,6 +370,7 @@ impl Session {
             probed: false,
             in_flight: 0,
             deadline: deadline_after(now, config.upgrade_timeout),
+            noop_at: None,
         });
     }
 
@@ -577,6 +584,10 @@ impl Session {
         }
         if self.upgrade.as_ref().is_some_and(|u| u.deadline <= now) {
             self.abort_upgrade(WS_NORMAL, out);
+        }
+        if let Some(upgrade) = self.upgrade.as_mut().filter(|u| u.noop_at.is_some_and(|at| at <= now)) {
+            upgrade.noop_at = None;
+            self.answer_poll(Bytes::from_static(b"6"), out);
         }
         match self.heartbeat.on_timeout(now, config) {
             Beat::Idle => {}
