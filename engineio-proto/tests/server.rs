@@ -682,6 +682,29 @@ fn one_packet_over_the_buffer_limit_still_goes_out() {
 }
 
 #[test]
+fn a_polling_client_between_polls_may_have_a_big_packet_and_more_waiting() {
+    let mut h = Harness::new(ServerConfig { max_buffered_bytes: 100, max_payload: 2000, ..config() });
+    let (sid, _) = h.open_polling();
+    let big = "x".repeat(999);
+    // A big packet waits for the next poll, then a small one and another big one: the
+    // next poll carries up to max_payload, so what waits behind it is within the limit.
+    h.server.send(sid, &engineio_proto::Packet::message(big.clone())).unwrap();
+    h.server.send(sid, &engineio_proto::Packet::message("small")).unwrap();
+    h.server.send(sid, &engineio_proto::Packet::message(big.clone())).unwrap();
+    assert_eq!(respond(h.poll(sid)), format!("200 4{big}␞4small"));
+    assert_eq!(respond(h.poll(sid)), format!("200 4{big}"));
+    // A client that stops polling is cut off once more than the limit waits behind
+    // what one poll carries.
+    for _ in 0..2 {
+        h.server.send(sid, &engineio_proto::Packet::message(big.clone())).unwrap();
+    }
+    h.server.send(sid, &engineio_proto::Packet::message("x".repeat(99))).unwrap();
+    let refused = h.server.send(sid, &engineio_proto::Packet::message("x"));
+    assert_eq!(refused, Err(engineio_proto::server::SendError::BufferFull));
+    assert_eq!(h.log(), ["closed: buffer full"]);
+}
+
+#[test]
 fn slow_websocket_readers_are_cut_off() {
     let mut h = Harness::new(ServerConfig { max_buffered_bytes: 100, ..config() });
     let (sid, conn) = h.open_websocket();

@@ -16,7 +16,10 @@ pub struct ServerConfig {
     pub max_payload: usize,
     /// The most bytes buffered for one session whose client does not read; past it the
     /// session closes with [`CloseReason::BufferFull`](crate::server::CloseReason::BufferFull)
-    /// (default 4 000 000).
+    /// (default 4 000 000). It counts what waits behind what the transport is already
+    /// carrying: the batch a WebSocket is writing, the `max_payload` bytes a polling
+    /// client's next poll takes. One packet larger than the limit, sent when nothing waits,
+    /// always goes out.
     pub max_buffered_bytes: usize,
     /// The most bytes of one session's messages the application may hold unhandled
     /// ([`Server::hold`](crate::server::Server::hold)); past it, the session's input is not

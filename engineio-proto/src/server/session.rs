@@ -523,8 +523,15 @@ impl Session {
             return Err(SendError::Closed);
         }
         // The limit guards against clients that read too slowly, not against big packets:
-        // one that finds nothing waiting goes out whatever its size.
-        if !self.outbox.is_empty() && self.outbox_bytes + frame_len(&frame) > config.max_buffered_bytes {
+        // one that finds nothing waiting goes out whatever its size. It counts what waits
+        // behind what the transport is carrying: a WebSocket's batch being written has left
+        // the buffer already, and a polling client's next poll carries up to `max_payload`.
+        let carried = match self.transport {
+            Transport::Polling { .. } => config.max_payload,
+            Transport::WebSocket { .. } => 0,
+        };
+        let limit = config.max_buffered_bytes.saturating_add(carried);
+        if !self.outbox.is_empty() && self.outbox_bytes + frame_len(&frame) > limit {
             self.close(CloseReason::BufferFull, out);
             return Err(SendError::BufferFull);
         }

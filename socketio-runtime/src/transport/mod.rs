@@ -463,7 +463,9 @@ macro_rules! engine_builder_methods {
         }
 
         /// Most bytes buffered for a client that does not read (default 4 000 000); past it
-        /// the session closes with reason "buffer full".
+        /// the session closes with reason "buffer full". What the transport is already
+        /// carrying is not counted: the batch a WebSocket is writing, the `max_payload`
+        /// bytes a polling client's next poll takes.
         pub fn max_buffered_bytes(mut self, bytes: usize) -> Self {
             self.engine.max_buffered_bytes = bytes;
             self
