@@ -1,7 +1,7 @@
 //! TLS end to end, with a CA and a certificate made at test time: our server serving TLS
-//! on both runtimes' code path (the tokio one here), our client and the official client
-//! trusting the test CA, a client that does not trust it refused, and nothing sent in clear
-//! text to an `https` URL.
+//! on both runtimes, our client and the official client trusting the test CA (added in
+//! code, or named by `SSL_CERT_FILE` for both runtimes' shipped chat client), a client that
+//! does not trust it refused, and nothing sent in clear text to an `https` URL.
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -152,4 +152,98 @@ async fn an_https_url_sends_nothing_in_clear_text() {
     // A TLS handshake record (22, version 3.x), not "GET".
     assert_eq!(head[..2], [0x16, 0x03], "{head:?}");
     socket.close();
+}
+
+/// The `client_chat` example of `runtime` run against `url` with `SSL_CERT_FILE` naming
+/// `ca_file`: its stdout and stderr lines, and the process.
+fn chat_client(
+    runtime: &str,
+    url: &str,
+    ca_file: &std::path::Path,
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    let mut client =
+        std::process::Command::new(interop_tests::example::example_binary(runtime, "client_chat"))
+            .arg(url)
+            .env("SSL_CERT_FILE", ca_file)
+            .env_remove("SSL_CERT_DIR")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("starting client_chat");
+    let (tx, lines) = std::sync::mpsc::channel();
+    let stdout = client.stdout.take().expect("stdout");
+    let stderr = client.stderr.take().expect("stderr");
+    for output in [Box::new(stdout) as Box<dyn Read + Send>, Box::new(stderr)] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(output).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+    }
+    (client, lines)
+}
+
+/// The first line `lines` gives that is one of `wanted` (by prefix), within 20 s.
+fn first_of(lines: &std::sync::mpsc::Receiver<String>, wanted: &[&str]) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match lines.recv_timeout(left) {
+            Ok(line) if wanted.iter().any(|prefix| line.starts_with(prefix)) => return line,
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    panic!("the client printed none of {wanted:?}");
+}
+
+/// Both runtimes' clients, as shipped (the `client_chat` example, with no root added in
+/// code), trust the CA that `SSL_CERT_FILE` names, and only it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_trust_the_roots_named_by_ssl_cert_file() {
+    use std::io::Write;
+    let pki = pki();
+    let tls = ServerTls::from_pem(pki.cert.as_bytes(), pki.key.as_bytes()).unwrap();
+    let io = SocketIo::builder().tls(tls).build();
+    io.on_connection(async |socket| {
+        socket.on("chat message", async |socket, message| {
+            let text: String = message.args()?;
+            socket.emit("chat message", &format!("echo: {text}"))
+        });
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://localhost:{}", listener.local_addr().unwrap().port());
+    tokio::spawn(io.serve(listener));
+    let dir = std::env::temp_dir();
+    let ca_file = dir.join(format!("socketio-test-ca-{}.pem", std::process::id()));
+    std::fs::write(&ca_file, &pki.ca).unwrap();
+    let other_ca_file = dir.join(format!("socketio-test-other-ca-{}.pem", std::process::id()));
+    std::fs::write(&other_ca_file, self::pki().ca).unwrap();
+
+    for runtime in interop_tests::example::RUNTIMES {
+        let (url, ca_file, other_ca_file) = (url.clone(), ca_file.clone(), other_ca_file.clone());
+        tokio::task::spawn_blocking(move || {
+            let (mut client, lines) = chat_client(runtime, &url, &ca_file);
+            let connected = first_of(&lines, &["connected to", "reconnecting"]);
+            assert!(connected.starts_with("connected to"), "{runtime}: {connected}");
+            let mut stdin = client.stdin.take().expect("stdin");
+            writeln!(stdin, "over tls").unwrap();
+            assert_eq!(first_of(&lines, &["echo: "]), "echo: over tls", "{runtime}");
+            let _ = client.kill();
+            let _ = client.wait();
+
+            // Another CA in SSL_CERT_FILE: the server's certificate is not trusted.
+            let (mut client, lines) = chat_client(runtime, &url, &other_ca_file);
+            let refused = first_of(&lines, &["connected to", "reconnecting"]);
+            assert!(refused.starts_with("reconnecting"), "{runtime}: {refused}");
+            let _ = client.kill();
+            let _ = client.wait();
+        })
+        .await
+        .unwrap();
+    }
+    let _ = std::fs::remove_file(&ca_file);
+    let _ = std::fs::remove_file(&other_ca_file);
 }
