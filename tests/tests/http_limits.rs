@@ -1,4 +1,4 @@
-//! The HTTP side cuts off slow, idle, oversized and stalled peers, and frees what they
+//! The HTTP side cuts off slow, idle, oversized, stalled and silent peers, and frees what they
 //! held: an engine server on tokio with short limits, raw sockets against it, and the
 //! process's open file descriptors counted before and after.
 
@@ -8,20 +8,29 @@ use std::time::{Duration, Instant};
 
 use engineio_proto::server::Event;
 use interop_tests::raw::{self, RawWs};
-use socketio_tokio::engine::{EngineIo, Events};
+use socketio_tokio::engine::{Builder, EngineIo, Events};
 
 const ENGINE: &str = "/engine.io/";
 
-/// An engine server with short limits, serving in the background.
-async fn serve() -> (EngineIo, Events, SocketAddr) {
-    let (engine, events) = EngineIo::builder()
+/// The short limits these tests run with.
+fn short_limits() -> Builder {
+    EngineIo::builder()
         .http_header_timeout(Duration::from_millis(300))
         .http_body_timeout(Duration::from_millis(300))
         .write_timeout(Duration::from_millis(300))
         .ping_interval(Duration::from_millis(200))
         .ping_timeout(Duration::from_millis(200))
         .max_buffered_bytes(64 << 20)
-        .build();
+}
+
+/// An engine server with short limits, serving in the background.
+async fn serve() -> (EngineIo, Events, SocketAddr) {
+    serve_built(short_limits()).await
+}
+
+/// The server `builder` makes, serving in the background.
+async fn serve_built(builder: Builder) -> (EngineIo, Events, SocketAddr) {
+    let (engine, events) = builder.build();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(engine.clone().serve(listener));
@@ -327,5 +336,65 @@ fn a_session_whose_messages_the_application_does_not_take_is_not_read() {
         tokio::time::timeout(Duration::from_secs(10), all).await.expect("every message arrives");
         assert_eq!(engine.unhandled_bytes(sid), 0);
         drop(flooder);
+    });
+}
+
+/// A WebSocket peer that gets the close frame and never answers it, nor closes its end,
+/// is let go once the closing handshake's bound (2 s) passes.
+#[test]
+fn a_peer_that_never_answers_the_close_frame_is_let_go() {
+    let _serial = one_at_a_time();
+    runtime().block_on(async {
+        let (engine, mut events, addr) = serve().await;
+        let baseline = blocking(open_fds).await;
+        let mut peer =
+            blocking(move || RawWs::connect(addr, &format!("{ENGINE}?EIO=4&transport=websocket")).unwrap())
+                .await;
+        let Some(Event::Opened { sid, .. }) = events.next().await else { panic!("no session") };
+        engine.close_session(sid);
+        let peer = blocking(move || {
+            loop {
+                match peer.read() {
+                    raw::WsRead::Close(_) => return peer,
+                    raw::WsRead::Text(_) => {}
+                    other => panic!("expected the close frame, got {other:?}"),
+                }
+            }
+        })
+        .await;
+        // The peer holds its end open and silent: only its own descriptor remains once
+        // the server gives up waiting for the answer.
+        blocking(move || eventually("the server let go of the silent peer", || open_fds() == baseline + 1))
+            .await;
+        drop(peer);
+    });
+}
+
+/// `close()` returns once the shutdown grace has passed, even while a connection's write
+/// is stalled (its own write timeout is a minute here).
+#[test]
+fn close_returns_after_the_shutdown_grace_while_a_write_is_stalled() {
+    let _serial = one_at_a_time();
+    runtime().block_on(async {
+        let builder =
+            short_limits().write_timeout(Duration::from_secs(60)).shutdown_grace(Duration::from_millis(500));
+        let (engine, mut events, addr) = serve_built(builder).await;
+        let peer =
+            blocking(move || RawWs::connect(addr, &format!("{ENGINE}?EIO=4&transport=websocket")).unwrap())
+                .await;
+        let Some(Event::Opened { sid, .. }) = events.next().await else { panic!("no session") };
+        // The peer reads nothing: 32 MB is more than both ends' kernel buffers hold.
+        let chunk = engineio_proto::Frame::Text("4".repeat(64 * 1024).into());
+        for _ in 0..512 {
+            engine.send_frame(sid, chunk.clone()).unwrap();
+            tokio::task::yield_now().await;
+        }
+        interop_tests::wait::within::<socketio_tokio::Tokio, _>(
+            Duration::from_secs(10),
+            "close() within the shutdown grace",
+            engine.close(),
+        )
+        .await;
+        drop(peer);
     });
 }
