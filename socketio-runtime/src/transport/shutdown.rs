@@ -4,9 +4,9 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use futures_channel::{mpsc, oneshot};
-use futures_util::StreamExt;
+use futures_channel::oneshot;
 use futures_util::future::{FutureExt, Shared};
+use futures_util::task::AtomicWaker;
 
 /// The server's lifecycle as its IO tasks see it.
 pub(crate) struct Lifecycle {
@@ -15,21 +15,18 @@ pub(crate) struct Lifecycle {
     trigger: Mutex<Option<oneshot::Sender<()>>>,
     /// Connections (HTTP and WebSocket) still open.
     open: AtomicUsize,
-    /// A word every time a connection ends, for the one waiting for the last.
-    ended: mpsc::UnboundedSender<()>,
-    ended_rx: Mutex<Option<mpsc::UnboundedReceiver<()>>>,
+    /// Woken when the last connection ends, for the one waiting for it.
+    last_closed: AtomicWaker,
 }
 
 impl Lifecycle {
     pub(crate) fn new() -> Arc<Self> {
         let (trigger, signal) = oneshot::channel();
-        let (ended, ended_rx) = mpsc::unbounded();
         Arc::new(Lifecycle {
             signal: signal.shared(),
             trigger: Mutex::new(Some(trigger)),
             open: AtomicUsize::new(0),
-            ended,
-            ended_rx: Mutex::new(Some(ended_rx)),
+            last_closed: AtomicWaker::new(),
         })
     }
 
@@ -55,17 +52,16 @@ impl Lifecycle {
         self.open.load(Ordering::SeqCst)
     }
 
-    /// Completes when no connection is open (once: the first caller waits).
+    /// Completes when no connection is open (for one waiter at a time).
     pub(crate) async fn all_closed(&self) {
-        let ended = self.ended_rx.lock().unwrap_or_else(PoisonError::into_inner).take();
-        let Some(mut ended) = ended else {
-            return;
-        };
-        while self.open_connections() > 0 {
-            if ended.next().await.is_none() {
-                return;
+        std::future::poll_fn(|cx| {
+            self.last_closed.register(cx.waker());
+            match self.open_connections() {
+                0 => std::task::Poll::Ready(()),
+                _ => std::task::Poll::Pending,
             }
-        }
+        })
+        .await;
     }
 }
 
@@ -74,7 +70,47 @@ pub(crate) struct ConnectionGuard(Arc<Lifecycle>);
 
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
-        self.0.open.fetch_sub(1, Ordering::SeqCst);
-        let _ = self.0.ended.unbounded_send(());
+        if self.0.open.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.last_closed.wake();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::task::{Context, Poll};
+
+    use futures_util::task::{ArcWake, waker};
+
+    use super::*;
+
+    #[derive(Default)]
+    struct Wakes(AtomicUsize);
+
+    impl ArcWake for Wakes {
+        fn wake_by_ref(this: &Arc<Self>) {
+            this.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn the_waiter_is_woken_by_the_last_connection_only() {
+        let lifecycle = Lifecycle::new();
+        // Connections that came and went before anyone waits.
+        for _ in 0..1000 {
+            drop(lifecycle.connection());
+        }
+        let (first, second) = (lifecycle.connection(), lifecycle.connection());
+        let wakes = Arc::new(Wakes::default());
+        let waker = waker(wakes.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut all_closed = std::pin::pin!(lifecycle.all_closed());
+        assert_eq!(all_closed.as_mut().poll(&mut cx), Poll::Pending);
+        drop(first);
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 0);
+        drop(second);
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
+        assert_eq!(all_closed.as_mut().poll(&mut cx), Poll::Ready(()));
     }
 }
