@@ -92,6 +92,15 @@ fn setup(socket: Socket, reasons: Arc<Mutex<Vec<String>>>) -> Result<(), Error> 
             *n += 1;
         }
     });
+    socket.on("gauges", async |socket, message| {
+        let io = socket.io();
+        message.ack(&json!({
+            "clients": io.client_count(),
+            "sockets": io.socket_count(),
+            "awaitedAcks": io.awaited_acks(),
+            "dynamicNamespaces": io.dynamic_namespace_count(),
+        }))
+    });
     socket.on("count", async move |_, message| {
         let n = counter.lock().map_or(0, |n| *n);
         message.ack(&n)
@@ -99,6 +108,10 @@ fn setup(socket: Socket, reasons: Arc<Mutex<Vec<String>>>) -> Result<(), Error> 
     socket.on_disconnect(async move |socket, reason| {
         let own = socket.rooms().iter().any(|r| **r == *socket.id().to_string());
         if let Ok(mut reasons) = reasons.lock() {
+            // The latest ones only: a long run (the soak test) must not grow the list.
+            if reasons.len() >= 256 {
+                reasons.remove(0);
+            }
             reasons.push(format!(
                 "{}:{reason}:{}",
                 socket.namespace(),

@@ -646,6 +646,7 @@ fn dynamic_namespaces_are_bounded_per_client_and_forgotten_once_empty() {
         extra.connect();
         assert_eq!(within(refused.next()).await.unwrap(), "Too many namespaces");
         assert_eq!(io.socket_count(), 5);
+        assert_eq!(io.client_count(), 1, "five sockets over one connection");
 
         // Each namespace is forgotten as its last socket leaves.
         for room in &rooms {

@@ -490,6 +490,13 @@ impl<R: Runtime> SocketIo<R> {
         self.shared.with_state(|state| state.endpoint.socket_count())
     }
 
+    /// How many clients are connected: their Engine.IO sessions, each carrying the sockets
+    /// of its namespaces (the reference's `io.engine.clientsCount`). A gauge for metrics
+    /// and leak tests.
+    pub fn client_count(&self) -> usize {
+        self.shared.with_state(|state| state.endpoint.engine().session_count())
+    }
+
     /// How many dynamic namespaces are in use (a socket, a client connecting, or a session
     /// kept for recovery in each): a gauge for metrics and leak tests.
     pub fn dynamic_namespace_count(&self) -> usize {
