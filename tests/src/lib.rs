@@ -5,6 +5,7 @@
 pub mod describe;
 pub mod example;
 pub mod node;
+pub mod process;
 pub mod proxy;
 pub mod python;
 pub mod raw;

@@ -61,6 +61,40 @@ pub fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> HttpResponse {
+    raw_request(addr, &request_bytes(addr, method, path, headers, body))
+}
+
+/// A request sent whole, its response not read yet.
+#[derive(Debug)]
+pub struct SentRequest(TcpStream);
+
+impl SentRequest {
+    /// Reads the response.
+    pub fn response(mut self) -> HttpResponse {
+        read_response(&mut self.0)
+    }
+}
+
+/// [`request`] sent, and its response left to read.
+pub fn send_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> SentRequest {
+    let mut stream = connect(addr);
+    let _ = stream.write_all(&request_bytes(addr, method, path, headers, body));
+    SentRequest(stream)
+}
+
+fn request_bytes(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Vec<u8> {
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
@@ -71,7 +105,7 @@ pub fn request(
     head.push_str("\r\n");
     let mut bytes = head.into_bytes();
     bytes.extend_from_slice(body);
-    raw_request(addr, &bytes)
+    bytes
 }
 
 /// Reads a whole response (until EOF or a complete `Content-Length` body).

@@ -74,12 +74,31 @@ fn session_is_gone(addr: SocketAddr, sid: &str) {
 }
 
 fn each_runtime(test: impl Fn(SocketAddr, &KeepAlive)) {
+    each_server(|server, healthy| test(server.addr, healthy));
+}
+
+/// [`each_runtime`] with the server process, for tests that measure it.
+fn each_server(test: impl Fn(&Server, &KeepAlive)) {
     for runtime in RUNTIMES {
         let server = Server::start(runtime, "engineio_echo");
         let healthy = open_websocket(server.addr).keep_alive();
-        test(server.addr, &healthy);
+        test(&server, &healthy);
         still_echoes(&healthy, "end");
     }
+}
+
+/// `count` masked text frames carrying `text`, as one buffer.
+fn frames(text: &str, count: usize) -> Vec<u8> {
+    let mask = [1u8, 2, 3, 4];
+    let mut frame = vec![0x81, 0x80 | u8::try_from(text.len()).expect("a short text")];
+    frame.extend_from_slice(&mask);
+    frame.extend(text.bytes().zip(mask.iter().cycle()).map(|(byte, mask)| byte ^ mask));
+    frame.repeat(count)
+}
+
+/// How much more resident memory the server holds now than `before`, in KiB.
+fn grown_kb(server: &Server, before: u64) -> u64 {
+    interop_tests::process::resident_kb(server.pid()).saturating_sub(before)
 }
 
 #[test]
@@ -390,5 +409,77 @@ fn a_client_that_keeps_polling_through_an_upgrade_keeps_its_session_without_spin
         let ws = ws.keep_alive();
         still_echoes(&ws, "upgraded after polling through it");
         still_echoes(healthy, "polling through an upgrade");
+    });
+}
+
+/// A million pongs nobody asked for, and a hundred thousand probes during one upgrade: each
+/// costs the server nothing that stays (a timer entry per pong, or an answer per probe,
+/// would hold tens of MB), and only the first probe is answered.
+#[test]
+fn pong_and_probe_floods_cost_nothing() {
+    each_server(|server, healthy| {
+        let addr = server.addr;
+        let mut flooder = open_websocket(addr);
+        let before = interop_tests::process::resident_kb(server.pid());
+        let pongs = frames("3", 100_000);
+        for _ in 0..10 {
+            flooder.write_raw(&pongs);
+        }
+        // The echo comes after every pong before it was read.
+        flooder.send_text("4after the pongs");
+        assert_eq!(flooder.read_text(), WsRead::Text("4after the pongs".into()));
+        let pong_growth = grown_kb(server, before);
+        assert!(pong_growth < 8 * 1024, "1 000 000 pongs left {pong_growth} KiB");
+
+        let sid = open_polling(addr);
+        let poller = keep_polling(addr, &sid);
+        let mut ws =
+            RawWs::connect(addr, &format!("{ENGINE}?EIO=4&transport=websocket&sid={sid}")).expect("upgrade");
+        let before = interop_tests::process::resident_kb(server.pid());
+        ws.write_raw(&frames("2probe", 100_000));
+        assert_eq!(ws.read(), WsRead::Text("3probe".into()));
+        ws.send_text("5");
+        ws.send_text("4upgraded");
+        // Nothing else came before the echo: no second probe answer.
+        assert_eq!(ws.read_text(), WsRead::Text("4upgraded".into()));
+        let probe_growth = grown_kb(server, before);
+        assert!(probe_growth < 8 * 1024, "100 000 probes left {probe_growth} KiB");
+        poller.join().expect("the poller stops once the session upgraded");
+        eprintln!(
+            "growth after 1 000 000 pongs: {pong_growth} KiB, after 100 000 probes: {probe_growth} KiB"
+        );
+        still_echoes(healthy, "pong and probe floods");
+    });
+}
+
+/// A client that closes a polling session (`1` in a POST) while its GET waits: the GET
+/// gets a noop, as the reference answers it, and the session is gone.
+#[test]
+fn a_client_close_answers_the_waiting_poll_with_a_noop() {
+    each_runtime(|addr, healthy| {
+        // The close may reach the server before the GET, which then finds no session; the
+        // case asked for must come up within a few sessions.
+        let mut noops = 0;
+        for _ in 0..10 {
+            let sid = open_polling(addr);
+            let path = format!("{ENGINE}?EIO=4&transport=polling&sid={sid}");
+            let waiting = raw::send_request(addr, "GET", &path, &[], b"");
+            assert_eq!(post(addr, &sid, b"1", &[]).text(), "ok");
+            let poll = waiting.response();
+            match (poll.status, poll.text()) {
+                (200, text) => {
+                    assert_eq!(text, "6", "the waiting poll's answer");
+                    noops += 1;
+                }
+                (400, text) => assert_eq!(text, error(1, "Session ID unknown")),
+                other => panic!("the waiting poll got {other:?}"),
+            }
+            session_is_gone(addr, &sid);
+            if noops == 3 {
+                break;
+            }
+        }
+        assert!(noops > 0, "no poll was waiting when its session's close came");
+        still_echoes(healthy, "client close");
     });
 }

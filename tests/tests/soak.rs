@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use interop_tests::example::{Server, TESTBEDS};
+use interop_tests::process::{descriptors_return, open_fds, resident_kb};
 use interop_tests::raw::{self, RawWs, WsRead};
 use serde_json::{Value, json};
 
@@ -19,28 +20,6 @@ const GARBAGE_CLIENTS: usize = 20;
 const FLOOD: usize = 200;
 /// What the allocator may keep of the floods' peak once everything is freed.
 const MEMORY_KEPT_KB: u64 = 16 * 1024;
-
-fn open_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map(Iterator::count).unwrap_or(0)
-}
-
-fn resident_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
-/// Waits up to 30 s for the server's descriptors to come back to `baseline`.
-fn descriptors_return(pid: u32, baseline: usize, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while open_fds(pid) > baseline {
-        assert!(Instant::now() < deadline, "{what}: {} descriptors open, {baseline} before", open_fds(pid));
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 fn sid_of(open: &str) -> String {
     open.split('"').nth(3).unwrap_or_default().to_owned()

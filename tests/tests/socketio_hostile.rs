@@ -50,10 +50,15 @@ fn closes_after(ws: &mut RawWs, frames: &[&[u8]], what: &str) {
 }
 
 fn each_testbed(test: impl Fn(SocketAddr, &KeepAlive)) {
+    each_server(|server, healthy| test(server.addr, healthy));
+}
+
+/// [`each_testbed`] with the server process, for tests that measure it.
+fn each_server(test: impl Fn(&Server, &KeepAlive)) {
     for testbed in TESTBEDS {
         let server = Server::start_bin(testbed);
         let healthy = connected(server.addr).keep_alive();
-        test(server.addr, &healthy);
+        test(&server, &healthy);
         still_served(&healthy, "end");
     }
 }
@@ -175,5 +180,46 @@ fn acks_that_are_duplicate_unknown_or_late_are_ignored() {
         ws.send_text(r#"42["message","still fine"]"#);
         assert_eq!(ws.read_text(), WsRead::Text(r#"42["message-back","still fine"]"#.into()));
         still_served(healthy, "stray acks");
+    });
+}
+
+/// A client floods events whose answers it never reads: it is cut off once its unread
+/// answers pass the buffer limit, and what it held is given back (descriptors to their
+/// count before, resident memory within a bound of it), while a healthy client is served.
+#[test]
+fn a_client_flooding_events_it_never_reads_the_answers_of_is_cut_off_and_freed() {
+    use interop_tests::process::{descriptors_return, open_fds, resident_kb};
+    each_server(|server, healthy| {
+        let pid = server.pid();
+        let (fds_before, memory_before) = (open_fds(pid), resident_kb(pid));
+        let mut flooder = connected(server.addr);
+        // 20 000 events of 1 kB: 20 MB of answers, more than the 4 MB buffer and both
+        // ends' kernel buffers hold.
+        let event = format!(r#"42["message","{}"]"#, "x".repeat(1000));
+        let mut frame = vec![0x81, 0x80 | 126];
+        frame.extend_from_slice(&u16::try_from(event.len()).unwrap().to_be_bytes());
+        frame.extend_from_slice(&[0, 0, 0, 0]);
+        frame.extend_from_slice(event.as_bytes());
+        for _ in 0..20 {
+            flooder.write_raw(&frame.repeat(1000));
+        }
+        still_served(healthy, "while flooded");
+        // It reads at last: the answers the server had sent, then the end.
+        let mut answers = 0;
+        loop {
+            match flooder.read() {
+                WsRead::Text(text) if text.starts_with("42[\"message-back\"") => answers += 1,
+                WsRead::Text(_) => {}
+                WsRead::Close(_) | WsRead::Eof => break,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(answers < 20_000, "every answer came: the flooder was never cut off");
+        drop(flooder);
+        descriptors_return(pid, fds_before, "the flooder's connection");
+        let grown = resident_kb(pid).saturating_sub(memory_before);
+        eprintln!("cut off after {answers} answers; resident memory grew {grown} KiB");
+        assert!(grown < 32 * 1024, "resident memory grew {grown} KiB");
+        still_served(healthy, "after the flood");
     });
 }
