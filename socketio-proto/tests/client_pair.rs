@@ -247,8 +247,12 @@ fn connected(events: &[client::Event]) -> Vec<String> {
 #[test]
 fn namespaces_share_one_session() {
     let mut pair = Pair::new(ManagerConfig::default());
-    pair.manager.open_socket(Namespace::main(), Some(Payload::from_json(r#"{"token":"t"}"#).unwrap()));
-    pair.manager.open_socket(ns("/admin"), None);
+    pair.manager.open_socket(
+        pair.now,
+        Namespace::main(),
+        Some(Payload::from_json(r#"{"token":"t"}"#).unwrap()),
+    );
+    pair.manager.open_socket(pair.now, ns("/admin"), None);
     pair.drive();
     assert_eq!(connected(&pair.take()), ["/", "/admin"]);
     assert!(pair.manager.is_connected(&Namespace::main()) && pair.manager.is_connected(&ns("/admin")));
@@ -259,7 +263,7 @@ fn namespaces_share_one_session() {
 #[test]
 fn events_and_acks_both_ways_with_binary() {
     let mut pair = Pair::new(ManagerConfig::default());
-    pair.manager.open_socket(Namespace::main(), None);
+    pair.manager.open_socket(pair.now, Namespace::main(), None);
     pair.drive();
     pair.take();
     let args = ("file", Value::Binary(Bytes::from_static(b"\x01\x02")));
@@ -302,7 +306,7 @@ fn events_and_acks_both_ways_with_binary() {
 fn refused_namespaces_report_the_error() {
     let mut pair = Pair::new(ManagerConfig::default());
     pair.refuse.push("/admin");
-    pair.manager.open_socket(ns("/admin"), None);
+    pair.manager.open_socket(pair.now, ns("/admin"), None);
     pair.drive();
     let events = pair.take();
     let [client::Event::ConnectError { error, .. }] = events.as_slice() else { panic!("{events:?}") };
@@ -311,7 +315,7 @@ fn refused_namespaces_report_the_error() {
     assert_eq!(error.message(), "refused");
     assert_eq!(error.data::<serde_json::Value>(), Some(serde_json::json!({ "why": "no" })));
     // The session itself is fine: other namespaces connect.
-    pair.manager.open_socket(Namespace::main(), None);
+    pair.manager.open_socket(pair.now, Namespace::main(), None);
     pair.drive();
     assert_eq!(connected(&pair.take()), ["/"]);
     assert!(!pair.manager.is_connected(&ns("/admin")));
@@ -320,7 +324,7 @@ fn refused_namespaces_report_the_error() {
 #[test]
 fn reconnects_with_backoff_and_delivers_buffered_emits_in_order() {
     let mut pair = Pair::new(ManagerConfig::default());
-    pair.manager.open_socket(Namespace::main(), None);
+    pair.manager.open_socket(pair.now, Namespace::main(), None);
     pair.drive();
     pair.take();
     // The server goes away: the session is closed under the client and refused after.
@@ -378,7 +382,7 @@ fn reconnects_with_backoff_and_delivers_buffered_emits_in_order() {
 #[test]
 fn gives_up_after_the_allowed_attempts() {
     let mut pair = Pair::new(ManagerConfig { reconnection_attempts: Some(2), ..ManagerConfig::default() });
-    pair.manager.open_socket(Namespace::main(), None);
+    pair.manager.open_socket(pair.now, Namespace::main(), None);
     pair.drive();
     pair.down = true;
     pair.server.engine().close_now(
@@ -398,7 +402,7 @@ fn gives_up_after_the_allowed_attempts() {
 #[test]
 fn acks_time_out_even_while_disconnected() {
     let mut pair = Pair::new(ManagerConfig::default());
-    pair.manager.open_socket(Namespace::main(), None);
+    pair.manager.open_socket(pair.now, Namespace::main(), None);
     // Not connected yet: the emit waits in the buffer, its timeout runs.
     let id = pair
         .manager
@@ -420,7 +424,7 @@ fn a_dead_server_triggers_reconnection() {
         engine: ClientConfig { upgrade: false, ..ManagerConfig::default().engine },
         ..ManagerConfig::default()
     });
-    pair.manager.open_socket(Namespace::main(), None);
+    pair.manager.open_socket(pair.now, Namespace::main(), None);
     pair.drive();
     pair.take();
     // The server's answers stop reaching the client.
@@ -450,7 +454,7 @@ fn events_reason(events: &[client::Event]) -> String {
 #[test]
 fn server_disconnect_is_final_for_that_socket() {
     let mut pair = Pair::new(ManagerConfig::default());
-    pair.manager.open_socket(Namespace::main(), None);
+    pair.manager.open_socket(pair.now, Namespace::main(), None);
     pair.drive();
     pair.take();
     let socket = pair.server.select(&Namespace::main(), &server::Selector::all())[0];
@@ -469,7 +473,7 @@ fn retry_mode_resends_until_acked_one_at_a_time() {
         ..ManagerConfig::default()
     };
     let mut pair = Pair::new(config);
-    pair.manager.open_socket(Namespace::main(), None);
+    pair.manager.open_socket(pair.now, Namespace::main(), None);
     pair.drive();
     pair.take();
     let first = pair.manager.emit_with_ack(pair.now, &Namespace::main(), event("first", &[]), None).unwrap();
@@ -517,7 +521,7 @@ fn retry_mode_resends_until_acked_one_at_a_time() {
 fn a_failed_connection_is_a_connect_error_for_sockets_still_joining() {
     let mut pair = Pair::new(ManagerConfig { reconnection: false, ..ManagerConfig::default() });
     pair.down = true;
-    pair.manager.open_socket(ns("/admin"), None);
+    pair.manager.open_socket(pair.now, ns("/admin"), None);
     pair.drive();
     let events = pair.take();
     let [client::Event::ConnectError { namespace, error: client::ConnectFailure::Transport(reason) }] =
@@ -533,7 +537,7 @@ fn a_failed_connection_is_a_connect_error_for_sockets_still_joining() {
 #[test]
 fn a_forgotten_ack_leaves_nothing_and_reports_nothing() {
     let mut pair = Pair::new(ManagerConfig::default());
-    pair.manager.open_socket(Namespace::main(), None);
+    pair.manager.open_socket(pair.now, Namespace::main(), None);
     let id = pair
         .manager
         .emit_with_ack(pair.now, &Namespace::main(), event("q", &[]), Some(Duration::from_millis(50)))
@@ -557,7 +561,7 @@ fn a_session_that_never_opens_closes_its_websocket_at_the_timeout() {
         ..ManagerConfig::default()
     };
     let mut manager = Manager::new(start, config, Box::new(|| 0.0));
-    manager.open_socket(Namespace::main(), None);
+    manager.open_socket(start, Namespace::main(), None);
     let Some(client::Output::Io(eclient::Output::WsConnect { id, .. })) = manager.poll_output() else {
         panic!("no websocket")
     };
@@ -583,7 +587,11 @@ fn recovery_hands_events_without_offsets_and_restores_the_socket_after_a_drop() 
         ManagerConfig::default(),
         SocketConfig { recovery: Some(recovery), ..SocketConfig::default() },
     );
-    pair.manager.open_socket(Namespace::main(), Some(Payload::from_json(r#"{"token":"t"}"#).unwrap()));
+    pair.manager.open_socket(
+        pair.now,
+        Namespace::main(),
+        Some(Payload::from_json(r#"{"token":"t"}"#).unwrap()),
+    );
     pair.drive();
     let events = pair.take();
     assert!(matches!(events.as_slice(), [client::Event::Connect { recovered: false, .. }]), "{events:?}");
@@ -673,7 +681,7 @@ impl RawWs {
     fn connected() -> (Self, Namespace) {
         let mut raw = RawWs::new();
         let main = Namespace::main();
-        raw.manager.open_socket(main.clone(), None);
+        raw.manager.open_socket(raw.now, main.clone(), None);
         raw.open_session();
         raw.send(r#"40{"sid":"a"}"#);
         raw.written();
@@ -746,7 +754,7 @@ fn an_emit_whose_ack_failed_with_its_socket_closed_is_not_sent_later() {
         .any(|event| matches!(event, client::Event::AckFailed { id: failed, .. } if *failed == id));
     assert!(failed, "the ack failed with the socket: {:?}", raw.events);
     // Opened again: what had no ack still goes, what failed does not.
-    raw.manager.open_socket(main.clone(), None);
+    raw.manager.open_socket(raw.now, main.clone(), None);
     raw.now += Duration::from_millis(100);
     raw.manager.handle_timeout(raw.now);
     raw.open_session();
@@ -771,7 +779,7 @@ fn a_volatile_emit_is_dropped_while_the_transport_is_busy() {
 #[test]
 fn a_connect_answer_without_an_id_is_a_connect_error() {
     let mut raw = RawWs::new();
-    raw.manager.open_socket(Namespace::main(), None);
+    raw.manager.open_socket(raw.now, Namespace::main(), None);
     raw.open_session();
     raw.written();
     raw.send("40");
@@ -823,7 +831,7 @@ fn settled_acks_leave_no_timer_behind() {
 #[test]
 fn a_server_that_floods_events_before_its_connect_answer_loses_the_session_not_the_offset() {
     let mut raw = RawWs::new();
-    raw.manager.open_socket(Namespace::main(), None);
+    raw.manager.open_socket(raw.now, Namespace::main(), None);
     raw.open_session();
     assert_eq!(raw.written(), ["40"]);
     raw.send(r#"40{"sid":"a","pid":"p"}"#);
@@ -870,7 +878,7 @@ fn a_server_that_floods_events_before_its_connect_answer_loses_the_session_not_t
 #[test]
 fn a_packet_that_does_not_parse_ends_the_session_and_the_client_reconnects() {
     let mut raw = RawWs::new();
-    raw.manager.open_socket(Namespace::main(), None);
+    raw.manager.open_socket(raw.now, Namespace::main(), None);
     raw.open_session();
     raw.send(r#"40{"sid":"a"}"#);
     assert_eq!(raw.written(), ["40"]);
@@ -883,4 +891,32 @@ fn a_packet_that_does_not_parse_ends_the_session_and_the_client_reconnects() {
     raw.open_session();
     assert_eq!(raw.written(), ["40"]);
     assert!(!raw.manager.is_closed());
+}
+
+/// Nothing opens before a socket asks to connect, so a first session cannot fail unseen
+/// (the failure reaches the socket's `connect_error`); a manager closed for good opens a
+/// new session when a socket connects again, as the reference's `socket.connect()` does.
+#[test]
+fn the_session_opens_when_a_socket_connects_and_again_after_giving_up() {
+    let start = Instant::now();
+    let config = ManagerConfig { reconnection: false, ..ManagerConfig::default() };
+    let mut manager = Manager::new(start, config, Box::new(|| 0.0));
+    assert!(manager.poll_output().is_none(), "no session before a socket connects");
+    assert!(!manager.is_closed());
+    for attempt in 0..2 {
+        manager.open_socket(start, Namespace::main(), None);
+        let Some(client::Output::Io(eclient::Output::Http { id, .. })) = manager.poll_output() else {
+            panic!("attempt {attempt}: no handshake request")
+        };
+        manager.handle_response(start, id, Err("connection refused".to_owned()));
+        let outputs: Vec<_> = std::iter::from_fn(|| manager.poll_output()).collect();
+        assert!(
+            outputs.iter().any(|output| matches!(
+                output,
+                client::Output::Event(client::Event::ConnectError { namespace, .. }) if *namespace == Namespace::main()
+            )),
+            "attempt {attempt}: {outputs:?}"
+        );
+        assert!(manager.is_closed(), "attempt {attempt}: no reconnection");
+    }
 }

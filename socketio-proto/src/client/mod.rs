@@ -221,6 +221,8 @@ pub enum Output {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
+    /// No socket asked to connect yet: no session.
+    Idle,
     /// A session is opening, `attempt` 0 being the first connection.
     Opening {
         attempt: u32,
@@ -336,23 +338,22 @@ impl fmt::Debug for Manager {
 }
 
 impl Manager {
-    /// A manager that opens its first session right away.
+    /// A manager that opens its first session once a socket asks to connect
+    /// ([`Manager::open_socket`]).
     pub fn new(now: Instant, config: ManagerConfig, random: Random) -> Self {
         let decoder = Decoder::new(config.limits);
-        let mut manager = Manager {
+        Manager {
             config,
             random,
             engine: None,
             generation: 0,
-            state: State::Closed,
+            state: State::Idle,
             decoder,
             sockets: Vec::new(),
             timers: BTreeSet::new(),
             outputs: VecDeque::new(),
             now,
-        };
-        manager.open_session(now, 0);
-        manager
+        }
     }
 
     /// The result of an engine [`engine::Output::Http`].
@@ -419,7 +420,13 @@ impl Manager {
     // ---- sockets ----
 
     /// Opens the socket of `namespace` with `auth`; it connects as soon as a session is open.
-    pub fn open_socket(&mut self, namespace: Namespace, auth: Option<Payload>) {
+    /// A manager that was closed, or gave up, opens a new session for it, as the
+    /// reference's `socket.connect()` reopens its manager.
+    pub fn open_socket(&mut self, now: Instant, namespace: Namespace, auth: Option<Payload>) {
+        self.now = now;
+        if matches!(self.state, State::Idle | State::Closed) {
+            self.open_session(now, 0);
+        }
         let index = self.socket_index(namespace);
         let Some(socket) = self.sockets.get_mut(index) else {
             return;
@@ -698,7 +705,7 @@ impl Manager {
         let attempt = match self.state {
             State::Opening { attempt } => attempt,
             State::Open => 0,
-            State::Waiting { .. } | State::Closed => return,
+            State::Idle | State::Waiting { .. } | State::Closed => return,
         };
         if let State::Opening { attempt: 1.. } = self.state {
             self.outputs.push_back(Output::Event(Event::ReconnectError(reason.clone())));

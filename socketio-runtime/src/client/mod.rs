@@ -589,9 +589,9 @@ impl Task {
                 match provided {
                     Some(auth) => {
                         self.manager.set_auth(&namespace, Some(auth.clone()));
-                        self.manager.open_socket(namespace, Some(auth));
+                        self.manager.open_socket(Instant::now(), namespace, Some(auth));
                     }
-                    None => self.manager.open_socket(namespace, auth),
+                    None => self.manager.open_socket(Instant::now(), namespace, auth),
                 }
             }
             Command::SetAuth(namespace, auth) => self.manager.set_auth(&namespace, auth),
