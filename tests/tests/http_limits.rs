@@ -6,7 +6,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use engineio_proto::server::Event;
+use engineio_proto::server::{Event, Sid};
 use interop_tests::raw::{self, RawWs};
 use socketio_tokio::engine::{Builder, EngineIo, Events};
 
@@ -80,6 +80,22 @@ fn eventually(what: &str, condition: impl Fn() -> bool) {
         assert!(Instant::now() < deadline, "{what}");
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// A WebSocket session whose peer reads nothing, sent 32 MB (more than the kernel buffers
+/// of both ends hold, so the server's writes stall; fewer if the session ends first).
+async fn stalled_websocket(engine: &EngineIo, events: &mut Events, addr: SocketAddr) -> (RawWs, Sid) {
+    let peer =
+        blocking(move || RawWs::connect(addr, &format!("{ENGINE}?EIO=4&transport=websocket")).unwrap()).await;
+    let Some(Event::Opened { sid, .. }) = events.next().await else { panic!("no session") };
+    let chunk = engineio_proto::Frame::Text("4".repeat(64 * 1024).into());
+    for _ in 0..512 {
+        if engine.send_frame(sid, chunk.clone()).is_err() {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    (peer, sid)
 }
 
 /// Runs blocking socket work off the runtime's threads.
@@ -169,19 +185,7 @@ fn a_websocket_peer_that_stops_reading_is_cut_off_and_freed() {
     runtime().block_on(async {
         let (engine, mut events, addr) = serve().await;
         let baseline = blocking(open_fds).await;
-        let peer =
-            blocking(move || RawWs::connect(addr, &format!("{ENGINE}?EIO=4&transport=websocket")).unwrap())
-                .await;
-        let Some(Event::Opened { sid, .. }) = events.next().await else { panic!("no session") };
-        // The peer reads nothing from here on; 32 MB is more than the kernel buffers of
-        // both ends hold, so the server's writes stall.
-        let chunk = engineio_proto::Frame::Text("4".repeat(64 * 1024).into());
-        for _ in 0..512 {
-            if engine.send_frame(sid, chunk.clone()).is_err() {
-                break;
-            }
-            tokio::task::yield_now().await;
-        }
+        let (peer, sid) = stalled_websocket(&engine, &mut events, addr).await;
         loop {
             match events.next().await {
                 Some(Event::Closed { sid: closed, .. }) if closed == sid => break,
@@ -379,16 +383,7 @@ fn close_returns_after_the_shutdown_grace_while_a_write_is_stalled() {
         let builder =
             short_limits().write_timeout(Duration::from_secs(60)).shutdown_grace(Duration::from_millis(500));
         let (engine, mut events, addr) = serve_built(builder).await;
-        let peer =
-            blocking(move || RawWs::connect(addr, &format!("{ENGINE}?EIO=4&transport=websocket")).unwrap())
-                .await;
-        let Some(Event::Opened { sid, .. }) = events.next().await else { panic!("no session") };
-        // The peer reads nothing: 32 MB is more than both ends' kernel buffers hold.
-        let chunk = engineio_proto::Frame::Text("4".repeat(64 * 1024).into());
-        for _ in 0..512 {
-            engine.send_frame(sid, chunk.clone()).unwrap();
-            tokio::task::yield_now().await;
-        }
+        let (peer, _) = stalled_websocket(&engine, &mut events, addr).await;
         interop_tests::wait::within::<socketio_tokio::Tokio, _>(
             Duration::from_secs(10),
             "close() within the shutdown grace",
