@@ -169,6 +169,26 @@ pub enum WsRead {
     Eof,
 }
 
+/// One client frame as it goes on the wire: this first byte (FIN, RSV bits, opcode), then
+/// `payload`, masked. Repeat it to write a flood in one go.
+pub fn masked_frame(first: u8, payload: &[u8]) -> Vec<u8> {
+    let mut frame = vec![first];
+    let len = payload.len();
+    if let Ok(short @ 0..126) = u8::try_from(len) {
+        frame.push(0x80 | short);
+    } else if let Ok(medium) = u16::try_from(len) {
+        frame.push(0x80 | 126);
+        frame.extend_from_slice(&medium.to_be_bytes());
+    } else {
+        frame.push(0x80 | 127);
+        frame.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+    let mask = [0x12, 0x34, 0x56, 0x78];
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    frame
+}
+
 impl RawWs {
     /// Performs the WebSocket handshake on `path`; returns the connection, or the refusal.
     pub fn connect(addr: SocketAddr, path: &str) -> Result<RawWs, HttpResponse> {
@@ -217,21 +237,7 @@ impl RawWs {
 
     /// Writes one masked frame with this first byte (FIN, RSV bits, opcode).
     pub fn send_frame(&mut self, first: u8, payload: &[u8]) {
-        let mut frame = vec![first];
-        let len = payload.len();
-        if let Ok(short @ 0..126) = u8::try_from(len) {
-            frame.push(0x80 | short);
-        } else if let Ok(medium) = u16::try_from(len) {
-            frame.push(0x80 | 126);
-            frame.extend_from_slice(&medium.to_be_bytes());
-        } else {
-            frame.push(0x80 | 127);
-            frame.extend_from_slice(&(len as u64).to_be_bytes());
-        }
-        let mask = [0x12, 0x34, 0x56, 0x78];
-        frame.extend_from_slice(&mask);
-        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-        self.write_raw(&frame);
+        self.write_raw(&masked_frame(first, payload));
     }
 
     /// Sends a text frame.

@@ -89,11 +89,7 @@ fn each_server(test: impl Fn(&Server, &KeepAlive)) {
 
 /// `count` masked text frames carrying `text`, as one buffer.
 fn frames(text: &str, count: usize) -> Vec<u8> {
-    let mask = [1u8, 2, 3, 4];
-    let mut frame = vec![0x81, 0x80 | u8::try_from(text.len()).expect("a short text")];
-    frame.extend_from_slice(&mask);
-    frame.extend(text.bytes().zip(mask.iter().cycle()).map(|(byte, mask)| byte ^ mask));
-    frame.repeat(count)
+    raw::masked_frame(0x81, text.as_bytes()).repeat(count)
 }
 
 /// How much more resident memory the server holds now than `before`, in KiB.

@@ -196,10 +196,7 @@ fn a_client_flooding_events_it_never_reads_the_answers_of_is_cut_off_and_freed()
         // 20 000 events of 1 kB: 20 MB of answers, more than the 4 MB buffer and both
         // ends' kernel buffers hold.
         let event = format!(r#"42["message","{}"]"#, "x".repeat(1000));
-        let mut frame = vec![0x81, 0x80 | 126];
-        frame.extend_from_slice(&u16::try_from(event.len()).unwrap().to_be_bytes());
-        frame.extend_from_slice(&[0, 0, 0, 0]);
-        frame.extend_from_slice(event.as_bytes());
+        let frame = interop_tests::raw::masked_frame(0x81, event.as_bytes());
         for _ in 0..20 {
             flooder.write_raw(&frame.repeat(1000));
         }
