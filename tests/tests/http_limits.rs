@@ -393,3 +393,37 @@ fn close_returns_after_the_shutdown_grace_while_a_write_is_stalled() {
         drop(peer);
     });
 }
+
+/// The request of a long-poll in use: one GET, marked with `marker` in its extensions.
+fn marked_poll(sid: &str, marker: &std::sync::Arc<()>) -> http::Request<http_body_util::Empty<bytes::Bytes>> {
+    let mut request = http::Request::get(format!("{ENGINE}?EIO=4&transport=polling&sid={sid}"))
+        .body(http_body_util::Empty::new())
+        .unwrap();
+    request.extensions_mut().insert(marker.clone());
+    request
+}
+
+/// A request's head points into its connection's read buffer: a long-poll that kept it while
+/// waiting kept a second buffer alive for every idle polling client.
+#[test]
+fn a_waiting_poll_holds_nothing_of_its_request() {
+    runtime().block_on(async {
+        let (engine, _events) = EngineIo::builder().build();
+        let open = http::Request::get(format!("{ENGINE}?EIO=4&transport=polling"))
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .unwrap();
+        let open = http_body_util::BodyExt::collect(engine.handle(open).await.into_body()).await.unwrap();
+        let open = String::from_utf8(open.to_bytes().to_vec()).unwrap();
+        let sid = open[1..].split('"').nth(3).unwrap().to_owned();
+
+        let marker = std::sync::Arc::new(());
+        let mut poll = std::pin::pin!(engine.handle(marked_poll(&sid, &marker)));
+        assert!(futures_util::poll!(poll.as_mut()).is_pending(), "the poll waits");
+        assert_eq!(std::sync::Arc::strong_count(&marker), 1, "the waiting poll let its request go");
+
+        let sid = Sid::parse(&sid).unwrap();
+        engine.send_frame(sid, engineio_proto::Frame::Text("4hello".into())).unwrap();
+        let answer = http_body_util::BodyExt::collect(poll.await.into_body()).await.unwrap();
+        assert_eq!(&answer.to_bytes()[..], b"4hello");
+    });
+}

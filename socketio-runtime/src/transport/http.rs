@@ -62,41 +62,23 @@ where
             handled
         });
         let handled = match handled {
-            Handled::Incoming(incoming) => {
-                let verdict = match &self.allow_request {
-                    Some(allow) => {
-                        // A check that panics, or does not decide in time, refuses.
-                        let handshake = Arc::new(incoming.handshake().clone());
-                        let check = AssertUnwindSafe(async { allow(handshake).await }).catch_unwind();
-                        let deadline =
-                            engineio_proto::deadline_after(Instant::now(), self.limits.body_timeout);
-                        match crate::runtime::until::<R, _>(deadline, check).await {
-                            Some(Ok(verdict)) => verdict,
-                            Some(Err(_)) => {
-                                tracing::error!("allow_request panicked");
-                                Err(None)
-                            }
-                            None => Err(Some("Timeout".to_owned())),
-                        }
-                    }
-                    None => Ok(()),
-                };
-                self.with_state(|state| match verdict {
-                    Ok(()) => state.endpoint.engine().accept(Instant::now(), incoming),
-                    Err(message) => {
-                        Handled::Respond(state.endpoint.engine().refuse(incoming, message.as_deref()))
-                    }
-                })
-            }
+            // Boxed, as the body read below: a long-poll's request is kept for as long as
+            // it waits, sized for the largest path it could have taken.
+            Handled::Incoming(incoming) => Box::pin(self.admit::<R>(incoming)).await,
             other => other,
         };
         match handled {
             Handled::Respond(response) => full(response),
-            Handled::Pending(poll) => PollGuard { shared: self, poll, answered: false }.wait(answer).await,
+            Handled::Pending(poll) => {
+                // The request's head points into the connection's read buffer: let it go
+                // while the poll waits, or the buffer stays for as long as the poll does.
+                drop((parts, body));
+                PollGuard { shared: self, poll, answered: false }.wait(answer).await
+            }
             Handled::ReadBody(ticket) => {
                 let timeout = self.limits.body_timeout;
                 let guard = BodyGuard { shared: self, ticket: Some(ticket), rest: None };
-                guard.read::<R, _>(&parts.headers, body, timeout).await
+                Box::pin(guard.read::<R, _>(&parts.headers, body, timeout)).await
             }
             Handled::WebSocket(ticket) => {
                 let (Some(accept), Some(on_upgrade)) = (websocket_accept(&parts.headers), on_upgrade) else {
@@ -108,6 +90,32 @@ where
             }
             Handled::Incoming(_) => status(StatusCode::INTERNAL_SERVER_ERROR),
         }
+    }
+
+    /// Runs the application's `allow_request` check on a new session, then accepts or
+    /// refuses it.
+    async fn admit<R: Runtime>(&self, incoming: engineio_proto::server::Incoming) -> Handled {
+        let verdict = match &self.allow_request {
+            Some(allow) => {
+                // A check that panics, or does not decide in time, refuses.
+                let handshake = Arc::new(incoming.handshake().clone());
+                let check = AssertUnwindSafe(async { allow(handshake).await }).catch_unwind();
+                let deadline = engineio_proto::deadline_after(Instant::now(), self.limits.body_timeout);
+                match crate::runtime::until::<R, _>(deadline, check).await {
+                    Some(Ok(verdict)) => verdict,
+                    Some(Err(_)) => {
+                        tracing::error!("allow_request panicked");
+                        Err(None)
+                    }
+                    None => Err(Some("Timeout".to_owned())),
+                }
+            }
+            None => Ok(()),
+        };
+        self.with_state(|state| match verdict {
+            Ok(()) => state.endpoint.engine().accept(Instant::now(), incoming),
+            Err(message) => Handled::Respond(state.endpoint.engine().refuse(incoming, message.as_deref())),
+        })
     }
 }
 

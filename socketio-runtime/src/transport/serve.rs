@@ -68,27 +68,39 @@ where
         R::spawn(async move {
             match shared.tls.as_ref().map(ServerTls::acceptor) {
                 None => serve_connection::<R, _, _, _, _>(stream, remote, false, shared, fallback).await,
+                // Boxed: a TLS connection's state is several times a plain one's, and every
+                // plain connection's task would otherwise be sized for it.
                 Some(acceptor) => {
-                    // The handshake is bounded like a request head.
-                    let deadline = deadline_after(Instant::now(), shared.limits.header_timeout);
-                    match until::<R, _>(deadline, acceptor.accept(FuturesIo(stream))).await {
-                        Some(Ok(stream)) => {
-                            serve_connection::<R, _, _, _, _>(
-                                HyperIo(stream),
-                                remote,
-                                true,
-                                shared,
-                                fallback,
-                            )
-                            .await;
-                        }
-                        Some(Err(error)) => tracing::debug!(%error, %remote, "TLS handshake failed"),
-                        None => tracing::debug!(%remote, "TLS handshake timed out"),
-                    }
+                    Box::pin(serve_tls::<R, _, _, _>(acceptor, stream, remote, shared, fallback)).await
                 }
             }
             drop(open);
         });
+    }
+}
+
+/// Serves HTTP/1.1 over TLS on one accepted connection, once its handshake is done within
+/// the header timeout.
+async fn serve_tls<R, D, F, Fut>(
+    acceptor: futures_rustls::TlsAcceptor,
+    stream: R::Stream,
+    remote: SocketAddr,
+    shared: Arc<Shared<D>>,
+    fallback: F,
+) where
+    R: Runtime,
+    D: Endpoint + Send + 'static,
+    D::Event: AppEvent + Send + 'static,
+    F: Fn(http::Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = http::Response<ResponseBody>> + Send + 'static,
+{
+    let deadline = deadline_after(Instant::now(), shared.limits.header_timeout);
+    match until::<R, _>(deadline, acceptor.accept(FuturesIo(stream))).await {
+        Some(Ok(stream)) => {
+            serve_connection::<R, _, _, _, _>(HyperIo(stream), remote, true, shared, fallback).await
+        }
+        Some(Err(error)) => tracing::debug!(%error, %remote, "TLS handshake failed"),
+        None => tracing::debug!(%remote, "TLS handshake timed out"),
     }
 }
 
