@@ -151,7 +151,9 @@ pub(crate) async fn pump<R, S>(
                             while let Some(Ok(_)) = stream.next().await {}
                         }
                     };
-                    until::<R, _>(Instant::now() + CLOSE_HANDSHAKE, handshake).await;
+                    // Boxed: once per connection, and every connection's task would
+                    // otherwise be sized for it.
+                    Box::pin(until::<R, _>(Instant::now() + CLOSE_HANDSHAKE, handshake)).await;
                     break;
                 }
                 _ => break,

@@ -37,6 +37,21 @@ pub(super) async fn run<R, D>(
             return;
         }
     };
+    relay::<R, D>(&shared, upgraded, ticket, max_payload, write_timeout).await;
+}
+
+/// Relays frames between an upgraded connection and the state machine until it closes.
+async fn relay<R, D>(
+    shared: &Shared<D>,
+    upgraded: hyper::upgrade::Upgraded,
+    ticket: WsTicket,
+    max_payload: usize,
+    write_timeout: Duration,
+) where
+    R: Runtime,
+    D: Endpoint + Send + 'static,
+    D::Event: AppEvent + Send + 'static,
+{
     let config = websocket::config(max_payload);
     let socket = WebSocketStream::from_raw_socket(FuturesIo(upgraded), Role::Server, Some(config)).await;
     let (commands, inbox) = mpsc::unbounded();
