@@ -75,3 +75,55 @@ pub(crate) async fn start(running: &mut Running, mut handler: BoxFuture) {
         running.push(handler);
     }
 }
+
+/// A handler of events of sockets `S` (the server's, the client's).
+pub(crate) type EventHandler<S> = std::sync::Arc<dyn Fn(S, crate::Message) -> BoxFuture + Send + Sync>;
+
+/// The handlers of each event name, in the order they were added (the reference's
+/// listeners): an event runs all of its name's. Read once per event, so each name's list is
+/// shared, not copied.
+pub(crate) struct Listeners<S> {
+    by_name: std::collections::HashMap<String, std::sync::Arc<[EventHandler<S>]>>,
+}
+
+impl<S> Default for Listeners<S> {
+    fn default() -> Self {
+        Listeners { by_name: std::collections::HashMap::new() }
+    }
+}
+
+impl<S: Clone> Listeners<S> {
+    /// Adds `handler` after the ones `event` already has.
+    pub(crate) fn add(&mut self, event: &str, handler: EventHandler<S>) {
+        let list = match self.by_name.remove(event) {
+            Some(list) => list.iter().cloned().chain(std::iter::once(handler)).collect(),
+            None => std::sync::Arc::from([handler]),
+        };
+        self.by_name.insert(event.to_owned(), list);
+    }
+
+    /// Removes every handler of `event`.
+    pub(crate) fn remove(&mut self, event: &str) {
+        self.by_name.remove(event);
+    }
+
+    /// The handlers of `event`, if it has any.
+    pub(crate) fn of(&self, event: &str) -> Option<std::sync::Arc<[EventHandler<S>]>> {
+        self.by_name.get(event).cloned()
+    }
+}
+
+/// Starts each of `handlers` on `socket`, each with its own clone of `message` (the last
+/// gets the message itself).
+pub(crate) fn start_each<S: Clone>(
+    handlers: &[EventHandler<S>],
+    socket: &S,
+    message: crate::Message,
+) -> Vec<BoxFuture> {
+    let mut started = Vec::with_capacity(handlers.len());
+    if let Some((last, others)) = handlers.split_last() {
+        started.extend(others.iter().map(|handler| handler(socket.clone(), message.clone())));
+        started.push(last(socket.clone(), message));
+    }
+    started
+}

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::de::DeserializeOwned;
 use socketio_proto::{Args, DecodeError, Payload, RawArgs, Value};
@@ -24,9 +24,14 @@ pub(crate) type Responder = Box<dyn FnOnce(Payload) -> Result<(), EmitError> + S
 /// message.ack(&"ok")?; // the sender's callback gets "ok"
 /// # Ok(()) }
 /// ```
+///
+/// A clone is the same event: every handler of an event gets one, and the first ack any of
+/// them sends is the answer.
+#[derive(Clone)]
 pub struct Message {
     payload: Payload,
-    responder: Mutex<Option<Responder>>,
+    /// Shared by the clones; taken by the first ack.
+    responder: Option<Arc<Mutex<Option<Responder>>>>,
 }
 
 impl fmt::Debug for Message {
@@ -40,7 +45,7 @@ impl fmt::Debug for Message {
 
 impl Message {
     pub(crate) fn new(payload: Payload, responder: Option<Responder>) -> Self {
-        Message { payload, responder: Mutex::new(responder) }
+        Message { payload, responder: responder.map(|respond| Arc::new(Mutex::new(Some(respond)))) }
     }
 
     /// The event name.
@@ -70,18 +75,22 @@ impl Message {
         &self.payload
     }
 
-    /// Whether the sender waits for an ack.
+    /// Whether the sender waits for an ack that was not sent yet.
     pub fn wants_ack(&self) -> bool {
-        self.responder.lock().unwrap_or_else(PoisonError::into_inner).is_some()
+        self.responder.as_ref().is_some_and(|responder| lock(responder).is_some())
     }
 
     /// Answers the sender's ack with `args` (the same rule as an emit). The first answer is
     /// sent; later ones, or any when no ack was asked for, do nothing.
     pub fn ack<A: Args + ?Sized>(&self, args: &A) -> Result<(), Error> {
-        let responder = self.responder.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let responder = self.responder.as_ref().and_then(|responder| lock(responder).take());
         match responder {
             Some(respond) => Ok(respond(args.ack_payload()?)?),
             None => Ok(()),
         }
     }
+}
+
+fn lock(responder: &Mutex<Option<Responder>>) -> std::sync::MutexGuard<'_, Option<Responder>> {
+    responder.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -181,6 +181,64 @@ fn a_client_is_in_the_rooms_its_connection_handler_joined_once_it_is_connected()
     });
 }
 
+/// As the reference's listeners: every connection handler and every handler of an event
+/// runs, in the order they were added; the first ack sent is the answer; `off` removes an
+/// event's handlers. On the server and on the client.
+#[test]
+fn several_handlers_of_one_name_all_run_in_order_and_the_first_ack_answers() {
+    runtime().block_on(async {
+        let io = SocketIo::new();
+        let (ran, mut server_ran) = mpsc::unbounded::<&'static str>();
+        for (room, answer) in [("first", "one"), ("second", "two")] {
+            let ran = ran.clone();
+            io.on_connection(async move |socket| {
+                socket.join(room);
+                let gone = ran.clone();
+                socket.on("ping", async move |_, message| {
+                    drop(ran.unbounded_send(answer));
+                    message.ack(&answer)
+                });
+                socket.on("gone", async move |_, _| drop(gone.unbounded_send("gone")));
+                socket.off("gone");
+            });
+        }
+        let url = serve(&io).await;
+        let socket = client(&url);
+        let (got, mut client_got) = mpsc::unbounded::<(&'static str, i32)>();
+        for name in ["a", "b"] {
+            let got = got.clone();
+            socket.on("pong", async move |_, message| {
+                drop(got.unbounded_send((name, message.args().unwrap())))
+            });
+        }
+        connected(&socket).await;
+
+        // Both connection handlers joined their room before the client learned it was connected.
+        io.to("second").emit("pong", &2).unwrap();
+        io.to("first").emit("pong", &1).unwrap();
+        let mut received = Vec::new();
+        for _ in 0..4 {
+            received.push(within(client_got.next()).await.unwrap());
+        }
+        assert_eq!(received, [("a", 2), ("b", 2), ("a", 1), ("b", 1)]);
+
+        socket.emit("gone", &()).unwrap();
+        let answer: String = within(socket.emit_with_ack("ping", &())).await.unwrap();
+        assert_eq!(answer, "one");
+        assert_eq!(
+            [within(server_ran.next()).await, within(server_ran.next()).await],
+            [Some("one"), Some("two")]
+        );
+
+        socket.off("pong");
+        io.to("first").emit("pong", &3).unwrap();
+        let answer: String = within(socket.emit_with_ack("ping", &())).await.unwrap();
+        assert_eq!(answer, "one");
+        assert!(client_got.try_recv().is_err(), "a client handler removed with off ran");
+        socket.close();
+    });
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Upload {
     name: String,

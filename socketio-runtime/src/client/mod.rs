@@ -33,12 +33,13 @@ use socketio_proto::server::AckError;
 use socketio_proto::{Args, Namespace, Payload};
 
 use crate::ack::{AckFuture, Forget};
-use crate::handler::{BoxFuture, HandlerOutput, Running, contained, guarded, start};
+use crate::handler::{
+    BoxFuture, EventHandler, HandlerOutput, Listeners, Running, contained, guarded, start, start_each,
+};
 use crate::websocket::Command as WsCommand;
 use crate::{EmitError, Error, Message, Runtime};
 use io::{Io, IoEvent, WsEvent, WsRoutes};
 
-type EventHandler = Arc<dyn Fn(ClientSocket, Message) -> BoxFuture + Send + Sync>;
 type AnyHook = Arc<dyn Fn(&ClientSocket, &Message) + Send + Sync>;
 type ConnectHandler = Arc<dyn Fn(&ClientSocket, &str) + Send + Sync>;
 type DisconnectHandler = Arc<dyn Fn(&ClientSocket, &DisconnectReason) + Send + Sync>;
@@ -48,7 +49,7 @@ type ReconnectErrorHandler = Arc<dyn Fn(&str) + Send + Sync>;
 
 #[derive(Default)]
 struct SocketHandlers {
-    events: HashMap<String, EventHandler>,
+    events: Listeners<ClientSocket>,
     any: Vec<AnyHook>,
     connect: Vec<ConnectHandler>,
     disconnect: Vec<DisconnectHandler>,
@@ -340,19 +341,26 @@ impl ClientSocket {
     /// Handles event `event` from the server: `handler` gets this socket and the
     /// [`Message`], and may return `()` or a `Result` (an error is logged). Handlers
     /// start in the order events arrived; one that awaits does not hold up the next.
+    /// Several handlers of one name all run, in the order they were added, as the
+    /// reference's listeners; the first ack any of them sends is the answer.
     pub fn on<F, Fut>(&self, event: &str, handler: F)
     where
         F: FnOnce(ClientSocket, Message) -> Fut + Clone + Send + Sync + 'static,
         Fut: std::future::Future + Send + 'static,
         Fut::Output: HandlerOutput,
     {
-        let handler: EventHandler = Arc::new(move |socket, message| {
+        let handler: EventHandler<ClientSocket> = Arc::new(move |socket, message| {
             contained("event", {
                 let handler = handler.clone();
                 move || handler(socket, message)
             })
         });
-        self.socket_handlers(|h| h.events.insert(event.to_owned(), handler));
+        self.socket_handlers(|h| h.events.add(event, handler));
+    }
+
+    /// Removes every handler of `event` (`removeAllListeners(event)`).
+    pub fn off(&self, event: &str) {
+        self.socket_handlers(|h| h.events.remove(event));
     }
 
     /// Sees every event before its handler (`onAny`).
@@ -636,12 +644,12 @@ impl Task {
         }
     }
 
-    /// Runs the hooks of `event`; returns the event handler it started, if any.
+    /// Runs the hooks of `event`; returns the event handlers it started.
     fn dispatch(
         &mut self,
         event: proto::Event,
         waiters: &mut HashMap<(Namespace, u64), oneshot::Sender<Result<Payload, AckError>>>,
-    ) -> Option<BoxFuture> {
+    ) -> Vec<BoxFuture> {
         let handlers = self.handlers.clone();
         let lock = || handlers.lock().unwrap_or_else(PoisonError::into_inner);
         match event {
@@ -682,13 +690,13 @@ impl Task {
                 });
             }
             proto::Event::Message { namespace, payload, ack } => {
-                let (any, handler) = {
+                let (any, listeners) = {
                     let guard = lock();
                     let socket = guard.sockets.get(&namespace);
                     let name = payload.event_name();
                     (
                         socket.map(|h| h.any.clone()).unwrap_or_default(),
-                        socket.and_then(|h| name.and_then(|n| h.events.get(&*n).cloned())),
+                        socket.and_then(|h| name.and_then(|n| h.events.of(&n))),
                     )
                 };
                 let socket = self.socket(namespace);
@@ -704,8 +712,8 @@ impl Task {
                 for hook in any {
                     guarded("on_any", || hook(&socket, &message));
                 }
-                if let Some(handler) = handler {
-                    return Some(handler(socket, message));
+                if let Some(listeners) = listeners {
+                    return start_each(&listeners, &socket, message);
                 }
             }
             proto::Event::Ack { namespace, id, payload } => {
@@ -751,7 +759,7 @@ impl Task {
                 });
             }
         }
-        None
+        Vec::new()
     }
 }
 

@@ -275,7 +275,7 @@ fn finish_connect<R: Runtime>(
         cluster.add_namespace(&namespace);
     }
     let live = io.live.clone();
-    let has_handler = handlers.on_connection.is_some();
+    let has_handler = !handlers.on_connection.is_empty();
     let accepted = io.shared.with_state(|state| {
         if let Err(error) = verdict {
             state.endpoint.reject(connecting, &error.message, error.data.as_ref());
@@ -329,17 +329,19 @@ fn finish_connect<R: Runtime>(
             (other, None) => other,
         }
     });
-    match (accepted, handlers.on_connection) {
-        (Accepted::Socket(inner, corked), Some(on_connection)) => {
-            let handler = on_connection(Socket::new(inner, io.clone()));
-            match corked {
-                Some(corked) => vec![uncorked_after_first_poll(io.clone(), corked, handler)],
-                None => vec![handler],
+    match accepted {
+        Accepted::Socket(inner, corked) => {
+            let socket = Socket::new(inner, io.clone());
+            let mut started: Vec<BoxFuture> =
+                handlers.on_connection.iter().map(|on_connection| on_connection(socket.clone())).collect();
+            // The dispatcher polls them in order: the answer goes once the last one started.
+            if let (Some(corked), Some(last)) = (corked, started.pop()) {
+                started.push(uncorked_after_first_poll(io.clone(), corked, last));
             }
+            started
         }
-        (Accepted::ReadOn(read_on), on_connection) => {
+        Accepted::ReadOn(read_on) => {
             let (connecting, mut restore) = *read_on;
-            let handlers = NamespaceHandlers { on_connection, ..handlers };
             let (io, decided) = (io.clone(), decided_tx.clone());
             R::spawn(async move {
                 let next = restore.read_on();
@@ -354,7 +356,7 @@ fn finish_connect<R: Runtime>(
             });
             Vec::new()
         }
-        _ => Vec::new(),
+        Accepted::Refused => Vec::new(),
     }
 }
 

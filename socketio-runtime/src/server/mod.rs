@@ -217,12 +217,12 @@ type ConnectionHandler<R> = Arc<dyn Fn(Socket<R>) -> BoxFuture + Send + Sync>;
 /// Middleware and connection handler of a namespace.
 pub(crate) struct NamespaceHandlers<R> {
     middleware: Vec<Middleware>,
-    on_connection: Option<ConnectionHandler<R>>,
+    on_connection: Vec<ConnectionHandler<R>>,
 }
 
 impl<R> Default for NamespaceHandlers<R> {
     fn default() -> Self {
-        NamespaceHandlers { middleware: Vec::new(), on_connection: None }
+        NamespaceHandlers { middleware: Vec::new(), on_connection: Vec::new() }
     }
 }
 
@@ -349,7 +349,7 @@ impl<R: Runtime> SocketIo<R> {
         NamespaceRef { io: self.clone(), namespace }
     }
 
-    /// Sets what runs when a socket joined the main namespace (`io.on("connection")`);
+    /// Adds what runs when a socket joined the main namespace (`io.on("connection")`);
     /// the same as `io.of("/").on_connection(handler)`.
     pub fn on_connection<F, Fut>(&self, handler: F)
     where
@@ -596,9 +596,10 @@ impl<R: Runtime> NamespaceRef<R> {
         self
     }
 
-    /// Sets what runs when a socket joined. The handler should register the socket's event
-    /// handlers before its first `.await`: events that arrive earlier find none. What it
-    /// does before that `.await` (joining rooms, emitting) is done when the client learns
+    /// Adds what runs when a socket joined; several run in the order they were added, as
+    /// the reference's listeners. A handler should register the socket's event handlers
+    /// before its first `.await`: events that arrive earlier find none. What the handlers do
+    /// before their first `.await` (joining rooms, emitting) is done when the client learns
     /// it is connected, as in the reference.
     pub fn on_connection<F, Fut>(&self, handler: F) -> &Self
     where
@@ -607,8 +608,7 @@ impl<R: Runtime> NamespaceRef<R> {
         Fut::Output: HandlerOutput,
     {
         let handler = boxed_connection_handler(handler);
-        self.io.registry().namespaces.entry(self.namespace.clone()).or_default().on_connection =
-            Some(handler);
+        self.io.registry().namespaces.entry(self.namespace.clone()).or_default().on_connection.push(handler);
         self
     }
 
@@ -637,7 +637,7 @@ impl<R: Runtime> DynamicNamespaces<R> {
         self
     }
 
-    /// Sets what runs when a socket joined a dynamic namespace.
+    /// Adds what runs when a socket joined a dynamic namespace.
     pub fn on_connection<F, Fut>(&self, handler: F) -> &Self
     where
         F: FnOnce(Socket<R>) -> Fut + Clone + Send + Sync + 'static,
@@ -645,7 +645,7 @@ impl<R: Runtime> DynamicNamespaces<R> {
         Fut::Output: HandlerOutput,
     {
         let handler = boxed_connection_handler(handler);
-        self.io.registry().dynamic.get_or_insert_with(Default::default).on_connection = Some(handler);
+        self.io.registry().dynamic.get_or_insert_with(Default::default).on_connection.push(handler);
         self
     }
 }

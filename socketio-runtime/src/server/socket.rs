@@ -1,7 +1,6 @@
 //! A connected client, as the application holds it: [`Socket`].
 
 use std::any::Any;
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -15,16 +14,15 @@ use socketio_proto::{Args, Namespace, Payload};
 
 use super::{BroadcastOperator, NamespaceRef, SocketIo, lock};
 use crate::ack::{AckFuture, Forget};
-use crate::handler::{BoxFuture, HandlerOutput, contained, guarded};
+use crate::handler::{BoxFuture, EventHandler, HandlerOutput, Listeners, contained, guarded, start_each};
 use crate::{EmitError, Error, Message, Runtime};
 
-type EventHandler<R> = Arc<dyn Fn(Socket<R>, Message) -> BoxFuture + Send + Sync>;
 type AnyHook<R> = Arc<dyn Fn(&Socket<R>, &Message) + Send + Sync>;
 type OutgoingHook<R> = Arc<dyn Fn(&Socket<R>, &Payload) + Send + Sync>;
 type DisconnectHandler<R> = Arc<dyn Fn(Socket<R>, DisconnectReason) -> BoxFuture + Send + Sync>;
 
 struct Handlers<R> {
-    events: HashMap<String, EventHandler<R>>,
+    events: Listeners<Socket<R>>,
     any: Vec<AnyHook<R>>,
     any_outgoing: Vec<OutgoingHook<R>>,
     disconnect: Vec<DisconnectHandler<R>>,
@@ -32,7 +30,12 @@ struct Handlers<R> {
 
 impl<R> Default for Handlers<R> {
     fn default() -> Self {
-        Handlers { events: HashMap::new(), any: Vec::new(), any_outgoing: Vec::new(), disconnect: Vec::new() }
+        Handlers {
+            events: Listeners::default(),
+            any: Vec::new(),
+            any_outgoing: Vec::new(),
+            disconnect: Vec::new(),
+        }
     }
 }
 
@@ -211,8 +214,9 @@ impl<R: Runtime> Socket<R> {
     }
 
     /// Handles event `event`: `handler` gets this socket and the [`Message`], and may
-    /// return `()` or a `Result` (an error is logged). A later handler for the same name
-    /// replaces the earlier one.
+    /// return `()` or a `Result` (an error is logged). Several handlers of one name all
+    /// run, in the order they were added, as the reference's listeners; the first ack any
+    /// of them sends is the answer.
     ///
     /// Handlers of one socket start in the order its events arrived; while one awaits,
     /// the next can start, and other sockets are never held up.
@@ -222,13 +226,18 @@ impl<R: Runtime> Socket<R> {
         Fut: Future + Send + 'static,
         Fut::Output: HandlerOutput,
     {
-        let handler: EventHandler<R> = Arc::new(move |socket, message| {
+        let handler: EventHandler<Socket<R>> = Arc::new(move |socket, message| {
             contained("event", {
                 let handler = handler.clone();
                 move || handler(socket, message)
             })
         });
-        self.inner.handlers().events.insert(event.to_owned(), handler);
+        self.inner.handlers().events.add(event, handler);
+    }
+
+    /// Removes every handler of `event` (`removeAllListeners(event)`).
+    pub fn off(&self, event: &str) {
+        self.inner.handlers().events.remove(event);
     }
 
     /// Sees every incoming event before its handler (`onAny`).
@@ -435,17 +444,17 @@ impl<R: Runtime> Socket<R> {
         }
     }
 
-    /// Runs the catch-all hooks, then returns the event's handler, started (none: the
+    /// Runs the catch-all hooks, then returns the event's handlers, started (none: the
     /// event is ignored, as in the reference).
-    pub(crate) fn dispatch(&self, message: Message) -> Option<BoxFuture> {
-        let (any, handler) = {
+    pub(crate) fn dispatch(&self, message: Message) -> Vec<BoxFuture> {
+        let (any, handlers) = {
             let handlers = self.inner.handlers();
-            (handlers.any.clone(), handlers.events.get(&*message.name()).cloned())
+            (handlers.any.clone(), handlers.events.of(&message.name()))
         };
         for hook in any {
             guarded("on_any", || hook(self, &message));
         }
-        handler.map(|handler| handler(self.clone(), message))
+        handlers.map(|handlers| start_each(&handlers, self, message)).unwrap_or_default()
     }
 
     /// Records the final rooms and returns the disconnect handlers, started.
