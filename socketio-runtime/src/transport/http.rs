@@ -6,14 +6,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use engineio_proto::server::{BodyError, BodyTicket, Endpoint, Handled, PollId, PostBody, Posted, Response};
+use engineio_proto::server::{BodyError, BodyTicket, Handled, PollId, PostBody, Posted, Response};
 use futures_channel::oneshot;
 use futures_util::FutureExt;
 use http::{HeaderValue, Request, StatusCode, header};
 use http_body::Body;
 use http_body_util::{BodyExt, Full};
 
-use super::{AppEvent, Shared, ws};
+use super::{Served, Shared, ws};
 use crate::Runtime;
 
 /// The peer's address, read from the request extensions for handshakes. The built-in
@@ -30,8 +30,7 @@ pub type ResponseBody = Full<Bytes>;
 
 impl<D> Shared<D>
 where
-    D: Endpoint + Send + 'static,
-    D::Event: AppEvent + Send + 'static,
+    D: Served,
 {
     /// Answers one HTTP request. Requests outside the path get 404.
     pub(crate) async fn handle<R, B>(self: Arc<Self>, mut request: Request<B>) -> http::Response<ResponseBody>
@@ -84,8 +83,7 @@ where
                 let (Some(accept), Some(on_upgrade)) = (websocket_accept(&parts.headers), on_upgrade) else {
                     return status(StatusCode::BAD_REQUEST);
                 };
-                let (max_payload, write_timeout) = (self.max_payload, self.limits.write_timeout());
-                R::spawn(ws::run::<R, D>(self, on_upgrade, ticket, max_payload, write_timeout));
+                R::spawn(ws::run::<R, D>(self, on_upgrade, ticket));
                 switching_protocols(accept)
             }
             Handled::Incoming(_) => status(StatusCode::INTERNAL_SERVER_ERROR),
@@ -122,8 +120,7 @@ where
 /// A long-poll waiting for its answer; tells the state machine if its connection goes away.
 struct PollGuard<D>
 where
-    D: Endpoint + Send + 'static,
-    D::Event: AppEvent + Send + 'static,
+    D: Served,
 {
     shared: Arc<Shared<D>>,
     poll: PollId,
@@ -132,8 +129,7 @@ where
 
 impl<D> PollGuard<D>
 where
-    D: Endpoint + Send + 'static,
-    D::Event: AppEvent + Send + 'static,
+    D: Served,
 {
     async fn wait(mut self, answer: oneshot::Receiver<Response>) -> http::Response<ResponseBody> {
         let response = answer.await;
@@ -147,8 +143,7 @@ where
 
 impl<D> Drop for PollGuard<D>
 where
-    D: Endpoint + Send + 'static,
-    D::Event: AppEvent + Send + 'static,
+    D: Served,
 {
     fn drop(&mut self) {
         if !self.answered {
@@ -165,8 +160,7 @@ where
 /// connection goes away.
 struct BodyGuard<D>
 where
-    D: Endpoint + Send + 'static,
-    D::Event: AppEvent + Send + 'static,
+    D: Served,
 {
     shared: Arc<Shared<D>>,
     ticket: Option<BodyTicket>,
@@ -176,8 +170,7 @@ where
 
 impl<D> BodyGuard<D>
 where
-    D: Endpoint + Send + 'static,
-    D::Event: AppEvent + Send + 'static,
+    D: Served,
 {
     /// Reads the body within the ticket's limit and `timeout`, and hands it to the state
     /// machine. A body that does not arrive in time gets 408 (and the session closes).
@@ -240,8 +233,7 @@ where
 
 impl<D> Drop for BodyGuard<D>
 where
-    D: Endpoint + Send + 'static,
-    D::Event: AppEvent + Send + 'static,
+    D: Served,
 {
     fn drop(&mut self) {
         self.finish(Err(BodyError::Aborted));

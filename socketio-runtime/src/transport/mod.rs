@@ -32,6 +32,11 @@ pub type AllowRequest = Arc<
         + Sync,
 >;
 
+/// An endpoint the adapter serves: a sans-IO server whose events go to the application.
+pub(crate) trait Served: Endpoint<Event: AppEvent + Send + 'static> + Send + 'static {}
+
+impl<D: Endpoint<Event: AppEvent + Send + 'static> + Send + 'static> Served for D {}
+
 /// What the adapter needs of an endpoint's events on their way to the application.
 pub(crate) trait AppEvent {
     /// A debug trace, the reference's `DEBUG=engine*,socket.io*`.
@@ -189,8 +194,7 @@ pub(crate) struct Options {
 
 impl<D> Shared<D>
 where
-    D: Endpoint + Send + 'static,
-    D::Event: AppEvent + Send + 'static,
+    D: Served,
 {
     /// Wraps `endpoint`, starts its timer task, and returns the receiving end of its events.
     /// Must run inside the runtime `R`.

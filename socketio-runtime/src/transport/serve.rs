@@ -9,13 +9,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use engineio_proto::deadline_after;
-use engineio_proto::server::Endpoint;
 use futures_util::future::{Either, select};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 
 use super::deadlines::{RuntimeTimer, WriteDeadline};
-use super::{AppEvent, RemoteAddr, ResponseBody, Shared};
+use super::{RemoteAddr, ResponseBody, Served, Shared};
 use crate::Runtime;
 use crate::futures_io::{FuturesIo, HyperIo};
 use crate::runtime::until;
@@ -36,8 +35,7 @@ pub(crate) async fn serve_with<R, D, F, Fut>(
 ) -> io::Result<()>
 where
     R: Runtime,
-    D: Endpoint + Send + 'static,
-    D::Event: AppEvent + Send + 'static,
+    D: Served,
     F: Fn(http::Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = http::Response<ResponseBody>> + Send + 'static,
 {
@@ -71,7 +69,20 @@ where
                 // Boxed: a TLS connection's state is several times a plain one's, and every
                 // plain connection's task would otherwise be sized for it.
                 Some(acceptor) => {
-                    Box::pin(serve_tls::<R, _, _, _>(acceptor, stream, remote, shared, fallback)).await
+                    Box::pin(async move {
+                        let timeout = shared.limits.header_timeout;
+                        if let Some(stream) = tls_handshake::<R>(acceptor, stream, remote, timeout).await {
+                            serve_connection::<R, _, _, _, _>(
+                                HyperIo(stream),
+                                remote,
+                                true,
+                                shared,
+                                fallback,
+                            )
+                            .await;
+                        }
+                    })
+                    .await
                 }
             }
             drop(open);
@@ -79,28 +90,23 @@ where
     }
 }
 
-/// Serves HTTP/1.1 over TLS on one accepted connection, once its handshake is done within
-/// the header timeout.
-async fn serve_tls<R, D, F, Fut>(
+/// The TLS handshake of an accepted connection, bounded like a request head by `timeout`.
+async fn tls_handshake<R: Runtime>(
     acceptor: futures_rustls::TlsAcceptor,
     stream: R::Stream,
     remote: SocketAddr,
-    shared: Arc<Shared<D>>,
-    fallback: F,
-) where
-    R: Runtime,
-    D: Endpoint + Send + 'static,
-    D::Event: AppEvent + Send + 'static,
-    F: Fn(http::Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = http::Response<ResponseBody>> + Send + 'static,
-{
-    let deadline = deadline_after(Instant::now(), shared.limits.header_timeout);
-    match until::<R, _>(deadline, acceptor.accept(FuturesIo(stream))).await {
-        Some(Ok(stream)) => {
-            serve_connection::<R, _, _, _, _>(HyperIo(stream), remote, true, shared, fallback).await
+    timeout: std::time::Duration,
+) -> Option<futures_rustls::server::TlsStream<FuturesIo<R::Stream>>> {
+    match until::<R, _>(deadline_after(Instant::now(), timeout), acceptor.accept(FuturesIo(stream))).await {
+        Some(Ok(stream)) => Some(stream),
+        Some(Err(error)) => {
+            tracing::debug!(%error, %remote, "TLS handshake failed");
+            None
         }
-        Some(Err(error)) => tracing::debug!(%error, %remote, "TLS handshake failed"),
-        None => tracing::debug!(%remote, "TLS handshake timed out"),
+        None => {
+            tracing::debug!(%remote, "TLS handshake timed out");
+            None
+        }
     }
 }
 
@@ -114,8 +120,7 @@ async fn serve_connection<R, D, F, Fut, S>(
     fallback: F,
 ) where
     R: Runtime,
-    D: Endpoint + Send + 'static,
-    D::Event: AppEvent + Send + 'static,
+    D: Served,
     F: Fn(http::Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = http::Response<ResponseBody>> + Send + 'static,
     S: hyper::rt::Read + hyper::rt::Write + Send + Unpin + 'static,

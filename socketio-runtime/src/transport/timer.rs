@@ -4,20 +4,18 @@ use std::pin::pin;
 use std::sync::Weak;
 use std::time::Instant;
 
-use engineio_proto::server::Endpoint;
 use futures_channel::mpsc;
 use futures_util::future::{Either, select};
 use futures_util::{FutureExt, StreamExt};
 
-use super::{AppEvent, Shared};
+use super::{Served, Shared};
 use crate::Runtime;
 
 /// Runs the endpoint's timers until the server is dropped (which closes `wake`).
 pub(super) async fn run<R, D>(shared: Weak<Shared<D>>, mut wake: mpsc::UnboundedReceiver<()>)
 where
     R: Runtime,
-    D: Endpoint + Send + 'static,
-    D::Event: AppEvent + Send + 'static,
+    D: Served,
 {
     loop {
         // Wake-ups sent before the deadline is read below are accounted for by it.

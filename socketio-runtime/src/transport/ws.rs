@@ -2,33 +2,27 @@
 //! the socket and the state machine (see [`crate::websocket::pump`]).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use async_tungstenite::WebSocketStream;
 use async_tungstenite::tungstenite::protocol::Role;
-use engineio_proto::server::{Endpoint, WsTicket};
+use engineio_proto::server::WsTicket;
 use futures_channel::mpsc;
 use hyper::upgrade::OnUpgrade;
 
-use super::{AppEvent, Shared};
+use super::{Served, Shared};
 use crate::Runtime;
 use crate::futures_io::FuturesIo;
 use crate::websocket::{self, Flow, Report};
 
-/// Completes the upgrade and runs the connection until it closes. Messages over
-/// `max_payload` are not read; the engine decides what follows. A write that makes no
-/// progress for `write_timeout` ends the connection.
-pub(super) async fn run<R, D>(
+/// Completes the upgrade and runs the connection until it closes. Messages over the
+/// server's `max_payload` are not read; the engine decides what follows. A write that makes
+/// no progress for the write timeout ends the connection.
+pub(super) async fn run<R: Runtime, D: Served>(
     shared: Arc<Shared<D>>,
     on_upgrade: OnUpgrade,
     ticket: WsTicket,
-    max_payload: usize,
-    write_timeout: Duration,
-) where
-    R: Runtime,
-    D: Endpoint + Send + 'static,
-    D::Event: AppEvent + Send + 'static,
-{
+) {
     let _open = shared.lifecycle.connection();
     let upgraded = match on_upgrade.await {
         Ok(upgraded) => upgraded,
@@ -37,22 +31,16 @@ pub(super) async fn run<R, D>(
             return;
         }
     };
-    relay::<R, D>(&shared, upgraded, ticket, max_payload, write_timeout).await;
+    relay::<R, D>(&shared, upgraded, ticket).await;
 }
 
 /// Relays frames between an upgraded connection and the state machine until it closes.
-async fn relay<R, D>(
+async fn relay<R: Runtime, D: Served>(
     shared: &Shared<D>,
     upgraded: hyper::upgrade::Upgraded,
     ticket: WsTicket,
-    max_payload: usize,
-    write_timeout: Duration,
-) where
-    R: Runtime,
-    D: Endpoint + Send + 'static,
-    D::Event: AppEvent + Send + 'static,
-{
-    let config = websocket::config(max_payload);
+) {
+    let (config, write_timeout) = (websocket::config(shared.max_payload), shared.limits.write_timeout());
     let socket = WebSocketStream::from_raw_socket(FuturesIo(upgraded), Role::Server, Some(config)).await;
     let (commands, inbox) = mpsc::unbounded();
     let conn = shared.with_state(|state| {
