@@ -239,6 +239,44 @@ fn several_handlers_of_one_name_all_run_in_order_and_the_first_ack_answers() {
     });
 }
 
+/// The reference's `socket.data.user = ...` in a middleware: what one middleware stores,
+/// the next reads and the socket has once connected; a refused connection leaves nothing.
+#[test]
+fn a_middleware_leaves_the_socket_its_data() {
+    runtime().block_on(async {
+        let io = SocketIo::new();
+        io.of("/").use_middleware(async |request| {
+            let auth: std::collections::HashMap<String, String> = request.auth().unwrap_or_default();
+            match auth.get("name") {
+                Some(name) => request.set_data(name.clone()),
+                None => return Err(socketio_tokio::server::ConnectError::new("who are you?")),
+            }
+            Ok(())
+        });
+        io.of("/").use_middleware(async |request| {
+            let name: String = request.data().unwrap();
+            request.set_data(format!("{name}!"));
+            Ok(())
+        });
+        io.on_connection(async |socket| socket.emit("you are", &socket.data::<String>()));
+        let url = serve(&io).await;
+        let socket = ClientBuilder::new(&url)
+            .unwrap()
+            .transports(Transports::WebSocket)
+            .no_reconnection()
+            .auth(&serde_json::json!({ "name": "ada" }))
+            .unwrap()
+            .build();
+        let (tx, mut you_are) = mpsc::unbounded();
+        socket.on("you are", async move |_, message| drop(tx.unbounded_send(message.args::<String>())));
+        connected(&socket).await;
+        assert_eq!(within(you_are.next()).await.unwrap().unwrap(), "ada!");
+        let sockets = io.fetch_sockets().await;
+        assert_eq!(sockets.iter().map(|s| s.data::<String>()).collect::<Vec<_>>(), [Some("ada!".to_owned())]);
+        socket.close();
+    });
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Upload {
     name: String,

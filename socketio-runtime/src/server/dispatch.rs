@@ -25,6 +25,8 @@ struct Decided<R> {
     handlers: NamespaceHandlers<R>,
     /// Its session, read back from the cluster's store (connection state recovery).
     restored: Option<SessionRestore>,
+    /// The data its middleware set, if any ran.
+    data: Option<SharedData>,
 }
 
 /// Runs until the server is gone.
@@ -92,7 +94,7 @@ fn on_event<R: Runtime>(
                 return finish_connect(
                     io,
                     decided,
-                    Decided { connecting, verdict: Ok(()), handlers, restored: None },
+                    Decided { connecting, verdict: Ok(()), handlers, restored: None, data: None },
                 );
             }
             let request = ConnectRequest::of(&connecting);
@@ -106,7 +108,8 @@ fn on_event<R: Runtime>(
                     true => Ok(()),
                     false => run_middleware(&handlers, &request).await,
                 };
-                let _ = decided.unbounded_send(Decided { connecting, verdict, handlers, restored });
+                let data = Some(request.data);
+                let _ = decided.unbounded_send(Decided { connecting, verdict, handlers, restored, data });
             });
             Vec::new()
         }
@@ -266,7 +269,7 @@ fn finish_connect<R: Runtime>(
     decided_tx: &mpsc::UnboundedSender<Decided<R>>,
     decided: Decided<R>,
 ) -> Vec<BoxFuture> {
-    let Decided { connecting, verdict, handlers, restored } = decided;
+    let Decided { connecting, verdict, handlers, restored, data: set_by_middleware } = decided;
     let namespace = connecting.namespace().clone();
     let auth = connecting.auth().cloned();
     let handshake = connecting.handshake().clone();
@@ -316,6 +319,11 @@ fn finish_connect<R: Runtime>(
                 Some(Restored::Shared(shared)) => inner.restore(shared),
                 None => {}
             }
+            // What a middleware set wins over recovered data (its `socket.data = ...` in
+            // the reference runs on the restored socket).
+            if let Some(set) = set_by_middleware.as_ref().and_then(|data| lock(data).take()) {
+                *lock(&inner.shared_data()) = Some(set);
+            }
             let inner = Arc::new(inner);
             lock(&live).insert(id, inner.clone());
             Accepted::Socket(inner, None)
@@ -348,11 +356,14 @@ fn finish_connect<R: Runtime>(
                 let restored = restore_session(&io, restore, next).await;
                 // Not restored after all: the middleware it skipped decides.
                 let skipped = io.recovery.is_some_and(|r| r.skip_middlewares);
-                let verdict = match (&restored, skipped) {
-                    (None, true) => run_middleware(&handlers, &ConnectRequest::of(&connecting)).await,
-                    _ => Ok(()),
+                let (verdict, data) = match (&restored, skipped) {
+                    (None, true) => {
+                        let request = ConnectRequest::of(&connecting);
+                        (run_middleware(&handlers, &request).await, Some(request.data))
+                    }
+                    _ => (Ok(()), set_by_middleware),
                 };
-                let _ = decided.unbounded_send(Decided { connecting, verdict, handlers, restored });
+                let _ = decided.unbounded_send(Decided { connecting, verdict, handlers, restored, data });
             });
             Vec::new()
         }
@@ -384,6 +395,7 @@ impl ConnectRequest {
             namespace: connecting.namespace().clone(),
             auth: connecting.auth().cloned(),
             handshake: connecting.handshake().clone(),
+            data: SharedData::default(),
         }
     }
 }

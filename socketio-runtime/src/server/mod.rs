@@ -189,8 +189,25 @@ impl ConnectError {
     }
 }
 
-/// What a middleware sees of a connecting client.
-#[derive(Debug, Clone)]
+/// What a middleware sees of a connecting client, and where it leaves the socket's data.
+///
+/// ```no_run
+/// # async fn run<R: socketio_runtime::Runtime>(io: socketio_runtime::server::SocketIo<R>) {
+/// use socketio_runtime::server::ConnectError;
+///
+/// // The reference's `socket.data.user = ...` in `io.use`: checked once, read by handlers.
+/// io.of("/").use_middleware(async |request| {
+///     let user = request.handshake.query("user").ok_or_else(|| ConnectError::new("who are you?"))?;
+///     request.set_data(user);
+///     Ok(())
+/// });
+/// io.on_connection(async |socket| {
+///     let user: Option<String> = socket.data();
+///     println!("{user:?} joined");
+/// });
+/// # }
+/// ```
+#[derive(Clone)]
 pub struct ConnectRequest {
     /// The namespace asked for.
     pub namespace: Namespace,
@@ -198,9 +215,34 @@ pub struct ConnectRequest {
     pub auth: Option<Payload>,
     /// The request that opened the connection: headers, query, remote address.
     pub handshake: Arc<Handshake>,
+    /// The socket's data, set by a middleware; shared by the clones every middleware gets.
+    data: socket::SharedData,
+}
+
+impl std::fmt::Debug for ConnectRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectRequest")
+            .field("namespace", &self.namespace)
+            .field("auth", &self.auth)
+            .field("handshake", &self.handshake)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ConnectRequest {
+    /// Stores `value` as the data of the socket this request becomes once every middleware
+    /// let it in (the reference's `socket.data = ...` in a middleware); see
+    /// [`Socket::set_data`]. A later call replaces an earlier one; over a recovered
+    /// session's data, it wins, as in the reference.
+    pub fn set_data<T: Serialize + std::any::Any + Send>(&self, value: T) {
+        *lock(&self.data) = Some(socket::StoredData::new(value));
+    }
+
+    /// A copy of the data a middleware before stored, if it is a `T`.
+    pub fn data<T: Serialize + DeserializeOwned + std::any::Any + Send + Clone>(&self) -> Option<T> {
+        lock(&self.data).as_mut().and_then(socket::StoredData::typed).map(|value: &mut T| value.clone())
+    }
+
     /// The auth object read as `T`; a missing one reads as JSON `null`.
     pub fn auth<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         match &self.auth {
@@ -583,7 +625,8 @@ impl<R: Runtime> NamespaceRef<R> {
     }
 
     /// Adds a middleware (`io.use`): it runs, in order with the others, before a client
-    /// joins the namespace, and may refuse it with a [`ConnectError`].
+    /// joins the namespace, and may refuse it with a [`ConnectError`] or leave the socket's
+    /// data ([`ConnectRequest::set_data`]).
     pub fn use_middleware<F, Fut>(&self, middleware: F) -> &Self
     where
         F: FnOnce(ConnectRequest) -> Fut + Clone + Send + Sync + 'static,

@@ -47,7 +47,7 @@ pub(crate) struct StoredData {
 }
 
 impl StoredData {
-    fn new<T: Serialize + Any + Send>(value: T) -> Self {
+    pub(crate) fn new<T: Serialize + Any + Send>(value: T) -> Self {
         fn serialize<T: Serialize + Any>(value: &dyn Any) -> Option<Payload> {
             value.downcast_ref::<T>().and_then(|value| Payload::from_serialize(value).ok())
         }
@@ -68,7 +68,7 @@ impl StoredData {
     }
 
     /// The value as a `T`, read from its serialized form first when it came from a store.
-    fn typed<T: Serialize + DeserializeOwned + Any + Send>(&mut self) -> Option<&mut T> {
+    pub(crate) fn typed<T: Serialize + DeserializeOwned + Any + Send>(&mut self) -> Option<&mut T> {
         if let Some(Serialized(data)) = self.value.downcast_ref::<Serialized>() {
             *self = StoredData::new(data.deserialize::<T>().ok()?);
         }
