@@ -277,6 +277,41 @@ fn a_middleware_leaves_the_socket_its_data() {
     });
 }
 
+/// As the reference's `socket.connect()` reopens its manager: a client closed for good
+/// (`close()`, or reconnection giving up) connects again through the same handle, its
+/// handlers in place and with the auth set last.
+#[test]
+fn a_closed_client_connects_again_through_its_handle() {
+    runtime().block_on(async {
+        let io = SocketIo::new();
+        io.on_connection(async |socket| socket.emit("auth", &(socket.auth::<serde_json::Value>().unwrap(),)));
+        let url = serve(&io).await;
+        let socket = client(&url);
+        let (tx, mut auths) = mpsc::unbounded();
+        socket
+            .on("auth", async move |_, message| drop(tx.unbounded_send(message.args::<serde_json::Value>())));
+        let (down, mut disconnected) = mpsc::unbounded();
+        socket.on_disconnect(move |_, _| drop(down.unbounded_send(())));
+
+        connected(&socket).await;
+        assert_eq!(within(auths.next()).await.unwrap().unwrap(), serde_json::Value::Null);
+        socket.close();
+        within(disconnected.next()).await;
+        // The task is gone: what is not a connect fails until one comes.
+        within(async {
+            while socket.emit("lost", &()).is_ok() {
+                Tokio::sleep_until(Instant::now() + Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+
+        socket.set_auth(&serde_json::json!({ "round": 2 })).unwrap();
+        connected(&socket).await;
+        assert_eq!(within(auths.next()).await.unwrap().unwrap(), serde_json::json!({ "round": 2 }));
+        socket.close();
+    });
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Upload {
     name: String,
@@ -627,7 +662,7 @@ fn a_client_socket_knows_its_id_while_connected_and_reports_failed_attempts() {
 fn each_connect_sends_the_auth_set_last_or_asked_anew() {
     runtime().block_on(async {
         let io = SocketIo::new();
-        io.on_connection(async |socket| socket.emit("auth", &socket.auth::<serde_json::Value>().unwrap()));
+        io.on_connection(async |socket| socket.emit("auth", &(socket.auth::<serde_json::Value>().unwrap(),)));
         io.of("/admin")
             .on_connection(async |socket| socket.emit("auth", &socket.auth::<serde_json::Value>().unwrap()));
         let url = serve(&io).await;

@@ -16,6 +16,7 @@
 //! ```
 
 mod io;
+mod link;
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -238,8 +239,6 @@ impl<R: Runtime> ClientBuilder<R> {
     /// Opens the connection and returns the main namespace's socket, not yet connected:
     /// register its handlers, then [`ClientSocket::connect`]. Must run inside the runtime.
     pub fn build(self) -> ClientSocket {
-        let (commands, inbox) = mpsc::unbounded();
-        let (io_events, io_inbox) = mpsc::unbounded();
         let handlers =
             Arc::new(Mutex::new(Handlers { ack_timeout: self.ack_timeout, ..Handlers::default() }));
         let limits = io::Limits {
@@ -254,25 +253,38 @@ impl<R: Runtime> ClientBuilder<R> {
             let config = crate::tls::client_config(&self.extra_roots).map_err(|e| e.to_string())?;
             Ok((config, name))
         });
-        let mut manager = Manager::new(Instant::now(), self.config, Box::new(crate::ids::random_unit));
-        // Set, not carried by the handle: an auth set later stays for its next CONNECT. With
-        // a provider, the auth is asked for each CONNECT (see `Command::Open`).
-        if self.auth_provider.is_none() {
-            manager.set_auth(&self.namespace, self.auth);
-        }
-        let task = Task {
-            manager,
-            handlers: handlers.clone(),
-            commands: commands.clone(),
-            auth_provider: self.auth_provider,
-            auth_namespace: self.namespace.clone(),
-            attempts: 0,
-        };
-        R::spawn(task.run::<R>(inbox, Io::new(io_events, self.headers, authority, limits, tls), io_inbox));
+        let (config, namespace, auth, auth_provider, headers) =
+            (self.config, self.namespace.clone(), self.auth, self.auth_provider, self.headers);
+        let task_handlers = handlers.clone();
+        let launch: link::Launch = Box::new(move |link, auths| {
+            let (commands, inbox) = mpsc::unbounded();
+            let (io_events, io_inbox) = mpsc::unbounded();
+            let mut manager = Manager::new(Instant::now(), config.clone(), Box::new(crate::ids::random_unit));
+            // Set, not carried by the handle: an auth set later stays for its next CONNECT.
+            // With a provider, the auth is asked for each CONNECT (see `Command::Open`).
+            if auth_provider.is_none() {
+                manager.set_auth(&namespace, auth.clone());
+            }
+            for (namespace, auth) in auths {
+                manager.set_auth(namespace, auth.clone());
+            }
+            let task = Task {
+                manager,
+                handlers: task_handlers.clone(),
+                commands: commands.clone(),
+                link: link.clone(),
+                auth_provider: auth_provider.clone(),
+                auth_namespace: namespace.clone(),
+                attempts: 0,
+            };
+            let io = Io::new(io_events, headers.clone(), authority.clone(), limits, tls.clone());
+            R::spawn(task.run::<R>(inbox, io, io_inbox));
+            commands
+        });
         ClientSocket {
             namespace: self.namespace,
             auth: None,
-            commands,
+            link: link::Link::start(launch),
             handlers,
             timeout: None,
             volatile: false,
@@ -293,7 +305,7 @@ impl<R: Runtime> ClientBuilder<R> {
 pub struct ClientSocket {
     namespace: Namespace,
     auth: Option<Payload>,
-    commands: mpsc::UnboundedSender<Command>,
+    link: Arc<link::Link>,
     handlers: Arc<Mutex<Handlers>>,
     timeout: Option<Duration>,
     volatile: bool,
@@ -309,7 +321,7 @@ impl ClientSocket {
     }
 
     fn command(&self, command: Command) -> Result<(), EmitError> {
-        self.commands.unbounded_send(command).map_err(|_| EmitError::Disconnected)
+        self.link.send(command)
     }
 
     /// Its namespace.
@@ -318,7 +330,9 @@ impl ClientSocket {
     }
 
     /// Joins the namespace (again after [`ClientSocket::disconnect`]); emits made before it
-    /// is connected are sent when it is. Reconnections rejoin by themselves.
+    /// is connected are sent when it is. Reconnections rejoin by themselves. On a client
+    /// closed for good ([`ClientSocket::close`], or reconnection gave up) it opens a new
+    /// connection, the handlers in place, as the reference's `socket.connect()` does.
     pub fn connect(&self) {
         let _ = self.command(Command::Open(self.namespace.clone(), self.auth.clone()));
     }
@@ -445,7 +459,7 @@ impl ClientSocket {
         let timeout = self.timeout.or_else(|| self.handlers().ack_timeout);
         match self.command(Command::EmitWithAck(self.namespace.clone(), payload, timeout, waiter)) {
             Ok(()) => {
-                let commands = self.commands.clone();
+                let commands = self.link.sender();
                 AckFuture::waiting(
                     answer,
                     Forget::with(move || drop(commands.unbounded_send(Command::ForgetDropped))),
@@ -493,7 +507,8 @@ impl ClientSocket {
         let _ = self.command(Command::Close(self.namespace.clone()));
     }
 
-    /// Closes the whole connection; no reconnection follows.
+    /// Closes the whole connection; no reconnection follows. Until a socket connects again
+    /// ([`ClientSocket::connect`]), emits fail with [`EmitError::Disconnected`].
     pub fn close(&self) {
         let _ = self.command(Command::CloseAll);
     }
@@ -503,7 +518,10 @@ impl ClientSocket {
 struct Task {
     manager: Manager,
     handlers: Arc<Mutex<Handlers>>,
+    /// Its own channel, for acks its handlers send.
     commands: mpsc::UnboundedSender<Command>,
+    /// What the handles it gives handlers share.
+    link: Arc<link::Link>,
     auth_provider: Option<AuthProvider>,
     /// The namespace `auth_provider` computes the auth of (the URL's).
     auth_namespace: Namespace,
@@ -534,8 +552,14 @@ impl Task {
                 start(&mut running, handler).await;
             }
             if self.manager.is_closed() && routes.none_open() {
-                // Closed for good: later commands fail, as the handles' channel is gone.
+                // Closed for good: later commands fail, as the handles' channel is gone, but
+                // a socket that connects again starts a new task (`link::Link::send`). Those
+                // that came meanwhile go the same way, in order.
                 waiters.drain().for_each(|(_, w)| drop(w.send(Err(AckError::Disconnected))));
+                inbox.close();
+                while let Ok(command) = inbox.try_recv() {
+                    let _ = self.link.send(command);
+                }
                 return;
             }
             let mut sleep = pin!(sleep_until::<R>(self.manager.poll_timeout()).fuse());
@@ -637,7 +661,7 @@ impl Task {
         ClientSocket {
             namespace,
             auth: None,
-            commands: self.commands.clone(),
+            link: self.link.clone(),
             handlers: self.handlers.clone(),
             timeout: None,
             volatile: false,
