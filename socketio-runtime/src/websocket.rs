@@ -90,6 +90,7 @@ pub(crate) async fn pump<R, S>(
     let mut writing: Fuse<BoxFuture<'static, Option<Sink<S>>>> = Fuse::terminated();
     let mut reading = true;
     let mut paused: Option<oneshot::Receiver<()>> = None;
+    let mut turns: u32 = 0;
     loop {
         let read = async {
             if let Some(readable) = paused.as_mut() {
@@ -109,26 +110,6 @@ pub(crate) async fn pump<R, S>(
             }
         };
         select_biased! {
-            read = read.fuse() => match read {
-                Read::Resumed => paused = None,
-                Read::Message(Some(Ok(message))) => match received(message) {
-                    Received::Frame(frame) => match report(Report::Frame(frame)) {
-                        Flow::Go => {}
-                        Flow::Wait(readable) => paused = Some(readable),
-                        Flow::Stop => break,
-                    },
-                    Received::Control => {}
-                    Received::End => break,
-                },
-                Read::Message(Some(Err(WsError::Capacity(error)))) => {
-                    tracing::debug!(%error, "websocket message over the size limit");
-                    reading = false;
-                    if let Flow::Stop = report(Report::TooLarge) {
-                        break;
-                    }
-                }
-                Read::Message(Some(Err(_)) | None) => break,
-            },
             written = writing => match written {
                 Some(sink) => {
                     idle_sink = Some(sink);
@@ -158,8 +139,52 @@ pub(crate) async fn pump<R, S>(
                 }
                 _ => break,
             },
+            // Last: a peer whose frames are always there must not starve the write (and
+            // its timeout) or the state machine's commands.
+            read = read.fuse() => match read {
+                Read::Resumed => paused = None,
+                Read::Message(Some(Ok(message))) => match received(message) {
+                    Received::Frame(frame) => match report(Report::Frame(frame)) {
+                        Flow::Go => {}
+                        Flow::Wait(readable) => paused = Some(readable),
+                        Flow::Stop => break,
+                    },
+                    Received::Control => {}
+                    Received::End => break,
+                },
+                Read::Message(Some(Err(WsError::Capacity(error)))) => {
+                    tracing::debug!(%error, "websocket message over the size limit");
+                    reading = false;
+                    if let Flow::Stop = report(Report::TooLarge) {
+                        break;
+                    }
+                }
+                Read::Message(Some(Err(_)) | None) => break,
+            },
+        }
+        turns = turns.wrapping_add(1);
+        if turns % FAIR_SHARE == 0 {
+            // A peer that floods does not keep the executor's thread either.
+            yield_now().await;
         }
     }
+}
+
+/// How many turns a connection's loop takes before it lets the executor run others.
+const FAIR_SHARE: u32 = 64;
+
+/// Returns after one turn of the executor.
+async fn yield_now() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            return std::task::Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    })
+    .await
 }
 
 /// Writes `frames` and gives the sink back, or `None` when the connection failed or the
