@@ -302,6 +302,53 @@ fn events_and_acks_both_ways_with_binary() {
     assert!(matches!(pair.server_events.last(), Some(server::Event::Ack { id, .. }) if *id == asked));
 }
 
+/// As the reference's `Manager._destroy`: the session stays while a socket uses it, closes
+/// when the last one leaves (no reconnection follows), and a socket that connects again
+/// opens a new one.
+#[test]
+fn the_last_socket_to_leave_closes_the_session() {
+    let mut pair = Pair::new(ManagerConfig::default());
+    pair.manager.open_socket(pair.now, Namespace::main(), None);
+    pair.manager.open_socket(pair.now, ns("/admin"), None);
+    pair.drive();
+    pair.take();
+    pair.manager.close_socket(&Namespace::main());
+    pair.drive();
+    assert!(!pair.manager.is_closed());
+    assert_eq!(pair.server.engine().session_count(), 1);
+
+    pair.manager.close_socket(&ns("/admin"));
+    pair.drive();
+    assert!(pair.manager.is_closed());
+    assert_eq!(pair.server.engine().session_count(), 0, "the server saw the session close");
+    pair.run_until(0, 10_000);
+    assert_eq!(pair.server.engine().session_count(), 0, "no reconnection");
+
+    pair.manager.open_socket(pair.now, ns("/admin"), None);
+    pair.drive();
+    assert_eq!(connected(&pair.take()), ["/admin"]);
+    assert_eq!(pair.server.engine().session_count(), 1);
+}
+
+/// A server's refusal or DISCONNECT of the only socket closes the session too.
+#[test]
+fn a_refused_or_server_disconnected_last_socket_closes_the_session() {
+    let mut pair = Pair::new(ManagerConfig::default());
+    pair.refuse.push("/admin");
+    pair.manager.open_socket(pair.now, ns("/admin"), None);
+    pair.drive();
+    assert!(pair.manager.is_closed());
+
+    pair.manager.open_socket(pair.now, Namespace::main(), None);
+    pair.drive();
+    assert_eq!(connected(&pair.take()), ["/"]);
+    let socket = pair.server.select(&Namespace::main(), &server::Selector::all())[0];
+    pair.server.disconnect(pair.now, socket, socketio_proto::server::DisconnectScope::Namespace);
+    pair.drive();
+    assert!(pair.manager.is_closed());
+    assert_eq!(pair.server.engine().session_count(), 0);
+}
+
 #[test]
 fn refused_namespaces_report_the_error() {
     let mut pair = Pair::new(ManagerConfig::default());

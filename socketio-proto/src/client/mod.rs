@@ -474,7 +474,9 @@ impl Manager {
         }
     }
 
-    /// Disconnects the socket of `namespace` (DISCONNECT to the server); it stays so.
+    /// Disconnects the socket of `namespace` (DISCONNECT to the server); it stays so. The
+    /// last active socket to go closes the session, as the reference's manager does; a
+    /// socket that connects again opens a new one.
     pub fn close_socket(&mut self, namespace: &Namespace) {
         let Some(index) = self.index(namespace) else {
             return;
@@ -489,6 +491,7 @@ impl Manager {
             self.send_now(&packet);
         }
         self.socket_down(index, DisconnectReason::IoClientDisconnect, was_connected);
+        self.close_if_unused();
     }
 
     /// Closes every socket and the session; no reconnection follows.
@@ -497,6 +500,19 @@ impl Manager {
         for namespace in namespaces {
             self.close_socket(&namespace);
         }
+        self.close_session();
+    }
+
+    /// Once no socket is active (each left, was refused or was disconnected by the
+    /// server), the session closes: the reference's `Manager._destroy`.
+    fn close_if_unused(&mut self) {
+        let unused = !self.sockets.iter().any(|socket| socket.active);
+        if unused && !matches!(self.state, State::Idle | State::Closed) {
+            self.close_session();
+        }
+    }
+
+    fn close_session(&mut self) {
         if let Some(engine) = self.engine.as_mut() {
             engine.close();
         }
@@ -898,12 +914,14 @@ impl Manager {
                 }
                 let error = ConnectFailure::Refused(packet.payload);
                 self.outputs.push_back(Output::Event(Event::ConnectError { namespace, error }));
+                self.close_if_unused();
             }
             PacketKind::Disconnect => {
                 if let Some(socket) = self.sockets.get_mut(index) {
                     socket.active = false;
                 }
                 self.socket_down(index, DisconnectReason::IoServerDisconnect, true);
+                self.close_if_unused();
             }
             PacketKind::Event => {
                 let (Some(mut payload), Some(socket)) = (packet.payload, self.sockets.get_mut(index)) else {

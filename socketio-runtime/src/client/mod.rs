@@ -502,7 +502,8 @@ impl ClientSocket {
         self.id().is_some()
     }
 
-    /// Leaves this namespace (the connection stays for the others).
+    /// Leaves this namespace. The connection stays while other sockets use it; the last
+    /// to leave closes it, as in the reference ([`ClientSocket::connect`] opens a new one).
     pub fn disconnect(&self) {
         let _ = self.command(Command::Close(self.namespace.clone()));
     }
