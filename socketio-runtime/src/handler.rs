@@ -82,19 +82,19 @@ pub(crate) type EventHandler<S> = std::sync::Arc<dyn Fn(S, crate::Message) -> Bo
 /// The handlers of each event name, in the order they were added (the reference's
 /// listeners): an event runs all of its name's. Read once per event, so each name's list is
 /// shared, not copied.
-pub(crate) struct Listeners<S> {
-    by_name: std::collections::HashMap<String, std::sync::Arc<[EventHandler<S>]>>,
+pub(crate) struct Listeners<H> {
+    by_name: std::collections::HashMap<String, std::sync::Arc<[H]>>,
 }
 
-impl<S> Default for Listeners<S> {
+impl<H> Default for Listeners<H> {
     fn default() -> Self {
         Listeners { by_name: std::collections::HashMap::new() }
     }
 }
 
-impl<S: Clone> Listeners<S> {
+impl<H: Clone> Listeners<H> {
     /// Adds `handler` after the ones `event` already has.
-    pub(crate) fn add(&mut self, event: &str, handler: EventHandler<S>) {
+    pub(crate) fn add(&mut self, event: &str, handler: H) {
         let list = match self.by_name.remove(event) {
             Some(list) => list.iter().cloned().chain(std::iter::once(handler)).collect(),
             None => std::sync::Arc::from([handler]),
@@ -108,7 +108,7 @@ impl<S: Clone> Listeners<S> {
     }
 
     /// The handlers of `event`, if it has any.
-    pub(crate) fn of(&self, event: &str) -> Option<std::sync::Arc<[EventHandler<S>]>> {
+    pub(crate) fn of(&self, event: &str) -> Option<std::sync::Arc<[H]>> {
         self.by_name.get(event).cloned()
     }
 }

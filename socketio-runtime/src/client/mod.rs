@@ -50,7 +50,7 @@ type ReconnectErrorHandler = Arc<dyn Fn(&str) + Send + Sync>;
 
 #[derive(Default)]
 struct SocketHandlers {
-    events: Listeners<ClientSocket>,
+    events: Listeners<EventHandler<ClientSocket>>,
     any: Vec<AnyHook>,
     connect: Vec<ConnectHandler>,
     disconnect: Vec<DisconnectHandler>,

@@ -338,7 +338,7 @@ fn apply<R: Runtime>(cluster: &Arc<Cluster>, io: &SocketIo<R>, event: Event) {
         }
         Event::ServerSideEmit { payload, reply, .. } => {
             let name = payload.event_name().unwrap_or_default().into_owned();
-            let Some(handler) = cluster.handler(&name) else {
+            let Some(handlers) = cluster.handlers(&name) else {
                 return;
             };
             let responder = reply.map(|reply| {
@@ -354,8 +354,13 @@ fn apply<R: Runtime>(cluster: &Arc<Cluster>, io: &SocketIo<R>, event: Event) {
                 }) as crate::message::Responder
             });
             let message = Message::new(payload, responder);
-            // Contained already (see `SocketIo::on_server_side`).
-            R::spawn(handler(message));
+            // Contained already (see `SocketIo::on_server_side`). Every handler of the
+            // name runs, started in the order they were added; the first answer is the
+            // one relayed.
+            let started: Vec<_> = handlers.iter().map(|handler| handler(message.clone())).collect();
+            R::spawn(async move {
+                futures_util::future::join_all(started).await;
+            });
         }
         Event::Done { id, result, complete } => {
             if let Some(waiter) = lock(&cluster.waiters).remove(&id) {

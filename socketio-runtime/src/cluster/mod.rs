@@ -31,7 +31,7 @@ pub(crate) use local::handshake_value;
 use signal::Signal;
 
 use crate::Message;
-use crate::handler::BoxFuture;
+use crate::handler::{BoxFuture, Listeners};
 use crate::server::lock;
 
 /// The Redis adapter's settings, for [`Builder::adapter`](crate::server::Builder::adapter).
@@ -173,7 +173,7 @@ pub(crate) struct Cluster {
     up: AtomicBool,
     waiters: Mutex<HashMap<RequestId, oneshot::Sender<Done>>>,
     relayed: Mutex<Vec<Relayed>>,
-    handlers: Mutex<HashMap<String, ServerSideHandler>>,
+    handlers: Mutex<Listeners<ServerSideHandler>>,
     /// Commands of the application (kept sessions), each with where its reply goes.
     queries: Mutex<Vec<Query>>,
 }
@@ -263,10 +263,10 @@ impl Cluster {
     }
 
     pub(crate) fn on_server_side(&self, event: &str, handler: ServerSideHandler) {
-        lock(&self.handlers).insert(event.to_owned(), handler);
+        lock(&self.handlers).add(event, handler);
     }
 
-    fn handler(&self, event: &str) -> Option<ServerSideHandler> {
-        lock(&self.handlers).get(event).cloned()
+    fn handlers(&self, event: &str) -> Option<Arc<[ServerSideHandler]>> {
+        lock(&self.handlers).of(event)
     }
 }

@@ -428,7 +428,9 @@ impl<R: Runtime> SocketIo<R> {
 
     /// Handles event `event` of the other servers of the cluster (`io.on(event)` for a
     /// `serverSideEmit`): `handler` gets the [`Message`](crate::Message), and answers with
-    /// [`Message::ack`](crate::Message::ack) when the sender waits for one.
+    /// [`Message::ack`](crate::Message::ack) when the sender waits for one. Several handlers
+    /// of one name all run, in the order they were added; the first answer is this
+    /// server's.
     ///
     /// ```no_run
     /// # fn f<R: socketio_runtime::Runtime>(io: socketio_runtime::server::SocketIo<R>) {

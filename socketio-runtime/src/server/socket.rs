@@ -22,7 +22,7 @@ type OutgoingHook<R> = Arc<dyn Fn(&Socket<R>, &Payload) + Send + Sync>;
 type DisconnectHandler<R> = Arc<dyn Fn(Socket<R>, DisconnectReason) -> BoxFuture + Send + Sync>;
 
 struct Handlers<R> {
-    events: Listeners<Socket<R>>,
+    events: Listeners<EventHandler<Socket<R>>>,
     any: Vec<AnyHook<R>>,
     any_outgoing: Vec<OutgoingHook<R>>,
     disconnect: Vec<DisconnectHandler<R>>,
