@@ -616,7 +616,8 @@ fn an_idle_polling_session_outlives_a_request_timeout_shorter_than_the_ping_inte
 }
 
 /// `socket.id` and `socket.connected` follow the connection, and every failed reconnection
-/// attempt is reported before the attempts run out (`reconnect_error`, `reconnect_failed`).
+/// attempt is reported before the attempts run out (`reconnect_error`, `reconnect_failed`);
+/// a client that gave up connects when asked again.
 #[test]
 fn a_client_socket_knows_its_id_while_connected_and_reports_failed_attempts() {
     runtime().block_on(async {
@@ -653,6 +654,13 @@ fn a_client_socket_knows_its_id_while_connected_and_reports_failed_attempts() {
         }
         assert_eq!(seen.len(), 3, "{seen:?}");
         assert!(seen[0].starts_with("error: transport error") && seen[1].starts_with("error: "), "{seen:?}");
+
+        // Given up, it connects when asked again, once a server listens there.
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        tokio::spawn(io.clone().serve(listener));
+        connected(&lonely).await;
+        assert!(lonely.connected());
+        lonely.close();
     });
 }
 
