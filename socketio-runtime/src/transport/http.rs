@@ -61,8 +61,8 @@ where
             handled
         });
         let handled = match handled {
-            // Boxed, as the body read below: a long-poll's request is kept for as long as
-            // it waits, sized for the largest path it could have taken.
+            // Boxed, as the body read below: every request's future is sized for its
+            // largest path, and a waiting long-poll's lives as long as it waits.
             Handled::Incoming(incoming) => Box::pin(self.admit::<R>(incoming)).await,
             other => other,
         };
