@@ -305,6 +305,10 @@ fn a_closed_client_connects_again_through_its_handle() {
         })
         .await;
 
+        // Outside the runtime a closed client cannot start again: refused, not a panic.
+        let elsewhere = socket.clone();
+        std::thread::spawn(move || elsewhere.connect()).join().expect("connect outside the runtime panicked");
+
         socket.set_auth(&serde_json::json!({ "round": 2 })).unwrap();
         connected(&socket).await;
         assert_eq!(within(auths.next()).await.unwrap().unwrap(), serde_json::json!({ "round": 2 }));

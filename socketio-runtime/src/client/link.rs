@@ -50,7 +50,16 @@ impl Link {
         };
         match refused.into_inner() {
             open @ Command::Open(..) => {
-                *sender = (self.launch)(self, &lock(&self.auths));
+                // Spawning needs the runtime (tokio's panics outside it): a connect from
+                // elsewhere is refused, not a panic in the caller.
+                let launched = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    (self.launch)(self, &lock(&self.auths))
+                }));
+                let Ok(launched) = launched else {
+                    tracing::error!("a closed client was connected outside its runtime; it stays closed");
+                    return Err(EmitError::Disconnected);
+                };
+                *sender = launched;
                 sender.unbounded_send(open).map_err(|_| EmitError::Disconnected)
             }
             // Kept above for the next task.

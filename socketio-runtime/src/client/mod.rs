@@ -332,7 +332,8 @@ impl ClientSocket {
     /// Joins the namespace (again after [`ClientSocket::disconnect`]); emits made before it
     /// is connected are sent when it is. Reconnections rejoin by themselves. On a client
     /// closed for good ([`ClientSocket::close`], or reconnection gave up) it opens a new
-    /// connection, the handlers in place, as the reference's `socket.connect()` does.
+    /// connection, the handlers in place, as the reference's `socket.connect()` does; that
+    /// call must then run inside the runtime (elsewhere it is refused and logged).
     pub fn connect(&self) {
         let _ = self.command(Command::Open(self.namespace.clone(), self.auth.clone()));
     }
