@@ -208,15 +208,12 @@ fn a_websocket_peer_that_stops_reading_is_cut_off_and_freed() {
 fn pongs_are_read_while_a_large_batch_is_being_written() {
     let _serial = one_at_a_time();
     runtime().block_on(async {
-        let (engine, mut events) = EngineIo::builder()
+        let builder = EngineIo::builder()
             .ping_interval(Duration::from_millis(100))
             .ping_timeout(Duration::from_millis(200))
             .write_timeout(Duration::from_secs(2))
-            .max_buffered_bytes(64 << 20)
-            .build();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(engine.clone().serve(listener));
+            .max_buffered_bytes(64 << 20);
+        let (engine, mut events, addr) = serve_built(builder).await;
         let mut peer =
             blocking(move || RawWs::connect(addr, &format!("{ENGINE}?EIO=4&transport=websocket")).unwrap())
                 .await;
@@ -261,14 +258,11 @@ fn pongs_are_read_while_a_large_batch_is_being_written() {
 fn a_polling_response_the_peer_does_not_read_is_cut_off_and_freed() {
     let _serial = one_at_a_time();
     runtime().block_on(async {
-        let (engine, events) = EngineIo::builder()
+        let builder = EngineIo::builder()
             .write_timeout(Duration::from_millis(300))
             .max_payload(64 << 20)
-            .max_buffered_bytes(64 << 20)
-            .build();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(engine.clone().serve(listener));
+            .max_buffered_bytes(64 << 20);
+        let (engine, events, addr) = serve_built(builder).await;
         let baseline = blocking(open_fds).await;
         let open = blocking(move || {
             raw::request(addr, "GET", &format!("{ENGINE}?EIO=4&transport=polling"), &[], b"")
@@ -302,10 +296,7 @@ fn a_polling_response_the_peer_does_not_read_is_cut_off_and_freed() {
 fn a_session_whose_messages_the_application_does_not_take_is_not_read() {
     let _serial = one_at_a_time();
     runtime().block_on(async {
-        let (engine, mut events) = EngineIo::builder().max_unhandled_bytes(10_000).build();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(engine.clone().serve(listener));
+        let (engine, mut events, addr) = serve_built(EngineIo::builder().max_unhandled_bytes(10_000)).await;
         let flooder =
             blocking(move || RawWs::connect(addr, &format!("{ENGINE}?EIO=4&transport=websocket")).unwrap())
                 .await;
