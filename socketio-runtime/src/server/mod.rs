@@ -235,12 +235,12 @@ impl ConnectRequest {
     /// [`Socket::set_data`]. A later call replaces an earlier one; over a recovered
     /// session's data, it wins, as in the reference.
     pub fn set_data<T: Serialize + std::any::Any + Send>(&self, value: T) {
-        *lock(&self.data) = Some(socket::StoredData::new(value));
+        socket::store_data(&self.data, value);
     }
 
     /// A copy of the data a middleware before stored, if it is a `T`.
     pub fn data<T: Serialize + DeserializeOwned + std::any::Any + Send + Clone>(&self) -> Option<T> {
-        lock(&self.data).as_mut().and_then(socket::StoredData::typed).map(|value: &mut T| value.clone())
+        socket::with_stored_data(&self.data, |value: &mut T| value.clone())
     }
 
     /// The auth object read as `T`; a missing one reads as JSON `null`.

@@ -47,7 +47,7 @@ pub(crate) struct StoredData {
 }
 
 impl StoredData {
-    pub(crate) fn new<T: Serialize + Any + Send>(value: T) -> Self {
+    fn new<T: Serialize + Any + Send>(value: T) -> Self {
         fn serialize<T: Serialize + Any>(value: &dyn Any) -> Option<Payload> {
             value.downcast_ref::<T>().and_then(|value| Payload::from_serialize(value).ok())
         }
@@ -68,7 +68,7 @@ impl StoredData {
     }
 
     /// The value as a `T`, read from its serialized form first when it came from a store.
-    pub(crate) fn typed<T: Serialize + DeserializeOwned + Any + Send>(&mut self) -> Option<&mut T> {
+    fn typed<T: Serialize + DeserializeOwned + Any + Send>(&mut self) -> Option<&mut T> {
         if let Some(Serialized(data)) = self.value.downcast_ref::<Serialized>() {
             *self = StoredData::new(data.deserialize::<T>().ok()?);
         }
@@ -96,6 +96,21 @@ pub(crate) struct SocketInner<R> {
 
 /// A socket's data, as its recovered self gets it back.
 pub(crate) type SharedData = Arc<Mutex<Option<StoredData>>>;
+
+/// Stores `value` in `data`, replacing what was there.
+pub(crate) fn store_data<T: Serialize + Any + Send>(data: &SharedData, value: T) {
+    *data.lock().unwrap_or_else(PoisonError::into_inner) = Some(StoredData::new(value));
+}
+
+/// Runs `f` on the value in `data`, if it is a `T` (read from its serialized form first
+/// when it came from a store).
+pub(crate) fn with_stored_data<T: Serialize + DeserializeOwned + Any + Send, U>(
+    data: &SharedData,
+    f: impl FnOnce(&mut T) -> U,
+) -> Option<U> {
+    let mut data = data.lock().unwrap_or_else(PoisonError::into_inner);
+    data.as_mut().and_then(StoredData::typed).map(f)
+}
 
 impl<R> SocketInner<R> {
     pub(crate) fn new(
@@ -410,7 +425,7 @@ impl<R: Runtime> Socket<R> {
     /// [`fetch_sockets`](BroadcastOperator::fetch_sockets) can carry it (across a cluster
     /// too): [`RemoteSocket::data`](super::RemoteSocket::data) reads it back.
     pub fn set_data<T: Serialize + Any + Send>(&self, value: T) {
-        *self.inner.data.lock().unwrap_or_else(PoisonError::into_inner) = Some(StoredData::new(value));
+        store_data(&self.inner.data, value);
     }
 
     /// The stored value in its serialized form.
@@ -431,8 +446,7 @@ impl<R: Runtime> Socket<R> {
         &self,
         f: impl FnOnce(&mut T) -> U,
     ) -> Option<U> {
-        let mut data = self.inner.data.lock().unwrap_or_else(PoisonError::into_inner);
-        data.as_mut().and_then(StoredData::typed).map(f)
+        with_stored_data(&self.inner.data, f)
     }
 
     pub(crate) fn outgoing(&self, payload: &Payload) {
